@@ -1,0 +1,181 @@
+//! What every orch binary shares: error printing, exit codes, the `orch`
+//! umbrella (git-style dispatch to `orch-<sub>`), and shell completions.
+
+use std::ffi::OsString;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+
+use crate::exit::{Code, Fail, code_of};
+
+/// Run a binary: parse `A`, call `run`, print errors as `name: message`
+/// (one line), map them to documented exit codes. A closed stdout (e.g.
+/// `orch survey | head -1`) is a clean exit, not an error.
+pub fn main_with<A: Parser>(name: &str, run: impl FnOnce(A) -> Result<Code>) -> ExitCode {
+    let args = match A::try_parse() {
+        Ok(a) => a,
+        Err(e) => return clap_error(name, e),
+    };
+    match run(args) {
+        Ok(code) => code.into(),
+        Err(err) => report(name, &err),
+    }
+}
+
+/// Print an error chain on one line and pick its exit code.
+pub fn report(name: &str, err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{name}: {err:#}");
+    code_of(err).into()
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}
+
+/// clap's errors are several lines; orch's errors are one. Help and version
+/// go to stdout as usual.
+fn clap_error(name: &str, e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return Code::Usage.into();
+    }
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    eprintln!("{name}: {first} (see `{name} --help`)");
+    Code::Usage.into()
+}
+
+/// The subcommands `orch` knows, with their one-line purpose, in the order
+/// `orch --help` lists them.
+pub const SUBCOMMANDS: &[(&str, &str)] = &[
+    ("spawn", "Start an agent in a new tmux pane and wait until it is ready"),
+    ("tell", "Deliver a prompt to an agent, exactly once, and optionally wait for the reply"),
+    ("listen", "Wait for agents to finish a turn or need attention (no polling)"),
+    ("survey", "Show what every agent is doing"),
+    ("subscribe", "Have a pane receive notices when chosen peers finish"),
+    ("up", "Install orch's hooks and skills"),
+    ("down", "Remove exactly what `orch up` installed"),
+    ("doctor", "Check that orch's hooks really fire"),
+    ("hook", "Record an agent hook event (called by agents' hooks)"),
+    ("echo", "The built-in echo agent (no API key needed)"),
+];
+
+/// clap definitions of the subcommands that exist, for completions.
+fn subcommand_defs() -> Vec<clap::Command> {
+    vec![
+        crate::listen::ListenArgs::command().name("listen"),
+        crate::hook::HookArgs::command().name("hook"),
+    ]
+}
+
+/// `orch`: run `orch-<sub>` with the remaining arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch",
+    version,
+    about = "Coordinate many AI agent sessions running in tmux panes",
+    disable_help_subcommand = true,
+    after_help = subcommand_help()
+)]
+pub struct UmbrellaArgs {
+    /// The subcommand (runs `orch-<COMMAND>`), or `completions <shell>`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Arguments passed through to the subcommand.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+fn subcommand_help() -> String {
+    let mut s = String::from("Commands:\n");
+    for (name, about) in SUBCOMMANDS {
+        s.push_str(&format!("  {name:<11}{about}\n"));
+    }
+    s.push_str("  completions Print shell completions: orch completions bash|zsh|fish|elvish|powershell\n");
+    s.push_str("\n`orch <command> --help` explains each one. `orch tell …` runs `orch-tell …`.");
+    s
+}
+
+/// Find `orch-<sub>`: next to the running `orch` first (so an install dir
+/// works without PATH), then on PATH.
+pub fn find_subcommand(sub: &str) -> Option<PathBuf> {
+    let bin = format!("orch-{sub}");
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let p = dir.join(&bin);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    which::which(&bin).ok()
+}
+
+pub fn umbrella(args: UmbrellaArgs) -> Result<Code> {
+    let Some(sub) = args.command else {
+        UmbrellaArgs::command().print_help()?;
+        return Ok(Code::Usage);
+    };
+    if sub == "completions" {
+        return completions(&args.args);
+    }
+    if sub == "help" {
+        if let Some(inner) = args.args.first() {
+            return exec_sub(&inner.to_string_lossy(), &[OsString::from("--help")]);
+        }
+        UmbrellaArgs::command().print_help()?;
+        return Ok(Code::Ok);
+    }
+    exec_sub(&sub, &args.args)
+}
+
+fn exec_sub(sub: &str, rest: &[OsString]) -> Result<Code> {
+    let known: Vec<&str> = SUBCOMMANDS.iter().map(|(n, _)| *n).collect();
+    let Some(path) = find_subcommand(sub) else {
+        return Err(Fail::usage(if known.contains(&sub) {
+            format!("orch-{sub} is not installed next to orch or on PATH; run ./install.sh")
+        } else {
+            format!("unknown command {sub:?}; commands: {}, completions", known.join(", "))
+        }));
+    };
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&path).args(rest).exec();
+    Err(anyhow::Error::new(err).context(format!("cannot run {}", path.display())))
+}
+
+fn completions(rest: &[OsString]) -> Result<Code> {
+    use clap_complete::Shell;
+    let shell = rest
+        .first()
+        .map(|s| s.to_string_lossy().into_owned())
+        .ok_or_else(|| Fail::usage("which shell? orch completions bash|zsh|fish|elvish|powershell"))?;
+    let shell: Shell = shell.parse().map_err(|_| {
+        Fail::usage(format!(
+            "unknown shell {shell:?}; choose bash, zsh, fish, elvish or powershell"
+        ))
+    })?;
+    let mut cmd = clap::Command::new("orch")
+        .about("Coordinate many AI agent sessions running in tmux panes")
+        .subcommands(subcommand_defs());
+    clap_complete::generate(shell, &mut cmd, "orch", &mut std::io::stdout());
+    Ok(Code::Ok)
+}

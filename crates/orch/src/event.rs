@@ -1,0 +1,272 @@
+//! Event records: one JSON object per line in a pane's event log.
+//!
+//! The schema is documented in `docs/protocol.md` ("Event record"); field
+//! names are stable. Optional fields are omitted when absent.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pane::PaneId;
+
+/// Schema version written in every record's `v`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Longest prompt text kept in a `prompt`/`sent` record; longer prompts keep
+/// this much plus their full length and hash.
+pub const PROMPT_KEEP_BYTES: usize = 4096;
+/// Longest reply kept in a `stop` record (`reply_truncated` marks the cut).
+pub const REPLY_KEEP_BYTES: usize = 256 * 1024;
+/// Longest notification message / error text kept.
+pub const MESSAGE_KEEP_BYTES: usize = 4096;
+
+/// What happened. Hook events first, then orch's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The agent session started (or resumed/cleared/compacted): it is ready.
+    SessionStart,
+    /// The agent accepted a prompt (Claude Code `UserPromptSubmit`).
+    Prompt,
+    /// The agent finished a turn; `reply` holds its last message.
+    Stop,
+    /// The turn ended in an API error (rate limit, overload, auth…).
+    StopFailure,
+    /// The agent needs attention (`notification_type`: `permission_prompt`,
+    /// `idle_prompt`, …).
+    Notify,
+    /// The agent session ended (`reason`).
+    SessionEnd,
+    /// orch typed a prompt into this pane (written by `orch-tell`).
+    Sent,
+    /// orch started an agent in this pane (written by `orch-spawn`).
+    Spawned,
+    /// orch observed the agent process gone / asked it to stop.
+    Exited,
+    /// A hook firing orch could not make sense of (bad payload, unknown
+    /// event name). Kept so nothing fails silently.
+    Error,
+}
+
+pub const ALL_KINDS: &[Kind] = &[
+    Kind::SessionStart,
+    Kind::Prompt,
+    Kind::Stop,
+    Kind::StopFailure,
+    Kind::Notify,
+    Kind::SessionEnd,
+    Kind::Sent,
+    Kind::Spawned,
+    Kind::Exited,
+    Kind::Error,
+];
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::SessionStart => "session_start",
+            Kind::Prompt => "prompt",
+            Kind::Stop => "stop",
+            Kind::StopFailure => "stop_failure",
+            Kind::Notify => "notify",
+            Kind::SessionEnd => "session_end",
+            Kind::Sent => "sent",
+            Kind::Spawned => "spawned",
+            Kind::Exited => "exited",
+            Kind::Error => "error",
+        }
+    }
+
+    /// Map a hook event name, either orch's (`stop`) or a harness's
+    /// (`Stop`, `UserPromptSubmit`, gemini's `AfterAgent`…), to a kind.
+    pub fn from_hook_name(name: &str) -> Option<Kind> {
+        Some(match name {
+            "session_start" | "SessionStart" => Kind::SessionStart,
+            "prompt" | "UserPromptSubmit" | "BeforeAgent" => Kind::Prompt,
+            "stop" | "Stop" | "AfterAgent" | "agent-turn-complete" => Kind::Stop,
+            "stop_failure" | "StopFailure" => Kind::StopFailure,
+            "notify" | "Notification" => Kind::Notify,
+            "session_end" | "SessionEnd" => Kind::SessionEnd,
+            _ => return None,
+        })
+    }
+
+    /// Kinds that end a turn or need someone's attention: what a listener
+    /// waits for by default.
+    pub fn is_turn_end(&self) -> bool {
+        matches!(
+            self,
+            Kind::Stop | Kind::StopFailure | Kind::Notify | Kind::SessionEnd
+        )
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL_KINDS
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = ALL_KINDS.iter().map(|k| k.as_str()).collect();
+                format!("unknown event kind {s:?}; known kinds: {}", names.join(", "))
+            })
+    }
+}
+
+/// One event. Fields beyond the first five depend on the kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Schema version.
+    pub v: u32,
+    /// Per-pane sequence number, from 1, strictly increasing.
+    pub seq: u64,
+    /// Wall-clock time of the append, nanoseconds since the Unix epoch.
+    pub ts: u64,
+    pub pane: Option<PaneId>,
+    pub kind: Option<Kind>,
+    /// The agent's name (from the registry at the time of the append).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+    /// session_start: `startup`, `resume`, `clear`, `compact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_id: Option<String>,
+    /// prompt/sent: the text, at most [`PROMPT_KEEP_BYTES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// prompt/sent: full length of the text in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_len: Option<u64>,
+    /// prompt/sent: [`prompt_hash`] of the full text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_hash: Option<String>,
+    /// stop: the agent's last message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// session_end: why (`prompt_input_exit`, `clear`, `logout`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// error / stop_failure: what went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Some field or the whole payload was cut to fit a bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// sent: the pane that sent the prompt (None when sent from outside tmux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<PaneId>,
+    /// Free-form extras a kind needs (e.g. spawn's command line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl Event {
+    pub fn new(kind: Kind) -> Event {
+        Event {
+            v: SCHEMA_VERSION,
+            kind: Some(kind),
+            ..Default::default()
+        }
+    }
+}
+
+/// Cut `s` to at most `max` bytes on a char boundary. Returns whether it cut.
+pub fn truncate_utf8(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    true
+}
+
+/// The text form prompts are compared in: line endings unified and outer
+/// whitespace trimmed (harnesses trim what they submit).
+pub fn normalize_prompt(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n").trim().to_string()
+}
+
+/// `fnv1a64:<16 hex>` of the normalized text. Not cryptographic: it only
+/// has to match a receipt to what was sent.
+pub fn prompt_hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in normalize_prompt(text).bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+/// Fill the prompt fields of `ev` from the full text.
+pub fn set_prompt(ev: &mut Event, text: &str) {
+    let mut kept = text.to_string();
+    if truncate_utf8(&mut kept, PROMPT_KEEP_BYTES) {
+        ev.truncated = true;
+    }
+    ev.prompt_len = Some(text.len() as u64);
+    ev.prompt_hash = Some(prompt_hash(text));
+    ev.prompt = Some(kept);
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in ALL_KINDS {
+            assert_eq!(k.as_str().parse::<Kind>().unwrap(), *k);
+            let j = serde_json::to_string(k).unwrap();
+            assert_eq!(j, format!("\"{}\"", k.as_str()));
+        }
+        assert!("bogus".parse::<Kind>().unwrap_err().contains("known kinds"));
+    }
+
+    #[test]
+    fn hash_ignores_line_endings_and_outer_space() {
+        assert_eq!(prompt_hash("a\r\nb\n"), prompt_hash("  a\nb"));
+        assert_ne!(prompt_hash("a b"), prompt_hash("ab"));
+    }
+
+    #[test]
+    fn truncates_on_char_boundary() {
+        let mut s = "héllo".to_string();
+        assert!(truncate_utf8(&mut s, 2));
+        assert_eq!(s, "h");
+    }
+}

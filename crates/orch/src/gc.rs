@@ -1,0 +1,98 @@
+//! Garbage collection: state for panes and servers that no longer exist.
+//!
+//! Rule (docs/protocol.md, "Retention"): a pane missing from one
+//! `tmux list-panes -a` answer is marked `gone_ts` (survey shows it as
+//! `gone` once); on a later pass, at least [`grace`] after it was marked,
+//! its files are deleted. A server directory whose tmux server process is
+//! dead is deleted whole.
+
+use std::collections::HashSet;
+use std::fs;
+use std::time::Duration;
+
+use crate::event::now_ns;
+use crate::pane::PaneId;
+use crate::server::Server;
+use crate::store::Store;
+
+pub const GRACE_ENV: &str = "ORCH_GC_GRACE_SECS";
+
+/// How long a gone pane's state is kept after it was first found gone.
+pub fn grace() -> Duration {
+    Duration::from_secs(
+        std::env::var(GRACE_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    )
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Newly found gone (marked).
+    pub marked: Vec<PaneId>,
+    /// Deleted.
+    pub removed: Vec<PaneId>,
+}
+
+/// Collect panes of `store` that are not in `live` (one `list-panes -a`).
+pub fn collect(store: &Store, live: &[PaneId]) -> GcReport {
+    let live: HashSet<PaneId> = live.iter().copied().collect();
+    let grace_ns = grace().as_nanos() as u64;
+    let now = now_ns();
+    let mut report = GcReport::default();
+    for pane in store.known_panes() {
+        if live.contains(&pane) {
+            continue;
+        }
+        let gone_since = store.read_registry(pane).and_then(|r| r.gone_ts);
+        match gone_since {
+            Some(t) if now.saturating_sub(t) >= grace_ns => {
+                if let Ok(_lock) = store.lock_pane(pane) {
+                    store.remove_pane(pane);
+                }
+                report.removed.push(pane);
+            }
+            Some(_) => {}
+            None => {
+                if store
+                    .update_registry(pane, |r| {
+                        r.gone_ts = Some(now);
+                    })
+                    .is_ok()
+                {
+                    report.marked.push(pane);
+                }
+            }
+        }
+    }
+    report
+}
+
+/// Delete the state directories of tmux servers that are no longer running.
+pub fn collect_dead_servers(root: &std::path::Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(rd) = fs::read_dir(root.join("servers")) else {
+        return removed;
+    };
+    for e in rd.flatten() {
+        let info = fs::read(e.path().join("server.json"))
+            .ok()
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok());
+        let Some(info) = info else { continue };
+        let (Some(socket), Some(pid)) = (
+            info.get("socket").and_then(|s| s.as_str()),
+            info.get("pid").and_then(|p| p.as_u64()),
+        ) else {
+            continue;
+        };
+        let server = Server {
+            socket: socket.into(),
+            pid: pid as u32,
+        };
+        if !server.is_alive() && fs::remove_dir_all(e.path()).is_ok() {
+            removed.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    removed
+}

@@ -1,0 +1,205 @@
+//! `orch-hook <event>`: the entry point agents' hooks run on every turn.
+//!
+//! The contract (docs/protocol.md, "Hooks"): never write to stdout (Claude
+//! Code reads a Stop hook's stdout as a decision), always exit 0, do nothing
+//! outside tmux, read at most [`MAX_PAYLOAD`] bytes of stdin, turn any
+//! garbage into an `error` field or record rather than a crash, and be fast.
+//! Everything that goes wrong is written to `$ORCH_STATE_DIR/errors.log`.
+
+use std::io::{self, IsTerminal, Read};
+
+use clap::Parser;
+use serde_json::Value;
+
+use crate::event::{
+    Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8,
+};
+use crate::pane::PaneId;
+use crate::server::Server;
+use crate::store::{Store, log_error};
+
+/// Payload bytes kept; the rest is drained and the record marked truncated.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// Beyond this much input we stop draining and just exit.
+const MAX_DRAIN: usize = 256 * 1024 * 1024;
+
+/// Record an agent hook event for the pane this runs in.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch-hook",
+    version,
+    about = "Record an agent hook event (called by agents' hooks, not by people)",
+    after_help = "Reads the hook's JSON payload on stdin. Never prints to stdout; always exits 0.\n\
+                  Events: session_start prompt stop stop_failure notify session_end\n\
+                  (harness names such as Stop or UserPromptSubmit are accepted too).\n\
+                  Problems are logged to $ORCH_STATE_DIR/errors.log.\n\n\
+                  Example (what `orch up` registers for Claude Code's Stop hook):\n  \
+                  orch-hook stop"
+)]
+pub struct HookArgs {
+    /// The event: orch's name (stop) or the harness's (Stop). When omitted,
+    /// the payload's `hook_event_name` is used.
+    pub event: Option<String>,
+    /// Which agent harness fired the hook (claude, codex, gemini, pi, echo…).
+    #[arg(long, env = "ORCH_HARNESS")]
+    pub harness: Option<String>,
+}
+
+/// Run the hook. Never fails and never prints to stdout.
+pub fn run(args: HookArgs) {
+    let (Some(server), Some(pane)) = (Server::from_env(), PaneId::from_env()) else {
+        return; // not in tmux: nothing to do
+    };
+    let (payload, truncated) = read_payload();
+    let ev = build_event(args.event.as_deref(), args.harness.as_deref(), &payload, truncated);
+    let result = Store::open(&server).and_then(|store| store.append(pane, ev));
+    if let Err(e) = result
+        && let Ok(root) = crate::paths::state_dir()
+    {
+        log_error(&root, &format!("orch-hook {pane}: {e:#}"));
+    }
+}
+
+/// Read stdin up to the bound. A terminal on stdin means nobody is piping a
+/// payload (someone ran the hook by hand): don't wait for one.
+fn read_payload() -> (Vec<u8>, bool) {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return (Vec::new(), false);
+    }
+    let mut buf = Vec::with_capacity(8192);
+    let mut lock = stdin.lock();
+    let _ = (&mut lock).take(MAX_PAYLOAD as u64 + 1).read_to_end(&mut buf);
+    let truncated = buf.len() > MAX_PAYLOAD;
+    if truncated {
+        buf.truncate(MAX_PAYLOAD);
+        // Drain so the agent writing the payload never sees EPIPE.
+        let _ = io::copy(&mut (&mut lock).take(MAX_DRAIN as u64), &mut io::sink());
+    }
+    (buf, truncated)
+}
+
+fn str_field(v: &Value, key: &str, max: usize) -> Option<String> {
+    let mut s = v.get(key)?.as_str()?.to_string();
+    truncate_utf8(&mut s, max);
+    Some(s)
+}
+
+/// Turn a hook invocation into an event record. Pure: tested against every
+/// captured payload.
+pub fn build_event(
+    event_arg: Option<&str>,
+    harness: Option<&str>,
+    payload: &[u8],
+    truncated: bool,
+) -> Event {
+    let parsed: Result<Value, String> = if payload.iter().all(u8::is_ascii_whitespace) {
+        Err("empty payload".into())
+    } else if truncated {
+        Err(format!("payload larger than {MAX_PAYLOAD} bytes"))
+    } else {
+        match serde_json::from_slice::<Value>(payload) {
+            Ok(v) if v.is_object() => Ok(v),
+            Ok(_) => Err("payload is JSON but not an object".into()),
+            Err(e) => Err(format!("payload is not valid JSON: {e}")),
+        }
+    };
+    let v = parsed.as_ref().ok().cloned().unwrap_or(Value::Null);
+    let name = event_arg
+        .map(str::to_string)
+        .or_else(|| str_field(&v, "hook_event_name", 64));
+    let kind = name.as_deref().and_then(Kind::from_hook_name);
+    let mut ev = Event::new(kind.unwrap_or(Kind::Error));
+    ev.truncated = truncated;
+    ev.harness = harness
+        .map(str::to_string)
+        .or_else(|| v.get("hook_event_name").map(|_| "claude".to_string()));
+    let mut errors = Vec::new();
+    if kind.is_none() {
+        errors.push(match &name {
+            Some(n) => format!("unknown hook event {n:?}"),
+            None => "no event name given and none in the payload".into(),
+        });
+    }
+    if let Err(e) = &parsed {
+        errors.push(e.clone());
+    }
+    ev.session_id = str_field(&v, "session_id", 200);
+    ev.cwd = str_field(&v, "cwd", 4096);
+    ev.transcript_path = str_field(&v, "transcript_path", 4096);
+    ev.prompt_id = str_field(&v, "prompt_id", 200);
+    match kind {
+        Some(Kind::SessionStart) => {
+            ev.source = str_field(&v, "source", 64);
+            ev.model = str_field(&v, "model", 200);
+        }
+        Some(Kind::Prompt) => {
+            if let Some(p) = v.get("prompt").and_then(Value::as_str) {
+                set_prompt(&mut ev, p);
+            }
+        }
+        Some(Kind::Stop) | Some(Kind::StopFailure) => {
+            if let Some(mut r) = str_field(&v, "last_assistant_message", usize::MAX) {
+                if truncate_utf8(&mut r, REPLY_KEEP_BYTES) {
+                    ev.truncated = true;
+                }
+                ev.reply = Some(r);
+            }
+            if kind == Some(Kind::StopFailure) {
+                ev.error = match v.get("error") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(other) if !other.is_null() => Some(other.to_string()),
+                    _ => None,
+                };
+                if let Some(d) = v.get("error_details").filter(|d| !d.is_null()) {
+                    let mut m = match d {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    truncate_utf8(&mut m, MESSAGE_KEEP_BYTES);
+                    ev.message = Some(m);
+                }
+            }
+        }
+        Some(Kind::Notify) => {
+            ev.notification_type = str_field(&v, "notification_type", 64);
+            ev.message = str_field(&v, "message", MESSAGE_KEEP_BYTES);
+        }
+        Some(Kind::SessionEnd) => {
+            ev.reason = str_field(&v, "reason", 200);
+        }
+        _ => {}
+    }
+    if !errors.is_empty() {
+        let mut joined = errors.join("; ");
+        if let Some(e) = &ev.error {
+            joined = format!("{e}; {joined}");
+        }
+        truncate_utf8(&mut joined, MESSAGE_KEEP_BYTES);
+        ev.error = Some(joined);
+    }
+    ev
+}
+
+/// The whole `orch-hook` process: parse, record, exit 0. A panic message on
+/// stderr would reach the agent's UI, so panics are silenced too (the event
+/// is lost, the agent is not).
+pub fn main() {
+    std::panic::set_hook(Box::new(|_| {}));
+    match HookArgs::try_parse() {
+        Ok(args) => {
+            let _ = std::panic::catch_unwind(|| run(args));
+        }
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+                // A person asked; they get the answer on stdout.
+                let _ = e.print();
+            } else if let Ok(root) = crate::paths::state_dir() {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("").to_string();
+                log_error(&root, &format!("orch-hook: bad arguments: {first}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! orch: coordinate many AI agent sessions running in tmux panes.
+//!
+//! This crate owns the whole protocol; orch's binaries are thin wrappers
+//! that parse arguments and call one function here. The marker protocol
+//! (state layout, record schema, cursor rule, locks, retention) is specified
+//! in `docs/protocol.md` and implemented in [`store`], [`event`],
+//! [`registry`] and [`watch`].
+
+pub mod cli;
+pub mod event;
+pub mod exit;
+pub mod gc;
+pub mod hook;
+pub mod listen;
+pub mod lock;
+pub mod pane;
+pub mod paths;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod target;
+pub mod tmux;
+pub mod watch;

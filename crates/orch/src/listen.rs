@@ -1,0 +1,290 @@
+//! `orch-listen`: block until agents finish a turn or need attention.
+//!
+//! Waiting is inotify on the server's `events/` directory (one instance, one
+//! watch, however many panes). The watch is armed before the logs are read,
+//! and the logs are re-read after every wake, so nothing is missed; cursors
+//! (per-pane sequence numbers) make sure nothing is reported twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::event::{Event, Kind};
+use crate::exit::{Code, Fail};
+use crate::pane::PaneId;
+use crate::server::Server;
+use crate::store::{LogCursor, Store, pane_of_file};
+use crate::watch::{Wake, Waiter};
+
+/// Wait for agents to finish a turn or need attention.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch-listen",
+    version,
+    about = "Wait for agents to finish a turn or need attention (no polling)",
+    after_help = "Prints each matching event as one JSON object per line.\n\n\
+Which events are returned:\n  \
+  one target, no --since: the first turn end after the last prompt that pane received,\n  \
+    so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
+  several targets or --any: events that happen after listen starts;\n  \
+  --since SEQ: every matching event with a sequence number above SEQ (replay).\n\n\
+Exit codes: 0 event(s) printed, 2 bad arguments, 3 timed out, 1 other failure.\n\n\
+Examples:\n  \
+  orch-listen %3                    # next turn end of pane %3\n  \
+  orch-listen reviewer --timeout 600\n  \
+  orch-listen --any --stream        # every agent, forever, JSON lines\n  \
+  orch-listen %3 --since 0 --stream --kinds prompt,stop --timeout 1"
+)]
+pub struct ListenArgs {
+    /// Panes to listen to: pane ids (%12) or agent names.
+    #[arg(value_name = "PANE")]
+    pub targets: Vec<String>,
+    /// Listen to every pane on this tmux server (except your own and observers).
+    #[arg(long, conflicts_with = "targets")]
+    pub any: bool,
+    /// Keep printing events (JSON lines) until the timeout or a signal.
+    #[arg(long)]
+    pub stream: bool,
+    /// Comma-separated event kinds to report
+    /// [default: stop,stop_failure,notify,session_end].
+    #[arg(long, value_delimiter = ',', value_name = "KIND,…")]
+    pub kinds: Vec<String>,
+    /// Replay: report events with a sequence number above SEQ (per pane).
+    #[arg(long, value_name = "SEQ", conflicts_with = "new")]
+    pub since: Option<u64>,
+    /// Only events that happen after listen starts, even for one target.
+    #[arg(long)]
+    pub new: bool,
+    /// Give up after this many seconds (exit code 3).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// With --any, include the pane listen runs in.
+    #[arg(long)]
+    pub include_self: bool,
+    /// With --any, include panes whose role is observer.
+    #[arg(long)]
+    pub include_observers: bool,
+}
+
+/// Parse `--kinds`; empty means the turn-end default.
+pub fn parse_kinds(kinds: &[String]) -> Result<Vec<Kind>> {
+    if kinds.is_empty() {
+        return Ok(crate::event::ALL_KINDS
+            .iter()
+            .copied()
+            .filter(Kind::is_turn_end)
+            .collect());
+    }
+    kinds
+        .iter()
+        .map(|k| k.trim().parse::<Kind>().map_err(Fail::usage))
+        .collect()
+}
+
+fn parse_timeout(t: Option<f64>) -> Result<Option<Instant>> {
+    match t {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            Ok(Some(Instant::now() + Duration::from_secs_f64(s.min(1e9))))
+        }
+        Some(s) => Err(Fail::usage(format!(
+            "invalid --timeout {s}: give a number of seconds ≥ 0"
+        ))),
+    }
+}
+
+/// Where a single target's cursor starts by default: after the last prompt
+/// it received (a `prompt` receipt or orch's own `sent`), so a reply that
+/// landed before listen started is still returned.
+pub fn after_last_prompt(store: &Store, pane: PaneId) -> Result<u64> {
+    let events = store.read_events(pane, 0)?;
+    let last_prompt = events
+        .iter()
+        .rev()
+        .find(|e| matches!(e.kind, Some(Kind::Prompt) | Some(Kind::Sent)))
+        .map(|e| e.seq);
+    // Never prompted (e.g. a task given on the agent's command line): every
+    // turn end it has had counts.
+    Ok(last_prompt.unwrap_or(0))
+}
+
+/// An event as listen prints it: the record, with the agent's name filled
+/// in if it was named after the event was written.
+fn render(ev: &Event, name: Option<String>) -> String {
+    if ev.name.is_none() && name.is_some() {
+        let mut ev = ev.clone();
+        ev.name = name;
+        return serde_json::to_string(&ev).unwrap_or_default();
+    }
+    serde_json::to_string(ev).unwrap_or_default()
+}
+
+pub fn run(args: ListenArgs) -> Result<Code> {
+    let kinds = parse_kinds(&args.kinds)?;
+    let deadline = parse_timeout(args.timeout)?;
+    if args.targets.is_empty() && !args.any {
+        return Err(Fail::usage(
+            "nothing to listen to: name panes (orch-listen %3) or pass --any",
+        ));
+    }
+    // Validate pane ids before touching tmux, so a typo is a usage error.
+    for t in &args.targets {
+        if t.starts_with('%') {
+            t.parse::<PaneId>().map_err(|e| Fail::usage(e.to_string()))?;
+        }
+    }
+    let store = Store::current()?;
+    let own = (Server::from_env().as_ref() == Some(store.server()))
+        .then(PaneId::from_env)
+        .flatten();
+
+    let mut targets = Vec::new();
+    for t in &args.targets {
+        targets.push(crate::target::resolve(&store, t)?);
+    }
+    targets.sort();
+    targets.dedup();
+
+    let mut cursors: BTreeMap<PaneId, LogCursor> = BTreeMap::new();
+    for &p in &targets {
+        let start = match (args.since, args.new) {
+            (Some(s), _) => s,
+            (None, true) => store.last_seq(p)?,
+            (None, false) if targets.len() == 1 => after_last_prompt(&store, p)?,
+            (None, false) => store.last_seq(p)?,
+        };
+        cursors.insert(p, LogCursor::new(p, start));
+    }
+    let mut listener = Listener {
+        store: &store,
+        any: args.any,
+        since: args.since,
+        skip_self: own.filter(|_| !args.include_self),
+        skip_observers: !args.include_observers,
+        names: HashMap::new(),
+        cursors,
+    };
+    if args.any {
+        for p in store.known_panes() {
+            listener.add_pane(p, false)?;
+        }
+    }
+    // Cursors are fixed; now arm the watch, then read. Whatever is appended
+    // after this point either is read by the first pass or wakes us.
+    let waiter = Waiter::new(&store.events_dir());
+
+    let stdout = std::io::stdout();
+    let mut printed = 0usize;
+    let mut wake = Wake::Changed(Vec::new());
+    loop {
+        let changed: Vec<PaneId> = match &wake {
+            Wake::Changed(paths) if !paths.is_empty() => {
+                let mut ps: Vec<PaneId> = paths
+                    .iter()
+                    .filter_map(|p| p.file_name())
+                    .filter_map(|n| pane_of_file(&n.to_string_lossy()))
+                    .collect();
+                ps.sort();
+                ps.dedup();
+                ps
+            }
+            _ => {
+                if listener.any {
+                    for p in store.known_panes() {
+                        listener.add_pane(p, true)?;
+                    }
+                }
+                listener.cursors.keys().copied().collect()
+            }
+        };
+        for p in changed {
+            if listener.any && !listener.cursors.contains_key(&p) {
+                listener.add_pane(p, true)?;
+            }
+            let Some(cursor) = listener.cursors.get_mut(&p) else {
+                continue;
+            };
+            let events = cursor
+                .poll(&store)
+                .with_context(|| format!("cannot read the event log of {p}"))?;
+            for ev in events {
+                if !ev.kind.is_some_and(|k| kinds.contains(&k)) {
+                    continue;
+                }
+                let name = listener.name_of(p);
+                let line = render(&ev, name);
+                let mut out = stdout.lock();
+                writeln!(out, "{line}")?;
+                out.flush()?;
+                printed += 1;
+                if !args.stream {
+                    return Ok(Code::Ok);
+                }
+            }
+        }
+        wake = waiter.wait(deadline);
+        if wake == Wake::Timeout {
+            let what = if args.any {
+                "any pane".to_string()
+            } else {
+                targets
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let kinds: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+            let msg = format!(
+                "timed out after {}s waiting for {} on {what} ({printed} event(s) printed)",
+                args.timeout.unwrap_or(0.0),
+                kinds.join("/")
+            );
+            return Err(Fail::timeout(msg));
+        }
+    }
+}
+
+struct Listener<'a> {
+    store: &'a Store,
+    any: bool,
+    since: Option<u64>,
+    skip_self: Option<PaneId>,
+    skip_observers: bool,
+    names: HashMap<PaneId, Option<String>>,
+    cursors: BTreeMap<PaneId, LogCursor>,
+}
+
+impl Listener<'_> {
+    /// Start following a pane seen by `--any`. Panes that appear after
+    /// listen started are read from their first event.
+    fn add_pane(&mut self, p: PaneId, appeared_later: bool) -> Result<()> {
+        if self.cursors.contains_key(&p) || Some(p) == self.skip_self {
+            return Ok(());
+        }
+        if self.skip_observers
+            && self
+                .store
+                .read_registry(p)
+                .is_some_and(|r| r.role.as_deref() == Some("observer"))
+        {
+            return Ok(());
+        }
+        let start = match self.since {
+            Some(s) => s,
+            None if appeared_later => 0,
+            None => self.store.last_seq(p)?,
+        };
+        self.cursors.insert(p, LogCursor::new(p, start));
+        Ok(())
+    }
+
+    fn name_of(&mut self, p: PaneId) -> Option<String> {
+        self.names
+            .entry(p)
+            .or_insert_with(|| self.store.read_registry(p).and_then(|r| r.name))
+            .clone()
+    }
+}

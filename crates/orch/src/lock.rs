@@ -1,0 +1,71 @@
+//! Exclusive file locks (std `File::lock`, i.e. `flock(2)`).
+//!
+//! Lock files live beside the state they guard and are never renamed. GC may
+//! unlink a lock file while someone waits on it; after acquiring we check the
+//! file is still linked (`st_nlink > 0`, as jj does) and retry on a fresh one
+//! if not, so two processes can never both "hold" a pane through different
+//! inodes.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Held until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl FileLock {
+    /// Block until the lock on `path` is ours (creating the file 0600).
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)?;
+            file.lock()?;
+            if file.metadata()?.nlink() > 0 {
+                return Ok(FileLock {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+    }
+
+    /// Take the lock if free now; `None` if someone else holds it.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) if file.metadata()?.nlink() > 0 => Ok(Some(FileLock {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Ok(()) => Ok(None),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}

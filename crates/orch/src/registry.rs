@@ -1,0 +1,152 @@
+//! The per-pane registry record (`panes/<N>.json`): who the agent in a pane
+//! is and a summary of its latest activity, so `survey` can show the whole
+//! fleet without reading any event log.
+//!
+//! Written atomically (temp + rename) under the pane lock by whoever changes
+//! it: `orch-hook` on every event, `orch-spawn` at start. Keys this version
+//! does not know are preserved (`extra`), so newer writers don't lose data to
+//! older ones.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, Kind, truncate_utf8};
+use crate::pane::PaneId;
+
+/// Previews in the registry are short: survey shows them in one line.
+pub const PREVIEW_BYTES: usize = 300;
+
+/// A timestamped snippet of text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub seq: u64,
+    pub ts: u64,
+    pub text: String,
+}
+
+/// The most recent event, enough to derive a state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastEvent {
+    pub seq: u64,
+    pub ts: u64,
+    pub kind: Option<Kind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PaneRecord {
+    pub v: u32,
+    pub pane: Option<PaneId>,
+    /// `<socket name>-<server pid>` (see `Server::key`).
+    #[serde(default)]
+    pub server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<String>,
+    /// `operator`, `worker` or `observer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The pane that spawned this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<PaneId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+    /// When orch first saw this pane (ns).
+    #[serde(default)]
+    pub created_ts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<LastEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_prompt: Option<Preview>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply: Option<Preview>,
+    /// Completed turns (stop events).
+    #[serde(default)]
+    pub turns: u64,
+    /// Set by GC the first time the pane is found missing from tmux; the
+    /// record is deleted on a later GC pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gone_ts: Option<u64>,
+    /// Keys written by other orch versions/components, kept verbatim.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+fn preview(ev: &Event, text: &str) -> Preview {
+    let mut t: String = text.to_string();
+    truncate_utf8(&mut t, PREVIEW_BYTES);
+    Preview {
+        seq: ev.seq,
+        ts: ev.ts,
+        text: t,
+    }
+}
+
+impl PaneRecord {
+    /// Fold one appended event into the summary.
+    pub fn observe(&mut self, ev: &Event) {
+        self.v = crate::event::SCHEMA_VERSION;
+        if self.pane.is_none() {
+            self.pane = ev.pane;
+        }
+        if self.created_ts == 0 {
+            self.created_ts = ev.ts;
+        }
+        if ev.session_id.is_some() {
+            self.session_id.clone_from(&ev.session_id);
+        }
+        if ev.cwd.is_some() {
+            self.cwd.clone_from(&ev.cwd);
+        }
+        if ev.harness.is_some() && self.harness.is_none() {
+            self.harness.clone_from(&ev.harness);
+        }
+        if ev.model.is_some() {
+            self.model.clone_from(&ev.model);
+        }
+        if ev.transcript_path.is_some() {
+            self.transcript_path.clone_from(&ev.transcript_path);
+        }
+        match ev.kind {
+            Some(Kind::Prompt) | Some(Kind::Sent) => {
+                if let Some(p) = &ev.prompt {
+                    // A receipt (prompt) supersedes the send it confirms.
+                    self.last_prompt = Some(preview(ev, p));
+                }
+            }
+            Some(Kind::Stop) => {
+                self.turns += 1;
+                self.last_reply = Some(preview(ev, ev.reply.as_deref().unwrap_or("")));
+            }
+            _ => {}
+        }
+        // `sent` is orch's note that it typed; it says nothing about the
+        // agent's state, so it does not become the last event.
+        if ev.kind != Some(Kind::Sent) && ev.kind != Some(Kind::Error) {
+            self.last_event = Some(LastEvent {
+                seq: ev.seq,
+                ts: ev.ts,
+                kind: ev.kind,
+                notification_type: ev.notification_type.clone(),
+                message: ev.message.as_ref().map(|m| {
+                    let mut m = m.clone();
+                    truncate_utf8(&mut m, PREVIEW_BYTES);
+                    m
+                }),
+                error: ev.error.clone(),
+            });
+        }
+        self.gone_ts = None;
+    }
+}

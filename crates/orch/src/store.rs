@@ -1,0 +1,499 @@
+//! The on-disk state of one tmux server: event logs, registry records,
+//! locks. The layout and rules are documented in `docs/protocol.md`; this
+//! module is their only implementation.
+//!
+//! ```text
+//! $ORCH_STATE_DIR/
+//!   errors.log                    hook failures (bounded)
+//!   servers/<socket>-<pid>/
+//!     server.json                 {"socket": …, "pid": …}
+//!     events/<N>.jsonl            pane %N's event log (append-only)
+//!     events/<N>.jsonl.1          its previous generation after rotation
+//!     panes/<N>.json              pane %N's registry record
+//!     panes/<N>.lock              log + registry lock
+//!     panes/<N>.deliver.lock      delivery lock (held by tell while typing)
+//! ```
+//!
+//! Only logs live in `events/`, so a listener watching that one directory is
+//! woken by appends and nothing else.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::event::{Event, now_ns};
+use crate::lock::FileLock;
+use crate::pane::PaneId;
+use crate::paths;
+use crate::registry::PaneRecord;
+use crate::server::Server;
+
+/// Rotate a pane's log once it passes this size (bytes). A pane keeps at
+/// most two generations, so its history is bounded by twice this.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 4 * 1024 * 1024;
+pub const LOG_MAX_ENV: &str = "ORCH_LOG_MAX_BYTES";
+const ERROR_LOG_MAX_BYTES: u64 = 1024 * 1024;
+
+/// One tmux server's state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    dir: PathBuf,
+    server: Server,
+}
+
+#[derive(Deserialize)]
+struct SeqOnly {
+    seq: u64,
+}
+
+fn log_max_bytes() -> u64 {
+    std::env::var(LOG_MAX_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_LOG_MAX_BYTES)
+}
+
+impl Store {
+    /// Open (creating if needed, mode 0700) the state of `server`.
+    pub fn open(server: &Server) -> Result<Store> {
+        let root = paths::state_dir()?;
+        Store::open_in(&root, server)
+    }
+
+    pub fn open_in(root: &Path, server: &Server) -> Result<Store> {
+        let dir = root.join("servers").join(server.key());
+        let store = Store {
+            root: root.to_path_buf(),
+            dir,
+            server: server.clone(),
+        };
+        if !store.dir.join("panes").is_dir() || !store.events_dir().is_dir() {
+            for d in [&store.root, &store.dir, &store.events_dir(), &store.panes_dir()] {
+                paths::ensure_private_dir(d)
+                    .with_context(|| format!("cannot create state dir {}", d.display()))?;
+            }
+            let info = serde_json::json!({
+                "socket": server.socket, "pid": server.pid, "created_ts": now_ns()
+            });
+            let _ = paths::write_atomic(
+                &store.dir.join("server.json"),
+                info.to_string().as_bytes(),
+                0o600,
+            );
+        }
+        Ok(store)
+    }
+
+    /// The store of the server we run under (see [`Server::current`]).
+    pub fn current() -> Result<Store> {
+        Store::open(&Server::current()?)
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn events_dir(&self) -> PathBuf {
+        self.dir.join("events")
+    }
+    pub fn panes_dir(&self) -> PathBuf {
+        self.dir.join("panes")
+    }
+    pub fn log_path(&self, pane: PaneId) -> PathBuf {
+        self.events_dir().join(format!("{}.jsonl", pane.0))
+    }
+    pub fn rotated_log_path(&self, pane: PaneId) -> PathBuf {
+        self.events_dir().join(format!("{}.jsonl.1", pane.0))
+    }
+    pub fn registry_path(&self, pane: PaneId) -> PathBuf {
+        self.panes_dir().join(format!("{}.json", pane.0))
+    }
+    pub fn lock_path(&self, pane: PaneId) -> PathBuf {
+        self.panes_dir().join(format!("{}.lock", pane.0))
+    }
+    pub fn delivery_lock_path(&self, pane: PaneId) -> PathBuf {
+        self.panes_dir().join(format!("{}.deliver.lock", pane.0))
+    }
+
+    /// The pane lock: guards the pane's log and registry record.
+    /// Lock order: delivery lock, then pane lock; never the reverse.
+    pub fn lock_pane(&self, pane: PaneId) -> Result<FileLock> {
+        let p = self.lock_path(pane);
+        FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
+    }
+
+    /// Append `ev` to `pane`'s log (assigning `seq`, `ts`, `pane`) and fold
+    /// it into the registry record. Returns the event as written.
+    pub fn append(&self, pane: PaneId, ev: Event) -> Result<Event> {
+        self.append_with(pane, ev, |_| {})
+    }
+
+    /// Like [`Store::append`], also applying `update` to the registry record
+    /// under the same lock.
+    pub fn append_with(
+        &self,
+        pane: PaneId,
+        mut ev: Event,
+        update: impl FnOnce(&mut PaneRecord),
+    ) -> Result<Event> {
+        let _lock = self.lock_pane(pane)?;
+        let path = self.log_path(pane);
+        let mut file = open_log_for_append(&path)?;
+        let size = file.metadata()?.len();
+        let (mut last, ends_clean) = last_seq_in(&file, size)?;
+        if last.is_none() {
+            // Fresh generation after rotation: the sequence carries on.
+            if let Ok(old) = File::open(self.rotated_log_path(pane)) {
+                let len = old.metadata()?.len();
+                last = last_seq_in(&old, len)?.0;
+            }
+        }
+        let mut torn = !ends_clean;
+        if size > log_max_bytes() {
+            fs::rename(&path, self.rotated_log_path(pane))
+                .with_context(|| format!("cannot rotate {}", path.display()))?;
+            file = open_log_for_append(&path)?;
+            torn = false;
+        }
+        let mut rec = self.read_registry(pane).unwrap_or_default();
+        ev.seq = last.unwrap_or(0) + 1;
+        ev.ts = now_ns();
+        ev.pane = Some(pane);
+        if ev.name.is_none() {
+            ev.name.clone_from(&rec.name);
+        }
+        let mut line = Vec::with_capacity(256);
+        if torn {
+            // A writer died mid-line: end its fragment so it stays one
+            // unparseable line instead of corrupting ours.
+            line.push(b'\n');
+        }
+        serde_json::to_writer(&mut line, &ev)?;
+        line.push(b'\n');
+        file.write_all(&line)
+            .with_context(|| format!("cannot append to {}", path.display()))?;
+
+        rec.server = self.server.key();
+        rec.observe(&ev);
+        update(&mut rec);
+        self.write_registry(&rec, pane)?;
+        Ok(ev)
+    }
+
+    pub fn read_registry(&self, pane: PaneId) -> Option<PaneRecord> {
+        let data = fs::read(self.registry_path(pane)).ok()?;
+        serde_json::from_slice(&data).ok()
+    }
+
+    /// Write a registry record. The caller holds the pane lock.
+    pub fn write_registry(&self, rec: &PaneRecord, pane: PaneId) -> Result<()> {
+        let mut rec = rec.clone();
+        rec.pane = Some(pane);
+        rec.v = crate::event::SCHEMA_VERSION;
+        if rec.server.is_empty() {
+            rec.server = self.server.key();
+        }
+        let data = serde_json::to_vec(&rec)?;
+        let p = self.registry_path(pane);
+        paths::write_atomic(&p, &data, 0o600)
+            .with_context(|| format!("cannot write {}", p.display()))
+    }
+
+    /// Read-modify-write a registry record under the pane lock.
+    pub fn update_registry(
+        &self,
+        pane: PaneId,
+        f: impl FnOnce(&mut PaneRecord),
+    ) -> Result<PaneRecord> {
+        let _lock = self.lock_pane(pane)?;
+        let mut rec = self.read_registry(pane).unwrap_or_default();
+        if rec.created_ts == 0 {
+            rec.created_ts = now_ns();
+        }
+        f(&mut rec);
+        self.write_registry(&rec, pane)?;
+        Ok(rec)
+    }
+
+    /// Every pane this server has state for (registry or log), sorted.
+    pub fn known_panes(&self) -> Vec<PaneId> {
+        let mut panes = Vec::new();
+        for dir in [self.panes_dir(), self.events_dir()] {
+            if let Ok(rd) = fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    if let Some(p) = pane_of_file(&e.file_name().to_string_lossy()) {
+                        panes.push(p);
+                    }
+                }
+            }
+        }
+        panes.sort();
+        panes.dedup();
+        panes
+    }
+
+    /// Every registry record, sorted by pane.
+    pub fn list_registry(&self) -> Vec<PaneRecord> {
+        let mut out = Vec::new();
+        if let Ok(rd) = fs::read_dir(self.panes_dir()) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if let Some(n) = name.strip_suffix(".json")
+                    && let Ok(n) = n.parse::<u32>()
+                    && let Some(r) = self.read_registry(PaneId(n))
+                {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by_key(|r| r.pane);
+        out
+    }
+
+    /// All retained events of `pane` with `seq > after`, oldest first.
+    pub fn read_events(&self, pane: PaneId, after: u64) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        for p in [self.rotated_log_path(pane), self.log_path(pane)] {
+            match fs::read(&p) {
+                Ok(data) => parse_complete_lines(&data, |ev| {
+                    if ev.seq > after && out.last().is_none_or(|l: &Event| ev.seq > l.seq) {
+                        out.push(ev);
+                    }
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The seq of the newest event of `pane` (0 if none).
+    pub fn last_seq(&self, pane: PaneId) -> Result<u64> {
+        for p in [self.log_path(pane), self.rotated_log_path(pane)] {
+            if let Ok(f) = File::open(&p) {
+                let len = f.metadata()?.len();
+                if let (Some(s), _) = last_seq_in(&f, len)? {
+                    return Ok(s);
+                }
+            }
+        }
+        Ok(0)
+    }
+
+    /// Delete everything orch keeps for `pane`.
+    pub fn remove_pane(&self, pane: PaneId) {
+        for p in [
+            self.log_path(pane),
+            self.rotated_log_path(pane),
+            self.registry_path(pane),
+            self.lock_path(pane),
+            self.delivery_lock_path(pane),
+        ] {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Pane number of a state file name (`12.jsonl`, `12.jsonl.1`, `12.json`).
+pub fn pane_of_file(name: &str) -> Option<PaneId> {
+    let stem = name
+        .strip_suffix(".jsonl.1")
+        .or_else(|| name.strip_suffix(".jsonl"))
+        .or_else(|| name.strip_suffix(".json"))?;
+    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok().map(PaneId)
+}
+
+fn open_log_for_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .read(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// The seq of the last complete, parseable record in the first `size` bytes
+/// of `f`, and whether those bytes end with a newline (false means a writer
+/// died mid-record). Reads backwards in growing windows, so the usual cost is
+/// one 4 KiB read.
+fn last_seq_in(f: &File, size: u64) -> io::Result<(Option<u64>, bool)> {
+    if size == 0 {
+        return Ok((None, true));
+    }
+    let mut window = size.min(4096);
+    let mut ends_clean = true;
+    loop {
+        let start = size - window;
+        let mut buf = vec![0u8; window as usize];
+        f.read_exact_at(&mut buf, start)?;
+        if start + window == size {
+            ends_clean = buf.last() == Some(&b'\n');
+        }
+        let mut lines: Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
+        // The last piece is after the final newline: empty, or a torn record.
+        lines.pop();
+        // The first piece may start mid-line unless the window reaches 0.
+        let first_complete = if start == 0 { 0 } else { 1 };
+        for line in lines.iter().skip(first_complete).rev() {
+            if let Ok(s) = serde_json::from_slice::<SeqOnly>(line) {
+                return Ok((Some(s.seq), ends_clean));
+            }
+        }
+        if start == 0 {
+            return Ok((None, ends_clean));
+        }
+        window = (window * 4).min(size);
+    }
+}
+
+/// Call `f` for every newline-terminated line of `data` that parses as an
+/// event; torn or foreign lines are skipped.
+pub fn parse_complete_lines(data: &[u8], mut f: impl FnMut(Event)) {
+    let end = match data.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i,
+        None => return,
+    };
+    for line in data[..end].split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        if let Ok(ev) = serde_json::from_slice::<Event>(line)
+            && ev.seq > 0
+        {
+            f(ev);
+        }
+    }
+}
+
+/// Follows one pane's log from a sequence number onwards, across rotations,
+/// never yielding a record twice or a half-written one.
+#[derive(Debug)]
+pub struct LogCursor {
+    pub pane: PaneId,
+    /// Highest seq already yielded.
+    pub seq: u64,
+    open: Option<OpenLog>,
+}
+
+#[derive(Debug)]
+struct OpenLog {
+    file: File,
+    ino: u64,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LogCursor {
+    /// A cursor that will yield events with `seq > after`.
+    pub fn new(pane: PaneId, after: u64) -> LogCursor {
+        LogCursor {
+            pane,
+            seq: after,
+            open: None,
+        }
+    }
+
+    /// New complete events since the last call.
+    pub fn poll(&mut self, store: &Store) -> io::Result<Vec<Event>> {
+        let mut out = Vec::new();
+        let path = store.log_path(self.pane);
+        if self.open.is_none() {
+            // First look: replay the rotated generation too, if the cursor
+            // may reach back into it.
+            if let Ok(data) = fs::read(store.rotated_log_path(self.pane)) {
+                self.take_lines(&data, &mut out);
+            }
+        }
+        loop {
+            let current_ino = match fs::metadata(&path) {
+                Ok(m) => Some(m.ino()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(open) = &mut self.open {
+                let mut chunk = Vec::new();
+                open.file.seek(SeekFrom::Start(open.offset))?;
+                open.file.read_to_end(&mut chunk)?;
+                open.offset += chunk.len() as u64;
+                let mut data = std::mem::take(&mut open.partial);
+                data.extend_from_slice(&chunk);
+                let keep_from = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let tail = data[keep_from..].to_vec();
+                data.truncate(keep_from);
+                if let Some(o) = &mut self.open {
+                    o.partial = tail;
+                }
+                self.take_lines(&data, &mut out);
+                let same = self.open.as_ref().map(|o| o.ino) == current_ino;
+                if same || current_ino.is_none() {
+                    break;
+                }
+                // Rotated under us: the old file is complete (writers only
+                // open the log under the lock), so move to the new one.
+                self.open = None;
+            }
+            match File::open(&path) {
+                Ok(file) => {
+                    let ino = file.metadata()?.ino();
+                    self.open = Some(OpenLog {
+                        file,
+                        ino,
+                        offset: 0,
+                        partial: Vec::new(),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn take_lines(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        parse_complete_lines(data, |ev| {
+            if ev.seq > self.seq {
+                self.seq = ev.seq;
+                out.push(ev);
+            }
+        });
+    }
+}
+
+/// Append one line to `$ORCH_STATE_DIR/errors.log` (bounded: rotated at
+/// 1 MiB). Hooks report their own failures here instead of to the agent.
+pub fn log_error(root: &Path, msg: &str) {
+    let path = root.join("errors.log");
+    if paths::ensure_private_dir(root).is_err() {
+        return;
+    }
+    if let Ok(m) = fs::metadata(&path)
+        && m.len() > ERROR_LOG_MAX_BYTES
+    {
+        let _ = fs::rename(&path, root.join("errors.log.1"));
+    }
+    if let Ok(mut f) = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        let line = serde_json::json!({"ts": now_ns(), "pid": std::process::id(), "error": msg});
+        let _ = f.write_all(format!("{line}\n").as_bytes());
+    }
+}

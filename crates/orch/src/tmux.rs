@@ -1,0 +1,170 @@
+//! Talking to tmux: always by argv (no shell ever sees user text), always to
+//! one explicit server socket.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::pane::PaneId;
+use crate::server::Server;
+
+/// A tmux server to run commands against.
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    socket: Option<PathBuf>,
+}
+
+/// One row of `list-panes -a`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneInfo {
+    pub pane: PaneId,
+    pub session: String,
+    pub window: u32,
+    pub index: u32,
+    /// pid of the pane's first process (the agent, or the shell running it).
+    pub pid: u32,
+    pub current_command: String,
+    /// The pane's process exited but the pane was kept (`remain-on-exit`).
+    pub dead: bool,
+    pub width: u32,
+    pub height: u32,
+    pub cwd: String,
+}
+
+impl PaneInfo {
+    /// `session:window.pane`, how people address panes.
+    pub fn location(&self) -> String {
+        format!("{}:{}.{}", self.session, self.window, self.index)
+    }
+}
+
+const LIST_FORMAT: &str = "#{pane_id}\t#{session_name}\t#{window_index}\t#{pane_index}\t#{pane_pid}\t#{pane_current_command}\t#{pane_dead}\t#{pane_width}\t#{pane_height}\t#{pane_current_path}";
+
+impl Tmux {
+    pub fn for_server(server: &Server) -> Tmux {
+        Tmux {
+            socket: Some(server.socket.clone()),
+        }
+    }
+
+    /// A `tmux` command aimed at this server.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        if let Some(s) = &self.socket {
+            c.arg("-S").arg(s);
+        }
+        c
+    }
+
+    /// Run tmux with `args`; stdout on success, stderr in the error.
+    pub fn run<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let out = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run tmux; is it installed? (apt-get install tmux)")?;
+        check(&args, out)
+    }
+
+    /// Every pane of the server, in one call.
+    pub fn list_panes(&self) -> Result<Vec<PaneInfo>> {
+        let out = self.run(["list-panes", "-a", "-F", LIST_FORMAT])?;
+        Ok(out.lines().filter_map(parse_pane_line).collect())
+    }
+
+    /// Does this pane exist on the server right now?
+    pub fn pane_exists(&self, pane: PaneId) -> bool {
+        self.run(["display-message", "-p", "-t", &pane.to_string(), "#{pane_id}"])
+            .map(|o| o.trim() == pane.to_string())
+            .unwrap_or(false)
+    }
+
+    /// The visible screen of a pane, as text (no escape sequences).
+    pub fn capture(&self, pane: PaneId) -> Result<String> {
+        self.run(["capture-pane", "-p", "-J", "-t", &pane.to_string()])
+    }
+}
+
+fn check(args: &[std::ffi::OsString], out: Output) -> Result<String> {
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let what = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    bail!("tmux {what} failed: {}", err.trim())
+}
+
+fn parse_pane_line(line: &str) -> Option<PaneInfo> {
+    let f: Vec<&str> = line.splitn(10, '\t').collect();
+    if f.len() < 10 {
+        return None;
+    }
+    Some(PaneInfo {
+        pane: f[0].parse().ok()?,
+        session: f[1].to_string(),
+        window: f[2].parse().ok()?,
+        index: f[3].parse().ok()?,
+        pid: f[4].parse().unwrap_or(0),
+        current_command: f[5].to_string(),
+        dead: f[6] == "1",
+        width: f[7].parse().unwrap_or(0),
+        height: f[8].parse().unwrap_or(0),
+        cwd: f[9].to_string(),
+    })
+}
+
+/// tmux's version as (major, minor), e.g. "tmux 3.3a" → (3, 3).
+pub fn version() -> Result<(u32, u32)> {
+    let out = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .context("tmux is not installed (apt-get install tmux / brew install tmux)")?;
+    parse_version(&String::from_utf8_lossy(&out.stdout))
+        .context("cannot read tmux's version from `tmux -V`")
+}
+
+pub fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let v = s.split_whitespace().nth(1)?;
+    let v = v.strip_prefix("next-").unwrap_or(v);
+    let mut it = v.split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor: String = it
+        .next()
+        .unwrap_or("0")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor.parse().unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(parse_version("tmux next-3.6"), Some((3, 6)));
+        assert_eq!(parse_version("tmux 2.9"), Some((2, 9)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn pane_lines() {
+        let p = parse_pane_line("%3\tmain\t1\t0\t4242\tbash\t0\t80\t24\t/tmp/a\tb").unwrap();
+        assert_eq!(p.pane, PaneId(3));
+        assert_eq!(p.location(), "main:1.0");
+        assert_eq!(p.cwd, "/tmp/a\tb");
+        assert!(parse_pane_line("nonsense").is_none());
+    }
+}
