@@ -67,15 +67,30 @@ fn clap_error(name: &str, e: clap::Error) -> ExitCode {
 /// The subcommands `orch` knows, with their one-line purpose, in the order
 /// `orch --help` lists them.
 pub const SUBCOMMANDS: &[(&str, &str)] = &[
-    ("spawn", "Start an agent in a new tmux pane and wait until it is ready"),
-    ("tell", "Deliver a prompt to an agent, exactly once, and optionally wait for the reply"),
-    ("listen", "Wait for agents to finish a turn or need attention (no polling)"),
+    (
+        "spawn",
+        "Start an agent in a new tmux pane and wait until it is ready",
+    ),
+    (
+        "tell",
+        "Deliver a prompt to an agent, exactly once, and optionally wait for the reply",
+    ),
+    (
+        "listen",
+        "Wait for agents to finish a turn or need attention (no polling)",
+    ),
     ("survey", "Show what every agent is doing"),
-    ("subscribe", "Have a pane receive notices when chosen peers finish"),
+    (
+        "subscribe",
+        "Have a pane receive notices when chosen peers finish",
+    ),
     ("up", "Install orch's hooks and skills"),
     ("down", "Remove exactly what `orch up` installed"),
     ("doctor", "Check that orch's hooks really fire"),
-    ("hook", "Record an agent hook event (called by agents' hooks)"),
+    (
+        "hook",
+        "Record an agent hook event (called by agents' hooks)",
+    ),
     ("echo", "The built-in echo agent (no API key needed)"),
 ];
 
@@ -101,7 +116,11 @@ pub struct UmbrellaArgs {
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
     /// Arguments passed through to the subcommand.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
     pub args: Vec<OsString>,
 }
 
@@ -110,7 +129,9 @@ fn subcommand_help() -> String {
     for (name, about) in SUBCOMMANDS {
         s.push_str(&format!("  {name:<11}{about}\n"));
     }
-    s.push_str("  completions Print shell completions: orch completions bash|zsh|fish|elvish|powershell\n");
+    s.push_str(
+        "  completions Print shell completions: orch completions bash|zsh|fish|elvish|powershell\n",
+    );
     s.push_str("\n`orch <command> --help` explains each one. `orch tell …` runs `orch-tell …`.");
     s
 }
@@ -154,7 +175,10 @@ fn exec_sub(sub: &str, rest: &[OsString]) -> Result<Code> {
         return Err(Fail::usage(if known.contains(&sub) {
             format!("orch-{sub} is not installed next to orch or on PATH; run ./install.sh")
         } else {
-            format!("unknown command {sub:?}; commands: {}, completions", known.join(", "))
+            format!(
+                "unknown command {sub:?}; commands: {}, completions",
+                known.join(", ")
+            )
         }));
     };
     use std::os::unix::process::CommandExt;
@@ -167,7 +191,9 @@ fn completions(rest: &[OsString]) -> Result<Code> {
     let shell = rest
         .first()
         .map(|s| s.to_string_lossy().into_owned())
-        .ok_or_else(|| Fail::usage("which shell? orch completions bash|zsh|fish|elvish|powershell"))?;
+        .ok_or_else(|| {
+            Fail::usage("which shell? orch completions bash|zsh|fish|elvish|powershell")
+        })?;
     let shell: Shell = shell.parse().map_err(|_| {
         Fail::usage(format!(
             "unknown shell {shell:?}; choose bash, zsh, fish, elvish or powershell"

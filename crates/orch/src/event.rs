@@ -117,7 +117,10 @@ impl FromStr for Kind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = ALL_KINDS.iter().map(|k| k.as_str()).collect();
-                format!("unknown event kind {s:?}; known kinds: {}", names.join(", "))
+                format!(
+                    "unknown event kind {s:?}; known kinds: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -210,7 +213,10 @@ pub fn truncate_utf8(s: &mut String, max: usize) -> bool {
 /// The text form prompts are compared in: line endings unified and outer
 /// whitespace trimmed (harnesses trim what they submit).
 pub fn normalize_prompt(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n").trim().to_string()
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .trim()
+        .to_string()
 }
 
 /// `fnv1a64:<16 hex>` of the normalized text. Not cryptographic: it only

@@ -11,9 +11,7 @@ use std::io::{self, IsTerminal, Read};
 use clap::Parser;
 use serde_json::Value;
 
-use crate::event::{
-    Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8,
-};
+use crate::event::{Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8};
 use crate::pane::PaneId;
 use crate::server::Server;
 use crate::store::{Store, log_error};
@@ -51,7 +49,12 @@ pub fn run(args: HookArgs) {
         return; // not in tmux: nothing to do
     };
     let (payload, truncated) = read_payload();
-    let ev = build_event(args.event.as_deref(), args.harness.as_deref(), &payload, truncated);
+    let ev = build_event(
+        args.event.as_deref(),
+        args.harness.as_deref(),
+        &payload,
+        truncated,
+    );
     let result = Store::open(&server).and_then(|store| store.append(pane, ev));
     if let Err(e) = result
         && let Ok(root) = crate::paths::state_dir()
@@ -69,7 +72,9 @@ fn read_payload() -> (Vec<u8>, bool) {
     }
     let mut buf = Vec::with_capacity(8192);
     let mut lock = stdin.lock();
-    let _ = (&mut lock).take(MAX_PAYLOAD as u64 + 1).read_to_end(&mut buf);
+    let _ = (&mut lock)
+        .take(MAX_PAYLOAD as u64 + 1)
+        .read_to_end(&mut buf);
     let truncated = buf.len() > MAX_PAYLOAD;
     if truncated {
         buf.truncate(MAX_PAYLOAD);

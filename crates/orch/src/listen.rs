@@ -17,7 +17,7 @@ use crate::exit::{Code, Fail};
 use crate::pane::PaneId;
 use crate::server::Server;
 use crate::store::{LogCursor, Store, pane_of_file};
-use crate::watch::{Wake, Waiter};
+use crate::watch::{Waiter, Wake};
 
 /// Wait for agents to finish a turn or need attention.
 #[derive(Debug, Parser)]
@@ -133,7 +133,8 @@ pub fn run(args: ListenArgs) -> Result<Code> {
     // Validate pane ids before touching tmux, so a typo is a usage error.
     for t in &args.targets {
         if t.starts_with('%') {
-            t.parse::<PaneId>().map_err(|e| Fail::usage(e.to_string()))?;
+            t.parse::<PaneId>()
+                .map_err(|e| Fail::usage(e.to_string()))?;
         }
     }
     let store = Store::current()?;

@@ -54,9 +54,7 @@ impl Server {
             .output()
             .context("cannot run tmux; is it installed? (apt-get install tmux)")?;
         if !out.status.success() {
-            bail!(
-                "no tmux server found: run orch inside tmux, or start one with `tmux new -d`"
-            );
+            bail!("no tmux server found: run orch inside tmux, or start one with `tmux new -d`");
         }
         let line = String::from_utf8_lossy(&out.stdout);
         Server::parse_tmux_env(line.trim())

@@ -74,7 +74,12 @@ impl Store {
             server: server.clone(),
         };
         if !store.dir.join("panes").is_dir() || !store.events_dir().is_dir() {
-            for d in [&store.root, &store.dir, &store.events_dir(), &store.panes_dir()] {
+            for d in [
+                &store.root,
+                &store.dir,
+                &store.events_dir(),
+                &store.panes_dir(),
+            ] {
                 paths::ensure_private_dir(d)
                     .with_context(|| format!("cannot create state dir {}", d.display()))?;
             }

@@ -11,14 +11,19 @@ use crate::store::Store;
 /// what exists.
 pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
     if target.starts_with('%') {
-        return target.parse::<PaneId>().map_err(|e| Fail::usage(e.to_string()));
+        return target
+            .parse::<PaneId>()
+            .map_err(|e| Fail::usage(e.to_string()));
     }
     if target == "self" {
-        return PaneId::from_env()
-            .ok_or_else(|| Fail::usage("`self` needs to run inside a tmux pane (TMUX_PANE is unset)"));
+        return PaneId::from_env().ok_or_else(|| {
+            Fail::usage("`self` needs to run inside a tmux pane (TMUX_PANE is unset)")
+        });
     }
     if target.is_empty() {
-        return Err(Fail::usage("empty target: give a pane id like %12 or an agent name"));
+        return Err(Fail::usage(
+            "empty target: give a pane id like %12 or an agent name",
+        ));
     }
     let recs = store.list_registry();
     let hits: Vec<_> = recs
@@ -41,7 +46,9 @@ pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
                 })
                 .collect();
             Err(Fail::usage(if known.is_empty() {
-                format!("no agent named {target:?}: no agents are known on this tmux server (spawn one with `orch spawn`)")
+                format!(
+                    "no agent named {target:?}: no agents are known on this tmux server (spawn one with `orch spawn`)"
+                )
             } else {
                 format!(
                     "no agent named {target:?}; known agents: {}",
@@ -51,7 +58,10 @@ pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
         }
         many => Err(Fail::usage(format!(
             "name {target:?} is ambiguous: panes {}; use a pane id",
-            many.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

@@ -81,9 +81,15 @@ impl Tmux {
 
     /// Does this pane exist on the server right now?
     pub fn pane_exists(&self, pane: PaneId) -> bool {
-        self.run(["display-message", "-p", "-t", &pane.to_string(), "#{pane_id}"])
-            .map(|o| o.trim() == pane.to_string())
-            .unwrap_or(false)
+        self.run([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pane_id}",
+        ])
+        .map(|o| o.trim() == pane.to_string())
+        .unwrap_or(false)
     }
 
     /// The visible screen of a pane, as text (no escape sequences).

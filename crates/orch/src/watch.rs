@@ -97,16 +97,12 @@ impl Waiter {
             Mode::Inotify { rx, .. } => {
                 let first = match deadline {
                     None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                    Some(dl) => {
-                        rx.recv_timeout(dl.saturating_duration_since(Instant::now()))
-                    }
+                    Some(dl) => rx.recv_timeout(dl.saturating_duration_since(Instant::now())),
                 };
                 let mut paths = Vec::new();
                 let mut rescan = false;
                 let mut take = |r: notify::Result<notify::Event>| match r {
-                    Ok(ev) if !ev.need_rescan() && !ev.paths.is_empty() => {
-                        paths.extend(ev.paths)
-                    }
+                    Ok(ev) if !ev.need_rescan() && !ev.paths.is_empty() => paths.extend(ev.paths),
                     _ => rescan = true,
                 };
                 match first {

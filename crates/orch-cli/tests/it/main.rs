@@ -1,0 +1,8 @@
+//! orch's integration tests: one binary (jj-style), each test in a private
+//! world (see `support`). Tests run the real binaries.
+
+mod support;
+
+mod hook;
+mod listen;
+mod umbrella;
