@@ -99,6 +99,7 @@ fn subcommand_defs() -> Vec<clap::Command> {
     vec![
         crate::listen::ListenArgs::command().name("listen"),
         crate::hook::HookArgs::command().name("hook"),
+        crate::echo::EchoArgs::command().name("echo"),
     ]
 }
 

@@ -7,6 +7,7 @@
 //! [`registry`] and [`watch`].
 
 pub mod cli;
+pub mod echo;
 pub mod event;
 pub mod exit;
 pub mod gc;
