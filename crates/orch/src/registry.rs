@@ -37,6 +37,17 @@ pub struct LastEvent {
     pub error: Option<String>,
 }
 
+/// A state inferred from the pane's screen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScreenState {
+    /// A survey state name, e.g. `blocked:dialog`, `idle`, `working`.
+    pub state: String,
+    pub ts: u64,
+    /// The lines of the screen that show it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub excerpt: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PaneRecord {
     pub v: u32,
@@ -74,6 +85,22 @@ pub struct PaneRecord {
     /// Completed turns (stop events).
     #[serde(default)]
     pub turns: u64,
+    /// Name of the outfit the agent was spawned with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outfit: Option<String>,
+    /// Git worktree created for the agent by `spawn --worktree`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    /// The argv orch started the agent with (spawned panes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// When orch spawned the agent (ns); absent for panes orch only observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawned_ts: Option<u64>,
+    /// A state orch read off the screen rather than from a hook (a start-up
+    /// dialog, a hookless harness's quiescence), with its evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen: Option<ScreenState>,
     /// Set by GC the first time the pane is found missing from tmux; the
     /// record is deleted on a later GC pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +173,10 @@ impl PaneRecord {
                 }),
                 error: ev.error.clone(),
             });
+        }
+        if ev.kind != Some(Kind::Sent) && ev.kind != Some(Kind::Error) {
+            // A hook event is better evidence than anything read off the screen.
+            self.screen = None;
         }
         self.gone_ts = None;
     }
