@@ -59,7 +59,7 @@ pub struct ListenArgs {
     #[arg(long)]
     pub new: bool,
     /// Give up after this many seconds (exit code 3).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     pub timeout: Option<f64>,
     /// With --any, include the pane listen runs in.
     #[arg(long)]

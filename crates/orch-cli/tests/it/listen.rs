@@ -1,1 +1,374 @@
+//! orch-listen: wakes on hooks fired in real tmux panes, never misses an
+//! event that landed before it started, replays with --since, and under
+//! concurrency reports every event exactly once, in per-pane order.
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Fire `orch-hook stop` inside `pane` by typing into the pane's shell, so
+/// the hook gets exactly the TMUX/TMUX_PANE environment tmux gives it.
+fn fire_in_pane(env: &TestEnv, pane: &str, reply: &str) {
+    let cmd = format!(
+        "printf '%s' '{{\"session_id\":\"s\",\"last_assistant_message\":\"{reply}\"}}' | orch-hook stop"
+    );
+    env.tmux(&["send-keys", "-t", pane, "-l", &cmd]);
+    env.tmux(&["send-keys", "-t", pane, "Enter"]);
+}
+
+fn shell_pane(env: &TestEnv) -> String {
+    let pane = env.new_pane("sh");
+    env.wait_for_screen(pane.as_str(), "#", Duration::from_secs(10));
+    pane
+}
+
+#[test]
+fn hook_in_a_pane_wakes_a_blocked_listener() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = shell_pane(&env);
+    let listener = env
+        .cmd("orch-listen")
+        .args([pane.as_str(), "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it block first (it would also work if it had not: cursor rule).
+    std::thread::sleep(Duration::from_millis(300));
+    fire_in_pane(&env, &pane, "woke you");
+    let out = listener.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let evs = json_lines(&out);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0]["kind"], "stop");
+    assert_eq!(evs[0]["reply"], "woke you");
+    assert_eq!(evs[0]["pane"], pane.as_str());
+}
+
+#[test]
+fn listen_started_after_the_event_still_returns_it() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = shell_pane(&env);
+    fire_in_pane(&env, &pane, "early reply");
+    eventually(Duration::from_secs(10), "the stop event", || {
+        (!env.events(&pane).is_empty()).then_some(())
+    });
+    let out = env
+        .cmd("orch-listen")
+        .args([pane.as_str(), "--timeout", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_lines(&out)[0]["reply"], "early reply");
+}
+
+#[test]
+fn default_cursor_is_the_turn_after_the_last_prompt() {
+    let env = fake_server();
+    hook(
+        &env,
+        "%5",
+        "stop",
+        r#"{"last_assistant_message":"old turn"}"#,
+    );
+    hook(&env, "%5", "prompt", r#"{"prompt":"next task"}"#);
+    // The old turn's stop is before the last prompt: not returned.
+    let out = env
+        .cmd("orch-listen")
+        .args(["%5", "--timeout", "0.3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "should time out: {}",
+        stdout(&out)
+    );
+    hook(
+        &env,
+        "%5",
+        "stop",
+        r#"{"last_assistant_message":"new turn"}"#,
+    );
+    let out = env
+        .cmd("orch-listen")
+        .args(["%5", "--timeout", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&out)[0]["reply"], "new turn");
+    // --new ignores what already happened.
+    let out = env
+        .cmd("orch-listen")
+        .args(["%5", "--new", "--timeout", "0.2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn since_replays_and_kinds_filter() {
+    let env = fake_server();
+    hook(&env, "%2", "session_start", r#"{"source":"startup"}"#);
+    hook(&env, "%2", "prompt", r#"{"prompt":"a"}"#);
+    hook(&env, "%2", "stop", r#"{"last_assistant_message":"A"}"#);
+    hook(&env, "%2", "prompt", r#"{"prompt":"b"}"#);
+    hook(&env, "%2", "stop", r#"{"last_assistant_message":"B"}"#);
+    let out = env
+        .cmd("orch-listen")
+        .args([
+            "%2",
+            "--since",
+            "0",
+            "--stream",
+            "--kinds",
+            "prompt,stop",
+            "--timeout",
+            "0.3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "stream ends by timeout");
+    let evs = json_lines(&out);
+    let seqs: Vec<u64> = evs.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![2, 3, 4, 5]);
+    let out = env
+        .cmd("orch-listen")
+        .args(["%2", "--since", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&out)[0]["reply"], "B");
+}
+
+#[test]
+fn timeout_has_its_own_exit_code() {
+    let env = fake_server();
+    let start = Instant::now();
+    let out = env
+        .cmd("orch-listen")
+        .args(["%9", "--timeout", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.starts_with("orch-listen: timed out"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn bad_arguments_are_one_line_usage_errors() {
+    let env = fake_server();
+    for (args, needle) in [
+        (vec!["12"], "no agent named"),
+        (vec!["%x1"], "invalid pane id"),
+        (vec!["%1", "--kinds", "stop,bogus"], "unknown event kind"),
+        (vec![], "nothing to listen to"),
+        (vec!["%1", "--timeout", "-1"], "timeout"),
+        (vec!["%1", "--frob"], "unexpected argument"),
+    ] {
+        let out = env.cmd("orch-listen").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn any_excludes_own_pane_and_observers() {
+    let env = fake_server();
+    // Make %3 an observer.
+    hook(&env, "%3", "session_start", "{}");
+    let reg = env.server_state().join("panes/3.json");
+    let mut rec: Value = serde_json::from_slice(&std::fs::read(&reg).unwrap()).unwrap();
+    rec["role"] = "observer".into();
+    std::fs::write(&reg, rec.to_string()).unwrap();
+    let mut listener = env
+        .cmd_in("orch-listen", "%1")
+        .args(["--any", "--stream", "--timeout", "3"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    hook(&env, "%1", "stop", r#"{"last_assistant_message":"mine"}"#);
+    hook(
+        &env,
+        "%3",
+        "stop",
+        r#"{"last_assistant_message":"observer"}"#,
+    );
+    hook(&env, "%4", "stop", r#"{"last_assistant_message":"worker"}"#);
+    let lines = read_lines(&mut listener, 1, Duration::from_secs(5));
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["reply"], "worker");
+}
+
+#[test]
+fn concurrent_writers_and_stream_listeners_lose_and_duplicate_nothing() {
+    let env = fake_server();
+    const PANES: usize = 12;
+    const EVENTS: usize = 25;
+    const LISTENERS: usize = 4;
+    let mut listeners: Vec<Child> = (0..LISTENERS)
+        .map(|_| {
+            env.cmd("orch-listen")
+                .args(["--any", "--stream", "--timeout", "120"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    // One writer process per pane, all at once, each firing EVENTS hooks.
+    let writers: Vec<Child> = (0..PANES)
+        .map(|p| {
+            let script = format!(
+                "i=0; while [ $i -lt {EVENTS} ]; do printf '{{\"last_assistant_message\":\"p{p}-%d\"}}' $i | TMUX_PANE=%{p} orch-hook stop; i=$((i+1)); done"
+            );
+            env.command("sh").args(["-c", &script]).spawn().unwrap()
+        })
+        .collect();
+    for mut w in writers {
+        assert!(w.wait().unwrap().success());
+    }
+    let total = PANES * EVENTS;
+    for l in listeners.iter_mut() {
+        let lines = read_lines(l, total, Duration::from_secs(60));
+        let _ = l.kill();
+        let _ = l.wait();
+        assert_eq!(lines.len(), total, "listener lost events");
+        let mut per_pane: HashMap<String, Vec<u64>> = HashMap::new();
+        for e in &lines {
+            per_pane
+                .entry(e["pane"].as_str().unwrap().to_string())
+                .or_default()
+                .push(e["seq"].as_u64().unwrap());
+        }
+        assert_eq!(per_pane.len(), PANES);
+        for (pane, seqs) in per_pane {
+            let want: Vec<u64> = (1..=EVENTS as u64).collect();
+            assert_eq!(seqs, want, "pane {pane}: order/duplicates");
+        }
+    }
+}
+
+#[test]
+fn rotation_under_a_stream_listener_loses_nothing() {
+    let env = fake_server();
+    let mut listener = env
+        .cmd("orch-listen")
+        .args(["%6", "--stream", "--new", "--timeout", "60"])
+        .env("ORCH_LOG_MAX_BYTES", "2000")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..60 {
+        let mut c = env.cmd_in("orch-hook", "%6");
+        c.arg("stop")
+            .env("ORCH_LOG_MAX_BYTES", "2000")
+            .stdin(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        write!(
+            child.stdin.take().unwrap(),
+            r#"{{"last_assistant_message":"r{i}"}}"#
+        )
+        .unwrap();
+        child.wait().unwrap();
+    }
+    let lines = read_lines(&mut listener, 60, Duration::from_secs(30));
+    let _ = listener.kill();
+    let _ = listener.wait();
+    let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=60).collect::<Vec<u64>>());
+    // Retention is bounded: only two generations remain.
+    let dir = env.server_state().join("events");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in files {
+        assert!(f.metadata().unwrap().len() < 4000);
+    }
+    // Sequence numbers carried on across the rotation.
+    assert_eq!(env.events("%6").last().unwrap()["seq"], 60);
+}
+
+#[test]
+fn polling_fallback_works_too() {
+    let env = fake_server();
+    let listener = env
+        .cmd("orch-listen")
+        .args(["%8", "--timeout", "10"])
+        .env("ORCH_POLL", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    hook(&env, "%8", "stop", r#"{"last_assistant_message":"polled"}"#);
+    let out = listener.wait_with_output().unwrap();
+    assert_eq!(json_lines(&out)[0]["reply"], "polled");
+}
+
+// ---- helpers ----
+
+/// A server identity without a tmux server: hooks and listen never call
+/// tmux when `TMUX` is set, so log-level tests need none.
+fn fake_server() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.tmux = Some(TmuxServer {
+        socket: env.dir.path().join("fake.sock"),
+        pid: std::process::id(),
+    });
+    env
+}
+
+fn hook(env: &TestEnv, pane: &str, event: &str, payload: &str) {
+    let mut c = env.cmd_in("orch-hook", pane);
+    c.arg(event).stdin(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// Read JSON lines from a child's stdout until `n` arrived or `timeout`.
+fn read_lines(child: &mut Child, n: usize, timeout: Duration) -> Vec<Value> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => lines.push(serde_json::from_str(&l).unwrap()),
+            Err(_) => break,
+        }
+    }
+    // Anything beyond n that is already there is a duplicate: collect it.
+    std::thread::sleep(Duration::from_millis(200));
+    while let Ok(l) = rx.try_recv() {
+        lines.push(serde_json::from_str(&l).unwrap());
+    }
+    lines
+}

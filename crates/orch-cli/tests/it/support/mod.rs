@@ -170,6 +170,14 @@ impl TestEnv {
         }
     }
 
+    /// Any program with this env.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        self.apply_env(&mut c);
+        c.stdin(Stdio::null());
+        c
+    }
+
     /// An orch binary with this env (cleared environment, private dirs,
     /// `TMUX` pointing at the private server but no `TMUX_PANE`).
     pub fn cmd(&self, name: &str) -> Command {
@@ -188,7 +196,9 @@ impl TestEnv {
 
     /// Run tmux against the private server; panics on failure.
     pub fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
+        // The client's environment leaks into new panes: keep it private.
+        let out = self
+            .command("tmux")
             .arg("-S")
             .arg(&self.server().socket)
             .args(args)
