@@ -1,0 +1,93 @@
+//! `orch-hook stop` wall time on a realistic Stop payload, as the agent
+//! experiences it: process spawn to exit. A `true`-like baseline (the same
+//! spawn with a binary that exits at once) separates the OS's process cost
+//! from orch's.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const RUNS: usize = 500;
+
+fn time_runs(world: &World, program: &std::path::Path, args: &[&str], payload: &[u8]) -> Stats {
+    let mut times = Vec::with_capacity(RUNS);
+    for i in 0..RUNS {
+        let start = Instant::now();
+        let mut child = world
+            .cmd(program)
+            .args(args)
+            .env("TMUX_PANE", format!("%{}", i % 8))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().unwrap();
+        let _ = stdin.write_all(payload);
+        drop(stdin);
+        child.wait().unwrap();
+        times.push(start.elapsed());
+    }
+    Stats::new(times)
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let world = World::new();
+    // A real captured Stop payload, with a reply of typical length.
+    let payload = serde_json::json!({
+        "session_id": "6ec41ded-570c-408c-9194-db002a5c5f27",
+        "transcript_path": "/home/dev/.claude/projects/-home-dev-proj/6ec41ded-570c-408c-9194-db002a5c5f27.jsonl",
+        "cwd": "/home/dev/proj",
+        "prompt_id": "cac7e6df-af19-4225-a92b-251da624b419",
+        "permission_mode": "default",
+        "effort": {"level": "high"},
+        "hook_event_name": "Stop",
+        "stop_hook_active": false,
+        "last_assistant_message": "I refactored the auth flow: the token refresh now happens in one place (src/auth/refresh.rs), the middleware no longer retries on 401, and the tests cover expiry and clock skew. ".repeat(4),
+        "background_tasks": [],
+        "session_crons": []
+    })
+    .to_string();
+    let hook = bin("orch-hook");
+    anyhow::ensure!(
+        hook.exists(),
+        "{} missing: run `cargo build --release` first",
+        hook.display()
+    );
+    // Warm the page cache and the state dir.
+    time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    let stats = time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    println!(
+        "orch-hook stop ({} byte payload): {}",
+        payload.len(),
+        stats.line()
+    );
+    // Baseline: orch-hook outside tmux returns before reading anything.
+    let mut base = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        world
+            .cmd(&hook)
+            .arg("stop")
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .status()?;
+        base.push(start.elapsed());
+    }
+    let base = Stats::new(base);
+    println!(
+        "process baseline (orch-hook outside tmux, does nothing): {}",
+        base.line()
+    );
+    let target = Duration::from_millis(2);
+    println!(
+        "target ≤ 2ms median: {}",
+        if stats.pct(50.0) <= target {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    Ok(())
+}
