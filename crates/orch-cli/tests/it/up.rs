@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
 use crate::support::*;
+use orch::install::jsonedit::same;
 
 const EVENTS: &[(&str, &str)] = &[
     ("SessionStart", "session_start"),
@@ -154,7 +155,10 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
             }
         }
         // Every foreign hook group is still there, in order, unchanged.
-        assert_eq!(foreign_part(&doc, orig), without_orch(orig));
+        assert!(
+            same(&foreign_part(&doc, orig), &without_orch(orig)),
+            "foreign hooks changed"
+        );
         let b = backups(&env);
         assert_eq!(b.len(), 1, "one backup expected: {b:?}");
         assert_eq!(fs::read(&b[0]).unwrap(), original.unwrap().as_bytes());
@@ -204,7 +208,8 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
                 .any(|(e, _)| !orch_entries(orig, e).is_empty());
             if has_orch {
                 // The pre-existing orch entry was orch's: it goes too.
-                assert_eq!(read_doc(&path), without_orch(orig));
+                let got = read_doc(&path);
+                assert!(same(&got, &without_orch(orig)), "{got:#}");
             } else {
                 assert_eq!(read_doc(&path), *orig);
                 assert_eq!(
@@ -231,7 +236,7 @@ fn foreign_part(after: &Value, orig: &Value) -> Value {
         });
     }
     if orig.get("hooks").is_none() && d["hooks"].as_object().is_some_and(|o| o.is_empty()) {
-        d.as_object_mut().unwrap().remove("hooks");
+        d.as_object_mut().unwrap().shift_remove("hooks");
     }
     d
 }
@@ -448,6 +453,61 @@ fn corpus_unicode() {
     round_trip(Some(
         "{\n  \"env\": {\n    \"GREETING\": \"grüß dich — 你好 👋\",\n    \"ESCAPED\": \"caf\\u00e9 \\ud83d\\ude00\"\n  },\n  \"ünïcödé-kéy\": [\n    \"✓\",\n    \"\\\"quoted\\\"\"\n  ],\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say 完成了\"\n          }\n        ]\n      }\n    ]\n  }\n}\n",
     ));
+}
+
+#[test]
+fn corpus_hand_formatted_file_only_gains_lines() {
+    let original = "{\n    \"permissions\": {\"allow\": [\"Bash(ls)\", \"Read(*)\"], \"deny\": []},\n    \"env\": { \"A\" : \"1\" },\n    \"hooks\": {\n        \"Stop\": [ {\"hooks\": [{\"type\": \"command\", \"command\": \"say done\"}]} ]\n    },\n    \"model\": \"opus\"\n}\n";
+    let Some(env) = round_trip(Some(original)) else {
+        return;
+    };
+    fs::write(settings(&env), original).unwrap();
+    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let after = fs::read_to_string(settings(&env)).unwrap();
+    let diff = orch::install::diff::unified(original, &after, "a", "b");
+    for line in diff.lines().skip(2).filter(|l| l.starts_with('-')) {
+        // The only lines that may go are ones that come back with a comma
+        // or with the new group after them on the same line.
+        let old = &line[1..];
+        assert!(
+            after
+                .lines()
+                .any(|l| l.starts_with(old.trim_end_matches(" ]")) && l != old),
+            "line {old:?} was rewritten:\n{diff}"
+        );
+    }
+    // New entries use the file's own 4-space indent.
+    assert!(
+        after.contains(&format!(
+            "\n                        \"command\": \"{}\",",
+            orch_command("session_start")
+        )),
+        "{after}"
+    );
+}
+
+#[test]
+fn down_keeps_what_changed_after_up() {
+    if !have_tmux() {
+        return;
+    }
+    let env = TestEnv::new();
+    fs::create_dir_all(&env.claude_config).unwrap();
+    let original = "{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
+    fs::write(settings(&env), original).unwrap();
+    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    // Claude Code rewrites its settings (JSON.stringify(…, null, 2)) and
+    // adds a key of its own.
+    let mut doc = read_doc(&settings(&env));
+    doc["skipDangerousModePermissionPrompt"] = Value::Bool(true);
+    fs::write(settings(&env), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let o = run(&env, "orch-down", &["--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(out_json(&o)["settings"][0]["action"], "updated");
+    let mut expect: Value = serde_json::from_str(original).unwrap();
+    expect["skipDangerousModePermissionPrompt"] = Value::Bool(true);
+    let got = read_doc(&settings(&env));
+    assert!(same(&got, &expect), "{got:#}");
 }
 
 #[test]
@@ -1036,7 +1096,7 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
     // Someone removes orch's Stop hook.
     let path = settings(&env);
     let mut doc = read_doc(&path);
-    doc["hooks"].as_object_mut().unwrap().remove("Stop");
+    doc["hooks"].as_object_mut().unwrap().shift_remove("Stop");
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     let o = run(&env, "orch-doctor", &[]);
     assert_eq!(o.status.code(), Some(1));
@@ -1162,4 +1222,60 @@ fn umbrella_runs_up_down_doctor() {
     for sub in ["up", "down", "doctor", "--keep-state", "--dry-run"] {
         assert!(stdout(&o).contains(sub), "completions lack {sub}");
     }
+}
+
+#[test]
+fn awkward_install_path_is_quoted_for_the_shell() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // An install dir with a space and a quote in its name.
+    let dir = env.home.join("my tools/it's here");
+    fs::create_dir_all(&dir).unwrap();
+    let hook = dir.join("orch-hook");
+    fs::copy(bin("orch-hook"), &hook).unwrap();
+    let o = run(&env, "orch-up", &["--hook", hook.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = read_doc(&settings(&env));
+    let cmd = orch_entries(&doc, "Stop").pop().unwrap();
+    assert!(cmd.starts_with('\''), "quoted: {cmd}");
+    let parsed = orch::install::jsonhooks::parse_orch_command(&cmd).unwrap();
+    assert_eq!(Path::new(&parsed.program), hook);
+    // Claude runs hooks through a shell: doctor does the same, and the
+    // events arrive.
+    let o = run(&env, "orch-doctor", &[]);
+    let report = out_json(&o);
+    for h in report["hooks"].as_array().unwrap() {
+        assert_eq!(h["fired"], true, "{report:#}");
+    }
+    // Re-running up with the normal binary updates every entry in place.
+    let o = run(&env, "orch-up", &[]);
+    let report = out_json(&o);
+    assert!(
+        report["claude"]["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["action"] == "updated"),
+        "{report:#}"
+    );
+    assert_eq!(
+        orch_entries(&read_doc(&settings(&env)), "Stop"),
+        vec![orch_command("stop")]
+    );
+}
+
+#[test]
+fn claude_only_leaves_other_harnesses_alone() {
+    if !have_tmux() {
+        return;
+    }
+    let env = TestEnv::new();
+    fs::create_dir_all(env.home.join(".codex")).unwrap();
+    fs::create_dir_all(env.home.join(".gemini")).unwrap();
+    let o = run(&env, "orch-up", &["--claude-only"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out_json(&o)["glue"].as_array().unwrap().is_empty());
+    assert!(!env.home.join(".codex/config.toml").exists());
+    assert!(!env.home.join(".gemini/settings.json").exists());
 }

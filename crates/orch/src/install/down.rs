@@ -159,7 +159,7 @@ fn plan_settings(harness: &str, path: &Path, rec: Option<&SettingsRecord>) -> Re
     {
         (Some(original), "restored")
     } else {
-        (Some(file.style.render(&value).into_bytes()), "updated")
+        (Some(file.render(&value).into_bytes()), "updated")
     };
     if action != "unchanged" {
         file.check_writable()?;

@@ -1,8 +1,9 @@
 //! Reading and rewriting a user's JSON settings file without damaging it.
 //!
 //! - Object key order is kept (serde_json's `preserve_order` feature).
-//! - The file's layout is imitated: indent unit (2 spaces, 4, a tab…),
-//!   compact vs. pretty, trailing newline, CRLF line ends. Claude Code
+//! - Only what changes is rewritten: unchanged parts keep their exact
+//!   bytes ([`super::jsonedit`]); new parts follow the file's layout
+//!   (indent unit, compact vs. pretty, trailing newline, CRLF). Claude Code
 //!   rewrites its settings itself, so no formatting is assumed to survive;
 //!   this only keeps orch's own diff small.
 //! - A symlinked file (dotfile managers) is edited at its target; the link
@@ -174,6 +175,19 @@ impl JsonFile {
             style,
             mode,
         })
+    }
+
+    /// The text for `value`: the original text with only the differences
+    /// rewritten (see [`super::jsonedit`]), else a fresh rendering in the
+    /// file's style.
+    pub fn render(&self, value: &Value) -> String {
+        let text = self.text();
+        if !text.trim().is_empty()
+            && let Some(out) = super::jsonedit::rerender(&text, value, &self.style)
+        {
+            return out;
+        }
+        self.style.render(value)
     }
 
     pub fn exists(&self) -> bool {

@@ -350,12 +350,14 @@ pub fn remove(
         }
         let ours = created.is_none_or(|c| c.events.contains(event));
         if groups.is_empty() && ours {
-            hooks.remove(event);
+            // shift_remove: plain remove would swap the last key into
+            // this one's place (serde_json preserve_order).
+            hooks.shift_remove(event);
         }
     }
     let ours = created.is_none_or(|c| c.hooks_key);
     if !removed.is_empty() && hooks.is_empty() && ours {
-        obj.remove("hooks");
+        obj.shift_remove("hooks");
     }
     Ok(removed)
 }
@@ -381,6 +383,7 @@ pub fn orch_commands(root: &Value, event: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::install::jsonedit::same;
     use serde_json::json;
 
     fn specs(path: &str) -> Vec<HookSpec> {
@@ -578,6 +581,8 @@ mod tests {
     fn round_trip_restores_the_original() {
         let originals = [
             json!({}),
+            json!({"first": 1, "second": 2, "third": 3}),
+            json!({"hooks": {"PreToolUse": [], "PostToolUse": []}, "x": 1, "y": 2}),
             json!({"hooks": {}}),
             json!({"hooks": {"Stop": []}}),
             json!({"env": {"A": "1"}, "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "x"}]}]}}),
@@ -592,7 +597,7 @@ mod tests {
             };
             let removed = remove(&mut v, &all_events(), &[], Some(&created)).unwrap();
             assert_eq!(removed.len(), 6);
-            assert_eq!(v, original);
+            assert!(same(&v, &original), "{v} != {original}");
         }
     }
 
@@ -616,9 +621,12 @@ mod tests {
 
     #[test]
     fn removal_without_a_record_drops_containers_it_empties() {
-        let mut v = json!({"a": 1, "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "/x/orch-hook stop"}]}]}});
+        let mut v = json!({"a": 1, "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "/x/orch-hook stop"}]}]}, "b": 2, "c": 3});
         remove(&mut v, &all_events(), &[], None).unwrap();
-        assert_eq!(v, json!({"a": 1}));
+        assert!(
+            same(&v, &json!({"a": 1, "b": 2, "c": 3})),
+            "key order kept: {v}"
+        );
         // Nothing of orch's: nothing removed, even empty containers.
         let mut v = json!({"hooks": {"Stop": []}});
         assert!(remove(&mut v, &all_events(), &[], None).unwrap().is_empty());

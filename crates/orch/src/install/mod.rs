@@ -12,6 +12,7 @@
 pub mod diff;
 pub mod doctor;
 pub mod down;
+pub mod jsonedit;
 pub mod jsonfile;
 pub mod jsonhooks;
 pub mod shellwords;

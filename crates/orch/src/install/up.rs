@@ -143,7 +143,7 @@ fn plan_json(
         ))
     })?;
     let new_text = if report.changed() {
-        file.style.render(&value)
+        file.render(&value)
     } else {
         file.text()
     };
