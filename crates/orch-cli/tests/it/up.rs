@@ -966,7 +966,7 @@ fn harness_glue_is_installed_and_removed_exactly() {
     let ext = fs::read_to_string(pi.join("extensions/orch.ts")).unwrap();
     assert!(
         ext.contains(&format!(
-            "const ORCH_HOOK: string = {};",
+            "const ORCH_HOOK = {};",
             serde_json::to_string(&bin("orch-hook")).unwrap()
         )),
         "{ext}"
