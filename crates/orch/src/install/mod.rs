@@ -57,7 +57,8 @@ pub fn skill_names() -> Vec<&'static str> {
     names
 }
 
-/// Claude Code's event name → the `orch-hook` argument orch registers.
+/// Claude Code's event name → the `orch-hook` argument orch registers
+/// (what `hooks/claude/settings.json` must contain; tested).
 pub const CLAUDE_EVENTS: &[(&str, &str)] = &[
     ("SessionStart", "session_start"),
     ("UserPromptSubmit", "prompt"),
@@ -67,7 +68,8 @@ pub const CLAUDE_EVENTS: &[(&str, &str)] = &[
     ("SessionEnd", "session_end"),
 ];
 
-/// Gemini CLI's event name → `orch-hook` argument.
+/// Gemini CLI's event name → `orch-hook` argument
+/// (`hooks/gemini/settings.json`; tested).
 pub const GEMINI_EVENTS: &[(&str, &str)] = &[
     ("SessionStart", "session_start"),
     ("BeforeAgent", "prompt"),
@@ -76,36 +78,40 @@ pub const GEMINI_EVENTS: &[(&str, &str)] = &[
     ("SessionEnd", "session_end"),
 ];
 
-/// Claude Code hook timeout, seconds. orch-hook takes milliseconds; the
-/// margin covers a loaded machine.
-pub const CLAUDE_TIMEOUT_SECS: u64 = 10;
-/// Gemini CLI hook timeout (Gemini counts milliseconds).
-pub const GEMINI_TIMEOUT_MS: u64 = 10_000;
-
-/// The hook entries orch registers in Claude Code's settings.
-pub fn claude_specs(orch_hook: &Path) -> Vec<HookSpec> {
-    let prog = orch_hook.to_string_lossy();
-    CLAUDE_EVENTS
-        .iter()
-        .map(|(event, arg)| HookSpec {
-            event: event.to_string(),
-            command: shellwords::join(&[prog.as_ref(), arg]),
-            timeout: Some(CLAUDE_TIMEOUT_SECS),
-        })
-        .collect()
+/// The handlers a settings fragment from `hooks/` registers, with the
+/// placeholder replaced by `orch_hook` (quoted for `sh`).
+fn specs_from_fragment(asset: &str, orch_hook: &Path) -> Vec<HookSpec> {
+    let data =
+        hook_asset(asset).unwrap_or_else(|| panic!("hooks/{asset} is not embedded in this build"));
+    let fragment: serde_json::Value = serde_json::from_slice(data)
+        .unwrap_or_else(|e| panic!("hooks/{asset} is not valid JSON: {e}"));
+    let quoted = shellwords::quote(&orch_hook.to_string_lossy());
+    let mut specs = Vec::new();
+    for (event, groups) in fragment["hooks"].as_object().into_iter().flatten() {
+        for group in groups.as_array().into_iter().flatten() {
+            for handler in group["hooks"].as_array().into_iter().flatten() {
+                let command = handler["command"].as_str().unwrap_or_default();
+                specs.push(HookSpec {
+                    event: event.clone(),
+                    command: command.replace("@ORCH_HOOK_SH@", &quoted),
+                    timeout: handler["timeout"].as_u64(),
+                });
+            }
+        }
+    }
+    specs
 }
 
-/// The hook entries orch registers in Gemini CLI's settings.
+/// The hook entries orch registers in Claude Code's settings
+/// (`hooks/claude/settings.json`).
+pub fn claude_specs(orch_hook: &Path) -> Vec<HookSpec> {
+    specs_from_fragment("claude/settings.json", orch_hook)
+}
+
+/// The hook entries orch registers in Gemini CLI's settings
+/// (`hooks/gemini/settings.json`).
 pub fn gemini_specs(orch_hook: &Path) -> Vec<HookSpec> {
-    let prog = orch_hook.to_string_lossy();
-    GEMINI_EVENTS
-        .iter()
-        .map(|(event, arg)| HookSpec {
-            event: event.to_string(),
-            command: shellwords::join(&[prog.as_ref(), arg, "--harness", "gemini"]),
-            timeout: Some(GEMINI_TIMEOUT_MS),
-        })
-        .collect()
+    specs_from_fragment("gemini/settings.json", orch_hook)
 }
 
 // ---------------------------------------------------------------- paths --
@@ -660,7 +666,7 @@ pub fn ask(question: &str) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
-/// Print `value` as JSON (compact, or indented with `pretty`).
+/// Print `value` as one line of JSON on stdout.
 pub fn print_json(value: &impl Serialize) -> Result<()> {
     let mut out = io::stdout().lock();
     serde_json::to_writer(&mut out, value)?;
@@ -688,6 +694,29 @@ mod tests {
         let g = gemini_specs(Path::new("/bin/orch-hook"));
         assert_eq!(g[2].command, "/bin/orch-hook stop --harness gemini");
         assert!(jsonhooks::parse_orch_command(&g[2].command).is_some());
+    }
+
+    #[test]
+    fn fragments_register_exactly_the_documented_events() {
+        let hook = Path::new("/bin/orch-hook");
+        for (specs, table, harness) in [
+            (claude_specs(hook), CLAUDE_EVENTS, None),
+            (gemini_specs(hook), GEMINI_EVENTS, Some("gemini")),
+        ] {
+            assert_eq!(specs.len(), table.len());
+            for (spec, (event, arg)) in specs.iter().zip(table) {
+                assert_eq!(spec.event, *event);
+                let c = jsonhooks::parse_orch_command(&spec.command).unwrap();
+                assert_eq!(
+                    (c.program.as_str(), c.event.as_str()),
+                    ("/bin/orch-hook", *arg)
+                );
+                assert_eq!(c.harness.as_deref(), harness);
+                assert!(spec.timeout.is_some());
+            }
+        }
+        assert_eq!(claude_specs(hook)[0].timeout, Some(10), "seconds");
+        assert_eq!(gemini_specs(hook)[0].timeout, Some(10_000), "milliseconds");
     }
 
     #[test]
