@@ -1279,3 +1279,32 @@ fn claude_only_leaves_other_harnesses_alone() {
     assert!(!env.home.join(".codex/config.toml").exists());
     assert!(!env.home.join(".gemini/settings.json").exists());
 }
+
+#[test]
+fn glue_files_orch_created_leave_nothing_behind() {
+    if !have_tmux() {
+        return;
+    }
+    let env = TestEnv::new();
+    // Harness dirs exist but hold no config yet.
+    for d in [".codex", ".gemini", ".pi/agent"] {
+        fs::create_dir_all(env.home.join(d)).unwrap();
+    }
+    let o = run(&env, "orch-up", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(env.home.join(".codex/config.toml").exists());
+    assert!(env.home.join(".gemini/settings.json").exists());
+    assert_eq!(run(&env, "orch-down", &["--yes"]).status.code(), Some(0));
+    for d in [".codex", ".gemini", ".pi/agent"] {
+        let left: Vec<_> = fs::read_dir(env.home.join(d))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "{d} not left as found: {left:?}");
+    }
+    assert!(
+        !env.config.exists(),
+        "orch's config dir held only orch's files"
+    );
+}

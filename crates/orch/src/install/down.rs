@@ -469,7 +469,11 @@ pub fn run(args: DownArgs) -> Result<Code> {
         if !args.dry_run {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&t.path)?.permissions().mode() & 0o7777;
-            write_backup(&t.path, t.old.as_bytes(), mode)?;
+            // A file orch created and that held only orch's lines has
+            // nothing of anyone's to back up.
+            if t.new.is_some() {
+                write_backup(&t.path, t.old.as_bytes(), mode)?;
+            }
             match &t.new {
                 Some(new) => write_replace(&t.path, new.as_bytes(), mode, None),
                 None => fs::remove_file(&t.path),
