@@ -100,6 +100,9 @@ fn subcommand_defs() -> Vec<clap::Command> {
         crate::listen::ListenArgs::command().name("listen"),
         crate::hook::HookArgs::command().name("hook"),
         crate::echo::EchoArgs::command().name("echo"),
+        crate::install::up::UpArgs::command().name("up"),
+        crate::install::down::DownArgs::command().name("down"),
+        crate::install::doctor::DoctorArgs::command().name("doctor"),
     ]
 }
 

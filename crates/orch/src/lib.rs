@@ -12,6 +12,7 @@ pub mod event;
 pub mod exit;
 pub mod gc;
 pub mod hook;
+pub mod install;
 pub mod listen;
 pub mod lock;
 pub mod pane;

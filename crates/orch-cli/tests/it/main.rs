@@ -6,3 +6,4 @@ mod support;
 mod hook;
 mod listen;
 mod umbrella;
+mod up;

@@ -1,0 +1,602 @@
+//! `orch-down`: remove exactly what `orch up` installed.
+//!
+//! Driven by the install manifest. Hook entries are removed by the
+//! recognition rule (see [`super::jsonhooks`]) plus the exact commands
+//! recorded; files only if they still have the content orch wrote; lines
+//! from Codex's config only if they are still orch's. When the result is
+//! semantically equal to the file as it was before `orch up` first changed
+//! it, the original bytes are restored from that backup (so a round trip is
+//! byte-identical where nothing else changed). Without a manifest (an older
+//! install, a lost config dir) only entries matching the recognition rule
+//! and files identical to what this build installs are removed.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::jsonfile::{JsonFile, write_backup, write_replace};
+use super::jsonhooks::{self, Created, Removed};
+use super::*;
+use crate::exit::{Code, Fail};
+
+/// Remove orch's hook entries, skills and glue (exactly what `orch up`
+/// added), and orch's state.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch-down",
+    version,
+    about = "Remove exactly what `orch up` installed (and orch's state)",
+    after_help = "Removes orch's hook entries from each settings file `orch up` changed (a\n\
+timestamped backup is written first), the skill and glue files it installed\n\
+(only if unchanged since), its lines in Codex's config.toml, and — unless\n\
+--keep-state — orch's state directory. Nothing a person or another tool added\n\
+is touched. Details: docs/install.md.\n\n\
+Asks for confirmation on a terminal; without a terminal it refuses unless --yes.\n\n\
+Exit codes: 0 removed (or nothing to remove), 1 failure, 2 a settings file is\n\
+invalid JSON or has an unexpected shape (nothing changed), 4 refused: no --yes\n\
+and no terminal to ask on, the answer was no, or a settings file is read-only\n\
+(nothing changed).\n\n\
+Examples:\n  \
+  orch down --dry-run --pretty   # show what would be removed\n  \
+  orch down --yes --keep-state"
+)]
+pub struct DownArgs {
+    /// Print what would change (a unified diff of each settings file) and
+    /// change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Don't ask for confirmation (required when there is no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Keep orch's state directory (event logs, registry).
+    #[arg(long)]
+    pub keep_state: bool,
+    /// Print nothing on success (errors still go to stderr).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Human-readable output instead of JSON.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SettingsRemoval {
+    pub harness: String,
+    pub path: PathBuf,
+    /// `updated`, `restored` (original bytes from the backup), `deleted`
+    /// (orch created the file and nothing else is in it) or `unchanged`.
+    pub action: &'static str,
+    pub removed: Vec<Removed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileRemoval {
+    pub path: PathBuf,
+    pub what: String,
+    /// `remove`, `kept` (changed since orch wrote it) or `gone`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DownReport {
+    pub ok: bool,
+    pub changed: bool,
+    pub dry_run: bool,
+    /// False when no manifest was found and removal went by recognition.
+    pub manifest_found: bool,
+    pub settings: Vec<SettingsRemoval>,
+    pub files: Vec<FileRemoval>,
+    pub toml: Vec<FileRemoval>,
+    pub dirs_removed: Vec<PathBuf>,
+    /// The state dir removed (absent with --keep-state or when missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir_removed: Option<PathBuf>,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+struct SettingsPlan {
+    harness: String,
+    file: JsonFile,
+    removed: Vec<Removed>,
+    /// New content, or `None` to delete the file.
+    new: Option<Vec<u8>>,
+    action: &'static str,
+}
+
+fn default_events(harness: &str) -> &'static [(&'static str, &'static str)] {
+    if harness == "gemini" {
+        GEMINI_EVENTS
+    } else {
+        CLAUDE_EVENTS
+    }
+}
+
+fn plan_settings(harness: &str, path: &Path, rec: Option<&SettingsRecord>) -> Result<SettingsPlan> {
+    let file = JsonFile::load(path)?;
+    let mut events: Vec<String> = default_events(harness)
+        .iter()
+        .map(|(e, _)| e.to_string())
+        .collect();
+    let mut also = Vec::new();
+    if let Some(r) = rec {
+        for e in &r.entries {
+            if !events.contains(&e.event) {
+                events.push(e.event.clone());
+            }
+            also.push(e.command.clone());
+        }
+    }
+    let created = rec.map(|r| Created {
+        hooks_key: r.hooks_key_created,
+        events: r.events_created.clone(),
+    });
+    let mut value = file.value.clone();
+    let removed = jsonhooks::remove(&mut value, &events, &also, created.as_ref()).map_err(|e| {
+        Fail::usage(format!(
+            "{}: unexpected shape: {e}; fix it or move it aside, then run again; nothing was changed",
+            path.display()
+        ))
+    })?;
+    let (new, action) = if removed.is_empty() {
+        (Some(file.text().into_bytes()), "unchanged")
+    } else if rec.is_some_and(|r| r.file_created) && value == Value::Object(Default::default()) {
+        (None, "deleted")
+    } else if let Some(original) = rec
+        .and_then(|r| r.original_backup.as_ref())
+        .and_then(|b| fs::read(b).ok())
+        .filter(|bytes| original_equals(bytes, &value))
+    {
+        (Some(original), "restored")
+    } else {
+        (Some(file.render(&value).into_bytes()), "updated")
+    };
+    if action != "unchanged" {
+        file.check_writable()?;
+    }
+    Ok(SettingsPlan {
+        harness: harness.to_string(),
+        file,
+        removed,
+        new,
+        action,
+    })
+}
+
+/// Does the backup hold a document semantically equal to `value`?
+fn original_equals(bytes: &[u8], value: &Value) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if text.trim().is_empty() {
+        return *value == Value::Object(Default::default());
+    }
+    serde_json::from_str::<Value>(text).is_ok_and(|v| v == *value)
+}
+
+fn plan_files(manifest: Option<&Manifest>, warnings: &mut Vec<String>) -> Result<Vec<FileRemoval>> {
+    let mut out = Vec::new();
+    let records: Vec<FileRecord> = match manifest {
+        Some(m) => m.files.clone(),
+        None => {
+            // No record: only files identical to what this build installs.
+            let mut recs: Vec<FileRecord> = skill_files(&claude_dir()?.join("skills"))
+                .into_iter()
+                .map(|(path, data, what)| FileRecord {
+                    path,
+                    fnv: fnv64(data),
+                    what,
+                })
+                .collect();
+            if let Ok(hook) = locate_orch_hook(None) {
+                let glue = [
+                    (
+                        crate::paths::config_dir()?
+                            .join("glue")
+                            .join("codex-notify.sh"),
+                        "codex/notify.sh",
+                        "codex notify glue",
+                    ),
+                    (
+                        pi_agent_dir()?.join("extensions").join("orch.ts"),
+                        "pi/orch.ts",
+                        "pi extension",
+                    ),
+                ];
+                for (path, asset, what) in glue {
+                    if let Some(t) = hook_asset(asset) {
+                        recs.push(FileRecord {
+                            path,
+                            fnv: fnv64(&render_template(t, &hook)),
+                            what: what.into(),
+                        });
+                    }
+                }
+            }
+            recs
+        }
+    };
+    for rec in records {
+        let (action, reason) = match fs::read(&rec.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => ("gone", None),
+            Err(e) => ("kept", Some(format!("cannot read it: {e}"))),
+            Ok(cur) if fnv64(&cur) == rec.fnv => ("remove", None),
+            Ok(_) if manifest.is_none() => continue, // not ours: not reported
+            Ok(_) => (
+                "kept",
+                Some("changed since orch installed it; left in place".to_string()),
+            ),
+        };
+        if action == "kept" {
+            warnings.push(format!(
+                "{}: {}",
+                rec.path.display(),
+                reason.clone().unwrap_or_default()
+            ));
+        }
+        if action == "gone" && manifest.is_none() {
+            continue;
+        }
+        out.push(FileRemoval {
+            path: rec.path,
+            what: rec.what,
+            action,
+            reason,
+        });
+    }
+    Ok(out)
+}
+
+struct TomlPlan {
+    path: PathBuf,
+    old: String,
+    /// New text, or `None` to delete the file (orch created it and only
+    /// orch's lines were in it).
+    new: Option<String>,
+}
+
+fn plan_toml(manifest: Option<&Manifest>) -> Result<Vec<TomlPlan>> {
+    let records: Vec<TomlRecord> = match manifest {
+        Some(m) => m.toml.clone(),
+        None => vec![TomlRecord {
+            path: codex_dir()?.join("config.toml"),
+            lines: Vec::new(),
+            file_created: false,
+        }],
+    };
+    let mut out = Vec::new();
+    for rec in records {
+        let Ok(old) = fs::read_to_string(&rec.path) else {
+            continue;
+        };
+        let recorded = if rec.lines.is_empty() {
+            None
+        } else {
+            Some(rec.lines.as_slice())
+        };
+        if let Some(new) = codex_remove(&old, recorded) {
+            let new = if rec.file_created && new.trim().is_empty() {
+                None
+            } else {
+                Some(new)
+            };
+            out.push(TomlPlan {
+                path: rec.path,
+                old,
+                new,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Is it safe to delete `state` recursively? Refuse obviously wrong
+/// targets (an `ORCH_STATE_DIR` pointing at `/` or the home directory).
+fn state_dir_removable(state: &Path) -> Result<(), String> {
+    let state = fs::canonicalize(state).map_err(|e| format!("cannot resolve it: {e}"))?;
+    if state.parent().is_none() {
+        return Err("it is the root directory".into());
+    }
+    let mut guarded = Vec::new();
+    if let Ok(h) = home_dir() {
+        guarded.push(h);
+    }
+    if let Ok(c) = crate::paths::config_dir() {
+        guarded.push(c);
+    }
+    if let Ok(c) = claude_dir() {
+        guarded.push(c);
+    }
+    for g in guarded {
+        let g = fs::canonicalize(&g).unwrap_or(g);
+        if g.starts_with(&state) {
+            return Err(format!("it contains {}", g.display()));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: DownArgs) -> Result<Code> {
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock_install()?)
+    };
+    let manifest = Manifest::load()?;
+    let mut warnings = Vec::new();
+
+    // Which settings files to clean: those recorded, plus Claude's and
+    // Gemini's current ones (by recognition) when not recorded.
+    let mut targets: Vec<(String, PathBuf, Option<SettingsRecord>)> = manifest
+        .iter()
+        .flat_map(|m| m.settings.iter())
+        .map(|r| (r.harness.clone(), r.path.clone(), Some(r.clone())))
+        .collect();
+    let claude_path = claude_settings_path()?;
+    if !targets.iter().any(|t| t.1 == claude_path) {
+        targets.push(("claude".into(), claude_path, None));
+    }
+    let gemini_path = gemini_dir()?.join("settings.json");
+    if !targets.iter().any(|t| t.1 == gemini_path) && gemini_path.exists() {
+        targets.push(("gemini".into(), gemini_path, None));
+    }
+    let mut settings = Vec::new();
+    for (harness, path, rec) in &targets {
+        match plan_settings(harness, path, rec.as_ref()) {
+            Ok(p) => settings.push(p),
+            // Claude's settings are the ones that matter: refuse outright.
+            Err(e) if harness == "claude" => return Err(e),
+            Err(e) => warnings.push(format!("{harness}: {e:#}; left alone")),
+        }
+    }
+    let files = plan_files(manifest.as_ref(), &mut warnings)?;
+    let tomls = plan_toml(manifest.as_ref())?;
+    let state = crate::paths::state_dir()?;
+    let remove_state = !args.keep_state && state.exists();
+    if remove_state && let Err(why) = state_dir_removable(&state) {
+        return Err(Fail::refused(format!(
+            "will not delete the state dir {}: {why}; check ORCH_STATE_DIR or pass --keep-state; nothing was changed",
+            state.display()
+        )));
+    }
+
+    let mut diff = String::new();
+    for s in &settings {
+        if s.action != "unchanged" {
+            let new = s
+                .new
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let p = s.file.path.display();
+            diff.push_str(&super::diff::unified(
+                &s.file.text(),
+                &new,
+                &format!("a{p}"),
+                &format!("b{p}"),
+            ));
+        }
+    }
+    for t in &tomls {
+        let p = t.path.display();
+        diff.push_str(&super::diff::unified(
+            &t.old,
+            t.new.as_deref().unwrap_or(""),
+            &format!("a{p}"),
+            &format!("b{p}"),
+        ));
+    }
+    let changes = settings.iter().any(|s| s.action != "unchanged")
+        || files.iter().any(|f| f.action == "remove")
+        || !tomls.is_empty()
+        || manifest.as_ref().is_some_and(|m| !m.dirs.is_empty())
+        || remove_state
+        || manifest.is_some();
+
+    if !args.dry_run && changes && !args.yes {
+        if !can_ask() {
+            return Err(Fail::refused(
+                "refusing to remove orch without confirmation: pass --yes (there is no terminal to ask on); nothing was changed",
+            ));
+        }
+        eprint!(
+            "orch down will remove:\n{}",
+            pretty_plan(&settings, &files, &tomls, remove_state.then_some(&state))
+        );
+        eprint!("\n{diff}");
+        if !ask("orch down: remove these?")? {
+            return Err(Fail::refused("cancelled; nothing was changed"));
+        }
+    }
+
+    let mut report = DownReport {
+        ok: true,
+        changed: false,
+        dry_run: args.dry_run,
+        manifest_found: manifest.is_some(),
+        settings: Vec::new(),
+        files,
+        toml: Vec::new(),
+        dirs_removed: Vec::new(),
+        state_dir_removed: None,
+        warnings,
+        diff: if args.dry_run {
+            Some(diff.clone())
+        } else {
+            None
+        },
+    };
+    for s in &settings {
+        let backup = if args.dry_run || s.action == "unchanged" {
+            None
+        } else {
+            report.changed = true;
+            match &s.new {
+                Some(bytes) => s.file.commit(bytes, true)?,
+                // orch created this file and nothing but orch's entries
+                // were in it: there is nothing of anyone's to back up.
+                None => s.file.delete(false)?,
+            }
+        };
+        report.settings.push(SettingsRemoval {
+            harness: s.harness.clone(),
+            path: s.file.path.clone(),
+            action: s.action,
+            removed: s.removed.clone(),
+            backup,
+        });
+    }
+    for t in &tomls {
+        let removal = FileRemoval {
+            path: t.path.clone(),
+            what: "codex notify setting".into(),
+            action: if t.new.is_some() {
+                "updated"
+            } else {
+                "deleted"
+            },
+            reason: None,
+        };
+        if !args.dry_run {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&t.path)?.permissions().mode() & 0o7777;
+            // A file orch created and that held only orch's lines has
+            // nothing of anyone's to back up.
+            if t.new.is_some() {
+                write_backup(&t.path, t.old.as_bytes(), mode)?;
+            }
+            match &t.new {
+                Some(new) => write_replace(&t.path, new.as_bytes(), mode, None),
+                None => fs::remove_file(&t.path),
+            }
+            .with_context(|| format!("cannot write {}", t.path.display()))?;
+            report.changed = true;
+        }
+        report.toml.push(removal);
+    }
+    if !args.dry_run {
+        for f in report.files.iter().filter(|f| f.action == "remove") {
+            match fs::remove_file(&f.path) {
+                Ok(()) => report.changed = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot remove {}", f.path.display())));
+                }
+            }
+        }
+        if let Some(m) = &manifest {
+            // Deepest first, and only if empty: a directory someone put
+            // files into stays.
+            let mut dirs = m.dirs.clone();
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in dirs {
+                if fs::remove_dir(&d).is_ok() {
+                    report.dirs_removed.push(d);
+                }
+            }
+            let mp = manifest_path()?;
+            fs::remove_file(&mp).with_context(|| format!("cannot remove {}", mp.display()))?;
+            report.changed = true;
+        }
+        if remove_state {
+            fs::remove_dir_all(&state)
+                .with_context(|| format!("cannot remove the state dir {}", state.display()))?;
+            report.state_dir_removed = Some(state.clone());
+            report.changed = true;
+        }
+        // orch's config dir goes only if nothing else (a person's outfits,
+        // roles…) is left in it.
+        if let Ok(cfg) = crate::paths::config_dir() {
+            let _ = fs::remove_file(cfg.join("install.lock"));
+            let _ = fs::remove_dir(cfg.join("glue"));
+            let _ = fs::remove_dir(&cfg);
+        }
+    } else if remove_state {
+        report.state_dir_removed = Some(state.clone());
+    }
+
+    if !args.quiet {
+        if args.pretty {
+            print!("{}", pretty_report(&report, args.dry_run, changes));
+            if args.dry_run && !diff.is_empty() {
+                print!("\n{diff}");
+            }
+        } else {
+            print_json(&report)?;
+        }
+    }
+    Ok(Code::Ok)
+}
+
+fn pretty_plan(
+    settings: &[SettingsPlan],
+    files: &[FileRemoval],
+    tomls: &[TomlPlan],
+    state: Option<&PathBuf>,
+) -> String {
+    let mut s = String::new();
+    for p in settings.iter().filter(|p| p.action != "unchanged") {
+        s.push_str(&format!(
+            "  {} hook entries from {}\n",
+            p.removed.len(),
+            p.file.path.display()
+        ));
+    }
+    for f in files.iter().filter(|f| f.action == "remove") {
+        s.push_str(&format!("  {} ({})\n", f.path.display(), f.what));
+    }
+    for t in tomls {
+        s.push_str(&format!(
+            "  orch's notify setting in {}\n",
+            t.path.display()
+        ));
+    }
+    if let Some(st) = state {
+        s.push_str(&format!("  the state dir {}\n", st.display()));
+    }
+    s
+}
+
+fn pretty_report(r: &DownReport, dry_run: bool, changes: bool) -> String {
+    let mut s = String::from(match (dry_run, changes) {
+        (_, false) => "orch down: orch is not installed; nothing to remove\n",
+        (true, true) => "orch down --dry-run: these would be removed (nothing was changed)\n",
+        (false, true) => "orch down: removed\n",
+    });
+    for p in &r.settings {
+        s.push_str(&format!(
+            "  {}: {} ({} entries)\n",
+            p.path.display(),
+            p.action,
+            p.removed.len()
+        ));
+        if let Some(b) = &p.backup {
+            s.push_str(&format!("    backup: {}\n", b.display()));
+        }
+    }
+    for f in r.files.iter().chain(&r.toml) {
+        s.push_str(&format!(
+            "  {}: {} ({})\n",
+            f.path.display(),
+            f.action,
+            f.what
+        ));
+    }
+    if let Some(st) = &r.state_dir_removed {
+        s.push_str(&format!("  state dir: {}\n", st.display()));
+    }
+    for w in &r.warnings {
+        s.push_str(&format!("  warning: {w}\n"));
+    }
+    s
+}

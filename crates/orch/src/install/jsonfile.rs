@@ -1,0 +1,549 @@
+//! Reading and rewriting a user's JSON settings file without damaging it.
+//!
+//! - Object key order is kept (serde_json's `preserve_order` feature).
+//! - Only what changes is rewritten: unchanged parts keep their exact
+//!   bytes ([`super::jsonedit`]); new parts follow the file's layout
+//!   (indent unit, compact vs. pretty, trailing newline, CRLF). Claude Code
+//!   rewrites its settings itself, so no formatting is assumed to survive;
+//!   this only keeps orch's own diff small.
+//! - A symlinked file (dotfile managers) is edited at its target; the link
+//!   stays a link.
+//! - Writes are a temp file in the same directory + `rename`, with the old
+//!   file's mode (and owner, when we are root). Just before the rename the
+//!   file is re-read; if someone else (Claude Code itself) changed it since
+//!   we read it, the write is abandoned instead of overwriting their change.
+//! - A read-only file (no write bit at all) is refused, even for root: a
+//!   rename could replace it, but the user has said "don't".
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::exit::{Code, Fail};
+
+/// How a JSON file is laid out, so a rewrite looks like the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Style {
+    /// `None`: compact, one line. `Some(unit)`: pretty with this indent.
+    pub indent: Option<String>,
+    pub trailing_newline: bool,
+    pub crlf: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            indent: Some("  ".into()),
+            trailing_newline: true,
+            crlf: false,
+        }
+    }
+}
+
+impl Style {
+    /// Guess the layout of `text` (a valid JSON document).
+    pub fn detect(text: &str) -> Style {
+        let trimmed = text.trim();
+        let crlf = text.contains("\r\n");
+        let trailing_newline = text.ends_with('\n');
+        let indent = if !trimmed.contains('\n') {
+            // One line: keep it compact, unless it is just an empty
+            // object/array with nothing to imitate.
+            if trimmed.len() <= 2 {
+                Some("  ".to_string())
+            } else {
+                None
+            }
+        } else {
+            trimmed
+                .lines()
+                .skip(1)
+                .map(|l| {
+                    let l = l.trim_end_matches('\r');
+                    &l[..l.len() - l.trim_start().len()]
+                })
+                .find(|ws| !ws.is_empty())
+                .map(str::to_string)
+                .or(Some("  ".to_string()))
+        };
+        Style {
+            indent,
+            trailing_newline: trailing_newline || trimmed.is_empty(),
+            crlf,
+        }
+    }
+
+    /// Serialize `value` in this style.
+    pub fn render(&self, value: &Value) -> String {
+        let mut out = Vec::new();
+        match &self.indent {
+            None => serde_json::to_writer(&mut out, value).expect("Value serializes"),
+            Some(unit) => {
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(unit.as_bytes());
+                let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+                value.serialize(&mut ser).expect("Value serializes");
+            }
+        }
+        let mut s = String::from_utf8(out).expect("serde_json writes UTF-8");
+        if self.trailing_newline {
+            s.push('\n');
+        }
+        if self.crlf {
+            s = s.replace('\n', "\r\n");
+        }
+        s
+    }
+}
+
+/// A JSON settings file as read, before any change.
+#[derive(Debug, Clone)]
+pub struct JsonFile {
+    /// The path as named (e.g. `~/.claude/settings.json`).
+    pub path: PathBuf,
+    /// Where writes go: `path` with symlinks resolved.
+    pub target: PathBuf,
+    /// The bytes read; `None` when the file does not exist.
+    pub raw: Option<Vec<u8>>,
+    /// The parsed document (`{}` for a missing or blank file).
+    pub value: Value,
+    pub style: Style,
+    /// Permission bits of the existing file.
+    pub mode: Option<u32>,
+}
+
+impl JsonFile {
+    /// Read and parse `path`. Invalid JSON is a usage error (exit 2) that
+    /// says where, and changes nothing.
+    pub fn load(path: &Path) -> Result<JsonFile> {
+        let target = resolve_links(path)?;
+        let raw = match fs::read(&target) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
+                return Err(Fail::usage(format!(
+                    "{} is a directory, not a settings file; move it aside and run again",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+                );
+            }
+        };
+        let mode = match &raw {
+            Some(_) => Some(fs::metadata(&target)?.permissions().mode() & 0o7777),
+            None => None,
+        };
+        let (value, style) = match &raw {
+            None => (Value::Object(Default::default()), Style::default()),
+            Some(bytes) => {
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    Fail::usage(format!(
+                        "{} is not valid UTF-8 (byte {}); fix it or move it aside, then run again; nothing was changed",
+                        path.display(),
+                        e.valid_up_to()
+                    ))
+                })?;
+                let text_no_bom = text.strip_prefix('\u{feff}').unwrap_or(text);
+                if text_no_bom.trim().is_empty() {
+                    (Value::Object(Default::default()), Style::default())
+                } else {
+                    let value: Value = serde_json::from_str(text_no_bom).map_err(|e| {
+                        Fail::usage(format!(
+                            "{} is not valid JSON (line {}, column {}: {}); fix it or move it aside, then run again; nothing was changed",
+                            path.display(),
+                            e.line(),
+                            e.column(),
+                            strip_position(&e.to_string())
+                        ))
+                    })?;
+                    (value, Style::detect(text_no_bom))
+                }
+            }
+        };
+        Ok(JsonFile {
+            path: path.to_path_buf(),
+            target,
+            raw,
+            value,
+            style,
+            mode,
+        })
+    }
+
+    /// The text for `value`: the original text with only the differences
+    /// rewritten (see [`super::jsonedit`]), else a fresh rendering in the
+    /// file's style.
+    pub fn render(&self, value: &Value) -> String {
+        let text = self.text();
+        if !text.trim().is_empty()
+            && let Some(out) = super::jsonedit::rerender(&text, value, &self.style)
+        {
+            return out;
+        }
+        self.style.render(value)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.raw.is_some()
+    }
+
+    /// The text as read ("" for a missing file).
+    pub fn text(&self) -> String {
+        self.raw
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Refuse (exit 4) if the file exists but has no write bit: the user
+    /// made it read-only on purpose.
+    pub fn check_writable(&self) -> Result<()> {
+        if let Some(mode) = self.mode
+            && mode & 0o222 == 0
+        {
+            return Err(Fail::new(
+                Code::Refused,
+                format!(
+                    "{} is read-only (mode {:o}); make it writable (chmod u+w) and run again; nothing was changed",
+                    self.path.display(),
+                    mode
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Replace the file's content with `data`: backup first (when the file
+    /// exists and `backup` is set), then temp + rename. Returns the backup
+    /// path. Fails without writing if the file changed since it was read.
+    pub fn commit(&self, data: &[u8], backup: bool) -> Result<Option<PathBuf>> {
+        self.check_writable()?;
+        let now = match fs::read(&self.target) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot read {}", self.path.display()))
+                );
+            }
+        };
+        if now != self.raw {
+            return Err(Fail::new(
+                Code::Failure,
+                format!(
+                    "{} changed while orch was editing it (another program wrote it); run again",
+                    self.path.display()
+                ),
+            )
+            .into());
+        }
+        let backup_path = match (&self.raw, backup) {
+            (Some(raw), true) => Some(write_backup(&self.path, raw, self.mode.unwrap_or(0o600))?),
+            _ => None,
+        };
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            crate::paths::ensure_private_dir(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let owner = fs::metadata(&self.target).ok().map(|m| (m.uid(), m.gid()));
+        write_replace(&self.target, data, self.mode.unwrap_or(0o600), owner)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(backup_path)
+    }
+
+    /// Delete the file (after a backup). Used when `orch down` finds a
+    /// file that `orch up` created now holds nothing but `{}`.
+    pub fn delete(&self, backup: bool) -> Result<Option<PathBuf>> {
+        self.check_writable()?;
+        let backup_path = match (&self.raw, backup) {
+            (Some(raw), true) => Some(write_backup(&self.path, raw, self.mode.unwrap_or(0o600))?),
+            _ => None,
+        };
+        match fs::remove_file(&self.target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot remove {}", self.path.display()))
+                );
+            }
+        }
+        Ok(backup_path)
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Follow symlinks (also dangling ones, whose target may be created).
+fn resolve_links(path: &Path) -> Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&p)?;
+                p = if link.is_absolute() {
+                    link
+                } else {
+                    p.parent().unwrap_or(Path::new("/")).join(link)
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(Fail::usage(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// `2026-01-31T12:34:56Z` → `20260131T123456Z`, computed from the system
+/// clock without a date crate.
+pub fn timestamp_compact(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Write `data` as `<path>.orch-backup-<UTC timestamp>` (never overwriting
+/// an existing backup), with the original's mode.
+pub fn write_backup(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
+    let stamp = timestamp_compact(now_secs());
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for n in 1..1000 {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let candidate = dir.join(format!("{name}.orch-backup-{stamp}{suffix}"));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&candidate)
+        {
+            Ok(mut f) => {
+                f.write_all(data)
+                    .and_then(|_| f.sync_all())
+                    .with_context(|| format!("cannot write backup {}", candidate.display()))?;
+                fs::set_permissions(&candidate, fs::Permissions::from_mode(mode))?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot write backup {}", candidate.display())));
+            }
+        }
+    }
+    anyhow::bail!("cannot find a free backup name for {}", path.display())
+}
+
+/// Temp file beside `path`, fsync, rename over `path`. The temp file is
+/// removed on any failure, so a failed write leaves the old file alone.
+pub fn write_replace(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.orch-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
+        if let Some((uid, gid)) = owner
+            && nix::unistd::geteuid().is_root()
+        {
+            let _ = nix::unistd::chown(
+                &tmp,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            );
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn styles_are_detected_and_reproduced() {
+        for text in [
+            "{\n  \"a\": 1,\n  \"b\": [\n    true\n  ]\n}\n",
+            "{\n    \"a\": 1\n}",
+            "{\n\t\"a\": {\n\t\t\"b\": null\n\t}\n}\n",
+            "{\"a\":1,\"b\":[1,2]}",
+            "{\r\n  \"a\": \"ü\"\r\n}\r\n",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Style::detect(text).render(&v), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn key_order_is_preserved() {
+        let text = "{\n  \"zeta\": 1,\n  \"alpha\": 2,\n  \"mid\": {\n    \"y\": 1,\n    \"x\": 2\n  }\n}\n";
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(Style::detect(text).render(&v), text);
+    }
+
+    #[test]
+    fn empty_documents_get_the_default_style() {
+        assert_eq!(Style::detect("{}\n"), Style::default());
+        // No newline at the end stays that way.
+        assert!(!Style::detect("{}").trailing_newline);
+        assert_eq!(
+            Style::default().render(&json!({"a": 1})),
+            "{\n  \"a\": 1\n}\n"
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp_compact(0), "19700101T000000Z");
+        assert_eq!(timestamp_compact(951_782_400), "20000229T000000Z");
+        assert_eq!(timestamp_compact(1_767_225_599), "20251231T235959Z");
+    }
+
+    #[test]
+    fn load_missing_blank_and_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        let f = JsonFile::load(&p).unwrap();
+        assert!(!f.exists());
+        assert_eq!(f.value, json!({}));
+        fs::write(&p, "  \n").unwrap();
+        assert_eq!(JsonFile::load(&p).unwrap().value, json!({}));
+        fs::write(&p, "{\"a\": 1,,}").unwrap();
+        let err = JsonFile::load(&p).unwrap_err();
+        assert_eq!(crate::exit::code_of(&err), Code::Usage);
+        let msg = format!("{err:#}");
+        assert!(msg.contains("not valid JSON (line 1, column 9"), "{msg}");
+        assert_eq!(msg.lines().count(), 1);
+    }
+
+    #[test]
+    fn commit_keeps_mode_backs_up_and_follows_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles-settings.json");
+        fs::write(&real, "{\"a\": 1}").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("settings.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let f = JsonFile::load(&link).unwrap();
+        let backup = f.commit(b"{\"a\": 2}", true).unwrap().unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&real).unwrap(), "{\"a\": 2}");
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(fs::read_to_string(&backup).unwrap(), "{\"a\": 1}");
+        assert_eq!(
+            fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert!(
+            backup
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("settings.json.orch-backup-")
+        );
+        // No temp files left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[test]
+    fn commit_refuses_a_file_changed_since_it_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        fs::write(&p, "{}").unwrap();
+        let f = JsonFile::load(&p).unwrap();
+        fs::write(&p, "{\"skipDangerousModePermissionPrompt\": true}").unwrap();
+        assert!(f.commit(b"{\"x\": 1}", true).is_err());
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "{\"skipDangerousModePermissionPrompt\": true}"
+        );
+    }
+
+    #[test]
+    fn read_only_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        fs::write(&p, "{}").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
+        let f = JsonFile::load(&p).unwrap();
+        let err = f.commit(b"{\"x\": 1}", true).unwrap_err();
+        assert_eq!(crate::exit::code_of(&err), Code::Refused);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "{}");
+    }
+}
