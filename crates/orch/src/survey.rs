@@ -7,7 +7,7 @@
 //! does not decide its state, `/proc/<pid>/task/<pid>/children` when a
 //! shell is in an agent pane's foreground, the new bytes of a Claude Code
 //! transcript (see [`crate::usage`]). Never a tmux call or a full log scan
-//! per pane. The output schema is documented in `docs/survey.md`.
+//! per pane. Writes, at most: GC marks/deletions and one token-cache file. The output schema is documented in `docs/survey.md`.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -29,7 +29,7 @@ use crate::registry::{PaneRecord, Preview};
 use crate::server::Server;
 use crate::store::{Store, parse_complete_lines};
 use crate::tmux::{PaneInfo, Tmux};
-use crate::usage::{self, Tokens};
+use crate::usage::{Tokens, UsageCache};
 
 /// Show what every agent is doing.
 #[derive(Debug, Parser)]
@@ -517,7 +517,8 @@ fn resolve_targets(records: &[PaneRecord], targets: &[String]) -> Result<Option<
 pub enum GcMode {
     /// Mark missing panes gone, delete those past the grace (the default).
     Collect,
-    /// Read only (the status line: a glance must not consume "gone once").
+    /// A glance (the status line): writes nothing, so it neither consumes
+    /// "gone once" nor counts tokens (`tokens` is null).
     ReadOnly,
 }
 
@@ -540,14 +541,10 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     };
     let marked: HashSet<PaneId> = gc_report.marked.iter().copied().collect();
     let removed: HashSet<PaneId> = gc_report.removed.iter().copied().collect();
-    if gc_mode == GcMode::Collect {
-        let keep: HashSet<PaneId> = records
-            .iter()
-            .filter_map(|r| r.pane)
-            .filter(|p| !removed.contains(p))
-            .collect();
-        usage::prune(store, &keep);
-    }
+    let mut usage_cache = match gc_mode {
+        GcMode::Collect => Some(UsageCache::load(store)),
+        GcMode::ReadOnly => None,
+    };
 
     let subs = Subscriptions::load(store);
     let now = now_ns();
@@ -594,17 +591,21 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
         if min_since.is_some_and(|m| derived.since < m) {
             continue;
         }
-        let tokens = match (&rec.transcript_path, derived.state) {
-            (_, State::Gone) => None,
-            (Some(tp), _) => usage::tokens(store, pane, Path::new(tp)),
-            (None, _) => None,
+        let tokens = match (&rec.transcript_path, &mut usage_cache) {
+            (Some(tp), Some(cache)) if derived.state != State::Gone => {
+                cache.tokens(pane, Path::new(tp))
+            }
+            _ => None,
         };
         agents.push(agent(&rec, pane, info, derived, now, &subs, tokens));
     }
-    if gc_mode == GcMode::Collect {
-        for p in &gc_report.removed {
-            usage::forget(store, *p);
-        }
+    if let Some(cache) = usage_cache {
+        let keep: HashSet<PaneId> = records
+            .iter()
+            .filter_map(|r| r.pane)
+            .filter(|p| !removed.contains(p))
+            .collect();
+        cache.save(store, &keep);
     }
     let server = store.server();
     Ok(Report {

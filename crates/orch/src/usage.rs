@@ -8,13 +8,16 @@
 //! writes one entry per content block, all with the same `message.id`).
 //!
 //! Transcripts grow to many megabytes, and survey runs every few seconds,
-//! so reads are bounded and incremental: a small cache per pane
-//! (`<server dir>/usage/<N>.json`) remembers how far the transcript was
-//! counted. A refresh whose transcript did not grow costs one `stat`; one
-//! that grew reads only the new bytes. When more than [`MAX_READ`] is new
-//! (first sight of a long session, a huge burst), only the last
-//! [`TAIL_BYTES`] are read and the total is marked incomplete.
+//! so reads are bounded and incremental: a cache (`<server dir>/usage.json`,
+//! one file for all panes so a refresh writes at most one file) remembers
+//! how far each transcript was counted. A refresh whose transcript did not
+//! grow costs one `stat`; one that grew reads only the new bytes. When more
+//! than [`MAX_READ`] is new (first sight of a long session, a huge burst),
+//! only the last [`TAIL_BYTES`] are read and the total is marked incomplete.
+//! Entries of panes that no longer have a registry record are dropped when
+//! the cache is saved, so it never outgrows the registry.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -65,76 +68,86 @@ struct Cache {
     seen: bool,
 }
 
-pub fn cache_dir(store: &Store) -> PathBuf {
-    store.dir().join("usage")
+pub fn cache_path(store: &Store) -> PathBuf {
+    store.dir().join("usage.json")
 }
 
-fn cache_path(store: &Store, pane: PaneId) -> PathBuf {
-    cache_dir(store).join(format!("{}.json", pane.0))
+/// Every pane's counting state, loaded once per survey and saved once.
+#[derive(Debug, Default)]
+pub struct UsageCache {
+    panes: HashMap<u32, Cache>,
+    dirty: bool,
 }
 
-/// Forget `pane`'s cache (its pane is gone).
-pub fn forget(store: &Store, pane: PaneId) {
-    let _ = fs::remove_file(cache_path(store, pane));
-}
-
-/// Remove caches of panes not in `keep` (bounded state: nothing outlives
-/// its pane's registry record).
-pub fn prune(store: &Store, keep: &std::collections::HashSet<PaneId>) {
-    let Ok(rd) = fs::read_dir(cache_dir(store)) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if let Some(n) = name.strip_suffix(".json")
-            && let Ok(n) = n.parse::<u32>()
-            && !keep.contains(&PaneId(n))
-        {
-            let _ = fs::remove_file(e.path());
+impl UsageCache {
+    pub fn load(store: &Store) -> UsageCache {
+        let panes = fs::read(cache_path(store))
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_default();
+        UsageCache {
+            panes,
+            dirty: false,
         }
     }
+
+    /// Write the cache if it changed or holds panes not in `keep` (those
+    /// are dropped). Best effort: a failed write only costs a re-read.
+    pub fn save(mut self, store: &Store, keep: &HashSet<PaneId>) {
+        let before = self.panes.len();
+        self.panes.retain(|n, _| keep.contains(&PaneId(*n)));
+        if !self.dirty && self.panes.len() == before {
+            return;
+        }
+        if let Ok(data) = serde_json::to_vec(&self.panes) {
+            let _ = paths::write_atomic(&cache_path(store), &data, 0o600);
+        }
+    }
+
+    /// Token use for `pane` whose transcript is `transcript`. `None` when
+    /// the transcript is missing or holds no usage yet.
+    pub fn tokens(&mut self, pane: PaneId, transcript: &Path) -> Option<Tokens> {
+        let meta = fs::metadata(transcript).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let path_str = transcript.to_string_lossy();
+        let size = meta.len();
+        let cache = self
+            .panes
+            .entry(pane.0)
+            .or_insert_with(|| Cache::fresh(&path_str, meta.ino()));
+        if cache.path != path_str || cache.ino != meta.ino() || cache.offset > size {
+            // Another transcript (a new session) or one rewritten in place.
+            *cache = Cache::fresh(&path_str, meta.ino());
+        }
+        if size > cache.offset {
+            let file = File::open(transcript).ok()?;
+            let mut start = cache.offset;
+            if size - start > MAX_READ {
+                start = size - TAIL_BYTES;
+                cache.tokens.output_total_complete = false;
+            }
+            let mid_line = start != cache.offset;
+            cache.offset = count(&file, start, size, mid_line, cache).ok()?;
+            self.dirty = true;
+        }
+        cache.seen.then(|| cache.tokens.clone())
+    }
 }
 
-/// Token use for `pane` whose transcript is `transcript`. `None` when the
-/// transcript is missing or holds no usage yet.
-pub fn tokens(store: &Store, pane: PaneId, transcript: &Path) -> Option<Tokens> {
-    let meta = fs::metadata(transcript).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    let cpath = cache_path(store, pane);
-    let path_str = transcript.to_string_lossy().into_owned();
-    let mut cache: Cache = fs::read(&cpath)
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .filter(|c: &Cache| c.path == path_str && c.ino == meta.ino() && c.offset <= meta.len())
-        .unwrap_or_else(|| Cache {
-            path: path_str,
-            ino: meta.ino(),
+impl Cache {
+    fn fresh(path: &str, ino: u64) -> Cache {
+        Cache {
+            path: path.to_string(),
+            ino,
             tokens: Tokens {
                 output_total_complete: true,
                 ..Default::default()
             },
             ..Default::default()
-        });
-    let size = meta.len();
-    if size > cache.offset {
-        let file = File::open(transcript).ok()?;
-        let mut start = cache.offset;
-        if size - start > MAX_READ {
-            start = size - TAIL_BYTES;
-            cache.tokens.output_total_complete = false;
-        }
-        let consumed = count(&file, start, size, start != cache.offset, &mut cache).ok()?;
-        cache.offset = consumed;
-        if paths::ensure_private_dir(&cache_dir(store)).is_ok()
-            && let Ok(data) = serde_json::to_vec(&cache)
-        {
-            let _ = paths::write_atomic(&cpath, &data, 0o600);
         }
     }
-    cache.seen.then_some(cache.tokens)
 }
 
 #[derive(Deserialize)]
@@ -260,26 +273,45 @@ mod tests {
         let mut f = File::create(&tp).unwrap();
         f.write_all(b"{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n")
             .unwrap();
-        assert_eq!(tokens(&st, PaneId(1), &tp), None, "no usage yet");
+        let mut c = UsageCache::load(&st);
+        assert_eq!(c.tokens(PaneId(1), &tp), None, "no usage yet");
         writeln!(f, "{}", assistant("m1", 3, 100, 5, false)).unwrap();
         writeln!(f, "{}", assistant("m1", 3, 100, 7, false)).unwrap();
-        let t = tokens(&st, PaneId(1), &tp).unwrap();
+        let t = c.tokens(PaneId(1), &tp).unwrap();
         assert_eq!((t.context, t.output_total), (113, 7));
+        // Saved and loaded again: counting carries on from where it was.
+        c.save(&st, &[PaneId(1)].into());
+        let mut c = UsageCache::load(&st);
         assert!(t.output_total_complete);
         writeln!(f, "{}", assistant("m2", 1, 200, 11, false)).unwrap();
         writeln!(f, "{}", assistant("s1", 1, 999, 2, true)).unwrap();
         // A torn last line is left for the next refresh.
         write!(f, "{}", &assistant("m3", 1, 1, 1, false)[..40]).unwrap();
-        let t = tokens(&st, PaneId(1), &tp).unwrap();
+        let t = c.tokens(PaneId(1), &tp).unwrap();
         assert_eq!((t.context, t.output_total), (211, 20));
         assert_eq!(t.cache_read, 200);
         assert_eq!(t.model.as_deref(), Some("claude-opus-4-8"));
     }
 
     #[test]
-    fn a_huge_backlog_reads_only_the_tail() {
+    fn saving_drops_panes_without_a_record() {
         let dir = tempfile::tempdir().unwrap();
         let st = store(dir.path());
+        let tp = dir.path().join("t.jsonl");
+        std::fs::write(&tp, format!("{}\n", assistant("m", 1, 1, 1, false))).unwrap();
+        let mut c = UsageCache::load(&st);
+        c.tokens(PaneId(1), &tp).unwrap();
+        c.tokens(PaneId(2), &tp).unwrap();
+        c.save(&st, &[PaneId(1), PaneId(2)].into());
+        assert_eq!(UsageCache::load(&st).panes.len(), 2);
+        UsageCache::load(&st).save(&st, &[PaneId(2)].into());
+        let left: Vec<u32> = UsageCache::load(&st).panes.into_keys().collect();
+        assert_eq!(left, vec![2]);
+    }
+
+    #[test]
+    fn a_huge_backlog_reads_only_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
         let tp = dir.path().join("t.jsonl");
         let mut f = File::create(&tp).unwrap();
         let filler = format!(
@@ -290,7 +322,7 @@ mod tests {
             f.write_all(filler.as_bytes()).unwrap();
         }
         writeln!(f, "{}", assistant("last", 5, 50, 9, false)).unwrap();
-        let t = tokens(&st, PaneId(2), &tp).unwrap();
+        let t = UsageCache::default().tokens(PaneId(2), &tp).unwrap();
         assert_eq!(t.context, 65);
         assert!(!t.output_total_complete);
     }
