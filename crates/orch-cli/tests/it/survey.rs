@@ -729,3 +729,57 @@ fn two_hundred_panes() {
     let o = run(&env, &["--status-line"]);
     assert_eq!(stdout(&o), "⚙100 ✓100\n");
 }
+
+#[test]
+fn watch_redraws_on_events_not_just_on_the_clock() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let p = env.new_pane("sleep 600");
+    let st = store(&env);
+    st.append(pane_id(&p), Event::new(Kind::SessionStart))
+        .unwrap();
+    // A 60 s period: any second frame within the test's timeout was drawn
+    // because of the event, not the clock.
+    let mut child = env
+        .cmd("orch-survey")
+        .arg("--watch=60")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let out = out.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let frames = || out.lock().unwrap().matches("orch survey · ").count();
+    eventually(T, "first frame", || (frames() >= 1).then_some(()));
+    assert!(
+        out.lock().unwrap().contains(" idle "),
+        "{}",
+        out.lock().unwrap()
+    );
+    st.append(pane_id(&p), Event::new(Kind::Prompt)).unwrap();
+    eventually(T, "a frame drawn for the event", || {
+        (frames() >= 2).then_some(())
+    });
+    let text = out.lock().unwrap().clone();
+    assert!(!text.contains('\x1b'), "no terminal control when piped");
+    let last = text.rsplit("orch survey · ").next().unwrap();
+    assert!(last.contains(" working "), "{last}");
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+}
