@@ -1013,6 +1013,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        SurveyArgs::command().debug_assert();
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
