@@ -1,41 +1,85 @@
-//! `orch-bench <bench>`: measure orch against the targets in the brief and
-//! print the figures. Build everything in release first:
+//! `orch-bench <bench> [options]`: measure orch against the targets in the
+//! brief and print the figures (recorded in docs/performance.md). Build
+//! everything in release first, so the binaries under test sit next to this
+//! one:
 //!
 //! ```text
 //! cargo build --release && target/release/orch-bench all
 //! ```
 //!
-//! Benchmarks find orch's binaries next to their own executable and run in
-//! a temp state dir (and, where needed, a private tmux server).
+//! Each bench lives in its own module and runs in a temp state dir (and,
+//! where needed, a private tmux server).
+
+use std::process::ExitCode;
 
 mod common;
 mod hook;
 mod listen;
+mod survey;
 
-use std::process::ExitCode;
+type Bench = fn(&[String]) -> anyhow::Result<()>;
 
-const BENCHES: &[(&str, fn() -> anyhow::Result<()>)] = &[
-    ("hook", hook::run),
-    ("wake", listen::wake),
-    ("burst", listen::burst),
-    ("idle", listen::idle),
+const BENCHES: &[(&str, &str, Bench)] = &[
+    (
+        "hook",
+        "orch-hook stop wall time (target ≤ 2 ms median)",
+        |_| hook::run(),
+    ),
+    (
+        "wake",
+        "append → listener awake latency (target ≤ 5 ms p99)",
+        |_| listen::wake(),
+    ),
+    (
+        "burst",
+        "50 panes × 200 events, 10 stream listeners (target 0 lost/dup)",
+        |_| listen::burst(),
+    ),
+    (
+        "idle",
+        "idle listener wake-ups and RSS (target 0, ≤ 4 MiB)",
+        |_| listen::idle(),
+    ),
+    (
+        "survey",
+        "orch-survey wall time at 10/50/200 panes (target ≤ 50 ms at 200)",
+        survey::main,
+    ),
 ];
 
-fn main() -> ExitCode {
-    let which: Vec<String> = std::env::args().skip(1).collect();
-    if which.is_empty() || which.iter().any(|w| w == "-h" || w == "--help") {
-        let names: Vec<_> = BENCHES.iter().map(|(n, _)| *n).collect();
-        eprintln!("usage: orch-bench all | {}", names.join(" | "));
-        return ExitCode::from(2);
+fn usage() -> String {
+    let mut s = String::from("usage: orch-bench all | <bench> [options]\nbenches:\n");
+    for (name, what, _) in BENCHES {
+        s.push_str(&format!("  {name:<8}{what}\n"));
     }
-    for (name, f) in BENCHES {
-        if which.iter().any(|w| w == name || w == "all") {
+    s
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(which) = args.next() else {
+        print!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let rest: Vec<String> = args.collect();
+    if which == "-h" || which == "--help" {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let mut ran = false;
+    for (name, _, f) in BENCHES {
+        if which == *name || which == "all" {
+            ran = true;
             println!("== {name}");
-            if let Err(e) = f() {
+            if let Err(e) = f(if which == "all" { &[] } else { &rest }) {
                 eprintln!("orch-bench {name}: {e:#}");
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if !ran {
+        eprintln!("orch-bench: unknown bench {which:?}\n{}", usage());
+        return ExitCode::from(2);
     }
     ExitCode::SUCCESS
 }

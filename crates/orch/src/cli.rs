@@ -103,6 +103,7 @@ fn subcommand_defs() -> Vec<clap::Command> {
         crate::install::up::UpArgs::command().name("up"),
         crate::install::down::DownArgs::command().name("down"),
         crate::install::doctor::DoctorArgs::command().name("doctor"),
+        crate::survey::SurveyArgs::command().name("survey"),
     ]
 }
 

@@ -37,6 +37,20 @@ pub struct GcReport {
 
 /// Collect panes of `store` that are not in `live` (one `list-panes -a`).
 pub fn collect(store: &Store, live: &[PaneId]) -> GcReport {
+    collect_listed_at(store, live, u64::MAX)
+}
+
+/// How much older than the listing a pane's state must be before a missing
+/// pane is marked: file times come from the kernel's coarse clock, which can
+/// lag the wall clock by a few milliseconds.
+const CLOCK_SLACK_NS: u64 = 20_000_000;
+
+/// Like [`collect`], for a `live` list that tmux produced after `listed_ns`
+/// (taken just before the `list-panes` call). A pane whose state files
+/// changed after that moment may have been created after the listing (a
+/// spawn racing this pass), so it is left for the next pass instead of
+/// being marked gone.
+pub fn collect_listed_at(store: &Store, live: &[PaneId], listed_ns: u64) -> GcReport {
     let live: HashSet<PaneId> = live.iter().copied().collect();
     let grace_ns = grace().as_nanos() as u64;
     let now = now_ns();
@@ -54,6 +68,8 @@ pub fn collect(store: &Store, live: &[PaneId]) -> GcReport {
                 report.removed.push(pane);
             }
             Some(_) => {}
+            None if listed_ns != u64::MAX
+                && changed_ns(store, pane).saturating_add(CLOCK_SLACK_NS) >= listed_ns => {}
             None => {
                 if store
                     .update_registry(pane, |r| {
@@ -67,6 +83,17 @@ pub fn collect(store: &Store, live: &[PaneId]) -> GcReport {
         }
     }
     report
+}
+
+/// When `pane`'s registry record or log last changed (ns; 0 if neither exists).
+fn changed_ns(store: &Store, pane: PaneId) -> u64 {
+    [store.registry_path(pane), store.log_path(pane)]
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok()?.modified().ok())
+        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as u64)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Delete the state directories of tmux servers that are no longer running.

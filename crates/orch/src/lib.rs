@@ -6,6 +6,7 @@
 //! in `docs/protocol.md` and implemented in [`store`], [`event`],
 //! [`registry`] and [`watch`].
 
+pub mod agent_state;
 pub mod cli;
 pub mod echo;
 pub mod event;
@@ -20,6 +21,8 @@ pub mod paths;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod survey;
 pub mod target;
 pub mod tmux;
+pub mod usage;
 pub mod watch;

@@ -29,6 +29,9 @@ pub struct PaneInfo {
     pub dead: bool,
     pub width: u32,
     pub height: u32,
+    /// When the pane's process exited (Unix seconds), for dead panes on
+    /// tmux versions that report it (3.3+).
+    pub dead_time: Option<u64>,
     pub cwd: String,
 }
 
@@ -39,7 +42,7 @@ impl PaneInfo {
     }
 }
 
-const LIST_FORMAT: &str = "#{pane_id}\t#{session_name}\t#{window_index}\t#{pane_index}\t#{pane_pid}\t#{pane_current_command}\t#{pane_dead}\t#{pane_width}\t#{pane_height}\t#{pane_current_path}";
+const LIST_FORMAT: &str = "#{pane_id}\t#{session_name}\t#{window_index}\t#{pane_index}\t#{pane_pid}\t#{pane_current_command}\t#{pane_dead}\t#{pane_width}\t#{pane_height}\t#{pane_dead_time}\t#{pane_current_path}";
 
 impl Tmux {
     pub fn for_server(server: &Server) -> Tmux {
@@ -111,8 +114,9 @@ fn check(args: &[std::ffi::OsString], out: Output) -> Result<String> {
 }
 
 fn parse_pane_line(line: &str) -> Option<PaneInfo> {
-    let f: Vec<&str> = line.splitn(10, '\t').collect();
-    if f.len() < 10 {
+    // The path comes last so a tab inside it survives the split.
+    let f: Vec<&str> = line.splitn(11, '\t').collect();
+    if f.len() < 11 {
         return None;
     }
     Some(PaneInfo {
@@ -125,7 +129,8 @@ fn parse_pane_line(line: &str) -> Option<PaneInfo> {
         dead: f[6] == "1",
         width: f[7].parse().unwrap_or(0),
         height: f[8].parse().unwrap_or(0),
-        cwd: f[9].to_string(),
+        dead_time: f[9].parse().ok().filter(|&t| t > 0),
+        cwd: f[10].to_string(),
     })
 }
 
@@ -167,8 +172,12 @@ mod tests {
 
     #[test]
     fn pane_lines() {
-        let p = parse_pane_line("%3\tmain\t1\t0\t4242\tbash\t0\t80\t24\t/tmp/a\tb").unwrap();
+        let p = parse_pane_line("%3\tmain\t1\t0\t4242\tbash\t0\t80\t24\t\t/tmp/a\tb").unwrap();
         assert_eq!(p.pane, PaneId(3));
+        assert_eq!(p.dead_time, None);
+        let d = parse_pane_line("%4\tmain\t2\t0\t4243\tsleep\t1\t80\t24\t1700000000\t/").unwrap();
+        assert!(d.dead);
+        assert_eq!(d.dead_time, Some(1_700_000_000));
         assert_eq!(p.location(), "main:1.0");
         assert_eq!(p.cwd, "/tmp/a\tb");
         assert!(parse_pane_line("nonsense").is_none());

@@ -5,5 +5,6 @@ mod support;
 
 mod hook;
 mod listen;
+mod survey;
 mod umbrella;
 mod up;

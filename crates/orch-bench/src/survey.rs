@@ -1,0 +1,355 @@
+//! `orch-bench survey`: how long one survey takes with N agent panes.
+//!
+//! For each N: a private tmux server with N `sleep` panes, each with a
+//! registry record and an event log like a real agent's (session start, a
+//! 300-byte prompt, a 2 KiB reply), and every other pane a Claude Code
+//! transcript of ~256 KiB. Then, R times each:
+//! - `lib`: `orch::survey::collect` in this process (registry + one
+//!   `list-panes` + GC + token caches);
+//! - `json`, `pretty`, `status`: the `orch-survey` binary end to end
+//!   (process start, the survey, output to a pipe), as a person or the
+//!   status bar runs it.
+//!
+//! The first `lib` run, with empty token caches, is reported apart (`cold`):
+//! it reads every transcript once. Later runs find the transcripts unchanged
+//! (one `stat` each); `--grow` appends an assistant entry to every
+//! transcript before each run, so the incremental read is measured too.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use orch::event::{Event, Kind, set_prompt};
+use orch::pane::PaneId;
+use orch::server::Server;
+use orch::store::Store;
+use orch::survey::{Filters, GcMode, collect};
+use orch::tmux::Tmux;
+
+struct Opts {
+    sizes: Vec<usize>,
+    runs: usize,
+    grow: bool,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        sizes: vec![10, 50, 200],
+        runs: 30,
+        grow: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--panes" => {
+                let v = it.next().context("--panes needs a list, e.g. 10,50,200")?;
+                o.sizes = v
+                    .split(',')
+                    .map(|s| s.trim().parse().context("--panes: not a number"))
+                    .collect::<Result<_>>()?;
+            }
+            "--runs" => {
+                o.runs = it
+                    .next()
+                    .context("--runs needs a number")?
+                    .parse()
+                    .context("--runs: not a number")?;
+            }
+            "--grow" => o.grow = true,
+            "-h" | "--help" => {
+                println!(
+                    "orch-bench survey [--panes 10,50,200] [--runs 30] [--grow]\n\
+                     Times orch-survey with N agent panes on a private tmux server."
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?} (see orch-bench survey --help)"),
+        }
+    }
+    if o.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    Ok(o)
+}
+
+/// A private tmux server, killed on drop.
+struct TmuxServer {
+    socket: PathBuf,
+    pid: u32,
+}
+
+impl TmuxServer {
+    fn start(dir: &Path, panes: usize) -> Result<TmuxServer> {
+        let socket = dir.join("bench.sock");
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "sleep 3600",
+            ])
+            .stdin(Stdio::null())
+            .status()
+            .context("cannot run tmux")?
+            .success();
+        if !ok {
+            bail!("cannot start a private tmux server");
+        }
+        let pid_out = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(["display-message", "-p", "#{pid}"])
+            .output()?;
+        let pid = String::from_utf8_lossy(&pid_out.stdout).trim().parse()?;
+        let server = TmuxServer { socket, pid };
+        // The session's first pane is one agent; the rest are new windows,
+        // made in batches of one tmux invocation each.
+        let mut left = panes.saturating_sub(1);
+        while left > 0 {
+            let batch = left.min(100);
+            let mut args: Vec<&str> = Vec::new();
+            for i in 0..batch {
+                if i > 0 {
+                    args.push(";");
+                }
+                args.extend(["new-window", "-d", "sleep 3600"]);
+            }
+            let st = Command::new("tmux")
+                .arg("-S")
+                .arg(&server.socket)
+                .args(&args)
+                .stdin(Stdio::null())
+                .status()?;
+            if !st.success() {
+                bail!("tmux new-window failed");
+            }
+            left -= batch;
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn assistant_line(i: usize, n: usize) -> String {
+    serde_json::json!({
+        "type": "assistant", "isSidechain": false, "sessionId": "bench",
+        "message": {"id": format!("msg_{i}_{n}"), "model": "claude-opus-4-8", "role": "assistant",
+            "content": [{"type": "text", "text": "x".repeat(400)}],
+            "usage": {"input_tokens": 6, "cache_creation_input_tokens": 300,
+                      "cache_read_input_tokens": 40_000 + n as u64, "output_tokens": 250}}
+    })
+    .to_string()
+}
+
+/// Fill the state like N agents that each ran a turn.
+fn populate(store: &Store, panes: &[PaneId], dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut transcripts = Vec::new();
+    let tool_result = serde_json::json!({"type": "user", "message": {"role": "user",
+        "content": [{"type": "tool_result", "content": "y".repeat(3000)}]}})
+    .to_string();
+    for (i, &p) in panes.iter().enumerate() {
+        let claude = i % 2 == 0;
+        let mut start = Event::new(Kind::SessionStart);
+        start.harness = Some(if claude { "claude" } else { "echo" }.into());
+        start.session_id = Some(format!("session-{i}"));
+        start.cwd = Some("/home/dev/project".into());
+        if claude {
+            let t = dir.join(format!("transcript-{i}.jsonl"));
+            let mut f = std::fs::File::create(&t)?;
+            let mut n = 0;
+            while f.metadata()?.len() < 256 * 1024 {
+                writeln!(f, "{tool_result}")?;
+                writeln!(f, "{}", assistant_line(i, n))?;
+                n += 1;
+            }
+            start.transcript_path = Some(t.display().to_string());
+            transcripts.push(t);
+        }
+        store.append(p, start)?;
+        let mut prompt = Event::new(Kind::Prompt);
+        set_prompt(&mut prompt, &format!("task {i}: {}", "p".repeat(300)));
+        store.append(p, prompt)?;
+        if i % 3 != 0 {
+            let mut stop = Event::new(Kind::Stop);
+            stop.reply = Some(format!("done {i}: {}", "r".repeat(2048)));
+            store.append(p, stop)?;
+        }
+        store.update_registry(p, |r| {
+            r.name = Some(format!("agent-{i}"));
+            r.role = Some("worker".into());
+        })?;
+    }
+    Ok(transcripts)
+}
+
+fn grow(transcripts: &[PathBuf], round: usize) -> Result<()> {
+    for (i, t) in transcripts.iter().enumerate() {
+        let mut f = std::fs::OpenOptions::new().append(true).open(t)?;
+        writeln!(f, "{}", assistant_line(i, 100_000 + round))?;
+    }
+    Ok(())
+}
+
+struct Stats {
+    median: Duration,
+    p90: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+fn stats(mut v: Vec<Duration>) -> Stats {
+    v.sort();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Stats {
+        median: at(0.5),
+        p90: at(0.9),
+        min: v[0],
+        max: v[v.len() - 1],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn survey_bin() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.parent().context("no exe dir")?.join("orch-survey");
+    if !p.is_file() {
+        bail!(
+            "{} not found: build it next to orch-bench with \
+             `cargo build --release -p orch-cli -p orch-bench`",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+pub fn main(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let bin = survey_bin()?;
+    println!(
+        "orch-survey benchmark: {} runs per figure, times in ms (median / p90 / min / max){}",
+        opts.runs,
+        if opts.grow {
+            "; every transcript grows before each run"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:>6}  {:<8} {:>8} {:>8} {:>8} {:>8}",
+        "panes", "what", "median", "p90", "min", "max"
+    );
+    for &n in &opts.sizes {
+        let dir = tempfile::Builder::new().prefix("orch-bench").tempdir()?;
+        let tmux_server = TmuxServer::start(dir.path(), n)?;
+        let server = Server {
+            socket: tmux_server.socket.clone(),
+            pid: tmux_server.pid,
+        };
+        let state = dir.path().join("state");
+        let store = Store::open_in(&state, &server)?;
+        let tmux = Tmux::for_server(&server);
+        let panes: Vec<PaneId> = tmux.list_panes()?.iter().map(|p| p.pane).collect();
+        if panes.len() != n {
+            bail!("asked tmux for {n} panes, got {}", panes.len());
+        }
+        let transcripts = populate(&store, &panes, dir.path())?;
+        let filters = Filters::default();
+
+        let t = Instant::now();
+        let first = collect(&store, &tmux, &filters, GcMode::Collect)?;
+        let cold = t.elapsed();
+        if first.agents.len() != n {
+            bail!("survey saw {} agents, expected {n}", first.agents.len());
+        }
+
+        let mut lib = Vec::new();
+        for r in 0..opts.runs {
+            if opts.grow {
+                grow(&transcripts, r)?;
+            }
+            let t = Instant::now();
+            let rep = collect(&store, &tmux, &filters, GcMode::Collect)?;
+            lib.push(t.elapsed());
+            assert_eq!(rep.agents.len(), n);
+        }
+
+        let tmux_env = format!("{},{},0", server.socket.display(), server.pid);
+        let bin_runs = |extra: &[&str]| -> Result<Vec<Duration>> {
+            let mut v = Vec::new();
+            for r in 0..opts.runs {
+                if opts.grow {
+                    grow(&transcripts, 10_000 + r)?;
+                }
+                let t = Instant::now();
+                let out = Command::new(&bin)
+                    .args(extra)
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("TMUX", &tmux_env)
+                    .env("ORCH_STATE_DIR", &state)
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .output()?;
+                v.push(t.elapsed());
+                if !out.status.success() || out.stdout.is_empty() {
+                    bail!("orch-survey {extra:?} failed");
+                }
+            }
+            Ok(v)
+        };
+        let json = bin_runs(&[])?;
+        let pretty = bin_runs(&["--pretty"])?;
+        let status = bin_runs(&["--status-line"])?;
+
+        println!(
+            "{n:>6}  {:<8} {:>8} {:>8} {:>8} {:>8}",
+            "cold",
+            ms(cold),
+            "-",
+            "-",
+            "-"
+        );
+        for (what, v) in [
+            ("lib", lib),
+            ("json", json),
+            ("pretty", pretty),
+            ("status", status),
+        ] {
+            let s = stats(v);
+            println!(
+                "{n:>6}  {what:<8} {:>8} {:>8} {:>8} {:>8}",
+                ms(s.median),
+                ms(s.p90),
+                ms(s.min),
+                ms(s.max)
+            );
+        }
+        drop(tmux_server);
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Token use of a Claude Code agent, from its transcript (JSONL).
+//!
+//! Every assistant entry carries `message.usage` {`input_tokens`,
+//! `cache_creation_input_tokens`, `cache_read_input_tokens`,
+//! `output_tokens`}. The context an agent is carrying is what its latest
+//! model call read: input + cache creation + cache read. Its total output is
+//! the sum over the session, counting each API message once (Claude Code
+//! writes one entry per content block, all with the same `message.id`).
+//!
+//! Transcripts grow to many megabytes, and survey runs every few seconds,
+//! so reads are bounded and incremental: a cache (`<server dir>/usage.json`,
+//! one file for all panes so a refresh writes at most one file) remembers
+//! how far each transcript was counted. A refresh whose transcript did not
+//! grow costs one `stat`; one that grew reads only the new bytes. When more
+//! than [`MAX_READ`] is new (first sight of a long session, a huge burst),
+//! only the last [`TAIL_BYTES`] are read and the total is marked incomplete.
+//! Entries of panes that no longer have a registry record are dropped when
+//! the cache is saved, so it never outgrows the registry.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::pane::PaneId;
+use crate::paths;
+use crate::store::Store;
+
+/// Read at most this much new transcript per refresh.
+pub const MAX_READ: u64 = 4 * 1024 * 1024;
+/// When more than [`MAX_READ`] is new, read this much of the end instead.
+pub const TAIL_BYTES: u64 = 64 * 1024;
+
+/// What survey reports as `tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Tokens the latest model call read: input + cache_creation + cache_read.
+    pub context: u64,
+    pub input: u64,
+    pub cache_creation: u64,
+    pub cache_read: u64,
+    /// Output tokens over the session (each API message counted once).
+    pub output_total: u64,
+    /// False when part of the transcript was skipped (see module doc), so
+    /// `output_total` covers only its end.
+    pub output_total_complete: bool,
+    /// The model of the latest call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// The per-pane cache: how far the transcript has been counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cache {
+    path: String,
+    ino: u64,
+    /// Bytes consumed (always at a line boundary).
+    offset: u64,
+    tokens: Tokens,
+    /// Latest assistant message id and the output counted for it, so a
+    /// message split over several entries is counted once.
+    last_id: Option<String>,
+    last_output: u64,
+    /// Whether any usage was seen (a transcript of a fresh session has none).
+    seen: bool,
+}
+
+pub fn cache_path(store: &Store) -> PathBuf {
+    store.dir().join("usage.json")
+}
+
+/// Every pane's counting state, loaded once per survey and saved once.
+#[derive(Debug, Default)]
+pub struct UsageCache {
+    panes: HashMap<u32, Cache>,
+    dirty: bool,
+}
+
+impl UsageCache {
+    pub fn load(store: &Store) -> UsageCache {
+        let panes = fs::read(cache_path(store))
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_default();
+        UsageCache {
+            panes,
+            dirty: false,
+        }
+    }
+
+    /// Write the cache if it changed or holds panes not in `keep` (those
+    /// are dropped). Best effort: a failed write only costs a re-read.
+    pub fn save(mut self, store: &Store, keep: &HashSet<PaneId>) {
+        let before = self.panes.len();
+        self.panes.retain(|n, _| keep.contains(&PaneId(*n)));
+        if !self.dirty && self.panes.len() == before {
+            return;
+        }
+        if let Ok(data) = serde_json::to_vec(&self.panes) {
+            let _ = paths::write_atomic(&cache_path(store), &data, 0o600);
+        }
+    }
+
+    /// Token use for `pane` whose transcript is `transcript`. `None` when
+    /// the transcript is missing or holds no usage yet.
+    pub fn tokens(&mut self, pane: PaneId, transcript: &Path) -> Option<Tokens> {
+        let meta = fs::metadata(transcript).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let path_str = transcript.to_string_lossy();
+        let size = meta.len();
+        let cache = self
+            .panes
+            .entry(pane.0)
+            .or_insert_with(|| Cache::fresh(&path_str, meta.ino()));
+        if cache.path != path_str || cache.ino != meta.ino() || cache.offset > size {
+            // Another transcript (a new session) or one rewritten in place.
+            *cache = Cache::fresh(&path_str, meta.ino());
+        }
+        if size > cache.offset {
+            let file = File::open(transcript).ok()?;
+            let mut start = cache.offset;
+            if size - start > MAX_READ {
+                start = size - TAIL_BYTES;
+                cache.tokens.output_total_complete = false;
+            }
+            let mid_line = start != cache.offset;
+            cache.offset = count(&file, start, size, mid_line, cache).ok()?;
+            self.dirty = true;
+        }
+        cache.seen.then(|| cache.tokens.clone())
+    }
+}
+
+impl Cache {
+    fn fresh(path: &str, ino: u64) -> Cache {
+        Cache {
+            path: path.to_string(),
+            ino,
+            tokens: Tokens {
+                output_total_complete: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default, rename = "isSidechain")]
+    sidechain: bool,
+    message: Option<Message>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize, Default)]
+struct Usage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+}
+
+/// Fold the complete lines of `file[start..size]` into `cache`; returns the
+/// offset after the last complete line. `mid_line` says `start` may fall
+/// inside a line, whose rest is skipped.
+fn count(file: &File, start: u64, size: u64, mid_line: bool, cache: &mut Cache) -> io::Result<u64> {
+    let mut buf = vec![0u8; (size - start) as usize];
+    file.read_exact_at(&mut buf, start)?;
+    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+        return Ok(start);
+    };
+    let mut body = &buf[..end];
+    if mid_line {
+        match body.iter().position(|&b| b == b'\n') {
+            Some(i) => body = &body[i + 1..],
+            None => return Ok(start + end as u64 + 1),
+        }
+    }
+    for line in body.split(|&b| b == b'\n') {
+        // Most lines are tool results and user turns: skip them unparsed.
+        if !contains(line, b"\"usage\"") || !contains(line, b"\"assistant\"") {
+            continue;
+        }
+        let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+            continue;
+        };
+        if e.kind.as_deref() != Some("assistant") {
+            continue;
+        }
+        let Some(m) = e.message else { continue };
+        let Some(u) = m.usage else { continue };
+        cache.seen = true;
+        if m.id.is_some() && m.id == cache.last_id {
+            // Another block of the same message: its usage supersedes.
+            cache.tokens.output_total = cache.tokens.output_total - cache.last_output
+                + u.output_tokens.max(cache.last_output);
+            cache.last_output = u.output_tokens.max(cache.last_output);
+        } else {
+            cache.tokens.output_total += u.output_tokens;
+            cache.last_id = m.id;
+            cache.last_output = u.output_tokens;
+        }
+        let read = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens;
+        // Sub-agent calls have their own context; synthetic entries read nothing.
+        if !e.sidechain && read > 0 {
+            cache.tokens.context = read;
+            cache.tokens.input = u.input_tokens;
+            cache.tokens.cache_creation = u.cache_creation_input_tokens;
+            cache.tokens.cache_read = u.cache_read_input_tokens;
+            if m.model.is_some() {
+                cache.tokens.model = m.model;
+            }
+        }
+    }
+    Ok(start + end as u64 + 1)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Server;
+    use std::io::Write;
+
+    fn assistant(id: &str, input: u64, cread: u64, out: u64, side: bool) -> String {
+        serde_json::json!({
+            "type": "assistant", "isSidechain": side, "uuid": "u",
+            "message": {"id": id, "model": "claude-opus-4-8", "role": "assistant",
+                "content": [{"type": "text", "text": "hi"}],
+                "usage": {"input_tokens": input, "cache_creation_input_tokens": 10,
+                          "cache_read_input_tokens": cread, "output_tokens": out}}
+        })
+        .to_string()
+    }
+
+    fn store(dir: &Path) -> Store {
+        Store::open_in(
+            dir,
+            &Server {
+                socket: "/tmp/s".into(),
+                pid: 1,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn counts_incrementally_and_once_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let tp = dir.path().join("t.jsonl");
+        let mut f = File::create(&tp).unwrap();
+        f.write_all(b"{\"type\":\"user\",\"message\":{\"content\":\"hi\"}}\n")
+            .unwrap();
+        let mut c = UsageCache::load(&st);
+        assert_eq!(c.tokens(PaneId(1), &tp), None, "no usage yet");
+        writeln!(f, "{}", assistant("m1", 3, 100, 5, false)).unwrap();
+        writeln!(f, "{}", assistant("m1", 3, 100, 7, false)).unwrap();
+        let t = c.tokens(PaneId(1), &tp).unwrap();
+        assert_eq!((t.context, t.output_total), (113, 7));
+        // Saved and loaded again: counting carries on from where it was.
+        c.save(&st, &[PaneId(1)].into());
+        let mut c = UsageCache::load(&st);
+        assert!(t.output_total_complete);
+        writeln!(f, "{}", assistant("m2", 1, 200, 11, false)).unwrap();
+        writeln!(f, "{}", assistant("s1", 1, 999, 2, true)).unwrap();
+        // A torn last line is left for the next refresh.
+        write!(f, "{}", &assistant("m3", 1, 1, 1, false)[..40]).unwrap();
+        let t = c.tokens(PaneId(1), &tp).unwrap();
+        assert_eq!((t.context, t.output_total), (211, 20));
+        assert_eq!(t.cache_read, 200);
+        assert_eq!(t.model.as_deref(), Some("claude-opus-4-8"));
+    }
+
+    #[test]
+    fn saving_drops_panes_without_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let tp = dir.path().join("t.jsonl");
+        std::fs::write(&tp, format!("{}\n", assistant("m", 1, 1, 1, false))).unwrap();
+        let mut c = UsageCache::load(&st);
+        c.tokens(PaneId(1), &tp).unwrap();
+        c.tokens(PaneId(2), &tp).unwrap();
+        c.save(&st, &[PaneId(1), PaneId(2)].into());
+        assert_eq!(UsageCache::load(&st).panes.len(), 2);
+        UsageCache::load(&st).save(&st, &[PaneId(2)].into());
+        let left: Vec<u32> = UsageCache::load(&st).panes.into_keys().collect();
+        assert_eq!(left, vec![2]);
+    }
+
+    #[test]
+    fn a_huge_backlog_reads_only_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let tp = dir.path().join("t.jsonl");
+        let mut f = File::create(&tp).unwrap();
+        let filler = format!(
+            "{}\n",
+            serde_json::json!({"type":"user","message":{"content":"y".repeat(4000)}})
+        );
+        while f.metadata().unwrap().len() < MAX_READ + 1024 {
+            f.write_all(filler.as_bytes()).unwrap();
+        }
+        writeln!(f, "{}", assistant("last", 5, 50, 9, false)).unwrap();
+        let t = UsageCache::default().tokens(PaneId(2), &tp).unwrap();
+        assert_eq!(t.context, 65);
+        assert!(!t.output_total_complete);
+    }
+}
