@@ -6,7 +6,9 @@
 //! in `docs/protocol.md` and implemented in [`store`], [`event`],
 //! [`registry`] and [`watch`].
 
+pub mod audit;
 pub mod cli;
+pub mod deliver;
 pub mod echo;
 pub mod event;
 pub mod exit;
@@ -17,8 +19,10 @@ pub mod lock;
 pub mod pane;
 pub mod paths;
 pub mod registry;
+pub mod roles;
 pub mod server;
 pub mod store;
 pub mod target;
+pub mod tell;
 pub mod tmux;
 pub mod watch;
