@@ -99,6 +99,10 @@ fn max_bytes() -> u64 {
 /// Append one record under the audit lock, rotating first if the log is
 /// over its bound.
 pub fn append(root: &Path, rec: &AuditRecord) -> Result<()> {
+    append_bounded(root, rec, max_bytes())
+}
+
+fn append_bounded(root: &Path, rec: &AuditRecord, max: u64) -> Result<()> {
     paths::ensure_private_dir(root)
         .with_context(|| format!("cannot create state dir {}", root.display()))?;
     let mut line = serde_json::to_vec(rec)?;
@@ -107,7 +111,7 @@ pub fn append(root: &Path, rec: &AuditRecord) -> Result<()> {
     let _lock = FileLock::acquire(&lock_path)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let p = path(root);
-    if fs::metadata(&p).is_ok_and(|m| m.len() > max_bytes()) {
+    if fs::metadata(&p).is_ok_and(|m| m.len() > max) {
         fs::rename(&p, root.join("audit.jsonl.1"))
             .with_context(|| format!("cannot rotate {}", p.display()))?;
     }
@@ -250,6 +254,31 @@ mod tests {
             format_utc(951_782_400 * 1_000_000_000),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    #[test]
+    fn rotation_bounds_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 0..50u64 {
+            let rec = AuditRecord {
+                v: 1,
+                ts: i,
+                action: "send".into(),
+                outcome: "delivered".into(),
+                preview: "x".repeat(100),
+                ..Default::default()
+            };
+            append_bounded(root, &rec, 1000).unwrap();
+        }
+        let cur = fs::metadata(path(root)).unwrap().len();
+        let old = fs::metadata(root.join("audit.jsonl.1")).unwrap().len();
+        assert!(cur <= 1000 + 300 && old <= 1000 + 300, "{cur} {old}");
+        // The newest records survive, in order, across both generations.
+        let all = read(root, &Filter::default()).unwrap();
+        let ts: Vec<u64> = all.iter().map(|v| v["ts"].as_u64().unwrap()).collect();
+        assert_eq!(*ts.last().unwrap(), 49);
+        assert!(ts.windows(2).all(|w| w[1] == w[0] + 1), "{ts:?}");
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub enum Status {
     Queued,
     /// Typed, but no acknowledgement (no hooks, or none in time).
     Unconfirmed,
+    /// tmux failed part-way (see `reason` for what reached the pane).
+    Failed,
+    /// The agent or its pane went away after the text was typed.
+    Exited,
 }
 
 impl Status {
@@ -165,6 +169,8 @@ impl Status {
             Status::Delivered => "delivered",
             Status::Queued => "queued",
             Status::Unconfirmed => "unconfirmed",
+            Status::Failed => "failed",
+            Status::Exited => "exited",
         }
     }
 }
@@ -665,10 +671,13 @@ fn matches_text(ev: &Event, hash: &str, squashed_prefix: &str) -> Option<&'stati
     (!squashed_prefix.is_empty() && got == squashed_prefix).then_some("text")
 }
 
-/// Deliver `text` to `pane` (see the module doc). Errors carry their exit
-/// code ([`Fail`]): usage (empty text), refused (dialog, shell), exited,
-/// timeout (not ready in time) — in all of these nothing was typed. An
-/// error after typing (tmux failing mid-way, the pane dying) says so.
+/// Deliver `text` to `pane` (see the module doc).
+///
+/// `Err` means nothing was typed; it carries its exit code ([`Fail`]):
+/// usage (empty text), refused (dialog, shell), exited (no such pane),
+/// timeout (not ready in time), or failure. Once anything may have reached
+/// the pane, the answer is always a [`Receipt`], whose status says what
+/// happened (`delivered`, `queued`, `unconfirmed`, `failed`, `exited`).
 pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> Result<Receipt> {
     let start = Instant::now();
     let clean = sanitize(text);
@@ -693,6 +702,9 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         (clean, None)
     };
     let hash = prompt_hash(&typed);
+    let buffer = buffer_name();
+    tmux.load_buffer(&buffer, typed.as_bytes())
+        .context("cannot hand the prompt to tmux; nothing was typed")?;
 
     let mut sent = Event::new(Kind::Sent);
     sent.from = opts.from;
@@ -709,29 +721,21 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     if !data.is_empty() {
         sent.data = Some(serde_json::Value::Object(data));
     }
-    let sent = store.append(pane, sent)?;
-    let mut cursor = LogCursor::new(pane, sent.seq);
-
-    let buffer = buffer_name();
-    tmux.load_buffer(&buffer, typed.as_bytes())
-        .context("nothing was typed")?;
-    let pasted_at = Instant::now();
-    if let Err(e) = tmux.paste_buffer(&buffer, pane) {
-        tmux.delete_buffer(&buffer);
-        return Err(e.context(format!("pasting into {pane} failed; nothing was submitted")));
-    }
-    tmux.send_enter(pane).with_context(|| {
-        format!("the text was pasted into {pane} but Enter could not be sent; it sits unsubmitted in the input box")
-    })?;
-    let mut attempts = 1u32;
+    let sent = match store.append(pane, sent) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tmux.delete_buffer(&buffer);
+            return Err(e.context("cannot record the send; nothing was typed"));
+        }
+    };
 
     let mut receipt = Receipt {
-        status: Status::Unconfirmed,
+        status: Status::Failed,
         pane,
         receipt_ms: None,
         bytes: typed.len(),
         hash: hash.clone(),
-        attempts,
+        attempts: 0,
         sent_seq: sent.seq,
         prompt_seq: None,
         matched_by: None,
@@ -739,6 +743,22 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         file,
         reason: None,
     };
+    let pasted_at = Instant::now();
+    if let Err(e) = tmux.paste_buffer(&buffer, pane) {
+        tmux.delete_buffer(&buffer);
+        receipt.reason = Some(format!(
+            "pasting into {pane} failed ({e:#}); nothing was submitted"
+        ));
+        return Ok(receipt);
+    }
+    if let Err(e) = tmux.send_enter(pane) {
+        receipt.reason = Some(format!(
+            "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"
+        ));
+        return Ok(receipt);
+    }
+    receipt.attempts = 1;
+    receipt.status = Status::Unconfirmed;
 
     let rec = store.read_registry(pane);
     if !has_hooks(store, pane, rec.as_ref()) {
@@ -754,59 +774,95 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-
-    let squashed: String = normalize_prompt(&typed)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(200)
-        .collect();
     let receipt_deadline = if busy {
         opts.deadline
     } else {
         opts.deadline.min(pasted_at + opts.receipt_timeout)
     };
+    await_receipt(
+        store,
+        &tmux,
+        &waiter,
+        LogCursor::new(pane, sent.seq),
+        &typed,
+        pasted_at,
+        receipt_deadline,
+        !busy,
+        opts,
+        receipt,
+    )
+}
+
+/// Wait for the `prompt` event matching `typed`, pressing Enter again (only
+/// Enter) when the text visibly still sits in the input box.
+#[allow(clippy::too_many_arguments)]
+fn await_receipt(
+    store: &Store,
+    tmux: &Tmux,
+    waiter: &Waiter,
+    mut cursor: LogCursor,
+    typed: &str,
+    pasted_at: Instant,
+    deadline: Instant,
+    may_retry: bool,
+    opts: &DeliverOpts,
+    mut receipt: Receipt,
+) -> Result<Receipt> {
+    let pane = receipt.pane;
+    let squashed: String = normalize_prompt(typed)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(200)
+        .collect();
     let mut next_check = pasted_at + opts.enter_window;
     let mut not_retried: Option<String> = None;
     // A prompt that is not ours: the agent took *something* (perhaps our
     // text, transformed past recognition), so pressing Enter again could
     // submit a second prompt. Stop retrying.
-    let mut foreign_prompt: Option<u64> = None;
+    let mut foreign_prompt = false;
     loop {
-        let events = cursor
-            .poll(store)
-            .with_context(|| format!("cannot read the event log of {pane}"))?;
+        let events = match cursor.poll(store) {
+            Ok(evs) => evs,
+            Err(e) => {
+                receipt.reason = Some(format!(
+                    "the prompt was typed, but the event log of {pane} cannot be read: {e}"
+                ));
+                return Ok(receipt);
+            }
+        };
         for ev in &events {
             match ev.kind {
                 Some(Kind::Prompt) => {
-                    if let Some(how) = matches_text(ev, &hash, &squashed) {
+                    if let Some(how) = matches_text(ev, &receipt.hash, &squashed) {
                         receipt.status = Status::Delivered;
                         receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.prompt_seq = Some(ev.seq);
                         receipt.matched_by = Some(how);
-                        receipt.attempts = attempts;
+                        receipt.reason = None;
                         return Ok(receipt);
                     }
-                    foreign_prompt = Some(ev.seq);
+                    foreign_prompt = true;
                     not_retried = Some(format!(
                         "{pane} accepted a prompt that does not match (seq {})",
                         ev.seq
                     ));
                 }
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => {
-                    return Err(exited(
-                        pane,
-                        "ended its session before acknowledging the prompt (it was typed, never received)",
+                    receipt.status = Status::Exited;
+                    receipt.reason = Some(format!(
+                        "{pane} ended its session before acknowledging the prompt (typed, never received)"
                     ));
+                    return Ok(receipt);
                 }
                 _ => {}
             }
         }
         let now = Instant::now();
-        if now >= receipt_deadline {
-            receipt.attempts = attempts;
+        if now >= deadline {
             receipt.reason = Some(format!(
-                "no matching prompt event from {pane} within {:.1}s after pasting ({attempts} Enter press(es){})",
+                "no matching prompt event from {pane} within {:.1}s after pasting ({} Enter press(es){})",
                 pasted_at.elapsed().as_secs_f64(),
+                receipt.attempts,
                 not_retried
                     .map(|r| format!("; Enter not retried: {r}"))
                     .unwrap_or_default()
@@ -814,26 +870,31 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
             return Ok(receipt);
         }
         if now >= next_check {
-            check_pane(&tmux, pane)
-                .map_err(|e| e.context("the prompt was typed but never acknowledged"))?;
-            if !busy && foreign_prompt.is_none() && attempts <= opts.max_enter_retries {
+            if let Err(e) = check_pane_exists(tmux, pane) {
+                receipt.status = Status::Exited;
+                receipt.reason = Some(format!(
+                    "{e:#} — after the prompt was typed, before it was acknowledged"
+                ));
+                return Ok(receipt);
+            }
+            if may_retry && !foreign_prompt && receipt.attempts <= opts.max_enter_retries {
                 let screen = tmux.capture(pane).unwrap_or_default();
                 not_retried = if let Some(d) = screen_dialog(&screen) {
                     Some(format!("a dialog is showing ({d})"))
                 } else if screen_working(&screen) {
                     Some("the agent shows it is working".into())
-                } else if !text_in_input(&screen, &typed) {
+                } else if !text_in_input(&screen, typed) {
                     Some("the text is not visible in the input box".into())
+                } else if let Err(e) = tmux.send_enter(pane) {
+                    Some(format!("Enter could not be re-sent ({e:#})"))
                 } else {
-                    tmux.send_enter(pane)
-                        .context("the prompt was typed but Enter could not be re-sent")?;
-                    attempts += 1;
+                    receipt.attempts += 1;
                     None
                 };
             }
             next_check = now + opts.enter_window;
         }
-        waiter.wait(Some(next_check.min(receipt_deadline)));
+        waiter.wait(Some(next_check.min(deadline)));
     }
 }
 

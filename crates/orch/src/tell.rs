@@ -44,7 +44,8 @@ Exit codes: 0 delivered (or queued; with --wait: the turn ended with a reply),\n
   1 failure, 2 bad arguments or text, 3 timed out, 4 refused (role matrix, a dialog\n\
   on screen, a shell prompt, bad escalation axis), 5 typed but unconfirmed,\n\
   6 the turn ended blocked (permission dialog, API error), 7 pane or agent gone.\n\
-Nothing is typed when the exit code is 2, 3 (before delivery), 4 or 7 (before delivery).\n\n\
+If anything was typed, stdout has the JSON saying what happened; if stdout is\n\
+empty, nothing was typed (the one-line error on stderr says why).\n\n\
 Examples:\n  \
   orch-tell reviewer 'Review the diff in src/auth.rs' --wait\n  \
   git diff | orch-tell %7 -\n  \
@@ -397,24 +398,35 @@ fn send(
     let mut code = match receipt.status {
         Status::Delivered | Status::Queued => Code::Ok,
         Status::Unconfirmed => Code::Unconfirmed,
+        Status::Failed => Code::Failure,
+        Status::Exited => Code::Exited,
     };
     let mut turn: Option<TurnEnd> = None;
     if args.wait && receipt.status == Status::Delivered {
-        let t = deliver::wait_turn_end(
+        match deliver::wait_turn_end(
             store,
             target,
             receipt.prompt_seq.unwrap_or(receipt.sent_seq),
             deadline,
-        )?;
-        code = t.code();
-        add_turn(&mut out, &t);
-        turn = Some(t);
+        ) {
+            Ok(t) => {
+                code = t.code();
+                add_turn(&mut out, &t);
+                turn = Some(t);
+            }
+            Err(e) => {
+                // Delivered all the same: say so, and why the wait broke.
+                code = Code::Failure;
+                out.insert("wait_error".into(), format!("{e:#}").into());
+                eprintln!("orch-tell: delivered, but waiting for the reply failed: {e:#}");
+            }
+        }
     }
     print_result(&out, args.pretty)?;
     if let Some(reason) = &receipt.reason
-        && code == Code::Unconfirmed
+        && receipt.status != Status::Queued
     {
-        eprintln!("orch-tell: unconfirmed: {reason}");
+        eprintln!("orch-tell: {}: {reason}", receipt.status.as_str());
     }
     if let Some(t) = &turn {
         match t.kind {

@@ -430,7 +430,7 @@ fn busy_target_is_waited_for_or_queued() {
         return;
     };
     let pane = start_echo(&env, "");
-    assert_code(&tell(&env, &[&pane, "[[slow:1500]] long turn"]), 0);
+    assert_code(&tell(&env, &[&pane, "[[slow:3000]] long turn"]), 0);
 
     // Too short a timeout: nothing typed.
     let o = tell(&env, &[&pane, "too soon", "--timeout", "0.3"]);
@@ -460,7 +460,7 @@ fn busy_target_is_waited_for_or_queued() {
         .collect();
     assert_eq!(
         prompts,
-        ["[[slow:1500]] long turn", "queued one", "after the turn"]
+        ["[[slow:3000]] long turn", "queued one", "after the turn"]
     );
 }
 
@@ -848,4 +848,43 @@ fn self_and_orch_parent_addressing() {
         .unwrap();
     assert_code(&o, 2);
     assert_one_line_error(&o, "no parent");
+}
+
+#[test]
+fn enter_retries_are_bounded_and_never_repaste() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // Swallows more Enters than tell will ever press.
+    let pane = start_echo(&env, "--swallow-enter 10");
+    let o = tell(&env, &[&pane, "stuck in the box", "--timeout", "5"]);
+    assert_code(&o, 5);
+    let j = json(&o);
+    assert_eq!(j["status"], "unconfirmed");
+    assert_eq!(j["attempts"], 4, "1 Enter + 3 retries: {j}");
+    assert!(
+        j["reason"].as_str().unwrap().contains("no matching prompt"),
+        "{j}"
+    );
+    assert_eq!(of_kind(&env, &pane, "sent").len(), 1);
+    assert!(of_kind(&env, &pane, "prompt").is_empty());
+    // Pasted once: the text appears once on screen, not four times.
+    let screen = env.capture(&pane);
+    assert_eq!(screen.matches("stuck in the box").count(), 1, "{screen}");
+}
+
+#[test]
+fn agent_exiting_after_the_paste_is_reported_as_exited() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    // The echo agent treats /exit as a command: no prompt event, session end.
+    let o = tell(&env, &[&pane, "/exit"]);
+    assert_code(&o, 7);
+    let j = json(&o);
+    assert_eq!(j["status"], "exited", "typed, so stdout says what happened");
+    assert!(stderr(&o).contains("ended its session"), "{}", stderr(&o));
+    let recs = json_lines(&tell(&env, &["--audit"]));
+    assert_eq!(recs.last().unwrap()["outcome"], "exited");
 }
