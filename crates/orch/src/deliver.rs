@@ -870,10 +870,13 @@ fn await_receipt(
             return Ok(receipt);
         }
         if now >= next_check {
-            if let Err(e) = check_pane_exists(tmux, pane) {
+            if !tmux
+                .pane_status(pane)
+                .is_ok_and(|s| s.is_some_and(|s| !s.dead))
+            {
                 receipt.status = Status::Exited;
                 receipt.reason = Some(format!(
-                    "{e:#} — after the prompt was typed, before it was acknowledged"
+                    "pane {pane} died after the prompt was typed, before the agent acknowledged it"
                 ));
                 return Ok(receipt);
             }
