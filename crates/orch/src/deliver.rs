@@ -129,6 +129,9 @@ pub struct DeliverOpts {
     pub max_enter_retries: u32,
     /// Extra facts recorded in the `sent` event's `data`.
     pub data: serde_json::Map<String, serde_json::Value>,
+    /// The caller has just run [`check_pane`] on the target (saves a tmux
+    /// call; the check is repeated after any wait anyway).
+    pub pane_checked: bool,
 }
 
 impl DeliverOpts {
@@ -143,6 +146,7 @@ impl DeliverOpts {
             enter_window: enter_window(),
             max_enter_retries: MAX_ENTER_RETRIES,
             data: serde_json::Map::new(),
+            pane_checked: false,
         }
     }
 }
@@ -687,7 +691,9 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
     }
     let tmux = Tmux::for_server(store.server());
-    check_pane(&tmux, pane)?;
+    if !opts.pane_checked {
+        check_pane(&tmux, pane)?;
+    }
 
     let _delivery = lock_until(store.delivery_lock_path(pane), opts.deadline, pane)?;
     // Armed before the first look at the log, so no event is missed.

@@ -374,6 +374,7 @@ fn send(
     };
     opts.wait_dialog = args.wait_idle;
     opts.confirm_queued = args.wait;
+    opts.pane_checked = true;
     if let Some(a) = &rec.escalation {
         opts.data.insert("escalation".into(), a.clone().into());
     }
