@@ -16,6 +16,7 @@ mod common;
 mod hook;
 mod listen;
 mod survey;
+mod tell;
 
 type Bench = fn(&[String]) -> anyhow::Result<()>;
 
@@ -44,6 +45,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "survey",
         "orch-survey wall time at 10/50/200 panes (target ≤ 50 ms at 200)",
         survey::main,
+    ),
+    (
+        "tell",
+        "tell → receipt latency on echo agents, sequential and 20 in parallel",
+        tell::run,
     ),
 ];
 

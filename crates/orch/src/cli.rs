@@ -97,6 +97,7 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
 /// clap definitions of the subcommands that exist, for completions.
 fn subcommand_defs() -> Vec<clap::Command> {
     vec![
+        crate::tell::TellArgs::command().name("tell"),
         crate::listen::ListenArgs::command().name("listen"),
         crate::hook::HookArgs::command().name("hook"),
         crate::echo::EchoArgs::command().name("echo"),

@@ -7,7 +7,9 @@
 //! [`registry`] and [`watch`].
 
 pub mod agent_state;
+pub mod audit;
 pub mod cli;
+pub mod deliver;
 pub mod echo;
 pub mod event;
 pub mod exit;
@@ -19,10 +21,12 @@ pub mod lock;
 pub mod pane;
 pub mod paths;
 pub mod registry;
+pub mod roles;
 pub mod server;
 pub mod store;
 pub mod survey;
 pub mod target;
+pub mod tell;
 pub mod tmux;
 pub mod usage;
 pub mod watch;

@@ -1,4 +1,8 @@
-//! Turning what a user typed (`%12`, `reviewer`, `self`) into a pane id.
+//! Turning what a user typed (`%12`, `reviewer`, `self`, `parent`,
+//! `operator`) into a pane id.
+//!
+//! The keywords win over agent names: an agent named `operator` can only be
+//! addressed by its pane id.
 
 use anyhow::Result;
 
@@ -6,24 +10,43 @@ use crate::exit::Fail;
 use crate::pane::PaneId;
 use crate::store::Store;
 
-/// Resolve one target: a pane id, `self` (the pane we run in), or a name
-/// some registry record carries. Unknown names are a usage error listing
-/// what exists.
+/// Target words with a fixed meaning.
+pub const KEYWORDS: &[&str] = &["self", "parent", "operator"];
+/// Environment variable naming the parent pane (set by whoever started the
+/// agent) when the registry does not record one.
+pub const PARENT_ENV: &str = "ORCH_PARENT";
+
+/// Resolve one target as seen from the pane we run in (`TMUX_PANE`).
 pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
+    resolve_from(store, target, PaneId::from_env())
+}
+
+/// Resolve one target as seen from pane `me` (what `self` and `parent`
+/// mean): a pane id, `self`, `parent` (the registry's `parent` of `me`,
+/// else `ORCH_PARENT`), `operator` (the claimed operator pane, else the one
+/// registry record with role operator), or a name some registry record
+/// carries. Unknown or ambiguous names are a usage error listing what
+/// exists. Whether the pane exists in tmux is the caller's question.
+pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<PaneId> {
     if target.starts_with('%') {
         return target
             .parse::<PaneId>()
             .map_err(|e| Fail::usage(e.to_string()));
     }
-    if target == "self" {
-        return PaneId::from_env().ok_or_else(|| {
-            Fail::usage("`self` needs to run inside a tmux pane (TMUX_PANE is unset)")
-        });
-    }
-    if target.is_empty() {
-        return Err(Fail::usage(
-            "empty target: give a pane id like %12 or an agent name",
-        ));
+    match target {
+        "" => {
+            return Err(Fail::usage(
+                "empty target: give a pane id like %12 or an agent name",
+            ));
+        }
+        "self" => {
+            return me.ok_or_else(|| {
+                Fail::usage("`self` needs to run inside a tmux pane (TMUX_PANE is unset)")
+            });
+        }
+        "parent" => return parent_of(store, me),
+        "operator" => return operator(store),
+        _ => {}
     }
     let recs = store.list_registry();
     let hits: Vec<_> = recs
@@ -33,31 +56,83 @@ pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
         .collect();
     match hits.as_slice() {
         [one] => Ok(*one),
-        [] => {
-            let known: Vec<String> = recs
-                .iter()
-                .filter(|r| r.gone_ts.is_none())
-                .filter_map(|r| {
-                    let p = r.pane?;
-                    Some(match &r.name {
-                        Some(n) => format!("{n} ({p})"),
-                        None => p.to_string(),
-                    })
-                })
-                .collect();
-            Err(Fail::usage(if known.is_empty() {
-                format!(
-                    "no agent named {target:?}: no agents are known on this tmux server (spawn one with `orch spawn`)"
-                )
-            } else {
-                format!(
-                    "no agent named {target:?}; known agents: {}",
-                    known.join(", ")
-                )
-            }))
-        }
+        [] => Err(Fail::usage(format!(
+            "no agent named {target:?}; {}",
+            known_agents(store)
+        ))),
         many => Err(Fail::usage(format!(
             "name {target:?} is ambiguous: panes {}; use a pane id",
+            many.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// One phrase listing the agents this server knows, for error messages.
+pub fn known_agents(store: &Store) -> String {
+    let known: Vec<String> = store
+        .list_registry()
+        .iter()
+        .filter(|r| r.gone_ts.is_none())
+        .filter_map(|r| {
+            let p = r.pane?;
+            Some(match &r.name {
+                Some(n) => format!("{n} ({p})"),
+                None => p.to_string(),
+            })
+        })
+        .collect();
+    if known.is_empty() {
+        "no agents are known on this tmux server (spawn one with `orch spawn`)".into()
+    } else {
+        format!(
+            "known agents: {} (or a pane id, self, parent, operator)",
+            known.join(", ")
+        )
+    }
+}
+
+fn parent_of(store: &Store, me: Option<PaneId>) -> Result<PaneId> {
+    if let Some(p) = me
+        .and_then(|m| store.read_registry(m))
+        .and_then(|r| r.parent)
+    {
+        return Ok(p);
+    }
+    match std::env::var(PARENT_ENV) {
+        Ok(v) if !v.is_empty() => v
+            .parse::<PaneId>()
+            .map_err(|e| Fail::usage(format!("{PARENT_ENV} is not a pane id: {e}"))),
+        _ => Err(Fail::usage(match me {
+            Some(m) => format!(
+                "`parent`: {m} has no parent recorded (orch did not spawn it) and {PARENT_ENV} is unset"
+            ),
+            None => format!(
+                "`parent` needs to run inside a tmux pane spawned by orch, or {PARENT_ENV} set"
+            ),
+        })),
+    }
+}
+
+fn operator(store: &Store) -> Result<PaneId> {
+    if let Some(p) = crate::roles::claimed_operator(store) {
+        return Ok(p);
+    }
+    let ops: Vec<PaneId> = store
+        .list_registry()
+        .iter()
+        .filter(|r| r.gone_ts.is_none() && r.role.as_deref() == Some(crate::roles::OPERATOR))
+        .filter_map(|r| r.pane)
+        .collect();
+    match ops.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Fail::usage(
+            "no operator on this tmux server: run `orch tell --claim-operator` in the operator's pane",
+        )),
+        many => Err(Fail::usage(format!(
+            "several panes have role operator ({}) and none claimed it: run `orch tell --claim-operator` in the right one",
             many.iter()
                 .map(|p| p.to_string())
                 .collect::<Vec<_>>()

@@ -35,6 +35,15 @@ pub struct PaneInfo {
     pub cwd: String,
 }
 
+/// What `pane_status` reports about one pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneStatus {
+    /// The pane's process exited but the pane was kept (`remain-on-exit`).
+    pub dead: bool,
+    /// The foreground process of the pane's terminal (`bash`, `claude`, …).
+    pub current_command: String,
+}
+
 impl PaneInfo {
     /// `session:window.pane`, how people address panes.
     pub fn location(&self) -> String {
@@ -98,6 +107,83 @@ impl Tmux {
     /// The visible screen of a pane, as text (no escape sequences).
     pub fn capture(&self, pane: PaneId) -> Result<String> {
         self.run(["capture-pane", "-p", "-J", "-t", &pane.to_string()])
+    }
+
+    /// Whether `pane` exists and what runs in it; `None` if it does not
+    /// exist. (`display-message -t` quietly falls back to another pane for
+    /// an unknown target, so the answer's pane id is checked.)
+    pub fn pane_status(&self, pane: PaneId) -> Result<Option<PaneStatus>> {
+        let out = self.run([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pane_id}\t#{pane_dead}\t#{pane_current_command}",
+        ])?;
+        let line = out.trim_end_matches('\n');
+        let mut f = line.splitn(3, '\t');
+        if f.next() != Some(pane.to_string().as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(PaneStatus {
+            dead: f.next() == Some("1"),
+            current_command: f.next().unwrap_or("").to_string(),
+        }))
+    }
+
+    /// Put `data` into the paste buffer `name`, fed on stdin (never through
+    /// argv, where tmux would treat a lone `;` as a command separator).
+    pub fn load_buffer(&self, name: &str, data: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(["load-buffer", "-b", name, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run tmux; is it installed? (apt-get install tmux)")?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .context("tmux load-buffer has no stdin")?;
+        let written = stdin.write_all(data);
+        drop(stdin);
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!(
+                "tmux load-buffer failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        written.context("cannot write the prompt to tmux load-buffer")
+    }
+
+    /// Paste buffer `name` into `pane` as a bracketed paste (`-p`: the
+    /// application sees one paste, so its newlines do not submit) and delete
+    /// the buffer (`-d`).
+    pub fn paste_buffer(&self, name: &str, pane: PaneId) -> Result<()> {
+        self.run([
+            "paste-buffer",
+            "-p",
+            "-d",
+            "-b",
+            name,
+            "-t",
+            &pane.to_string(),
+        ])
+        .map(drop)
+    }
+
+    /// Delete a paste buffer (ignoring a buffer that is already gone).
+    pub fn delete_buffer(&self, name: &str) {
+        let _ = self.run(["delete-buffer", "-b", name]);
+    }
+
+    /// Press Enter in `pane`.
+    pub fn send_enter(&self, pane: PaneId) -> Result<()> {
+        self.run(["send-keys", "-t", &pane.to_string(), "Enter"])
+            .map(drop)
     }
 }
 

@@ -6,5 +6,6 @@ mod support;
 mod hook;
 mod listen;
 mod survey;
+mod tell;
 mod umbrella;
 mod up;

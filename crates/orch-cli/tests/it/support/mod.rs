@@ -22,6 +22,15 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// PATH for everything a test runs: the binaries under test first.
+pub fn test_path() -> String {
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    )
+}
+
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
@@ -145,13 +154,8 @@ impl TestEnv {
     }
 
     fn apply_env(&self, c: &mut Command) {
-        let path = format!(
-            "{}:{}",
-            bin_dir().display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-        );
         c.env_clear()
-            .env("PATH", path)
+            .env("PATH", test_path())
             .env("HOME", &self.home)
             .env("ORCH_STATE_DIR", &self.state)
             .env("ORCH_CONFIG_DIR", &self.config)

@@ -1,0 +1,305 @@
+//! `orch-bench tell`: how long from `orch-tell` pasting a prompt to the
+//! agent's acknowledgement (its `prompt` event), on echo agents in a private
+//! tmux server.
+//!
+//! Two runs:
+//! - sequential: one agent, `--seq N` tells one after another;
+//! - parallel: `--agents M` agents, `--rounds R` rounds in which M
+//!   `orch-tell` processes (one per agent) start at once.
+//!
+//! Figures: `receipt_ms` as orch-tell reports it (paste → matching prompt
+//! event seen), and the wall time of each orch-tell process as seen from
+//! outside (start → exit, including its own checks and the wait for the
+//! agent's previous turn to end). Nothing here asserts a timing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+struct Opts {
+    seq: usize,
+    agents: usize,
+    rounds: usize,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        seq: 200,
+        agents: 20,
+        rounds: 10,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |name: &str| -> Result<usize> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--seq" => o.seq = num("--seq")?,
+            "--agents" => o.agents = num("--agents")?,
+            "--rounds" => o.rounds = num("--rounds")?,
+            "-h" | "--help" => {
+                println!("orch-bench tell [--seq N (200)] [--agents M (20)] [--rounds R (10)]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?} (see orch-bench tell --help)"),
+        }
+    }
+    Ok(o)
+}
+
+/// A private tmux server and state dir, removed on drop.
+struct World {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    pid: u32,
+    path: String,
+}
+
+impl World {
+    fn new() -> Result<World> {
+        let exe = std::env::current_exe()?;
+        let bin = exe.parent().context("no bin dir")?.to_path_buf();
+        for b in ["orch-tell", "orch-echo", "orch-hook"] {
+            if !bin.join(b).is_file() {
+                bail!(
+                    "{b} is not next to orch-bench in {}; build both: cargo build --release -p orch-cli -p orch-bench",
+                    bin.display()
+                );
+            }
+        }
+        let dir = tempfile::Builder::new().prefix("orch-bench").tempdir()?;
+        let socket = dir.path().join("tmux.sock");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+        );
+        let mut w = World {
+            dir,
+            socket,
+            pid: 0,
+            path,
+        };
+        let mut c = w.base(Command::new("tmux"));
+        let st = c
+            .arg("-S")
+            .arg(&w.socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                "200",
+                "-y",
+                "50",
+            ])
+            .status()?;
+        if !st.success() {
+            bail!("cannot start a private tmux server");
+        }
+        w.pid = w
+            .tmux(&["display-message", "-p", "#{pid}"])?
+            .trim()
+            .parse()?;
+        Ok(w)
+    }
+
+    fn base(&self, mut c: Command) -> Command {
+        let d = self.dir.path();
+        c.env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", d)
+            .env("ORCH_STATE_DIR", d.join("state"))
+            .env("ORCH_CONFIG_DIR", d.join("config"))
+            .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null());
+        if self.pid != 0 {
+            c.env("TMUX", format!("{},{},0", self.socket.display(), self.pid))
+                .env("ORCH_TMUX_SOCKET", &self.socket);
+        }
+        c
+    }
+
+    fn tmux(&self, args: &[&str]) -> Result<String> {
+        let out = self
+            .base(Command::new("tmux"))
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn log(&self, pane: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("state/servers")
+            .join(format!(
+                "{}-{}",
+                self.socket.file_name().unwrap().to_string_lossy(),
+                self.pid
+            ))
+            .join("events")
+            .join(format!("{}.jsonl", pane.trim_start_matches('%')))
+    }
+
+    /// Start an echo agent and wait (setup only: a plain poll) for its
+    /// session_start.
+    fn start_echo(&self) -> Result<String> {
+        let pane = self
+            .tmux(&[
+                "new-window",
+                "-d",
+                "-P",
+                "-F",
+                "#{pane_id}",
+                "orch-echo --turn-ms 0",
+            ])?
+            .trim()
+            .to_string();
+        let start = Instant::now();
+        while !std::fs::read_to_string(self.log(&pane))
+            .unwrap_or_default()
+            .contains("\"session_start\"")
+        {
+            if start.elapsed() > Duration::from_secs(20) {
+                bail!("echo agent in {pane} never started");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(pane)
+    }
+
+    fn tell(&self, pane: &str, text: &str) -> Result<Child> {
+        Ok(self
+            .base(Command::new("orch-tell"))
+            .args([pane, text])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// One finished tell: its reported receipt and its wall time.
+fn finish(child: Child, started: Instant) -> Result<(f64, f64)> {
+    let out = child.wait_with_output()?;
+    let wall = started.elapsed().as_secs_f64() * 1000.0;
+    let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "orch-tell printed no JSON (exit {:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if v["status"] != "delivered" {
+        bail!("not delivered: {v}");
+    }
+    let receipt = v["receipt_ms"].as_f64().context("no receipt_ms")?;
+    Ok((receipt, wall))
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn summary(name: &str, xs: Vec<f64>) -> Value {
+    let mut xs: Vec<f64> = xs.into_iter().map(|x| (x * 10.0).round() / 10.0).collect();
+    xs.sort_by(f64::total_cmp);
+    let s = serde_json::json!({
+        "n": xs.len(),
+        "median": pct(&xs, 0.5),
+        "p90": pct(&xs, 0.9),
+        "p99": pct(&xs, 0.99),
+        "max": xs[xs.len() - 1],
+    });
+    println!(
+        "  {name:<28} n={:<4} median {:>7.1} ms  p90 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+        xs.len(),
+        s["median"].as_f64().unwrap(),
+        s["p90"].as_f64().unwrap(),
+        s["p99"].as_f64().unwrap(),
+        s["max"].as_f64().unwrap()
+    );
+    s
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    let world = World::new()?;
+
+    println!("tell → receipt, sequential: 1 echo agent, {} tells", o.seq);
+    let pane = world.start_echo()?;
+    for i in 0..5 {
+        let t = Instant::now();
+        finish(world.tell(&pane, &format!("warm-up {i}"))?, t)?;
+    }
+    let (mut receipts, mut walls) = (Vec::new(), Vec::new());
+    for i in 0..o.seq {
+        let t = Instant::now();
+        let (r, w) = finish(world.tell(&pane, &format!("sequential prompt {i}"))?, t)?;
+        receipts.push(r);
+        walls.push(w);
+    }
+    let seq_receipt = summary("receipt_ms", receipts);
+    let seq_wall = summary("orch-tell wall ms", walls);
+
+    println!(
+        "tell → receipt, parallel: {} echo agents told at once, {} rounds",
+        o.agents, o.rounds
+    );
+    let mut panes = Vec::new();
+    for _ in 0..o.agents {
+        panes.push(world.start_echo()?);
+    }
+    let (mut receipts, mut walls, mut rounds) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..o.rounds {
+        let round = Instant::now();
+        let children: Vec<(Child, Instant)> = panes
+            .iter()
+            .map(|p| {
+                let t = Instant::now();
+                world
+                    .tell(p, &format!("parallel round {r} for {p}"))
+                    .map(|c| (c, t))
+            })
+            .collect::<Result<_>>()?;
+        for (c, t) in children {
+            let (rc, w) = finish(c, t)?;
+            receipts.push(rc);
+            walls.push(w);
+        }
+        rounds.push(round.elapsed().as_secs_f64() * 1000.0);
+    }
+    let par_receipt = summary("receipt_ms", receipts);
+    let par_wall = summary("orch-tell wall ms", walls);
+    let par_round = summary("round (all delivered) ms", rounds);
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "tell",
+            "sequential": {"receipt_ms": seq_receipt, "wall_ms": seq_wall},
+            "parallel": {"agents": o.agents, "receipt_ms": par_receipt,
+                         "wall_ms": par_wall, "round_ms": par_round},
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,890 @@
+//! orch-tell against echo agents in a private tmux server (issue 4).
+//!
+//! Every check of "arrived intact exactly once" reads the echo agent's own
+//! `prompt` events (fired through orch-hook from what it actually received),
+//! never orch-tell's claims.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use orch::deliver::sanitize;
+use orch::echo::reply_for;
+use orch::event::{normalize_prompt, prompt_hash};
+use orch::pane::PaneId;
+use orch::server::Server;
+use orch::store::Store;
+
+use crate::support::*;
+
+const T: Duration = Duration::from_secs(15);
+
+fn store(env: &TestEnv) -> Store {
+    let s = env.server();
+    Store::open_in(
+        &env.state,
+        &Server {
+            socket: s.socket.clone(),
+            pid: s.pid,
+        },
+    )
+    .unwrap()
+}
+
+fn pane_id(p: &str) -> PaneId {
+    p.parse().unwrap()
+}
+
+/// Start an echo agent in a new pane and wait for its session_start.
+fn start_echo(env: &TestEnv, args: &str) -> String {
+    let pane = env.new_pane(&format!("orch-echo --turn-ms 20 {args}"));
+    eventually(T, "the echo agent's session_start", || {
+        kinds(env, &pane)
+            .contains(&"session_start".to_string())
+            .then_some(())
+    });
+    pane
+}
+
+/// Register name/role/parent the way orch-spawn does.
+fn register(env: &TestEnv, pane: &str, name: &str, role: &str, parent: Option<&str>) {
+    store(env)
+        .update_registry(pane_id(pane), |r| {
+            r.name = Some(name.into());
+            r.role = Some(role.into());
+            r.harness = Some("echo".into());
+            r.parent = parent.map(pane_id);
+        })
+        .unwrap();
+}
+
+fn kinds(env: &TestEnv, pane: &str) -> Vec<String> {
+    env.events(pane)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn of_kind(env: &TestEnv, pane: &str, kind: &str) -> Vec<Value> {
+    env.events(pane)
+        .into_iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+fn tell(env: &TestEnv, args: &[&str]) -> Output {
+    env.cmd("orch-tell").args(args).output().unwrap()
+}
+
+fn tell_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    let out = stdout(o);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {out:?}; stderr: {}",
+            stderr(o)
+        )
+    })
+}
+
+fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// One clear line on stderr, prefixed with the binary's name.
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.starts_with("orch-tell: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+/// Every pane's sent events: nothing may have been typed anywhere.
+fn sent_anywhere(env: &TestEnv, panes: &[&str]) -> usize {
+    panes.iter().map(|p| of_kind(env, p, "sent").len()).sum()
+}
+
+/// Tell `text` and check the echo agent received exactly it, once.
+fn check_delivered_intact(env: &TestEnv, pane: &str, o: &Output, text: &str) {
+    assert_code(o, 0);
+    let j = json(o);
+    assert_eq!(j["status"], "delivered", "{j}");
+    assert_eq!(j["pane"], pane);
+    let expected = sanitize(text);
+    let hash = prompt_hash(&expected);
+    assert_eq!(j["hash"], hash.as_str());
+    let prompts = of_kind(env, pane, "prompt");
+    let matching: Vec<_> = prompts
+        .iter()
+        .filter(|p| p["prompt_hash"] == hash.as_str())
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "prompt with hash {hash} must arrive exactly once; prompts: {prompts:?}"
+    );
+    let got = matching[0];
+    assert_eq!(got["seq"], j["prompt_seq"]);
+    assert_eq!(
+        got["prompt_len"].as_u64().unwrap() as usize,
+        expected.len(),
+        "length of what arrived"
+    );
+    if expected.len() <= orch::event::PROMPT_KEEP_BYTES {
+        assert_eq!(
+            normalize_prompt(got["prompt"].as_str().unwrap()),
+            normalize_prompt(&expected)
+        );
+    }
+}
+
+#[test]
+fn every_kind_of_text_arrives_intact_exactly_once() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    let title_before = env.tmux(&["display-message", "-p", "-t", &pane, "#{pane_title}"]);
+
+    let one_line = "Review the diff in src/auth.rs and report problems";
+    check_delivered_intact(&env, &pane, &tell(&env, &[&pane, one_line]), one_line);
+
+    // Several arguments are joined by spaces.
+    let o = tell(&env, &[&pane, "three", "separate", "words"]);
+    check_delivered_intact(&env, &pane, &o, "three separate words");
+
+    let multi = "First line\n\n  indented second line\n\tthird with a tab\nlast";
+    let file = env.dir.path().join("multi.txt");
+    std::fs::write(&file, multi).unwrap();
+    let o = tell(&env, &[&pane, "--file", file.to_str().unwrap()]);
+    check_delivered_intact(&env, &pane, &o, multi);
+
+    let crlf = "windows\r\nline endings\r\n";
+    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), crlf.as_bytes());
+    check_delivered_intact(&env, &pane, &o, crlf);
+
+    // 20 KiB, 300 lines, through stdin.
+    let big: String = (0..300)
+        .map(|i| format!("line {i:03}: {}\n", "x".repeat(55 + i % 7)))
+        .collect();
+    assert!(big.len() >= 20 * 1024, "{}", big.len());
+    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), big.as_bytes());
+    check_delivered_intact(&env, &pane, &o, &big);
+    assert_eq!(json(&o)["bytes"].as_u64().unwrap() as usize, big.len());
+
+    let unicode = "Grüße, 世界! Emoji 🎉👩‍💻 and RTL שלום, combining é, math ∑";
+    check_delivered_intact(&env, &pane, &tell(&env, &[&pane, unicode]), unicode);
+
+    // Hostile bytes: a title change, Ctrl-C (would kill the agent: ISIG is
+    // on), a fake end-of-paste marker (would let the rest submit early),
+    // NUL, BEL, DEL, colours, a C1 CSI.
+    let hostile = "safe start \x1b]2;pwned\x07 ctrl-c:\x03 nul:\x00 \x1b[201~escaped\r \x1b[31mred\x1b[0m del:\x7f c1:\u{9b}2J end";
+    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), hostile.as_bytes());
+    check_delivered_intact(&env, &pane, &o, hostile);
+    let got = of_kind(&env, &pane, "prompt").last().unwrap()["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        got, "safe start  ctrl-c: nul: escaped\n red del: c1: end",
+        "stripped, nothing else changed"
+    );
+    assert_eq!(
+        env.tmux(&["display-message", "-p", "-t", &pane, "#{pane_title}"]),
+        title_before,
+        "the title sequence must not reach the terminal"
+    );
+
+    // Harness commands are the user's business: they arrive as typed.
+    for t in ["/help me with this", "!ls -la"] {
+        check_delivered_intact(&env, &pane, &tell(&env, &[&pane, t]), t);
+    }
+
+    // The agent survived all of it, and nothing arrived twice.
+    let sent = of_kind(&env, &pane, "sent").len();
+    let prompts = of_kind(&env, &pane, "prompt").len();
+    assert_eq!(sent, 9);
+    assert_eq!(prompts, 9, "one prompt per tell");
+    let o = tell(&env, &[&pane, "still alive?", "--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["reply"], reply_for("still alive?").as_str());
+}
+
+#[test]
+fn concurrent_tells_to_one_pane_arrive_whole() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    let texts: Vec<String> = (0..3)
+        .map(|n| {
+            (0..40)
+                .map(|i| format!("sender {n} line {i} {}\n", "abcdefgh".repeat(8)))
+                .collect()
+        })
+        .collect();
+    let children: Vec<_> = texts
+        .iter()
+        .map(|t| {
+            let mut c = env.cmd("orch-tell");
+            c.args([&pane, "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c.spawn().unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let t = t.clone();
+            std::thread::spawn(move || stdin.write_all(t.as_bytes()).unwrap());
+            child
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert_code(&o, 0);
+        assert_eq!(json(&o)["status"], "delivered");
+    }
+    let mut got: Vec<String> = of_kind(&env, &pane, "prompt")
+        .iter()
+        .map(|p| p["prompt_hash"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: Vec<String> = texts.iter().map(|t| prompt_hash(t)).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "each prompt whole, once, none merged");
+}
+
+#[test]
+fn permission_dialog_is_refused_and_nothing_is_typed() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    let o = tell(&env, &[&pane, "[[permission]] touch a file"]);
+    assert_code(&o, 0);
+    eventually(T, "the permission notification", || {
+        (!of_kind(&env, &pane, "notify").is_empty()).then_some(())
+    });
+    env.wait_for_screen(&pane, "2. No", T);
+    let sent_before = of_kind(&env, &pane, "sent").len();
+
+    // "1" is exactly what would answer the dialog if it were typed.
+    let o = tell(&env, &[&pane, "1"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "dialog");
+    assert_eq!(stdout(&o), "", "no JSON for a refused send");
+    std::thread::sleep(Duration::from_millis(300));
+    let screen = env.capture(&pane);
+    assert!(
+        !screen.contains("(allowed)") && !screen.contains("(denied)"),
+        "the dialog was answered by typed keys:\n{screen}"
+    );
+    assert_eq!(of_kind(&env, &pane, "sent").len(), sent_before);
+    assert_eq!(of_kind(&env, &pane, "prompt").len(), 1);
+
+    // --wait-idle waits for a person to answer, then delivers.
+    let mut waiting = env
+        .cmd("orch-tell")
+        .args([&pane, "after the dialog", "--wait-idle", "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "must wait for the dialog"
+    );
+    assert_eq!(of_kind(&env, &pane, "prompt").len(), 1);
+    env.tmux(&["send-keys", "-t", &pane, "2"]);
+    let o = waiting.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["status"], "delivered");
+    assert!(env.capture(&pane).contains("(denied)"));
+    let prompts = of_kind(&env, &pane, "prompt");
+    assert_eq!(prompts.len(), 2);
+    assert_eq!(prompts[1]["prompt"], "after the dialog");
+}
+
+#[test]
+fn startup_dialog_seen_only_on_screen_is_refused() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // --dialog: a trust dialog before any hook fires; only the screen shows it.
+    let pane = env.new_pane("orch-echo --dialog");
+    env.wait_for_screen(&pane, "2. No, exit", T);
+    let o = tell(&env, &[&pane, "1"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "Do you trust the files in this folder?");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        env.events(&pane).is_empty(),
+        "nothing typed, no session started"
+    );
+    assert!(!env.capture(&pane).contains("orch echo agent —"));
+}
+
+#[test]
+fn swallowed_enter_is_retried_and_delivered_once() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "--swallow-enter 1");
+    let o = tell(&env, &[&pane, "please submit me"]);
+    check_delivered_intact(&env, &pane, &o, "please submit me");
+    let j = json(&o);
+    assert_eq!(j["attempts"], 2, "{j}");
+    assert!(j["receipt_ms"].as_f64().unwrap() >= 900.0, "{j}");
+    assert_eq!(of_kind(&env, &pane, "prompt").len(), 1);
+    assert_eq!(of_kind(&env, &pane, "sent").len(), 1, "pasted once");
+}
+
+#[test]
+fn wait_returns_the_reply_or_the_blocker() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    let text = "What is the answer?\nThink briefly.";
+    let o = tell(&env, &[&pane, text, "--wait"]);
+    assert_code(&o, 0);
+    let j = json(&o);
+    assert_eq!(j["status"], "delivered");
+    assert_eq!(j["stop_kind"], "stop");
+    assert_eq!(j["reply"], reply_for(text).as_str());
+
+    // `tell` then `listen` can never miss the reply.
+    let o = tell(&env, &[&pane, "[[slow:300]] quick one"]);
+    assert_code(&o, 0);
+    let l = env
+        .cmd("orch-listen")
+        .args([&pane, "--timeout", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(l.status.code(), Some(0), "{}", stderr(&l));
+    assert_eq!(
+        json_lines(&l)[0]["reply"],
+        reply_for("[[slow:300]] quick one").as_str()
+    );
+
+    let o = tell(&env, &[&pane, "[[fail]] hit the limit", "--wait"]);
+    assert_code(&o, 6);
+    let j = json(&o);
+    assert_eq!(j["stop_kind"], "stop_failure");
+    assert_eq!(j["error"], "rate_limit");
+
+    let o = tell(&env, &[&pane, "[[permission]] needs a yes", "--wait"]);
+    assert_code(&o, 6);
+    let j = json(&o);
+    assert_eq!(j["stop_kind"], "notify");
+    assert_eq!(j["notification_type"], "permission_prompt");
+    let stops = of_kind(&env, &pane, "stop").len();
+    env.tmux(&["send-keys", "-t", &pane, "1"]);
+    eventually(T, "the permitted turn's stop", || {
+        (of_kind(&env, &pane, "stop").len() > stops).then_some(())
+    });
+
+    let o = tell(
+        &env,
+        &[
+            &pane,
+            "[[slow:3000]] a long turn",
+            "--wait",
+            "--timeout",
+            "0.5",
+        ],
+    );
+    assert_code(&o, 3);
+    let j = json(&o);
+    assert_eq!(
+        j["status"], "delivered",
+        "delivery is reported even when the wait times out"
+    );
+    assert_eq!(j["timed_out"], true);
+
+    let o = tell(
+        &env,
+        &[&pane, "[[exit]] goodbye", "--wait", "--timeout", "10"],
+    );
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["reply"], reply_for("[[exit]] goodbye").as_str());
+}
+
+#[test]
+fn busy_target_is_waited_for_or_queued() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    assert_code(&tell(&env, &[&pane, "[[slow:3000]] long turn"]), 0);
+
+    // Too short a timeout: nothing typed.
+    let o = tell(&env, &[&pane, "too soon", "--timeout", "0.3"]);
+    assert_code(&o, 3);
+    assert_one_line_error(&o, "mid-turn");
+    assert_eq!(of_kind(&env, &pane, "sent").len(), 1);
+
+    // --queue types now; the harness takes it when the turn ends.
+    let o = tell(&env, &[&pane, "queued one", "--queue"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["status"], "queued");
+    assert!(
+        of_kind(&env, &pane, "prompt").len() == 1,
+        "not yet received"
+    );
+
+    // The default waits for idle; lock order keeps the queued one first.
+    let start = Instant::now();
+    let o = tell(&env, &[&pane, "after the turn"]);
+    assert_code(&o, 0);
+    let j = json(&o);
+    assert_eq!(j["status"], "delivered");
+    assert!(start.elapsed() >= Duration::from_millis(500), "{j}");
+    let prompts: Vec<String> = of_kind(&env, &pane, "prompt")
+        .iter()
+        .map(|p| p["prompt"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        prompts,
+        ["[[slow:3000]] long turn", "queued one", "after the turn"]
+    );
+}
+
+#[test]
+fn roles_matrix_force_and_audit() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let op = start_echo(&env, "");
+    let w1 = start_echo(&env, "");
+    let w2 = start_echo(&env, "");
+    let obs = start_echo(&env, "");
+    register(&env, &w1, "alpha", "worker", Some(&op));
+    register(&env, &w2, "beta", "worker", Some(&op));
+    register(&env, &obs, "watcher", "observer", None);
+    let claim = env
+        .cmd_in("orch-tell", &op)
+        .arg("--claim-operator")
+        .output()
+        .unwrap();
+    assert_code(&claim, 0);
+    assert_eq!(json(&claim)["pane"], op.as_str());
+
+    let as_pane =
+        |pane: &str, args: &[&str]| env.cmd_in("orch-tell", pane).args(args).output().unwrap();
+
+    // worker → worker, worker → operator: allowed.
+    assert_code(&as_pane(&w1, &["beta", "hello peer"]), 0);
+    assert_code(&as_pane(&w1, &["operator", "hello boss"]), 0);
+    assert_eq!(of_kind(&env, &op, "prompt")[0]["prompt"], "hello boss");
+    // parent resolves through the registry.
+    let o = as_pane(&w2, &["parent", "hi parent"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["pane"], op.as_str());
+
+    // worker → observer: refused, nothing typed.
+    let o = as_pane(&w1, &["watcher", "look at this"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "a worker may not tell an observer");
+    assert!(stderr(&o).contains("--force"));
+    assert!(of_kind(&env, &obs, "sent").is_empty());
+
+    // observer → worker refused; observer → operator allowed.
+    assert_code(&as_pane(&obs, &["alpha", "psst"]), 4);
+    assert_code(&as_pane(&obs, &["operator", "report: all quiet"]), 0);
+
+    // --force overrides and is audited.
+    let o = as_pane(&w1, &["watcher", "forced note", "--force"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["forced"], true);
+    assert_eq!(of_kind(&env, &obs, "prompt")[0]["prompt"], "forced note");
+
+    // Only the operator may send as another pane.
+    let o = as_pane(&w1, &["beta", "as the boss", "--from", &op]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "only the operator may send as another pane");
+    let o = as_pane(&op, &["beta", "on behalf of alpha", "--from", "alpha"]);
+    assert_code(&o, 0);
+
+    // Outside tmux, ORCH_ROLE decides.
+    let o = env
+        .cmd("orch-tell")
+        .env("ORCH_ROLE", "observer")
+        .args(["beta", "from a shell"])
+        .output()
+        .unwrap();
+    assert_code(&o, 4);
+
+    // The matrix is configurable.
+    std::fs::create_dir_all(&env.config).unwrap();
+    std::fs::write(
+        env.config.join("roles.json"),
+        r#"{"may_tell": {"observer": ["operator", "worker"]}}"#,
+    )
+    .unwrap();
+    assert_code(&as_pane(&obs, &["alpha", "now allowed"]), 0);
+    std::fs::write(env.config.join("roles.json"), "{not json").unwrap();
+    let o = as_pane(&obs, &["alpha", "bad config"]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "roles.json");
+    std::fs::remove_file(env.config.join("roles.json")).unwrap();
+
+    // The audit log has every attempt, refusals and overrides included.
+    let o = tell(&env, &["--audit"]);
+    assert_code(&o, 0);
+    let recs = json_lines(&o);
+    let forced: Vec<_> = recs
+        .iter()
+        .filter(|r| r["forced"] == true && r["outcome"] == "delivered")
+        .collect();
+    assert_eq!(forced.len(), 1, "{recs:?}");
+    let f = forced[0];
+    assert_eq!(f["from"], w1.as_str());
+    assert_eq!(f["from_name"], "alpha");
+    assert_eq!(f["sender_role"], "worker");
+    assert_eq!(f["target"], obs.as_str());
+    assert_eq!(f["target_role"], "observer");
+    assert_eq!(f["role_check"], "denied");
+    assert_eq!(f["hash"], prompt_hash("forced note").as_str());
+    assert_eq!(f["preview"], "forced note");
+    assert_eq!(f["bytes"], 11);
+    assert!(f["receipt_ms"].as_f64().is_some());
+    assert!(f["ts"].as_u64().unwrap() > 0);
+    let refused = recs.iter().filter(|r| r["outcome"] == "refused").count();
+    assert_eq!(refused, 4, "{recs:?}");
+    assert!(recs.iter().any(|r| r["action"] == "claim-operator"));
+
+    // Filters: by pane, by name, by time.
+    let o = tell(&env, &["--audit", "--pane", "watcher"]);
+    let by_name = json_lines(&o);
+    assert!(!by_name.is_empty());
+    assert!(
+        by_name
+            .iter()
+            .all(|r| r["target"] == obs.as_str() || r["from"] == obs.as_str())
+    );
+    let o = tell(&env, &["--audit", "--pane", &obs]);
+    assert_eq!(json_lines(&o).len(), by_name.len());
+    let o = tell(&env, &["--audit", "--since", "1h"]);
+    assert_eq!(json_lines(&o).len(), recs.len());
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = tell(&env, &["--audit", "--since", "1s"]);
+    assert_eq!(json_lines(&o).len(), 0);
+    let o = tell(&env, &["--audit", "--pretty"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("FORCED"), "{}", stdout(&o));
+    let o = tell(&env, &["--audit", "--since", "soon"]);
+    assert_code(&o, 2);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.state.join("audit.jsonl"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn escalation_axes() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let op = start_echo(&env, "");
+    let w = start_echo(&env, "");
+    let peer = start_echo(&env, "");
+    register(&env, &w, "alpha", "worker", Some(&op));
+    register(&env, &peer, "beta", "worker", None);
+    assert_code(
+        &env.cmd_in("orch-tell", &op)
+            .arg("--claim-operator")
+            .output()
+            .unwrap(),
+        0,
+    );
+    let as_w = |args: &[&str]| env.cmd_in("orch-tell", &w).args(args).output().unwrap();
+
+    let o = as_w(&[
+        "operator",
+        "--escalate",
+        "architecture",
+        "Split the store crate?",
+    ]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["escalation"], "architecture");
+    assert_eq!(
+        of_kind(&env, &op, "prompt")[0]["prompt"],
+        "[escalation: architecture] Split the store crate?"
+    );
+
+    let o = as_w(&["operator", "--escalate", "budget", "Can I spend more?"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "decide everything else yourself");
+
+    let o = as_w(&["beta", "--escalate", "taste", "Tabs or spaces?"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "escalations go to the operator");
+    assert!(of_kind(&env, &peer, "sent").is_empty());
+    assert_eq!(of_kind(&env, &op, "sent").len(), 1);
+
+    let recs = json_lines(&tell(&env, &["--audit", "--pane", &w]));
+    assert!(
+        recs.iter()
+            .any(|r| r["escalation"] == "architecture" && r["outcome"] == "delivered")
+    );
+    assert!(
+        recs.iter()
+            .any(|r| r["escalation"] == "budget" && r["outcome"] == "refused")
+    );
+}
+
+#[test]
+fn operator_claims_are_guarded() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let a = start_echo(&env, "");
+    let b = start_echo(&env, "");
+    let w = start_echo(&env, "");
+    register(&env, &w, "alpha", "worker", None);
+
+    let o = tell(&env, &["operator", "anyone there?"]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "--claim-operator");
+
+    let claim = |p: &str, extra: &[&str]| {
+        env.cmd_in("orch-tell", p)
+            .arg("--claim-operator")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = claim(&w, &[]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "registered as a worker");
+    assert_code(&claim(&a, &[]), 0);
+    let o = claim(&b, &[]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "already holds the operator role");
+    let o = claim(&b, &["--force"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["previous"], a.as_str());
+    let o = tell(&env, &["operator", "who is it now?"]);
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["pane"], b.as_str());
+
+    let o = env
+        .cmd_in("orch-tell", &b)
+        .arg("--release-operator")
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_code(&tell(&env, &["operator", "gone?"]), 2);
+}
+
+#[test]
+fn bad_targets_and_texts_type_nothing_anywhere() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let a = start_echo(&env, "");
+    let b = start_echo(&env, "");
+    register(&env, &a, "alpha", "worker", None);
+    let shell = env.new_pane("sh");
+    let doomed = start_echo(&env, "");
+    env.tmux(&["kill-pane", "-t", &doomed]);
+    let panes = [a.as_str(), b.as_str(), shell.as_str(), doomed.as_str()];
+
+    let o = tell(&env, &["gamma", "hello"]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "no agent named \"gamma\"");
+    assert!(
+        stderr(&o).contains(&format!("alpha ({a})")),
+        "{}",
+        stderr(&o)
+    );
+
+    register(&env, &b, "alpha", "worker", None);
+    let o = tell(&env, &["alpha", "hello"]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "ambiguous");
+
+    let o = tell(&env, &[&a, ""]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "empty");
+    let o = tell_stdin(
+        env.cmd("orch-tell").args([&a, "-"]),
+        b"\x1b[31m\x1b]2;x\x07 \r\n\x03",
+    );
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "empty");
+    let o = tell(&env, &[&a]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "no text");
+    let o = tell_stdin(env.cmd("orch-tell").args([&a, "-"]), b"bad \xff\xfe utf8");
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "not UTF-8");
+
+    let o = tell(&env, &[&doomed, "are you there?"]);
+    assert_code(&o, 7);
+    assert_one_line_error(&o, "does not exist");
+    let o = tell(&env, &["%999", "are you there?"]);
+    assert_code(&o, 7);
+    let o = tell(&env, &["%x1", "hello"]);
+    assert_code(&o, 2);
+
+    let o = tell(&env, &[&shell, "rm -rf /tmp/should-never-run"]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "would run as a command");
+
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sent_anywhere(&env, &panes), 0, "nothing typed anywhere");
+    for p in [&a, &b] {
+        assert_eq!(of_kind(&env, p, "prompt").len(), 0);
+    }
+    assert!(!env.capture(&shell).contains("should-never-run"));
+}
+
+#[test]
+fn hookless_agent_is_unconfirmed_not_delivered() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = env.new_pane("orch-echo --no-hooks --turn-ms 20");
+    env.wait_for_screen(&pane, "echo>", T);
+    let o = tell(&env, &[&pane, "can you hear me"]);
+    assert_code(&o, 5);
+    let j = json(&o);
+    assert_eq!(j["status"], "unconfirmed");
+    assert!(
+        j["reason"].as_str().unwrap().contains("never fired a hook"),
+        "{j}"
+    );
+    assert!(stderr(&o).contains("unconfirmed"));
+    // It was typed (and the agent answered on screen), just not provable.
+    env.wait_for_screen(&pane, "echo: can you hear me", T);
+}
+
+#[test]
+fn large_prompt_goes_through_a_file() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    let big: String = (0..200).map(|i| format!("spec line {i}\n")).collect();
+    let o = tell_stdin(
+        env.cmd("orch-tell")
+            .env("ORCH_TELL_PASTE_MAX", "1024")
+            .args([&pane, "-", "--wait"]),
+        big.as_bytes(),
+    );
+    assert_code(&o, 0);
+    let j = json(&o);
+    let path = j["file"]["path"].as_str().unwrap().to_string();
+    assert_eq!(j["file"]["bytes"].as_u64().unwrap() as usize, big.len());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), big);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(path.starts_with(env.state.to_str().unwrap()));
+    let pointer = format!(
+        "Read the prompt in {path} ({} bytes) and follow it.",
+        big.len()
+    );
+    let prompts = of_kind(&env, &pane, "prompt");
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0]["prompt"], pointer.as_str());
+    assert_eq!(j["reply"], reply_for(&pointer).as_str());
+}
+
+#[test]
+fn self_and_orch_parent_addressing() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let a = start_echo(&env, "");
+    let b = start_echo(&env, "");
+    // `self` from inside a pane (tell run on the agent's behalf).
+    let o = env
+        .cmd_in("orch-tell", &a)
+        .args(["self", "note to self"])
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["pane"], a.as_str());
+    let o = env
+        .cmd_in("orch-tell", &a)
+        .args(["self", "note", "--wait"])
+        .output()
+        .unwrap();
+    assert_code(&o, 2);
+    // `parent` from ORCH_PARENT when the registry has none.
+    let o = env
+        .cmd_in("orch-tell", &a)
+        .env("ORCH_PARENT", &b)
+        .args(["parent", "hello parent"])
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_eq!(json(&o)["pane"], b.as_str());
+    let o = env
+        .cmd_in("orch-tell", &a)
+        .args(["parent", "hello?"])
+        .output()
+        .unwrap();
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "no parent");
+}
+
+#[test]
+fn enter_retries_are_bounded_and_never_repaste() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // Swallows more Enters than tell will ever press.
+    let pane = start_echo(&env, "--swallow-enter 10");
+    let o = tell(&env, &[&pane, "stuck in the box", "--timeout", "5"]);
+    assert_code(&o, 5);
+    let j = json(&o);
+    assert_eq!(j["status"], "unconfirmed");
+    assert_eq!(j["attempts"], 4, "1 Enter + 3 retries: {j}");
+    assert!(
+        j["reason"].as_str().unwrap().contains("no matching prompt"),
+        "{j}"
+    );
+    assert_eq!(of_kind(&env, &pane, "sent").len(), 1);
+    assert!(of_kind(&env, &pane, "prompt").is_empty());
+    // Pasted once: the text appears once on screen, not four times.
+    let screen = env.capture(&pane);
+    assert_eq!(screen.matches("stuck in the box").count(), 1, "{screen}");
+}
+
+#[test]
+fn agent_exiting_after_the_paste_is_reported_as_exited() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "");
+    // The echo agent treats /exit as a command: no prompt event, session end.
+    let o = tell(&env, &[&pane, "/exit"]);
+    assert_code(&o, 7);
+    let j = json(&o);
+    assert_eq!(j["status"], "exited", "typed, so stdout says what happened");
+    assert!(stderr(&o).contains("ended its session"), "{}", stderr(&o));
+    let recs = json_lines(&tell(&env, &["--audit"]));
+    assert_eq!(recs.last().unwrap()["outcome"], "exited");
+}

@@ -1,0 +1,321 @@
+//! The audit log: one JSON line per send attempt (and operator claim), in
+//! `$ORCH_STATE_DIR/audit.jsonl` (0600).
+//!
+//! Appends are serialized by `audit.lock` beside it, so concurrent tells
+//! never interleave a line. The log is bounded: past
+//! [`DEFAULT_AUDIT_MAX_BYTES`] (or `ORCH_AUDIT_MAX_BYTES`) it is renamed to
+//! `audit.jsonl.1` (replacing the previous generation) and a new one starts.
+//! The record's fields are documented in docs/tell.md ("Audit log").
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::lock::FileLock;
+use crate::pane::PaneId;
+use crate::paths;
+
+pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 4 * 1024 * 1024;
+pub const AUDIT_MAX_ENV: &str = "ORCH_AUDIT_MAX_BYTES";
+/// Bytes of the prompt kept as `preview`.
+pub const PREVIEW_BYTES: usize = 200;
+
+/// One audit line. Optional fields are omitted when empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub v: u32,
+    /// Nanoseconds since the Unix epoch.
+    pub ts: u64,
+    /// `send` or `claim-operator` / `release-operator`.
+    pub action: String,
+    /// The tmux server (`Server::key`).
+    pub server: String,
+    /// The pane the send is made as (None: outside tmux).
+    pub from: Option<PaneId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// The pane the command really ran in, when `--from` named another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<PaneId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_role: Option<String>,
+    /// What the user typed as target (`reviewer`, `operator`, `%3`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_arg: String,
+    pub target: Option<PaneId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_role: Option<String>,
+    /// Bytes of the prompt (sanitized, before any pointer file).
+    #[serde(default)]
+    pub bytes: u64,
+    /// `prompt_hash` of the text the agent receives.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preview: String,
+    /// `allowed`, `denied` or `not-checked` (the send stopped earlier).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_check: String,
+    #[serde(default)]
+    pub forced: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    /// `delivered`, `queued`, `unconfirmed`, `refused`, `blocked`,
+    /// `exited`, `timeout`, `failed`, `claimed`, `released`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// The prompt went through this file (large prompts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The `sent` event's seq in the target's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_seq: Option<u64>,
+}
+
+pub fn path(root: &Path) -> PathBuf {
+    root.join("audit.jsonl")
+}
+
+fn max_bytes() -> u64 {
+    std::env::var(AUDIT_MAX_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_AUDIT_MAX_BYTES)
+}
+
+/// Append one record under the audit lock, rotating first if the log is
+/// over its bound.
+pub fn append(root: &Path, rec: &AuditRecord) -> Result<()> {
+    append_bounded(root, rec, max_bytes())
+}
+
+fn append_bounded(root: &Path, rec: &AuditRecord, max: u64) -> Result<()> {
+    paths::ensure_private_dir(root)
+        .with_context(|| format!("cannot create state dir {}", root.display()))?;
+    let mut line = serde_json::to_vec(rec)?;
+    line.push(b'\n');
+    let lock_path = root.join("audit.lock");
+    let _lock = FileLock::acquire(&lock_path)
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let p = path(root);
+    if fs::metadata(&p).is_ok_and(|m| m.len() > max) {
+        fs::rename(&p, root.join("audit.jsonl.1"))
+            .with_context(|| format!("cannot rotate {}", p.display()))?;
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&p)
+        .with_context(|| format!("cannot open {}", p.display()))?;
+    f.write_all(&line)
+        .with_context(|| format!("cannot append to {}", p.display()))
+}
+
+/// Which records `--audit` shows.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Records whose sender or target is one of these panes.
+    pub panes: Vec<PaneId>,
+    /// Records whose sender or target carries this name.
+    pub name: Option<String>,
+    /// Records at or after this time (ns).
+    pub since_ts: Option<u64>,
+}
+
+impl Filter {
+    fn matches(&self, v: &Value) -> bool {
+        if let Some(since) = self.since_ts
+            && v.get("ts").and_then(Value::as_u64).unwrap_or(0) < since
+        {
+            return false;
+        }
+        if self.panes.is_empty() && self.name.is_none() {
+            return true;
+        }
+        let field = |k: &str| v.get(k).and_then(Value::as_str);
+        let pane_hit = ["from", "target", "via"].iter().any(|k| {
+            field(k)
+                .and_then(|s| s.parse::<PaneId>().ok())
+                .is_some_and(|p| self.panes.contains(&p))
+        });
+        let name_hit = self
+            .name
+            .as_deref()
+            .is_some_and(|n| field("from_name") == Some(n) || field("target_name") == Some(n));
+        pane_hit || name_hit
+    }
+}
+
+/// Every retained record matching `filter`, oldest first (kept as JSON so
+/// fields written by newer versions survive).
+pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for p in [root.join("audit.jsonl.1"), path(root)] {
+        let data = match fs::read(&p) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+        };
+        for line in data.split(|&b| b == b'\n') {
+            if let Ok(v) = serde_json::from_slice::<Value>(line)
+                && v.is_object()
+                && filter.matches(&v)
+            {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parse `90s`, `10m`, `2h`, `3d`, `1w` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let secs = match unit {
+        "s" | "sec" | "secs" => n,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" | "hour" | "hours" => n * 3600.0,
+        "d" | "day" | "days" => n * 86400.0,
+        "w" | "week" | "weeks" => n * 7.0 * 86400.0,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs_f64(secs.min(1e12)))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a time in ns since the epoch (UTC).
+pub fn format_utc(ts_ns: u64) -> String {
+    let secs = ts_ns / 1_000_000_000;
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert_eq!(parse_duration("1d").unwrap().as_secs(), 86400);
+        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
+        assert!(parse_duration("ten").is_none());
+        assert!(parse_duration("5y").is_none());
+        assert!(parse_duration("").is_none());
+    }
+
+    #[test]
+    fn utc() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_utc(1_700_000_000 * 1_000_000_000),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            format_utc(951_782_400 * 1_000_000_000),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn rotation_bounds_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 0..50u64 {
+            let rec = AuditRecord {
+                v: 1,
+                ts: i,
+                action: "send".into(),
+                outcome: "delivered".into(),
+                preview: "x".repeat(100),
+                ..Default::default()
+            };
+            append_bounded(root, &rec, 1000).unwrap();
+        }
+        let cur = fs::metadata(path(root)).unwrap().len();
+        let old = fs::metadata(root.join("audit.jsonl.1")).unwrap().len();
+        assert!(cur <= 1000 + 300 && old <= 1000 + 300, "{cur} {old}");
+        // The newest records survive, in order, across both generations.
+        let all = read(root, &Filter::default()).unwrap();
+        let ts: Vec<u64> = all.iter().map(|v| v["ts"].as_u64().unwrap()).collect();
+        assert_eq!(*ts.last().unwrap(), 49);
+        assert!(ts.windows(2).all(|w| w[1] == w[0] + 1), "{ts:?}");
+    }
+
+    #[test]
+    fn append_rotate_and_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for i in 0..3u32 {
+            let rec = AuditRecord {
+                v: 1,
+                ts: 1000 + u64::from(i),
+                action: "send".into(),
+                target: Some(PaneId(i)),
+                target_name: Some(format!("a{i}")),
+                outcome: "delivered".into(),
+                ..Default::default()
+            };
+            append(root, &rec).unwrap();
+        }
+        let all = read(root, &Filter::default()).unwrap();
+        assert_eq!(all.len(), 3);
+        let f = Filter {
+            panes: vec![PaneId(1)],
+            ..Default::default()
+        };
+        assert_eq!(read(root, &f).unwrap().len(), 1);
+        let f = Filter {
+            name: Some("a2".into()),
+            ..Default::default()
+        };
+        assert_eq!(read(root, &f).unwrap()[0]["target"], "%2");
+        let f = Filter {
+            since_ts: Some(1001),
+            ..Default::default()
+        };
+        assert_eq!(read(root, &f).unwrap().len(), 2);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path(root)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

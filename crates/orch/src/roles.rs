@@ -1,0 +1,279 @@
+//! Roles (`operator`, `worker`, `observer`), who may tell whom, the claimed
+//! operator pane, and escalation axes.
+//!
+//! The default matrix (docs/tell.md, "Roles"):
+//!
+//! | sender \ target | operator | worker | observer |
+//! |---|---|---|---|
+//! | operator | yes | yes | yes |
+//! | worker   | yes | yes | no  |
+//! | observer | yes | no  | no  |
+//!
+//! `$ORCH_CONFIG_DIR/roles.json` replaces rows of it, and may add roles:
+//!
+//! ```json
+//! {"may_tell": {"observer": ["operator", "worker"], "reviewer": ["operator", "*"]}}
+//! ```
+//!
+//! A row lists the target roles a sender role may tell (`"*"`: any). Rows
+//! the file does not name keep their default. A sender role with no row may
+//! tell no one.
+//!
+//! A pane's role: its registry `role`; for the pane the command runs in,
+//! else `ORCH_ROLE`; else `operator` if it is the claimed operator pane;
+//! else `operator` — a pane orch did not spawn with a role belongs to the
+//! person (a plain shell, a hand-started agent), and so does a command run
+//! outside tmux.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::event::now_ns;
+use crate::exit::Fail;
+use crate::pane::PaneId;
+use crate::paths;
+use crate::store::Store;
+
+pub const OPERATOR: &str = "operator";
+pub const WORKER: &str = "worker";
+pub const OBSERVER: &str = "observer";
+/// The roles orch knows without a roles file.
+pub const BUILTIN_ROLES: &[&str] = &[OPERATOR, WORKER, OBSERVER];
+/// Environment variable naming the role of the process's own pane.
+pub const ROLE_ENV: &str = "ORCH_ROLE";
+/// File name of the role matrix under the config dir.
+pub const ROLES_FILE: &str = "roles.json";
+
+/// The only questions a worker escalates to the operator; everything else
+/// it decides itself.
+pub const AXES: &[&str] = &["taste", "architecture", "ethics", "reversibility"];
+
+/// Who may tell whom: sender role → target roles (`*` = any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matrix {
+    pub may_tell: BTreeMap<String, Vec<String>>,
+    /// Where the matrix came from (the roles file, or built-in).
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesFile {
+    may_tell: BTreeMap<String, Vec<String>>,
+}
+
+impl Matrix {
+    pub fn builtin() -> Matrix {
+        let row = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut may_tell = BTreeMap::new();
+        may_tell.insert(OPERATOR.into(), row(&["*"]));
+        may_tell.insert(WORKER.into(), row(&[OPERATOR, WORKER]));
+        may_tell.insert(OBSERVER.into(), row(&[OPERATOR]));
+        Matrix {
+            may_tell,
+            source: "built-in".into(),
+        }
+    }
+
+    pub fn path() -> Result<PathBuf> {
+        Ok(paths::config_dir()?.join(ROLES_FILE))
+    }
+
+    /// The built-in matrix with the rows of the roles file (if any) applied.
+    /// An unreadable or invalid file is an error: a typo must not silently
+    /// open or close the fleet.
+    pub fn load() -> Result<Matrix> {
+        let path = Matrix::path()?;
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Matrix::builtin()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Matrix::from_json(&data).map_err(|e| {
+            Fail::usage(format!(
+                "invalid role matrix {}: {e}; expected {{\"may_tell\": {{\"worker\": [\"operator\", \"worker\"]}}}} (see docs/tell.md)",
+                path.display()
+            ))
+        }).map(|mut m| {
+            m.source = path.display().to_string();
+            m
+        })
+    }
+
+    pub fn from_json(data: &[u8]) -> std::result::Result<Matrix, String> {
+        let file: RolesFile = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+        let mut m = Matrix::builtin();
+        for (role, targets) in file.may_tell {
+            if role.trim().is_empty() || targets.iter().any(|t| t.trim().is_empty()) {
+                return Err("role names must not be empty".into());
+            }
+            m.may_tell.insert(role, targets);
+        }
+        Ok(m)
+    }
+
+    pub fn knows(&self, role: &str) -> bool {
+        self.may_tell.contains_key(role)
+    }
+
+    /// May a `from` pane tell a `to` pane?
+    pub fn allows(&self, from: &str, to: &str) -> bool {
+        self.may_tell
+            .get(from)
+            .is_some_and(|row| row.iter().any(|t| t == "*" || t == to))
+    }
+
+    pub fn row(&self, from: &str) -> Vec<String> {
+        self.may_tell.get(from).cloned().unwrap_or_default()
+    }
+}
+
+/// A pane's role and how orch knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleOf {
+    pub role: String,
+    /// `registry`, `env` (ORCH_ROLE), `claimed` (the operator claim) or
+    /// `default`.
+    pub source: &'static str,
+}
+
+/// The role of `pane`. `own_env_role` is `ORCH_ROLE` when `pane` is the
+/// pane this process runs in (or there is no pane: a command run outside
+/// tmux); it is ignored for other panes.
+pub fn role_of(
+    store: &Store,
+    pane: Option<PaneId>,
+    own_env_role: Option<&str>,
+    operator: Option<PaneId>,
+) -> RoleOf {
+    if let Some(p) = pane
+        && let Some(role) = store
+            .read_registry(p)
+            .and_then(|r| r.role)
+            .filter(|r| !r.trim().is_empty())
+    {
+        return RoleOf {
+            role,
+            source: "registry",
+        };
+    }
+    if let Some(r) = own_env_role.filter(|r| !r.trim().is_empty()) {
+        return RoleOf {
+            role: r.trim().to_string(),
+            source: "env",
+        };
+    }
+    if pane.is_some() && pane == operator {
+        return RoleOf {
+            role: OPERATOR.into(),
+            source: "claimed",
+        };
+    }
+    RoleOf {
+        role: OPERATOR.into(),
+        source: "default",
+    }
+}
+
+/// `ORCH_ROLE` of this process, if set.
+pub fn env_role() -> Option<String> {
+    std::env::var(ROLE_ENV)
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+}
+
+/// An escalation axis, checked. Anything else is refused: the worker
+/// decides it itself.
+pub fn check_axis(axis: &str) -> Result<&'static str> {
+    let a = axis.trim().to_ascii_lowercase();
+    AXES.iter().copied().find(|x| *x == a).ok_or_else(|| {
+        Fail::refused(format!(
+            "{axis:?} is not an escalation axis; escalate only on {} — decide everything else yourself",
+            AXES.join(", ")
+        ))
+    })
+}
+
+/// The claimed operator: `servers/<key>/operator.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorClaim {
+    pub pane: PaneId,
+    pub ts: u64,
+}
+
+pub fn operator_path(store: &Store) -> PathBuf {
+    store.dir().join("operator.json")
+}
+
+/// The pane that claimed the operator role on this server, if any.
+pub fn claimed_operator(store: &Store) -> Option<PaneId> {
+    let data = fs::read(operator_path(store)).ok()?;
+    serde_json::from_slice::<OperatorClaim>(&data)
+        .ok()
+        .map(|c| c.pane)
+}
+
+/// Record `pane` as the operator. Returns the previous claim.
+pub fn claim_operator(store: &Store, pane: PaneId) -> Result<Option<PaneId>> {
+    let previous = claimed_operator(store);
+    let claim = OperatorClaim { pane, ts: now_ns() };
+    let path = operator_path(store);
+    paths::write_atomic(&path, &serde_json::to_vec(&claim)?, 0o600)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(previous)
+}
+
+/// Remove the operator claim. Returns the pane that held it.
+pub fn release_operator(store: &Store) -> Result<Option<PaneId>> {
+    let previous = claimed_operator(store);
+    match fs::remove_file(operator_path(store)) {
+        Ok(()) => Ok(previous),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).context("cannot remove the operator claim"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_matrix() {
+        let m = Matrix::builtin();
+        for to in BUILTIN_ROLES {
+            assert!(m.allows(OPERATOR, to));
+        }
+        assert!(m.allows(WORKER, OPERATOR));
+        assert!(m.allows(WORKER, WORKER));
+        assert!(!m.allows(WORKER, OBSERVER));
+        assert!(m.allows(OBSERVER, OPERATOR));
+        assert!(!m.allows(OBSERVER, WORKER));
+        assert!(!m.allows(OBSERVER, OBSERVER));
+        assert!(!m.allows("stranger", OPERATOR));
+    }
+
+    #[test]
+    fn file_replaces_rows_and_adds_roles() {
+        let m = Matrix::from_json(
+            br#"{"may_tell": {"observer": ["operator", "worker"], "reviewer": ["*"]}}"#,
+        )
+        .unwrap();
+        assert!(m.allows(OBSERVER, WORKER));
+        assert!(m.allows("reviewer", OBSERVER));
+        assert!(!m.allows(WORKER, OBSERVER), "untouched rows keep defaults");
+        assert!(Matrix::from_json(b"{\"may_tel\": {}}").is_err());
+        assert!(Matrix::from_json(b"not json").is_err());
+        assert!(Matrix::from_json(br#"{"may_tell": {"": ["x"]}}"#).is_err());
+    }
+
+    #[test]
+    fn axes() {
+        assert_eq!(check_axis("Architecture").unwrap(), "architecture");
+        let e = check_axis("budget").unwrap_err().to_string();
+        assert!(e.contains("decide everything else yourself"), "{e}");
+    }
+}
