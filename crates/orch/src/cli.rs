@@ -100,6 +100,7 @@ fn subcommand_defs() -> Vec<clap::Command> {
         crate::listen::ListenArgs::command().name("listen"),
         crate::hook::HookArgs::command().name("hook"),
         crate::echo::EchoArgs::command().name("echo"),
+        crate::spawn::SpawnArgs::command().name("spawn"),
     ]
 }
 

@@ -5,4 +5,5 @@ mod support;
 
 mod hook;
 mod listen;
+mod spawn;
 mod umbrella;
