@@ -802,7 +802,6 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
         }
     };
     let prepared = (|| -> Result<(launch::LaunchFile, Vec<String>, PathBuf)> {
-        place::hold_on_exit(&tmux, pane, true)?;
         let (lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
         let file = store.panes_dir().join(format!("{}.launch.json", pane.0));
         launch::write(&file, &lf)?;
@@ -885,7 +884,7 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
         "--exec-launch".into(),
         launch_file.to_string_lossy().into_owned(),
     ];
-    if let Err(e) = place::respawn(&tmux, pane, &plan.cwd, &trampoline) {
+    if let Err(e) = place::start(&tmux, pane, &plan.cwd, &trampoline) {
         place::kill(&tmux, pane);
         let _ = std::fs::remove_file(&launch_file);
         let _ = store.update_registry(pane, |r| r.gone_ts = Some(now_ns()));
@@ -921,7 +920,7 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
             session_id: sid,
             inferred,
         } => {
-            place::hold_on_exit(&tmux, pane, false)?;
+            place::release_on_exit(&tmux, pane)?;
             report
                 .obj
                 .insert("session_id".into(), json!(sid.or(session_id)));
@@ -939,7 +938,7 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
             }
         }
         Outcome::Blocked { kind, excerpt, fix } => {
-            place::hold_on_exit(&tmux, pane, false)?;
+            place::release_on_exit(&tmux, pane)?;
             store.update_registry(pane, |r| {
                 r.screen = Some(ScreenState {
                     state: "blocked:dialog".into(),

@@ -5,7 +5,8 @@
 //! registry record exists before the agent's first hook fires, and
 //! `remain-on-exit` is set on the pane before the agent can die, so a crash
 //! at start-up leaves its last screen to report. Then `respawn-pane -k`
-//! replaces the placeholder with the agent (same pane id).
+//! replaces the placeholder with the agent (same pane id), in the same tmux
+//! call as the option.
 
 use std::path::Path;
 
@@ -166,35 +167,39 @@ fn create_headless(tmux: &Tmux, cwd: &str, title: &str) -> Result<PaneId> {
     bail!("cannot create a window in tmux session {HEADLESS_SESSION}")
 }
 
-/// Keep the pane (dead) if the agent dies, so its last screen can be read.
-pub fn hold_on_exit(tmux: &Tmux, pane: PaneId, hold: bool) -> Result<()> {
-    // After start-up, keep only panes of agents that failed (tmux ≥ 3.2
-    // knows `failed`; older ones close every exited pane).
-    let value = if hold {
-        "on"
-    } else if crate::tmux::version().is_ok_and(|v| v >= (3, 2)) {
-        "failed"
-    } else {
-        "off"
-    };
-    tmux.run([
-        "set-option",
-        "-p",
-        "-t",
-        &pane.to_string(),
-        "remain-on-exit",
-        value,
-    ])?;
+/// After start-up: keep only the panes of agents that failed, so their last
+/// screen stays readable (tmux < 3.2 has no `failed`: there panes close).
+pub fn release_on_exit(tmux: &Tmux, pane: PaneId) -> Result<()> {
+    let p = pane.to_string();
+    let set = |v: &str| tmux.run(["set-option", "-p", "-t", &p, "remain-on-exit", v]);
+    if set("failed").is_err() {
+        set("off")?;
+    }
     Ok(())
 }
 
-/// Replace the placeholder with `argv`, started in `cwd`.
-pub fn respawn(tmux: &Tmux, pane: PaneId, cwd: &Path, argv: &[String]) -> Result<()> {
+/// Replace the placeholder with `argv`, started in `cwd`, having first told
+/// tmux to keep the pane if the agent dies (one tmux call: the agent cannot
+/// die before the option is set).
+pub fn start(tmux: &Tmux, pane: PaneId, cwd: &Path, argv: &[String]) -> Result<()> {
     let p = pane.to_string();
-    let mut args: Vec<String> = ["respawn-pane", "-k", "-t", &p, "-c"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = [
+        "set-option",
+        "-p",
+        "-t",
+        &p,
+        "remain-on-exit",
+        "on",
+        ";",
+        "respawn-pane",
+        "-k",
+        "-t",
+        &p,
+        "-c",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     args.push(cwd.to_string_lossy().into_owned());
     args.extend(argv.iter().cloned());
     tmux.run(&args)?;
