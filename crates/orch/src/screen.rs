@@ -49,12 +49,19 @@ pub fn strip_volatile(screen: &str) -> String {
     out.trim_end().to_string()
 }
 
-/// The last `n` non-blank lines of a screen, for error reports.
+/// A line drawn only with box-drawing rules and spaces: layout, not content.
+fn is_rule(line: &str) -> bool {
+    line.chars()
+        .all(|c| c.is_whitespace() || ('\u{2500}'..='\u{257F}').contains(&c))
+}
+
+/// The last `n` lines of a screen that say something (blank lines and
+/// box-drawing rules skipped), for error reports.
 pub fn tail(screen: &str, n: usize) -> String {
     let lines: Vec<&str> = screen
         .lines()
         .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !is_rule(l))
         .collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -78,5 +85,6 @@ mod tests {
     fn tail_skips_blank_lines() {
         assert_eq!(tail("a\n\nb\n  \nc\n\n", 2), "b\nc");
         assert_eq!(tail("", 3), "");
+        assert_eq!(tail("x\n────────\n ╭──╮ \ny", 5), "x\ny");
     }
 }

@@ -610,6 +610,12 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
     );
     let old = assert_ready(&o, &v);
     let sid = v["session_id"].as_str().unwrap().to_string();
+    // One turn, so there is a conversation to resume.
+    env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
+    env.tmux(&["send-keys", "-t", &old, "Enter"]);
+    eventually(Duration::from_secs(10), "the turn", || {
+        env.events(&old).into_iter().find(|e| e["kind"] == "stop")
+    });
 
     let o = env
         .cmd_in("orch-spawn", &me)
@@ -680,6 +686,64 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
         .output()
         .unwrap();
     assert_eq!(json_lines(&o)[0]["pane"], new.as_str(), "{}", stderr(&o));
+}
+
+#[test]
+fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "mute"]);
+    let old = assert_ready(&o, &v);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", "mute"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (o, v) = spawn_from(&env, Some(&me), &["--restart", &old]);
+    assert_ready(&o, &v);
+    assert_ne!(v["session_id"], sid.as_str());
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no conversation to resume"),
+        "{v}"
+    );
+}
+
+#[test]
+fn stop_mid_turn_still_exits_gracefully() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo"]);
+    let pane = assert_ready(&o, &v);
+    env.tmux(&["send-keys", "-t", &pane, "-l", "[[slow:1500]] busy"]);
+    env.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    eventually(Duration::from_secs(10), "the prompt", || {
+        env.events(&pane)
+            .into_iter()
+            .find(|e| e["kind"] == "prompt")
+    });
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", &pane])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["how"], "exit-command", "{v}");
+    let kinds: Vec<Value> = env
+        .events(&pane)
+        .into_iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert!(kinds.contains(&Value::from("session_end")), "{kinds:?}");
 }
 
 #[test]

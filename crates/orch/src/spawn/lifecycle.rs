@@ -78,10 +78,22 @@ pub(super) fn stop(args: &SpawnArgs, target: &str) -> Result<Code> {
             let dialog = h.and_then(|h| dialogs::detect(h.name, &screen));
             match (h.and_then(|h| h.exit_command), dialog) {
                 (Some(cmd), None) => {
-                    if screen.contains("esc to interrupt") {
-                        // Mid-turn: interrupt first so the exit command is
-                        // not queued behind the turn.
+                    // Mid-turn: interrupt first so the exit command is
+                    // not queued behind the turn, and give the interrupt a
+                    // moment so the Escape is not read as Alt+'/'.
+                    let last = rec
+                        .as_ref()
+                        .and_then(|r| r.last_event.as_ref())
+                        .and_then(|e| e.kind);
+                    let mid_turn = match last {
+                        // Hook evidence: a prompt with no turn end after it.
+                        Some(k) if k != Kind::Spawned => k == Kind::Prompt,
+                        // None (a hookless harness): its status line.
+                        _ => crate::screen::tail(&screen, 2).contains("esc to interrupt"),
+                    };
+                    if mid_turn {
                         let _ = tmux.run(["send-keys", "-t", &pane.to_string(), "Escape"]);
+                        std::thread::sleep(Duration::from_millis(150));
                     }
                     place::type_command(&tmux, pane, cmd)?;
                     match wait_exit(&tmux, pane, grace) {
@@ -178,6 +190,9 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
             "the agent in {old} is still running; stop it first (orch-spawn --stop {old}) or talk to it"
         )));
     }
+    // A session nobody talked to is not saved by claude, so it cannot be
+    // resumed: start a fresh one (said in the warnings).
+    let talked = rec.last_prompt.is_some() || rec.turns > 0;
     let saved = rec.extra.get("spawn").cloned().unwrap_or(Value::Null);
     let strings = |key: &str| -> Vec<String> {
         saved[key]
@@ -204,7 +219,7 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
         prompt: args.prompt.clone(),
         outfit: rec.outfit.clone(),
         timeout: args.timeout,
-        resume: Some(session),
+        resume: talked.then(|| session.clone()),
         add_dir: strings("explicit_add_dirs")
             .into_iter()
             .map(PathBuf::from)
@@ -219,7 +234,12 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
         worktree: rec.worktree.clone(),
         bypass: saved["bypass"].as_bool(),
     };
-    let plan = plan(&again, inherit)?;
+    let mut plan = plan(&again, inherit)?;
+    if !talked {
+        plan.warnings.push(format!(
+            "{old} never received a prompt, so there was no conversation to resume (session {session}); started a new session"
+        ));
+    }
     if matches!(status, Status::Dead(_)) {
         place::kill(&tmux, old);
     }

@@ -230,7 +230,7 @@ pub(crate) struct Plan {
     program: String,
     prompt: Option<String>,
     timeout: Duration,
-    warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     restart_of: Option<PaneId>,
 }
 
