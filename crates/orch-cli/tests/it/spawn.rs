@@ -562,6 +562,33 @@ fn outfit_is_applied_to_the_claude_command_line() {
 }
 
 #[test]
+fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // tmux refuses commands over ~16 KiB; the launch file carries the argv.
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    let long = "Be thorough. ".repeat(4000);
+    std::fs::write(
+        outfits.join("verbose.json"),
+        serde_json::json!({"harness": "echo", "system_prompt": long}).to_string(),
+    )
+    .unwrap();
+    let (o, v) = spawn_from(&env, Some(&caller(&env)), &["--outfit", "verbose"]);
+    let pane = assert_ready(&o, &v);
+    let argv = env.registry(&pane).unwrap()["command"].to_string();
+    assert!(argv.len() > 50_000, "{}", argv.len());
+    assert!(
+        !env.server_state()
+            .join("panes")
+            .join(format!("{}.launch.json", &pane[1..]))
+            .exists(),
+        "the launch file was left behind"
+    );
+}
+
+#[test]
 fn invalid_outfit_is_refused_naming_the_field() {
     let Some(env) = TestEnv::with_tmux() else {
         return;

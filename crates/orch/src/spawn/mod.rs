@@ -709,16 +709,15 @@ fn dry_run(plan: &Plan, pretty: bool) -> Result<Code> {
             serde_json::from_str(&s).unwrap_or(Value::String(s)),
         );
     }
+    let mut notes: Vec<String> = plan.note.iter().cloned().collect();
     if !plan.program.starts_with('/') {
-        o.insert(
-            "note".into(),
-            json!(format!(
-                "{} is not on PATH: {}",
-                plan.harness.program, plan.harness.install_hint
-            )),
-        );
-    } else if let Some(n) = &plan.note {
-        o.insert("note".into(), json!(n));
+        notes.push(format!(
+            "{} is not on PATH: {}",
+            plan.harness.program, plan.harness.install_hint
+        ));
+    }
+    if !notes.is_empty() {
+        o.insert("note".into(), json!(notes.join("; ")));
     }
     if !warnings.is_empty() {
         o.insert("warnings".into(), json!(warnings));
@@ -781,6 +780,7 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
     let tmux = Tmux::for_server(store.server());
     let h = plan.harness;
     let title = plan.name.clone().unwrap_or_else(|| h.name.to_string());
+    let exe = std::env::current_exe().context("cannot find orch-spawn's own path")?;
 
     let lock = lock_spawns(store)?;
     if let Some(n) = &plan.name {
@@ -878,7 +878,6 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
     }
     drop(lock);
 
-    let exe = std::env::current_exe().context("cannot find orch-spawn's own path")?;
     let trampoline = vec![
         exe.to_string_lossy().into_owned(),
         "--exec-launch".into(),
@@ -886,6 +885,7 @@ pub(crate) fn execute(store: &Store, plan: Plan, pretty: bool, started: Instant)
     ];
     if let Err(e) = place::start(&tmux, pane, &plan.cwd, &trampoline) {
         place::kill(&tmux, pane);
+        undo_worktree();
         let _ = std::fs::remove_file(&launch_file);
         let _ = store.update_registry(pane, |r| r.gone_ts = Some(now_ns()));
         return Err(e.context(format!("cannot start {} in {pane}", h.name)));
