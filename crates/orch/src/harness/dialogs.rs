@@ -7,9 +7,10 @@
 //! and the fix a person or the operator can apply. `{pane}` and `{cwd}` in a
 //! fix are filled in when it is reported.
 //!
-//! The texts come from the brief's verified facts (Claude Code 2.1.197) and
-//! the harnesses' own strings; adjust them here when a harness rewords a
-//! screen; nothing else needs to change.
+//! The claude rows were checked against Claude Code 2.1.197's real screens
+//! (see the tests); the other harnesses' texts come from their own strings
+//! and are unverified here. Adjust a row when a harness rewords a screen;
+//! nothing else needs to change.
 
 /// One start-up screen.
 #[derive(Debug)]
@@ -150,6 +151,20 @@ mod tests {
             .kind,
             "login"
         );
+    }
+
+    /// Screens captured from Claude Code 2.1.197 started by orch-spawn
+    /// (offline, mock API), 2026-11-20.
+    #[test]
+    fn real_claude_2_1_197_screens() {
+        let trust = " Accessing workspace:\n /tmp/ccw/untrusted\n Quick safety check: Is this a project you created or one you trust? (Like your own code, a well-known open source project, or work from your team). If not, take a moment to review what's in this\n folder first.\n Claude Code'll be able to read, edit, and execute files here.\n Security guide\n ❯ 1. Yes, I trust this folder\n   2. No, exit\n Enter to confirm · Esc to cancel";
+        assert_eq!(detect("claude", trust).unwrap().kind, "trust");
+        let key = "  Detected a custom API key in your environment\n  ANTHROPIC_API_KEY: sk-ant-...abcdefghijKLMNOPQRST\n  Do you want to use this API key?\n    1. Yes\n  ❯ 2. No (recommended)\n  Enter to confirm · Esc to cancel";
+        assert_eq!(detect("claude", key).unwrap().kind, "api-key");
+        let warn = "  WARNING: Claude Code running in Bypass Permissions mode\n  In Bypass Permissions mode, Claude Code will not ask for your approval before running potentially dangerous commands.\n  ❯ 1. No, exit\n    2. Yes, I accept\n  Enter to confirm · Esc to cancel";
+        assert_eq!(detect("claude", warn).unwrap().kind, "bypass-permissions");
+        let ready = "│   Opus 4.8 (1M context) · API Usage Billing   │\n❯ \n  ⏵⏵ bypass permissions on (shift+tab to cycle) · ← for agents                   ● high · /effort";
+        assert!(detect("claude", ready).is_none());
     }
 
     #[test]
