@@ -160,5 +160,9 @@ pub fn run(args: Vec<String>) -> Result<()> {
         println!("  {}", summary("ready_ms (reported)", &mut ready));
         println!("  {}", summary("orch-spawn wall time", &mut wall));
     }
+    // Killed echo agents fire their session_end hook as they go; let those
+    // land before the temp dir is removed, or they recreate it.
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     Ok(())
 }
