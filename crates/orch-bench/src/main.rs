@@ -15,6 +15,7 @@ use std::process::ExitCode;
 mod common;
 mod hook;
 mod listen;
+mod spawn;
 mod survey;
 mod tell;
 
@@ -45,6 +46,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "survey",
         "orch-survey wall time at 10/50/200 panes (target ≤ 50 ms at 200)",
         survey::main,
+    ),
+    (
+        "spawn",
+        "spawn-to-ready time of the echo agent, headless and split (--runs N)",
+        |a| spawn::run(a.to_vec()),
     ),
     (
         "tell",

@@ -105,6 +105,7 @@ fn subcommand_defs() -> Vec<clap::Command> {
         crate::install::down::DownArgs::command().name("down"),
         crate::install::doctor::DoctorArgs::command().name("doctor"),
         crate::survey::SurveyArgs::command().name("survey"),
+        crate::spawn::SpawnArgs::command().name("spawn"),
     ]
 }
 

@@ -192,16 +192,35 @@ impl Agent {
         let mut buf: Vec<u8> = Vec::new();
         let mut in_paste = false;
         let mut byte = [0u8; 1];
+        // A byte read after a lone ESC that belongs to the input.
+        let mut pending: Option<u8> = None;
         loop {
-            match stdin.read(&mut byte) {
-                Ok(0) | Err(_) => return Input::Eof,
-                Ok(_) => {}
+            if let Some(p) = pending.take() {
+                byte[0] = p;
+            } else {
+                match stdin.read(&mut byte) {
+                    Ok(0) | Err(_) => return Input::Eof,
+                    Ok(_) => {}
+                }
             }
             let b = byte[0];
             if b == 0x1b {
                 // Escape sequence: bracketed-paste markers matter, the rest
-                // (arrows, focus events) are dropped.
-                let mut seq = Vec::new();
+                // (arrows, focus events) are dropped. Only ESC '[' (CSI) and
+                // ESC 'O' (SS3) start one; any other byte after ESC is a
+                // lone Escape key followed by ordinary input.
+                if stdin.read(&mut byte).unwrap_or(0) == 0 {
+                    return Input::Eof;
+                }
+                if byte[0] == b'O' {
+                    let _ = stdin.read(&mut byte);
+                    continue;
+                }
+                if byte[0] != b'[' {
+                    pending = Some(byte[0]);
+                    continue;
+                }
+                let mut seq = vec![b'['];
                 while seq.len() < 8 {
                     if stdin.read(&mut byte).unwrap_or(0) == 0 {
                         break;

@@ -5,6 +5,16 @@
 //! outside tmux, read at most [`MAX_PAYLOAD`] bytes of stdin, turn any
 //! garbage into an `error` field or record rather than a crash, and be fast.
 //! Everything that goes wrong is written to `$ORCH_STATE_DIR/errors.log`.
+//!
+//! **Each event once.** `orch-spawn` passes orch's hooks to some harnesses on
+//! their command line (claude `--settings`, codex `-c notify=…`), as
+//! `orch-hook --spawned <event>`, and sets [`SPAWNED_HOOKS_ENV`]`=1` in their
+//! pane. Hooks registered globally by `orch up` run too, without
+//! `--spawned`; in such a pane they record nothing, so every event is
+//! recorded exactly once whether or not `orch up` was run.
+//!
+//! The payload comes on stdin, or as the argument after the event (codex's
+//! `notify` program gets its JSON that way).
 
 use std::io::{self, IsTerminal, Read};
 
@@ -20,6 +30,10 @@ use crate::store::{Store, log_error};
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
 /// Beyond this much input we stop draining and just exit.
 const MAX_DRAIN: usize = 256 * 1024 * 1024;
+
+/// Set to `1` by `orch-spawn` in panes whose agent got orch's hooks on its
+/// command line: there, only `orch-hook --spawned` records.
+pub const SPAWNED_HOOKS_ENV: &str = "ORCH_SPAWNED_HOOKS";
 
 /// Record an agent hook event for the pane this runs in.
 #[derive(Debug, Parser)]
@@ -38,9 +52,15 @@ pub struct HookArgs {
     /// The event: orch's name (stop) or the harness's (Stop). When omitted,
     /// the payload's `hook_event_name` is used.
     pub event: Option<String>,
+    /// The payload as an argument instead of stdin (codex's notify passes it so).
+    pub payload: Option<String>,
     /// Which agent harness fired the hook (claude, codex, gemini, pi, echo…).
     #[arg(long, env = "ORCH_HARNESS")]
     pub harness: Option<String>,
+    /// The hook was passed by orch-spawn on the agent's command line (see
+    /// the module doc: each event is recorded once).
+    #[arg(long)]
+    pub spawned: bool,
 }
 
 /// Run the hook. Never fails and never prints to stdout.
@@ -48,7 +68,18 @@ pub fn run(args: HookArgs) {
     let (Some(server), Some(pane)) = (Server::from_env(), PaneId::from_env()) else {
         return; // not in tmux: nothing to do
     };
-    let (payload, truncated) = read_payload();
+    let (payload, truncated) = match args.payload {
+        Some(p) => {
+            let truncated = p.len() > MAX_PAYLOAD;
+            let mut b = p.into_bytes();
+            b.truncate(MAX_PAYLOAD);
+            (b, truncated)
+        }
+        None => read_payload(),
+    };
+    if !args.spawned && std::env::var_os(SPAWNED_HOOKS_ENV).is_some_and(|v| v == "1") {
+        return; // the --spawned registration records this one
+    }
     let ev = build_event(
         args.event.as_deref(),
         args.harness.as_deref(),
@@ -112,7 +143,8 @@ pub fn build_event(
     let v = parsed.as_ref().ok().cloned().unwrap_or(Value::Null);
     let name = event_arg
         .map(str::to_string)
-        .or_else(|| str_field(&v, "hook_event_name", 64));
+        .or_else(|| str_field(&v, "hook_event_name", 64))
+        .or_else(|| str_field(&v, "type", 64));
     let kind = name.as_deref().and_then(Kind::from_hook_name);
     let mut ev = Event::new(kind.unwrap_or(Kind::Error));
     ev.truncated = truncated;
@@ -129,10 +161,11 @@ pub fn build_event(
     if let Err(e) = &parsed {
         errors.push(e.clone());
     }
-    ev.session_id = str_field(&v, "session_id", 200);
+    // codex's notify payload spells its keys in kebab case.
+    ev.session_id = str_field(&v, "session_id", 200).or_else(|| str_field(&v, "thread-id", 200));
     ev.cwd = str_field(&v, "cwd", 4096);
     ev.transcript_path = str_field(&v, "transcript_path", 4096);
-    ev.prompt_id = str_field(&v, "prompt_id", 200);
+    ev.prompt_id = str_field(&v, "prompt_id", 200).or_else(|| str_field(&v, "turn-id", 200));
     match kind {
         Some(Kind::SessionStart) => {
             ev.source = str_field(&v, "source", 64);
@@ -144,7 +177,9 @@ pub fn build_event(
             }
         }
         Some(Kind::Stop) | Some(Kind::StopFailure) => {
-            if let Some(mut r) = str_field(&v, "last_assistant_message", usize::MAX) {
+            if let Some(mut r) = str_field(&v, "last_assistant_message", usize::MAX)
+                .or_else(|| str_field(&v, "last-assistant-message", usize::MAX))
+            {
                 if truncate_utf8(&mut r, REPLY_KEEP_BYTES) {
                     ev.truncated = true;
                 }
@@ -206,5 +241,25 @@ pub fn main() {
                 log_error(&root, &format!("orch-hook: bad arguments: {first}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::*;
+
+    #[test]
+    fn codex_notify_payload() {
+        let p = br#"{"type":"agent-turn-complete","thread-id":"t-9","turn-id":"u-1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"done"}"#;
+        let ev = build_event(Some("stop"), Some("codex"), p, false);
+        assert_eq!(ev.kind, Some(Kind::Stop));
+        assert_eq!(ev.session_id.as_deref(), Some("t-9"));
+        assert_eq!(ev.prompt_id.as_deref(), Some("u-1"));
+        assert_eq!(ev.reply.as_deref(), Some("done"));
+        assert_eq!(ev.harness.as_deref(), Some("codex"));
+        assert!(ev.error.is_none());
+        // Without an event argument the payload's `type` names it.
+        let ev = build_event(None, Some("codex"), p, false);
+        assert_eq!(ev.kind, Some(Kind::Stop));
     }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod hook;
 mod listen;
+mod spawn;
 mod survey;
 mod tell;
 mod umbrella;

@@ -1,0 +1,909 @@
+//! orch-spawn against a private tmux server, with the echo agent.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::*;
+
+/// The pane of the test server's first window: where spawn "is called from".
+fn caller(env: &TestEnv) -> String {
+    env.tmux(&["display-message", "-p", "-t", "main:0", "#{pane_id}"])
+        .trim()
+        .to_string()
+}
+
+fn spawn_from(env: &TestEnv, from: Option<&str>, args: &[&str]) -> (Output, Value) {
+    let mut c = match from {
+        Some(p) => env.cmd_in("orch-spawn", p),
+        None => env.cmd("orch-spawn"),
+    };
+    if !args.iter().any(|a| a.starts_with("--timeout")) {
+        c.args(["--timeout", "20"]);
+    }
+    let o = c.args(args).output().unwrap();
+    let v = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+    (o, v)
+}
+
+fn panes(env: &TestEnv) -> Vec<String> {
+    env.tmux(&["list-panes", "-a", "-F", "#{pane_id}"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `#{…}` formats of a pane.
+fn fmt(env: &TestEnv, pane: &str, f: &str) -> String {
+    env.tmux(&["display-message", "-p", "-t", pane, f])
+        .trim()
+        .to_string()
+}
+
+fn num(env: &TestEnv, pane: &str, f: &str) -> i64 {
+    fmt(env, pane, f).parse().unwrap()
+}
+
+fn assert_ready(o: &Output, v: &Value) -> String {
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(o));
+    assert_eq!(v["state"], "idle", "{v}");
+    assert!(v["ready_ms"].is_u64(), "{v}");
+    v["pane"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn spawn_in_every_position() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    for pos in ["right", "left", "above", "below"] {
+        let (o, v) = spawn_from(&env, Some(&me), &["echo", "--position", pos]);
+        let pane = assert_ready(&o, &v);
+        assert_eq!(v["placement"], format!("{pos} of {me}"));
+        assert_eq!(
+            fmt(&env, &pane, "#{window_id}"),
+            fmt(&env, &me, "#{window_id}"),
+            "{pos}: not split off the caller's window"
+        );
+        let (l, t) = (
+            num(&env, &pane, "#{pane_left}"),
+            num(&env, &pane, "#{pane_top}"),
+        );
+        let (ml, mt) = (
+            num(&env, &me, "#{pane_left}"),
+            num(&env, &me, "#{pane_top}"),
+        );
+        match pos {
+            "right" => assert!(l > ml, "right: {l} vs {ml}"),
+            "left" => assert!(l < ml, "left: {l} vs {ml}"),
+            "below" => assert!(t > mt, "below: {t} vs {mt}"),
+            _ => assert!(t < mt, "above: {t} vs {mt}"),
+        }
+        env.tmux(&["kill-pane", "-t", &pane]);
+    }
+}
+
+#[test]
+fn spawn_window_and_headless_then_show_and_hide() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--window", "--name", "win"]);
+    let win = assert_ready(&o, &v);
+    assert_ne!(
+        fmt(&env, &win, "#{window_id}"),
+        fmt(&env, &me, "#{window_id}")
+    );
+    assert_eq!(fmt(&env, &win, "#{session_name}"), "main");
+    assert_eq!(fmt(&env, &win, "#{window_name}"), "win");
+
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--headless", "--name", "ghost"]);
+    let ghost = assert_ready(&o, &v);
+    assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
+
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--show", "ghost", "--position", "below"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        fmt(&env, &ghost, "#{window_id}"),
+        fmt(&env, &me, "#{window_id}")
+    );
+    assert!(num(&env, &ghost, "#{pane_top}") > num(&env, &me, "#{pane_top}"));
+
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--hide", "ghost"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
+    // A pane alone in its window moves with its window.
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--hide", &win])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fmt(&env, &win, "#{session_name}"), "orch-headless");
+}
+
+#[test]
+fn outside_tmux_falls_back_to_a_window_and_says_so() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let (o, v) = spawn_from(&env, None, &["echo"]);
+    let pane = assert_ready(&o, &v);
+    assert_eq!(v["placement"], "window");
+    assert!(v["note"].as_str().unwrap().contains("new window"), "{v}");
+    assert!(v.get("parent").is_none(), "{v}");
+    assert!(panes(&env).contains(&pane));
+}
+
+#[test]
+fn ready_means_session_start_and_is_recorded() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let dir = env.dir.path().join("work");
+    std::fs::create_dir(&dir).unwrap();
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &[
+            "echo",
+            "--name",
+            "rev",
+            "--role",
+            "observer",
+            "--cwd",
+            dir.to_str().unwrap(),
+            "--model",
+            "m1",
+        ],
+    );
+    let pane = assert_ready(&o, &v);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    assert_eq!(v["name"], "rev");
+    assert_eq!(v["role"], "observer");
+    assert_eq!(v["harness"], "echo");
+    assert_eq!(v["parent"], me.as_str());
+
+    let evs = env.events(&pane);
+    assert_eq!(evs[0]["kind"], "spawned", "{evs:?}");
+    assert_eq!(evs[0]["seq"], 1);
+    let start = evs
+        .iter()
+        .find(|e| e["kind"] == "session_start")
+        .expect("no session_start event");
+    assert_eq!(start["session_id"], sid.as_str());
+    assert_eq!(start["source"], "startup");
+    assert_eq!(start["name"], "rev");
+
+    let rec = env.registry(&pane).unwrap();
+    let canon = std::fs::canonicalize(&dir).unwrap();
+    assert_eq!(rec["name"], "rev");
+    assert_eq!(rec["role"], "observer");
+    assert_eq!(rec["harness"], "echo");
+    assert_eq!(rec["parent"], me.as_str());
+    assert_eq!(rec["cwd"], canon.to_str().unwrap());
+    assert_eq!(rec["session_id"], sid.as_str());
+    assert!(rec["spawned_ts"].is_u64());
+    assert_eq!(rec["last_event"]["kind"], "session_start");
+    let argv: Vec<&str> = rec["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(argv[0].ends_with("orch-echo"), "{argv:?}");
+    assert!(argv.contains(&sid.as_str()), "{argv:?}");
+    let prompt = argv
+        .iter()
+        .find_map(|a| a.strip_prefix("--append-system-prompt="))
+        .expect("no fleet prompt");
+    assert!(prompt.contains(&format!("Your pane: {pane}")), "{prompt}");
+    assert!(prompt.contains("Your role: observer"));
+    assert!(!prompt.contains("{{"));
+
+    // The agent's environment, as the pane sees it.
+    let env_of = |var: &str| -> String {
+        let pid = fmt(&env, &pane, "#{pane_pid}");
+        let data = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        data.split(|&b| b == 0)
+            .filter_map(|kv| std::str::from_utf8(kv).ok())
+            .find_map(|kv| kv.strip_prefix(&format!("{var}=")).map(str::to_string))
+            .unwrap_or_default()
+    };
+    assert_eq!(env_of("ORCH_ROLE"), "observer");
+    assert_eq!(env_of("ORCH_NAME"), "rev");
+    assert_eq!(env_of("ORCH_PARENT"), me);
+    assert_eq!(env_of("ORCH_HARNESS"), "echo");
+    assert_eq!(env_of("ORCH_SPAWNED_HOOKS"), "");
+}
+
+#[test]
+fn name_resolves_and_duplicates_are_refused() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "alpha"]);
+    let pane = assert_ready(&o, &v);
+
+    let o = env
+        .cmd("orch-listen")
+        .args([
+            "alpha",
+            "--since",
+            "0",
+            "--kinds",
+            "session_start",
+            "--timeout",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ev = &json_lines(&o)[0];
+    assert_eq!(ev["pane"], pane.as_str());
+    assert_eq!(ev["name"], "alpha");
+
+    let before = panes(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "alpha"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(v, Value::Null, "nothing on stdout");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("\"alpha\" is taken") && err.contains(&pane),
+        "{err}"
+    );
+    assert_eq!(panes(&env), before, "a pane was created anyway");
+}
+
+#[test]
+fn agent_that_exits_at_once_is_reported_exited() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let before = panes(&env);
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &["echo", "--name", "dies", "--", "--exit-immediately"],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(v["state"], "exited");
+    assert!(v["ready_ms"].is_null());
+    assert!(v["exited_ms"].is_u64());
+    assert!(
+        v["excerpt"].as_str().unwrap().contains("exiting at once"),
+        "{v}"
+    );
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("exited during start-up"), "{err}");
+    let pane = v["pane"].as_str().unwrap();
+    assert_eq!(panes(&env), before, "the dead pane was left behind");
+    let evs = env.events(pane);
+    let exited = evs
+        .iter()
+        .find(|e| e["kind"] == "exited")
+        .expect("no exited event");
+    assert!(
+        exited["data"]["excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("exiting at once")
+    );
+    let rec = env.registry(pane).unwrap();
+    assert_eq!(rec["screen"]["state"], "exited");
+    assert!(
+        rec["gone_ts"].is_u64(),
+        "its name must not resolve any more"
+    );
+}
+
+#[test]
+fn startup_dialog_is_reported_blocked_with_the_excerpt() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &["echo", "--name", "shy", "--", "--dialog"],
+    );
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert_eq!(v["state"], "blocked:dialog");
+    assert_eq!(v["dialog"], "trust");
+    let excerpt = v["excerpt"].as_str().unwrap();
+    assert!(
+        excerpt.contains("Do you trust the files in this folder?"),
+        "{excerpt}"
+    );
+    let pane = v["pane"].as_str().unwrap().to_string();
+    assert!(v["fix"].as_str().unwrap().contains(&pane), "{v}");
+    assert_eq!(stderr(&o).lines().count(), 1);
+    let rec = env.registry(&pane).unwrap();
+    assert_eq!(rec["screen"]["state"], "blocked:dialog");
+    assert!(
+        panes(&env).contains(&pane),
+        "the pane is left for someone to answer"
+    );
+
+    // Answering the dialog lets the agent start; its event clears the state.
+    env.tmux(&["send-keys", "-t", &pane, "1"]);
+    eventually(
+        Duration::from_secs(10),
+        "session_start after answering",
+        || {
+            env.registry(&pane)
+                .filter(|r| r["last_event"]["kind"] == "session_start" && r.get("screen").is_none())
+        },
+    );
+}
+
+#[test]
+fn hookless_agent_is_ready_by_screen_quiescence_flagged_inferred() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--no-hooks"]);
+    let pane = assert_ready(&o, &v);
+    assert_eq!(v["inferred"], true, "{v}");
+    assert!(v["session_id"].is_string());
+    let rec = env.registry(&pane).unwrap();
+    assert_eq!(rec["screen"]["state"], "idle");
+    assert!(
+        !env.events(&pane)
+            .iter()
+            .any(|e| e["kind"] == "session_start"),
+        "--no-hooks fired a hook"
+    );
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn worktree_is_created_in_a_repo_and_refused_outside() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let repo = env.dir.path().join("app");
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("sub/f.txt"), "x").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &[
+            "echo",
+            "--name",
+            "wt",
+            "--worktree",
+            "--cwd",
+            repo.join("sub").to_str().unwrap(),
+        ],
+    );
+    let pane = assert_ready(&o, &v);
+    let wt = env.dir.path().join("app.worktrees").join("orch-wt");
+    let wt = std::fs::canonicalize(&wt).expect("worktree dir missing");
+    assert_eq!(v["worktree"]["branch"], "orch/wt");
+    assert_eq!(v["worktree"]["path"], wt.to_str().unwrap());
+    assert!(git(&repo, &["worktree", "list"]).contains(wt.to_str().unwrap()));
+    assert!(wt.join("sub/f.txt").is_file());
+    // The agent starts in the same subdirectory, inside its worktree.
+    let start = env
+        .events(&pane)
+        .into_iter()
+        .find(|e| e["kind"] == "session_start")
+        .unwrap();
+    assert_eq!(start["cwd"], wt.join("sub").to_str().unwrap());
+    assert_eq!(
+        env.registry(&pane).unwrap()["worktree"],
+        wt.to_str().unwrap()
+    );
+
+    let plain = env.dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let before = panes(&env);
+    let (o, _) = spawn_from(
+        &env,
+        Some(&me),
+        &["echo", "--worktree", "--cwd", plain.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("not inside") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(panes(&env), before);
+}
+
+#[test]
+fn outfit_is_applied_to_the_claude_command_line() {
+    let env = TestEnv::new();
+    let skills = env.dir.path().join("skills");
+    std::fs::create_dir_all(skills.join(".claude/skills")).unwrap();
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    std::fs::write(
+        outfits.join("auditor.json"),
+        serde_json::json!({
+            "harness": "claude",
+            "model": "claude-sonnet-4-5",
+            "role": "observer",
+            "system_prompt": "AUDIT-ONLY: never edit.",
+            "allowed_tools": ["Read", "Bash(git log:*)"],
+            "disallowed_tools": ["Edit"],
+            "skills_dirs": [skills.to_str().unwrap()],
+            "env": {"AUDIT_LEVEL": "3"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = env
+        .cmd("orch-spawn")
+        .args([
+            "--outfit",
+            "auditor",
+            "--name",
+            "aud",
+            "--dry-run",
+            "--",
+            "--verbose",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let argv: Vec<&str> = v["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(argv[0].ends_with("claude"), "{argv:?}");
+    let sid = v["session_id"].as_str().unwrap();
+    for want in [
+        format!("--session-id={sid}"),
+        "--model=claude-sonnet-4-5".to_string(),
+        "--dangerously-skip-permissions".to_string(),
+        "--allowedTools=Read".to_string(),
+        "--allowedTools=Bash(git log:*)".to_string(),
+        "--disallowedTools=Edit".to_string(),
+        format!(
+            "--add-dir={}",
+            std::fs::canonicalize(&skills).unwrap().display()
+        ),
+    ] {
+        assert!(argv.contains(&want.as_str()), "missing {want} in {argv:?}");
+    }
+    assert_eq!(*argv.last().unwrap(), "--verbose");
+    let prompt = argv
+        .iter()
+        .find_map(|a| a.strip_prefix("--append-system-prompt="))
+        .unwrap();
+    assert!(prompt.contains("part of an orch fleet"), "{prompt}");
+    assert!(prompt.ends_with("AUDIT-ONLY: never edit."), "{prompt}");
+    assert!(prompt.contains("Your role: observer"));
+    let settings = argv
+        .iter()
+        .find_map(|a| a.strip_prefix("--settings="))
+        .unwrap();
+    assert!(!Path::new(settings).exists(), "--dry-run wrote a file");
+    assert!(
+        v["settings"]["hooks"]["Stop"][0]["hooks"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("orch-hook --spawned stop")
+    );
+    assert_eq!(v["env"]["AUDIT_LEVEL"], "3");
+    assert_eq!(v["env"]["ORCH_SPAWNED_HOOKS"], "1");
+    assert_eq!(v["env"]["ORCH_ROLE"], "observer");
+    assert_eq!(v["env"]["ORCH_NAME"], "aud");
+    assert_eq!(v["role"], "observer");
+    assert_eq!(v["outfit"], "auditor");
+    assert!(!env.state.exists(), "--dry-run created state");
+
+    // Command-line flags beat the outfit; a built-in outfit works with no file.
+    let o = env
+        .cmd("orch-spawn")
+        .args([
+            "claude",
+            "--outfit",
+            "reviewer",
+            "--model",
+            "opus",
+            "--role",
+            "worker",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let argv = v["argv"].to_string();
+    assert!(
+        argv.contains("--model=opus") && argv.contains("--disallowedTools=Write"),
+        "{argv}"
+    );
+    assert_eq!(v["role"], "worker");
+}
+
+#[test]
+fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // tmux refuses commands over ~16 KiB; the launch file carries the argv.
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    let long = "Be thorough. ".repeat(4000);
+    std::fs::write(
+        outfits.join("verbose.json"),
+        serde_json::json!({"harness": "echo", "system_prompt": long}).to_string(),
+    )
+    .unwrap();
+    let (o, v) = spawn_from(&env, Some(&caller(&env)), &["--outfit", "verbose"]);
+    let pane = assert_ready(&o, &v);
+    let argv = env.registry(&pane).unwrap()["command"].to_string();
+    assert!(argv.len() > 50_000, "{}", argv.len());
+    assert!(
+        !env.server_state()
+            .join("panes")
+            .join(format!("{}.launch.json", &pane[1..]))
+            .exists(),
+        "the launch file was left behind"
+    );
+}
+
+#[test]
+fn invalid_outfit_is_refused_naming_the_field() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    std::fs::write(
+        outfits.join("typo.json"),
+        r#"{"harness":"echo","modle":"x"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        outfits.join("badtype.json"),
+        r#"{"harness":"echo","allowed_tools":"Read"}"#,
+    )
+    .unwrap();
+    let before = panes(&env);
+    for (outfit, field) in [("typo", "`modle`"), ("badtype", "`allowed_tools`")] {
+        let (o, _) = spawn_from(&env, Some(&caller(&env)), &["--outfit", outfit]);
+        assert_eq!(o.status.code(), Some(2), "{outfit}");
+        let err = stderr(&o);
+        assert!(err.contains(field) && err.contains(outfit), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(stdout(&o).is_empty());
+    }
+    let (o, _) = spawn_from(&env, None, &["echo", "--outfit", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("reviewer"),
+        "lists known outfits: {}",
+        stderr(&o)
+    );
+    assert_eq!(panes(&env), before);
+}
+
+#[test]
+fn stop_and_restart_are_recorded_and_resume_the_session() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &["echo", "--name", "phoenix", "--", "--turn-ms", "20"],
+    );
+    let old = assert_ready(&o, &v);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    // One turn, so there is a conversation to resume.
+    env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
+    env.tmux(&["send-keys", "-t", &old, "Enter"]);
+    eventually(Duration::from_secs(10), "the turn", || {
+        env.events(&old).into_iter().find(|e| e["kind"] == "stop")
+    });
+
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--restart", "phoenix"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "restart of a live agent: {}",
+        stderr(&o)
+    );
+
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", "phoenix"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["state"], "exited");
+    assert_eq!(v["how"], "exit-command");
+    assert!(!panes(&env).contains(&old));
+    let evs = env.events(&old);
+    assert!(evs.iter().any(|e| e["kind"] == "session_end"), "{evs:?}");
+    let exited = evs.iter().find(|e| e["kind"] == "exited").unwrap();
+    assert_eq!(exited["reason"], "stopped");
+    assert!(env.registry(&old).unwrap()["gone_ts"].is_u64());
+
+    let (o, v) = spawn_from(
+        &env,
+        Some(&me),
+        &["--restart", "phoenix", "--position", "below"],
+    );
+    let new = assert_ready(&o, &v);
+    assert_ne!(new, old);
+    assert_eq!(v["session_id"], sid.as_str());
+    assert_eq!(v["restart_of"], old.as_str());
+    assert_eq!(v["name"], "phoenix");
+    let start = env
+        .events(&new)
+        .into_iter()
+        .find(|e| e["kind"] == "session_start")
+        .unwrap();
+    assert_eq!(start["source"], "resume");
+    assert_eq!(start["session_id"], sid.as_str());
+    let rec = env.registry(&new).unwrap();
+    assert_eq!(rec["parent"], me.as_str());
+    assert_eq!(rec["restart_of"], old.as_str());
+    let argv = rec["command"].to_string();
+    assert!(
+        argv.contains("--turn-ms") && argv.contains("--resume"),
+        "{argv}"
+    );
+    assert_eq!(env.registry(&old).unwrap()["restarted_as"], new.as_str());
+    // The name now means the new pane.
+    let o = env
+        .cmd("orch-listen")
+        .args([
+            "phoenix",
+            "--since",
+            "0",
+            "--kinds",
+            "session_start",
+            "--timeout",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&o)[0]["pane"], new.as_str(), "{}", stderr(&o));
+}
+
+#[test]
+fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "mute"]);
+    let old = assert_ready(&o, &v);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", "mute"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (o, v) = spawn_from(&env, Some(&me), &["--restart", &old]);
+    assert_ready(&o, &v);
+    assert_ne!(v["session_id"], sid.as_str());
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no conversation to resume"),
+        "{v}"
+    );
+}
+
+#[test]
+fn stop_mid_turn_still_exits_gracefully() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let (o, v) = spawn_from(&env, Some(&me), &["echo"]);
+    let pane = assert_ready(&o, &v);
+    env.tmux(&["send-keys", "-t", &pane, "-l", "[[slow:1500]] busy"]);
+    env.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    eventually(Duration::from_secs(10), "the prompt", || {
+        env.events(&pane)
+            .into_iter()
+            .find(|e| e["kind"] == "prompt")
+    });
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", &pane])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["how"], "exit-command", "{v}");
+    let kinds: Vec<Value> = env
+        .events(&pane)
+        .into_iter()
+        .map(|e| e["kind"].clone())
+        .collect();
+    assert!(kinds.contains(&Value::from("session_end")), "{kinds:?}");
+}
+
+#[test]
+fn stop_kills_an_agent_that_ignores_its_exit_command() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    // The first Enter is swallowed, so /exit never submits.
+    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--swallow-enter", "5"]);
+    let pane = assert_ready(&o, &v);
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["--stop", &pane, "--grace", "0.3"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["how"], "killed-after-grace");
+    assert!(!panes(&env).contains(&pane));
+}
+
+#[test]
+fn bad_input_is_one_usage_error_and_creates_nothing() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let me = caller(&env);
+    let before = panes(&env);
+    let cases: &[(&[&str], &str)] = &[
+        (&["vim"], "unknown harness"),
+        (&["echo", "--cwd", "/no/such/dir"], "no such directory"),
+        (&["echo", "--position", "diagonal"], "diagonal"),
+        (&[], "which agent"),
+        (&["echo", "--name", "%3"], "invalid --name"),
+        (&["echo", "--project", "nope"], "no project"),
+        (&["echo", "--timeout=-1"], "--timeout"),
+        (&["echo", "--prompt", "  "], "--prompt"),
+    ];
+    for (args, want) in cases {
+        let (o, _) = spawn_from(&env, Some(&me), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("orch-spawn: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(stdout(&o).is_empty(), "{args:?}");
+    }
+    assert_eq!(panes(&env), before);
+    assert!(
+        !env.server_state().join("events").exists()
+            || std::fs::read_dir(env.server_state().join("events"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "state was written"
+    );
+}
+
+#[test]
+fn project_resolves_under_the_projects_root() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let root = env.dir.path().join("projects");
+    std::fs::create_dir_all(root.join("shop")).unwrap();
+    let o = env
+        .cmd_in("orch-spawn", &caller(&env))
+        .env("ORCH_PROJECTS_DIR", &root)
+        .args(["echo", "--project", "shop", "--timeout", "20"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let want = std::fs::canonicalize(root.join("shop")).unwrap();
+    assert_eq!(v["cwd"], want.to_str().unwrap());
+}
+
+#[test]
+fn hooks_passed_by_spawn_and_installed_globally_record_each_event_once() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    // Inside a spawned-claude-like pane both registrations fire for one
+    // event: the global one (no --spawned) must record nothing.
+    let hook = bin("orch-hook");
+    let payload = r#"{"session_id":"s","hook_event_name":"Stop","last_assistant_message":"once"}"#;
+    let script = format!(
+        "export ORCH_SPAWNED_HOOKS=1; echo '{payload}' | {h} stop; echo '{payload}' | {h} --spawned stop; \
+         {h} --spawned --harness codex stop '{{\"type\":\"agent-turn-complete\",\"thread-id\":\"t1\",\"last-assistant-message\":\"codex reply\"}}'; \
+         unset ORCH_SPAWNED_HOOKS; echo '{payload}' | {h} stop; sleep 30",
+        h = hook.display()
+    );
+    let pane = env.new_pane(&script);
+    let evs = eventually(Duration::from_secs(10), "three events", || {
+        let e = env.events(&pane);
+        (e.len() >= 3).then_some(e)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let evs_after = env.events(&pane);
+    assert_eq!(evs_after.len(), 3, "{evs_after:?}");
+    assert_eq!(evs[0]["reply"], "once");
+    assert_eq!(evs[1]["reply"], "codex reply");
+    assert_eq!(evs[1]["session_id"], "t1");
+    assert_eq!(evs[1]["harness"], "codex");
+    // Outside a spawned pane the plain hook records as before.
+    assert_eq!(evs[2]["reply"], "once");
+}
+
+#[test]
+
+fn prompt_is_delivered_once_when_ready() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let (o, v) = spawn_from(
+        &env,
+        Some(&caller(&env)),
+        &["echo", "--name", "tasked", "--prompt", "first task: say hi"],
+    );
+    let pane = assert_ready(&o, &v);
+    let stop = eventually(Duration::from_secs(10), "the first turn", || {
+        env.events(&pane).into_iter().find(|e| e["kind"] == "stop")
+    });
+    assert_eq!(stop["reply"], orch::echo::reply_for("first task: say hi"));
+    std::thread::sleep(Duration::from_millis(300));
+    let prompts: Vec<_> = env
+        .events(&pane)
+        .into_iter()
+        .filter(|e| e["kind"] == "prompt")
+        .collect();
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    assert_eq!(prompts[0]["prompt"], "first task: say hi");
+}

@@ -1,0 +1,163 @@
+//! Claude Code (`claude`).
+//!
+//! Values that may start with `-` (a system prompt, a tool pattern) are
+//! passed as `--flag=value`, so the CLI's parser can never mistake them for
+//! flags. Hooks arrive through a `--settings` file written by spawn (see
+//! [`settings_json`]); the file holds only orch's hooks, so the user's own
+//! settings are untouched and still apply.
+
+use serde_json::json;
+
+use super::{Harness, Launch, LaunchSpec, Readiness, shell_quote};
+
+pub const HARNESS: Harness = Harness {
+    name: "claude",
+    program: "claude",
+    install_hint: "install Claude Code: npm install -g @anthropic-ai/claude-code",
+    readiness: Readiness::SessionStart,
+    events: "hooks passed with --settings at spawn (orch-hook --spawned …); global ones from `orch up` are then skipped",
+    exit_command: Some("/exit"),
+    assigns_session_id: true,
+    injects_hooks: true,
+    build,
+};
+
+/// Claude Code hook event → orch-hook event argument.
+pub const HOOK_EVENTS: &[(&str, &str)] = &[
+    ("SessionStart", "session_start"),
+    ("UserPromptSubmit", "prompt"),
+    ("Stop", "stop"),
+    ("StopFailure", "stop_failure"),
+    ("Notification", "notify"),
+    ("SessionEnd", "session_end"),
+];
+
+/// The `--settings` document for a spawned claude: orch's hooks, each
+/// running `orch-hook --spawned <event>`, and (when permissions are bypassed)
+/// the switch that skips the bypass warning dialog.
+pub fn settings_json(hook_program: &str, bypass: bool) -> String {
+    let mut hooks = serde_json::Map::new();
+    for (event, arg) in HOOK_EVENTS {
+        let command = format!("{} --spawned {arg}", shell_quote(hook_program));
+        hooks.insert(
+            event.to_string(),
+            json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]),
+        );
+    }
+    let mut doc = json!({ "hooks": hooks });
+    if bypass {
+        doc["skipDangerousModePermissionPrompt"] = json!(true);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn build(s: &LaunchSpec) -> Launch {
+    let mut l = Launch::default();
+    let a = &mut l.argv;
+    a.push(s.program.clone());
+    match (&s.resume, &s.session_id) {
+        (Some(id), _) => a.push(format!("--resume={id}")),
+        (None, Some(id)) => a.push(format!("--session-id={id}")),
+        (None, None) => {}
+    }
+    if let Some(m) = &s.model {
+        a.push(format!("--model={m}"));
+    }
+    if s.bypass {
+        a.push("--dangerously-skip-permissions".into());
+        if s.is_root {
+            // Claude Code refuses the bypass flag as root unless told it
+            // runs in a sandbox.
+            l.env.push(("IS_SANDBOX".into(), "1".into()));
+        }
+    }
+    for d in &s.add_dirs {
+        a.push(format!("--add-dir={d}"));
+    }
+    for t in &s.allowed_tools {
+        a.push(format!("--allowedTools={t}"));
+    }
+    for t in &s.disallowed_tools {
+        a.push(format!("--disallowedTools={t}"));
+    }
+    if let Some(f) = &s.settings_file {
+        a.push(format!("--settings={f}"));
+    }
+    if !s.system_prompt.is_empty() {
+        a.push(format!("--append-system-prompt={}", s.system_prompt));
+    }
+    a.extend(s.extra_args.iter().cloned());
+    l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> LaunchSpec {
+        LaunchSpec {
+            program: "/usr/bin/claude".into(),
+            session_id: Some("0e4d1c2a-1111-4222-8333-444455556666".into()),
+            model: Some("opus".into()),
+            system_prompt: "-you are part of a fleet".into(),
+            bypass: true,
+            add_dirs: vec!["/skills".into()],
+            allowed_tools: vec!["Bash(git log:*)".into(), "Read".into()],
+            disallowed_tools: vec!["Edit".into()],
+            extra_args: vec!["--verbose".into()],
+            settings_file: Some("/state/glue/claude.json".into()),
+            is_root: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn full_command_line() {
+        let l = build(&spec());
+        assert_eq!(
+            l.argv,
+            [
+                "/usr/bin/claude",
+                "--session-id=0e4d1c2a-1111-4222-8333-444455556666",
+                "--model=opus",
+                "--dangerously-skip-permissions",
+                "--add-dir=/skills",
+                "--allowedTools=Bash(git log:*)",
+                "--allowedTools=Read",
+                "--disallowedTools=Edit",
+                "--settings=/state/glue/claude.json",
+                "--append-system-prompt=-you are part of a fleet",
+                "--verbose",
+            ]
+        );
+        assert_eq!(l.env, [("IS_SANDBOX".to_string(), "1".to_string())]);
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn resume_replaces_session_id_and_no_sandbox_flag_when_not_root() {
+        let mut s = spec();
+        s.resume = Some("abc".into());
+        s.is_root = false;
+        let l = build(&s);
+        assert_eq!(l.argv[1], "--resume=abc");
+        assert!(!l.argv.iter().any(|a| a.starts_with("--session-id")));
+        assert!(l.env.is_empty());
+    }
+
+    #[test]
+    fn settings_carry_every_hook_with_the_spawned_flag() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&settings_json("/opt/orch bin/orch-hook", true)).unwrap();
+        for (event, arg) in HOOK_EVENTS {
+            let cmd = doc["hooks"][event][0]["hooks"][0]["command"]
+                .as_str()
+                .unwrap();
+            assert_eq!(cmd, format!("'/opt/orch bin/orch-hook' --spawned {arg}"));
+        }
+        assert_eq!(doc["skipDangerousModePermissionPrompt"], true);
+        let doc: serde_json::Value =
+            serde_json::from_str(&settings_json("/x/orch-hook", false)).unwrap();
+        assert!(doc.get("skipDangerousModePermissionPrompt").is_none());
+    }
+}

@@ -1,0 +1,228 @@
+//! Harness adapters: one place per agent CLI orch can run in a pane.
+//!
+//! An adapter knows how to build the harness's command line (permission
+//! bypass, model, appended system prompt, session id, extra dirs, tool
+//! lists), how the harness's events reach orch, how to ask it to exit, and
+//! (in [`dialogs`]) which start-up screens can block it.
+//!
+//! | harness    | events reach orch through                                      | readiness |
+//! |------------|----------------------------------------------------------------|-----------|
+//! | `claude`   | hooks passed with `--settings` at spawn (and/or `orch up`)     | `session_start` |
+//! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
+//! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
+//! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
+//! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
+//! | `opencode` | a plugin in `~/.config/opencode/plugins/`, if installed        | `session_start` if it comes, else screen |
+//!
+//! **Hooks recorded once.** A spawned claude gets orch's hooks on its
+//! command line (`--settings`), so it emits events even where `orch up` was
+//! never run. Where `orch up` *did* register the same hooks globally, both
+//! registrations fire. The rule that makes each event count once: spawn sets
+//! [`crate::hook::SPAWNED_HOOKS_ENV`]`=1` in the pane of every harness whose
+//! adapter injects hooks ([`Harness::injects_hooks`]); the injected hooks run
+//! `orch-hook --spawned <event>`; an `orch-hook` run *without* `--spawned`
+//! inside such a pane (the global registration) records nothing.
+
+pub mod claude;
+pub mod codex;
+pub mod dialogs;
+pub mod echo;
+pub mod gemini;
+pub mod opencode;
+pub mod pi;
+
+use std::io::Read;
+
+/// How spawn decides the agent is ready for a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// The agent's own `session_start` event. Nothing else counts.
+    SessionStart,
+    /// `session_start` if the harness's glue is installed; otherwise the
+    /// screen has been quiet for a while (volatile lines stripped). A state
+    /// read off the screen is reported as inferred.
+    SessionStartOrQuiet,
+}
+
+/// Everything an adapter needs to build a command line.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchSpec {
+    /// The program to run: an absolute path when it was found, else its name.
+    pub program: String,
+    /// A fresh session id to give the agent (only when [`Harness::assigns_session_id`]).
+    pub session_id: Option<String>,
+    /// Resume this session instead of starting a new one.
+    pub resume: Option<String>,
+    pub model: Option<String>,
+    /// Appended to the harness's system prompt: the fleet prompt + the outfit's.
+    pub system_prompt: String,
+    /// Skip the harness's permission prompts (orch's default for spawned agents).
+    pub bypass: bool,
+    /// Extra directories the agent may use (`--add-dir`; skills dirs too).
+    pub add_dirs: Vec<String>,
+    pub allowed_tools: Vec<String>,
+    pub disallowed_tools: Vec<String>,
+    /// Arguments given after `--` on spawn's command line, passed verbatim.
+    pub extra_args: Vec<String>,
+    /// Absolute path of `orch-hook`, for adapters that pass hooks themselves.
+    pub hook_program: Option<String>,
+    /// claude: a `--settings` file carrying orch's hooks (see [`claude::settings_json`]).
+    pub settings_file: Option<String>,
+    /// Running as root (claude's bypass flag then needs `IS_SANDBOX=1`).
+    pub is_root: bool,
+}
+
+/// A built command line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    /// Variables the harness needs beyond orch's own.
+    pub env: Vec<(String, String)>,
+    /// Things asked for that this harness cannot do (said, not hidden).
+    pub warnings: Vec<String>,
+}
+
+/// One agent CLI.
+#[derive(Debug)]
+pub struct Harness {
+    pub name: &'static str,
+    /// The executable, looked up on PATH (echo: `orch-echo` next to orch).
+    pub program: &'static str,
+    /// What to tell someone who does not have it.
+    pub install_hint: &'static str,
+    pub readiness: Readiness,
+    /// One line on how its events reach orch (shown by `--dry-run`).
+    pub events: &'static str,
+    /// Typed into the pane to end the session gracefully.
+    pub exit_command: Option<&'static str>,
+    /// orch can choose the session id at launch (`--session-id`).
+    pub assigns_session_id: bool,
+    /// spawn passes orch's hooks on the command line (see the module doc).
+    pub injects_hooks: bool,
+    pub build: fn(&LaunchSpec) -> Launch,
+}
+
+pub const HARNESSES: &[&Harness] = &[
+    &claude::HARNESS,
+    &codex::HARNESS,
+    &gemini::HARNESS,
+    &pi::HARNESS,
+    &opencode::HARNESS,
+    &echo::HARNESS,
+];
+
+/// The adapter called `name`.
+pub fn find(name: &str) -> Option<&'static Harness> {
+    HARNESSES.iter().copied().find(|h| h.name == name)
+}
+
+/// `claude, codex, …` for error messages.
+pub fn names() -> String {
+    HARNESSES
+        .iter()
+        .map(|h| h.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Harness {
+    pub fn launch(&self, spec: &LaunchSpec) -> Launch {
+        (self.build)(spec)
+    }
+
+    /// The readiness rule for this launch: echo started with `--no-hooks`
+    /// fires nothing, so it is watched on screen like a hookless harness.
+    pub fn readiness_for(&self, extra_args: &[String]) -> Readiness {
+        if self.name == echo::HARNESS.name && extra_args.iter().any(|a| a == "--no-hooks") {
+            return Readiness::SessionStartOrQuiet;
+        }
+        self.readiness
+    }
+}
+
+/// A random RFC 4122 version-4 UUID (claude's `--session-id` wants one).
+pub fn new_session_id() -> String {
+    let mut b = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if random.is_err() {
+        let n = (crate::event::now_ns() as u128) ^ ((std::process::id() as u128) << 64);
+        b = n.to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Quote `s` for a POSIX shell (hook commands are run through one by the
+/// harness; everything orch itself starts gets argv).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Push `flag value` when there is a value.
+fn push_opt(argv: &mut Vec<String>, flag: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        argv.push(flag.to_string());
+        argv.push(v.clone());
+    }
+}
+
+/// A warning for each outfit/spawn option this harness has no way to honour.
+fn unsupported(launch: &mut Launch, harness: &str, what: &str, given: bool) {
+    if given {
+        launch.warnings.push(format!(
+            "{harness} has no command-line option for {what}; ignored"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_uuid_v4() {
+        let a = new_session_id();
+        let b = new_session_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!("89ab".contains(&parts[3][..1]));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/usr/bin/orch-hook"), "/usr/bin/orch-hook");
+        assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+    }
+
+    #[test]
+    fn every_harness_is_findable_and_unique() {
+        for h in HARNESSES {
+            assert_eq!(find(h.name).unwrap().name, h.name);
+        }
+        assert!(find("vim").is_none());
+        assert!(names().contains("opencode"));
+    }
+}

@@ -1,0 +1,64 @@
+//! pi coding agent (`pi`).
+//!
+//! Events: pi extensions (TypeScript, `pi.on("session_start"|"agent_end", …)`)
+//! auto-discovered in `~/.pi/agent/extensions/`: they reach orch when
+//! `orch up` installed orch's extension; otherwise readiness is read off the
+//! screen. pi has no permission prompts to bypass and takes
+//! `--append-system-prompt`.
+
+use super::{Harness, Launch, LaunchSpec, Readiness, push_opt, unsupported};
+
+pub const HARNESS: Harness = Harness {
+    name: "pi",
+    program: "pi",
+    install_hint: "install pi: npm install -g @mariozechner/pi-coding-agent",
+    readiness: Readiness::SessionStartOrQuiet,
+    events: "orch's extension in ~/.pi/agent/extensions/ when `orch up` installed it; otherwise state inferred from the screen",
+    exit_command: Some("/quit"),
+    assigns_session_id: false,
+    injects_hooks: false,
+    build,
+};
+
+fn build(s: &LaunchSpec) -> Launch {
+    let mut l = Launch::default();
+    let a = &mut l.argv;
+    a.push(s.program.clone());
+    push_opt(a, "--session", &s.resume);
+    push_opt(a, "--model", &s.model);
+    if !s.system_prompt.is_empty() {
+        a.push("--append-system-prompt".into());
+        a.push(s.system_prompt.clone());
+    }
+    a.extend(s.extra_args.iter().cloned());
+    unsupported(&mut l, "pi", "extra directories", !s.add_dirs.is_empty());
+    unsupported(&mut l, "pi", "allowed_tools", !s.allowed_tools.is_empty());
+    unsupported(
+        &mut l,
+        "pi",
+        "disallowed_tools",
+        !s.disallowed_tools.is_empty(),
+    );
+    l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line() {
+        let l = build(&LaunchSpec {
+            program: "pi".into(),
+            model: Some("sonnet".into()),
+            system_prompt: "fleet".into(),
+            bypass: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            l.argv,
+            ["pi", "--model", "sonnet", "--append-system-prompt", "fleet"]
+        );
+        assert!(l.warnings.is_empty());
+    }
+}

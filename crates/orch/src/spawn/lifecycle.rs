@@ -1,0 +1,304 @@
+//! After spawn: stop, restart, show, hide.
+//!
+//! - **stop**: type the harness's exit command (`/exit`) unless the pane
+//!   shows a dialog (typed keys would answer it), wait up to `--grace` for
+//!   the process to end, then kill the pane. Recorded as an `exited` event
+//!   (`reason` `stopped`, `data.how`), and the record is marked gone so its
+//!   name is free again.
+//! - **restart**: an agent whose process has ended is started again in a new
+//!   pane with `--resume <session_id>`, the same name, role, parent,
+//!   directory, outfit and harness arguments. The old record (found by pane
+//!   id or name, even once marked gone, until GC deletes it) points to the
+//!   new pane (`restarted_as`), and agents the old pane had spawned get the
+//!   new pane as their parent. Any harness session can also be resumed
+//!   directly: `orch-spawn claude --resume <session_id>`.
+//! - **show / hide**: `join-pane` next to the caller, `break-pane` (or
+//!   `move-window`) into the `orch-headless` session.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use super::place::{self, HEADLESS_SESSION, Position, Status};
+use super::{Inherit, Role, SpawnArgs, caller, execute, parse_secs, plan, print_value};
+use crate::event::{Event, Kind, now_ns};
+use crate::exit::{Code, Fail};
+use crate::harness::{self, dialogs};
+use crate::pane::PaneId;
+use crate::registry::PaneRecord;
+use crate::store::Store;
+use crate::tmux::Tmux;
+
+const DEFAULT_GRACE_SECS: f64 = 10.0;
+
+fn open() -> Result<(Store, Tmux)> {
+    let store = Store::current()?;
+    let tmux = Tmux::for_server(store.server());
+    Ok((store, tmux))
+}
+
+/// Wait up to `grace` for the pane's process to end.
+fn wait_exit(tmux: &Tmux, pane: PaneId, grace: Duration) -> Status {
+    let deadline = Instant::now() + grace;
+    loop {
+        let (status, _) = place::look(tmux, pane);
+        if status != Status::Alive || Instant::now() >= deadline {
+            return status;
+        }
+        // A process ending raises no event orch can wait on; look again soon.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub(super) fn stop(args: &SpawnArgs, target: &str) -> Result<Code> {
+    let grace = parse_secs("--grace", args.grace, DEFAULT_GRACE_SECS)?;
+    let (store, tmux) = open()?;
+    let pane = crate::target::resolve(&store, target)?;
+    let started = Instant::now();
+    let rec = store.read_registry(pane);
+    let h = rec
+        .as_ref()
+        .and_then(|r| r.harness.as_deref())
+        .and_then(harness::find);
+    let (status, screen) = place::look(&tmux, pane);
+    let how = match status {
+        Status::Gone if rec.is_none() => {
+            return Err(Fail::usage(format!(
+                "no pane {pane} on this tmux server and nothing recorded for it"
+            )));
+        }
+        Status::Gone => "already-gone",
+        Status::Dead(_) => {
+            place::kill(&tmux, pane);
+            "was-dead"
+        }
+        Status::Alive => {
+            let dialog = h.and_then(|h| dialogs::detect(h.name, &screen));
+            match (h.and_then(|h| h.exit_command), dialog) {
+                (Some(cmd), None) => {
+                    // Mid-turn: interrupt first so the exit command is
+                    // not queued behind the turn, and give the interrupt a
+                    // moment so the Escape is not read as Alt+'/'.
+                    let last = rec
+                        .as_ref()
+                        .and_then(|r| r.last_event.as_ref())
+                        .and_then(|e| e.kind);
+                    let mid_turn = match last {
+                        // Hook evidence: a prompt with no turn end after it.
+                        Some(k) if k != Kind::Spawned => k == Kind::Prompt,
+                        // None (a hookless harness): its status line.
+                        _ => crate::screen::tail(&screen, 2).contains("esc to interrupt"),
+                    };
+                    if mid_turn {
+                        let _ = tmux.run(["send-keys", "-t", &pane.to_string(), "Escape"]);
+                        std::thread::sleep(Duration::from_millis(150));
+                    }
+                    place::type_command(&tmux, pane, cmd)?;
+                    match wait_exit(&tmux, pane, grace) {
+                        Status::Alive => {
+                            place::kill(&tmux, pane);
+                            "killed-after-grace"
+                        }
+                        Status::Dead(_) => {
+                            place::kill(&tmux, pane);
+                            "exit-command"
+                        }
+                        Status::Gone => "exit-command",
+                    }
+                }
+                _ => {
+                    place::kill(&tmux, pane);
+                    "killed"
+                }
+            }
+        }
+    };
+    let mut ev = Event::new(Kind::Exited);
+    ev.reason = Some("stopped".into());
+    ev.data = Some(json!({"how": how, "by": caller()}));
+    store.append_with(pane, ev, |r| {
+        r.screen = None;
+        r.gone_ts = Some(now_ns());
+    })?;
+    let out = json!({
+        "pane": pane,
+        "name": rec.as_ref().and_then(|r| r.name.clone()),
+        "state": "exited",
+        "how": how,
+        "stop_ms": started.elapsed().as_millis() as u64,
+    });
+    if args.pretty {
+        println!(
+            "stopped {pane}{} ({how}) in {} ms",
+            rec.as_ref()
+                .and_then(|r| r.name.as_deref())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
+            out["stop_ms"]
+        );
+    } else {
+        print_value(&out, false)?;
+    }
+    Ok(Code::Ok)
+}
+
+/// The record of the agent to restart: by pane id, or the newest spawned
+/// agent with that name (gone ones included).
+fn find_record(store: &Store, target: &str) -> Result<(PaneId, PaneRecord)> {
+    if target.starts_with('%') {
+        let pane: PaneId = target
+            .parse()
+            .map_err(|e: crate::pane::BadPaneId| Fail::usage(e.to_string()))?;
+        let rec = store.read_registry(pane).ok_or_else(|| {
+            Fail::usage(format!(
+                "nothing is recorded for {pane} on this tmux server (records of gone panes are deleted by GC after a while); resume its session directly: orch-spawn <harness> --resume <session_id>"
+            ))
+        })?;
+        return Ok((pane, rec));
+    }
+    store
+        .list_registry()
+        .into_iter()
+        .filter(|r| r.name.as_deref() == Some(target) && r.spawned_ts.is_some())
+        .max_by_key(|r| r.spawned_ts)
+        .and_then(|r| Some((r.pane?, r)))
+        .ok_or_else(|| {
+            Fail::usage(format!(
+                "no agent named {target:?} was spawned on this tmux server (or GC has deleted its record); resume its session directly: orch-spawn <harness> --resume <session_id>"
+            ))
+        })
+}
+
+pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Result<Code> {
+    let (store, tmux) = open()?;
+    let (old, rec) = find_record(&store, target)?;
+    let (Some(hname), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
+        return Err(Fail::usage(format!(
+            "{old} was not started by orch-spawn, so orch does not know how to restart it"
+        )));
+    };
+    let Some(session) = rec.session_id.clone() else {
+        return Err(Fail::usage(format!(
+            "no session id is recorded for {old}, so its session cannot be resumed; spawn a new agent instead"
+        )));
+    };
+    let (status, _) = place::look(&tmux, old);
+    if status == Status::Alive {
+        return Err(Fail::refused(format!(
+            "the agent in {old} is still running; stop it first (orch-spawn --stop {old}) or talk to it"
+        )));
+    }
+    // A session nobody talked to is not saved by claude, so it cannot be
+    // resumed: start a fresh one (said in the warnings).
+    let talked = rec.last_prompt.is_some() || rec.turns > 0;
+    let saved = rec.extra.get("spawn").cloned().unwrap_or(Value::Null);
+    let strings = |key: &str| -> Vec<String> {
+        saved[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let again = SpawnArgs {
+        harness: Some(hname),
+        cwd: rec.cwd.as_ref().map(PathBuf::from),
+        name: rec.name.clone(),
+        role: match rec.role.as_deref() {
+            Some("observer") => Some(Role::Observer),
+            _ => Some(Role::Worker),
+        },
+        position: args.position,
+        window: args.window,
+        headless: args.headless,
+        model: saved["model"].as_str().map(str::to_string),
+        prompt: args.prompt.clone(),
+        outfit: rec.outfit.clone(),
+        timeout: args.timeout,
+        resume: talked.then(|| session.clone()),
+        add_dir: strings("explicit_add_dirs")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        harness_args: strings("extra_args"),
+        ..Default::default()
+    };
+    let inherit = Inherit {
+        parent: rec.parent,
+        keep_parent: true,
+        restart_of: Some(old),
+        worktree: rec.worktree.clone(),
+        bypass: saved["bypass"].as_bool(),
+    };
+    let mut plan = plan(&again, inherit)?;
+    if !talked {
+        plan.warnings.push(format!(
+            "{old} never received a prompt, so there was no conversation to resume (session {session}); started a new session"
+        ));
+    }
+    if matches!(status, Status::Dead(_)) {
+        place::kill(&tmux, old);
+    }
+    // The old pane's name must stop resolving before the new pane takes it.
+    store.update_registry(old, |r| {
+        r.gone_ts.get_or_insert(now_ns());
+    })?;
+    execute(&store, plan, args.pretty, started)
+}
+
+/// After a restart: the old record points to the new pane, and children of
+/// the old pane now have the new one as parent.
+pub(super) fn relink_children(store: &Store, old: PaneId, new: PaneId) {
+    let _ = store.update_registry(old, |r| {
+        r.extra.insert("restarted_as".into(), json!(new));
+    });
+    for r in store.list_registry() {
+        if r.parent == Some(old)
+            && let Some(p) = r.pane
+            && p != new
+        {
+            let _ = store.update_registry(p, |x| x.parent = Some(new));
+        }
+    }
+}
+
+pub(super) fn show(args: &SpawnArgs, target: &str) -> Result<Code> {
+    let Some(me) = caller() else {
+        return Err(Fail::usage(
+            "--show puts the agent's pane next to yours, so it must run inside a tmux pane; from outside tmux, attach to the session orch-headless instead",
+        ));
+    };
+    let (store, tmux) = open()?;
+    let pane = crate::target::resolve(&store, target)?;
+    if pane == me {
+        return Err(Fail::usage(format!("{pane} is your own pane")));
+    }
+    if place::look(&tmux, pane).0 == Status::Gone {
+        return Err(Fail::new(Code::Exited, format!("pane {pane} no longer exists")).into());
+    }
+    let pos = args.position.unwrap_or(Position::Right);
+    place::show(&tmux, pane, me, pos).with_context(|| format!("cannot show {pane}"))?;
+    print_value(
+        &json!({"pane": pane, "shown": true, "beside": me, "position": pos.as_str()}),
+        args.pretty,
+    )?;
+    Ok(Code::Ok)
+}
+
+pub(super) fn hide(args: &SpawnArgs, target: &str) -> Result<Code> {
+    let (store, tmux) = open()?;
+    let pane = crate::target::resolve(&store, target)?;
+    if place::look(&tmux, pane).0 == Status::Gone {
+        return Err(Fail::new(Code::Exited, format!("pane {pane} no longer exists")).into());
+    }
+    place::hide(&tmux, pane).with_context(|| format!("cannot hide {pane}"))?;
+    print_value(
+        &json!({"pane": pane, "hidden": true, "session": HEADLESS_SESSION}),
+        args.pretty,
+    )?;
+    Ok(Code::Ok)
+}
