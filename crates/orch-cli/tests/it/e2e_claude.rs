@@ -294,7 +294,7 @@ fn claude_large_paste_arrives_intact() {
     let mut i = 0;
     while text.len() < 20 * 1024 {
         let line: Vec<&str> = (0..12)
-            .map(|j| words[(i * 7 + j * 3) % words.len()])
+            .map(|j| words[(i * 5 + j * 3) % words.len()])
             .collect();
         text.push_str(&format!("L{i:03} {}\n", line.join(" ")));
         i += 1;
@@ -606,6 +606,31 @@ fn claude_runs_identical_hook_commands_once() {
             ])
         .then_some(())
     });
+}
+
+/// After a turn, Claude fires `Notification` `idle_prompt` once nobody
+/// has typed for `messageIdleNotifThresholdMs` (60 s by default; 1.5 s here).
+#[test]
+fn claude_idle_prompt_notification_after_a_turn() {
+    let opts = ClaudeOpts {
+        idle_notify_ms: Some(1500),
+        ..Default::default()
+    };
+    let Some(ce) = ClaudeEnv::with(opts) else {
+        return;
+    };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let prompt = ce.submit(&pane, "hello");
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    let idle = ce.wait_event(&pane, "notify", stop["seq"].as_u64().unwrap(), T);
+    assert_eq!(idle["notification_type"], "idle_prompt");
+    assert_eq!(idle["message"], "Claude is waiting for your input");
+    let waited = ms_between(stop["ts"].as_u64().unwrap(), idle["ts"].as_u64().unwrap());
+    assert!(
+        waited >= 1000.0,
+        "idle_prompt came {waited:.0} ms after the stop"
+    );
 }
 
 /// Figures for docs/claude-code-e2e.md (not a test: run on demand with

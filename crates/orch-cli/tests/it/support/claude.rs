@@ -71,6 +71,9 @@ pub struct ClaudeOpts {
     /// `skipDangerousModePermissionPrompt` in `$CLAUDE_CONFIG_DIR/settings.json`
     /// (no bypass warning with `--dangerously-skip-permissions`).
     pub skip_bypass_warning: bool,
+    /// `messageIdleNotifThresholdMs` (default 60000): how long after a
+    /// turn Claude fires `Notification` `idle_prompt`.
+    pub idle_notify_ms: Option<u64>,
     /// Extra environment for the CLI (e.g. `CLAUDE_CODE_MAX_RETRIES`).
     pub env: Vec<(String, String)>,
 }
@@ -82,6 +85,7 @@ impl Default for ClaudeOpts {
             trust_project: true,
             approve_key: true,
             skip_bypass_warning: true,
+            idle_notify_ms: None,
             env: Vec::new(),
         }
     }
@@ -236,6 +240,9 @@ impl ClaudeEnv {
         if opts.approve_key {
             let tail = &API_KEY[API_KEY.len() - 20..];
             state["customApiKeyResponses"] = json!({"approved": [tail], "rejected": []});
+        }
+        if let Some(ms) = opts.idle_notify_ms {
+            state["messageIdleNotifThresholdMs"] = json!(ms);
         }
         std::fs::write(env.claude_config.join(".claude.json"), state.to_string()).unwrap();
         if opts.skip_bypass_warning {
