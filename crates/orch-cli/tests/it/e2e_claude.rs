@@ -565,14 +565,17 @@ fn claude_runs_identical_hook_commands_once() {
     std::fs::write(&user_settings, settings.to_string()).unwrap();
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
-    let prompt = ce.submit(&pane, "once");
-    ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    // Two turns: by the second turn's stop, every hook of the first has run.
+    for text in ["once", "once more"] {
+        let prompt = ce.submit(&pane, text);
+        ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    }
     let kinds: Vec<String> = ce
         .events(&pane)
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(kinds, ["session_start", "prompt", "stop"]);
+    assert_eq!(kinds, ["session_start", "prompt", "stop", "prompt", "stop"]);
     ce.tmux(&["kill-pane", "-t", &pane]);
 
     // The same program behind a different command string is another hook.
@@ -631,6 +634,44 @@ fn claude_idle_prompt_notification_after_a_turn() {
         waited >= 1000.0,
         "idle_prompt came {waited:.0} ms after the stop"
     );
+}
+
+/// A plain `claude` (no `--settings`) reports through hooks in
+/// `$CLAUDE_CONFIG_DIR/settings.json` — what `orch up` writes — and picks up
+/// edits to that file while running (within ~2 s here): removed hooks stop
+/// firing, re-added ones fire again.
+#[test]
+fn claude_picks_up_hook_edits_in_user_settings_live() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let user_settings = ce.claude_config.join("settings.json");
+    let mut with_hooks = orch_hook_settings();
+    with_hooks["skipDangerousModePermissionPrompt"] = json!(true);
+    let without_hooks = json!({"skipDangerousModePermissionPrompt": true});
+    std::fs::write(&user_settings, with_hooks.to_string()).unwrap();
+    let pane = ce.start_plain_claude(&[]);
+    ce.wait_ready(&pane);
+
+    // One full turn; the number of events it added once the UI is idle again
+    // (the idle hint only returns after the Stop hooks have run).
+    let mut n = 0;
+    let mut turn = || {
+        n += 1;
+        let before = ce.events(&pane).len();
+        ce.mock.push(Reply::text(format!("reply number {n}")));
+        ce.paste(&pane, &format!("turn number {n}"));
+        ce.wait_input_shows_paste(&pane);
+        ce.enter(&pane);
+        ce.wait_for_screen(&pane, &format!("reply number {n}"), T);
+        ce.wait_for_screen(&pane, screen::READY, T);
+        ce.events(&pane).len() - before
+    };
+    assert_eq!(turn(), 2, "prompt and stop from the user settings' hooks");
+    std::fs::write(&user_settings, without_hooks.to_string()).unwrap();
+    eventually(T, "removed hooks to stop firing", || {
+        (turn() == 0).then_some(())
+    });
+    std::fs::write(&user_settings, with_hooks.to_string()).unwrap();
+    eventually(T, "re-added hooks to fire", || (turn() == 2).then_some(()));
 }
 
 /// Figures for docs/claude-code-e2e.md (not a test: run on demand with

@@ -328,6 +328,14 @@ impl ClaudeEnv {
         self.start_argv(&self.claude_argv(extra), &[])
     }
 
+    /// Start `claude EXTRA…` with no `--settings`: only the hooks in the
+    /// config files apply (e.g. after `orch up`).
+    pub fn start_plain_claude(&self, extra: &[&str]) -> String {
+        let mut argv = vec![self.claude.display().to_string()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        self.start_argv(&argv, &[])
+    }
+
     /// Start Claude with `--dangerously-skip-permissions` (and
     /// `IS_SANDBOX=1`, which the CLI demands when run as root).
     pub fn start_claude_bypass(&self, extra: &[&str]) -> String {
