@@ -57,14 +57,20 @@ pub fn run() -> anyhow::Result<()> {
     );
     // Warm the page cache and the state dir.
     time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    let cpu_before = children_cpu();
     let stats = time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    let cpu = (children_cpu() - cpu_before) / RUNS as u32;
     println!(
         "orch-hook stop ({} byte payload): {}",
         payload.len(),
         stats.line()
     );
+    // CPU time is what the hook costs; unlike wall time it hardly moves with
+    // the load other processes put on the cores.
+    println!("orch-hook stop CPU time (user+sys) per run: {}", ms(cpu));
     // Baseline: orch-hook outside tmux returns before reading anything.
     let mut base = Vec::new();
+    let cpu_before = children_cpu();
     for _ in 0..RUNS {
         let start = Instant::now();
         world
@@ -75,11 +81,13 @@ pub fn run() -> anyhow::Result<()> {
             .status()?;
         base.push(start.elapsed());
     }
+    let base_cpu = (children_cpu() - cpu_before) / RUNS as u32;
     let base = Stats::new(base);
     println!(
         "process baseline (orch-hook outside tmux, does nothing): {}",
         base.line()
     );
+    println!("process baseline CPU time per run: {}", ms(base_cpu));
     let target = Duration::from_millis(2);
     println!(
         "target ≤ 2ms median: {}",
@@ -90,4 +98,14 @@ pub fn run() -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// User + system CPU time of all waited-for children so far.
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    tv(u.user_time()) + tv(u.system_time())
 }
