@@ -3,6 +3,7 @@
 
 mod support;
 
+mod e2e_claude;
 mod hook;
 mod listen;
 mod spawn;

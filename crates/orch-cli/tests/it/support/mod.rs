@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod claude;
+pub mod mock_api;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,725 @@
+//! End-to-end: orch against the real Claude Code CLI (pinned version),
+//! offline, talking to the mock Messages API in `support::mock_api`.
+//!
+//! Each test gets its own tmux server, scratch `HOME`/`CLAUDE_CONFIG_DIR`
+//! and mock ([`ClaudeEnv`]); the CLI is installed once per cache dir. The
+//! tests skip loudly without npm (and fail in CI). Facts these tests pin
+//! down are written up in `docs/claude-code-e2e.md`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::support::claude::{ClaudeEnv, ClaudeOpts, orch_hook_settings, screen};
+use crate::support::mock_api::{EchoSummary, MockApi, Reply};
+use crate::support::{eventually, json_lines, stderr};
+
+const T: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------
+// The mock on its own (no CLI needed).
+
+/// One HTTP/1.1 exchange with the mock; (status, body).
+fn http(mock: &MockApi, method: &str, path: &str, body: &str) -> (u16, String) {
+    let addr = mock.url().trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+fn main_turn(text: &str, stream: bool) -> String {
+    json!({
+        "model": "claude-opus-4-8", "stream": stream, "max_tokens": 64000,
+        "tools": [{"name": "Bash"}],
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "<system-reminder>\ncontext\n</system-reminder>"},
+            {"type": "text", "text": text},
+        ]}],
+    })
+    .to_string()
+}
+
+/// The SSE events of a streamed body, as (event name, data).
+fn sse(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| {
+            let name = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
+            let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (name.to_string(), serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn mock_streams_a_text_reply_as_sse() {
+    let mock = MockApi::start();
+    mock.push(Reply::text("first"));
+    let (status, body) = http(
+        &mock,
+        "POST",
+        "/v1/messages?beta=true",
+        &main_turn("hi", true),
+    );
+    assert_eq!(status, 200);
+    let evs = sse(&body);
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert_eq!(evs[2].1["delta"]["type"], "text_delta");
+    assert_eq!(evs[2].1["delta"]["text"], "first");
+    assert_eq!(evs[4].1["delta"]["stop_reason"], "end_turn");
+    assert!(evs[4].1["usage"]["output_tokens"].is_u64());
+    // The queue is used up: the default answers next.
+    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", true));
+    assert_eq!(
+        sse(&body)[2].1["delta"]["text"],
+        "Hi from the mock API! MOCK-OK"
+    );
+}
+
+#[test]
+fn mock_answers_json_when_not_streaming_and_200_to_anything_else() {
+    let mock = MockApi::start();
+    mock.set_default(Reply::text("plain"));
+    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", false));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["text"], "plain");
+    assert_eq!(v["stop_reason"], "end_turn");
+    assert_eq!(http(&mock, "HEAD", "/", "").0, 200);
+    let ct = http(&mock, "POST", "/v1/messages/count_tokens", "{}");
+    assert_eq!(ct, (200, "{}".to_string()));
+    let log = mock.requests();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log.iter().filter(|r| r.main_turn).count(), 1);
+}
+
+#[test]
+fn mock_keeps_scripted_replies_for_main_turns() {
+    let mock = MockApi::start();
+    mock.push(Reply::text("scripted"));
+    // A title-generation side request (no tools) does not use the script.
+    let side = json!({"model": "claude-haiku-4-5", "stream": true, "tools": [],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "<session>\nhi\n</session>"}]}]});
+    let (_, body) = http(&mock, "POST", "/v1/messages", &side.to_string());
+    assert_eq!(
+        sse(&body)[2].1["delta"]["text"],
+        r#"{"title": "Mock session"}"#
+    );
+    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", true));
+    assert_eq!(sse(&body)[2].1["delta"]["text"], "scripted");
+    let turns = mock.wait_main_turns(1, T);
+    assert_eq!(turns[0].last_user_text().as_deref(), Some("hi"));
+}
+
+#[test]
+fn mock_echo_describes_the_last_user_text() {
+    let mock = MockApi::start();
+    mock.set_default(Reply::Echo);
+    let text = "line one ünïcødé 日本\nline two\n\ttabbed END";
+    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn(text, true));
+    let reply = sse(&body)[2].1["delta"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = EchoSummary::parse(&reply).unwrap();
+    assert_eq!(got, EchoSummary::of(text));
+    assert_eq!(got.lines, 3);
+    assert_eq!(got.len, text.len());
+    assert_ne!(got, EchoSummary::of("line one"));
+}
+
+#[test]
+fn mock_scripts_tool_use_errors_and_held_replies() {
+    let mock = MockApi::start();
+    mock.push(Reply::bash("touch x"));
+    mock.push(Reply::overloaded());
+    mock.push(Reply::server_error());
+    mock.push(Reply::held(Reply::text("after release")));
+    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
+    let evs = sse(&body);
+    assert_eq!(evs[1].1["content_block"]["type"], "tool_use");
+    assert_eq!(evs[1].1["content_block"]["name"], "Bash");
+    let input: Value =
+        serde_json::from_str(evs[2].1["delta"]["partial_json"].as_str().unwrap()).unwrap();
+    assert_eq!(input["command"], "touch x");
+    assert_eq!(evs[4].1["delta"]["stop_reason"], "tool_use");
+
+    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
+    assert_eq!(status, 529);
+    assert!(body.contains("overloaded_error"));
+    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
+    assert_eq!(status, 500);
+    assert!(body.contains("api_error"));
+
+    let url = mock.url();
+    let held = std::thread::spawn(move || {
+        let addr = url.trim_start_matches("http://").to_string();
+        let mut s = TcpStream::connect(addr).unwrap();
+        let b = main_turn("go", true);
+        write!(
+            s,
+            "POST /v1/messages HTTP/1.1\r\ncontent-length: {}\r\n\r\n{b}",
+            b.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    });
+    mock.wait_main_turns(4, T);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!held.is_finished(), "a held reply must wait for release()");
+    mock.release();
+    assert!(held.join().unwrap().contains("after release"));
+}
+
+// ---------------------------------------------------------------------------
+// The real CLI.
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn ms_between(from_ns: u64, to_ns: u64) -> f64 {
+    (to_ns as f64 - from_ns as f64) / 1e6
+}
+
+/// Start-up with everything pre-answered, one turn through the hooks,
+/// orch-listen, a multi-line unicode prompt, and /exit.
+#[test]
+fn claude_turn_round_trip_through_orch_hooks() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = ce.start_claude(&[]);
+    let start = ce.wait_ready(&pane);
+    assert_eq!(start["source"], "startup");
+    assert_eq!(start["harness"], "claude");
+    assert!(start["session_id"].as_str().is_some_and(|s| s.len() == 36));
+    let screen = ce.capture(&pane);
+    assert!(screen.contains(screen::READY), "{screen}");
+    for dialog in [
+        screen::TRUST_DIALOG,
+        screen::API_KEY_DIALOG,
+        screen::BYPASS_WARNING,
+    ] {
+        assert!(
+            !screen.contains(dialog),
+            "dialog {dialog:?} left:\n{screen}"
+        );
+    }
+
+    // One turn: the reply in the Stop event is what the mock sent.
+    ce.mock.push(Reply::text("The answer is 42. E2E-ONE"));
+    let prompt = ce.submit(&pane, "what is the answer?");
+    assert_eq!(prompt["prompt"], "what is the answer?");
+    assert!(prompt["prompt_id"].is_string());
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    assert_eq!(stop["reply"], "The answer is 42. E2E-ONE");
+    assert_eq!(stop["prompt_id"], prompt["prompt_id"]);
+    assert_eq!(
+        ce.mock.main_turns()[0].last_user_text().as_deref(),
+        Some("what is the answer?")
+    );
+
+    // A listener started after the reply still gets it.
+    let out = ce
+        .cmd("orch-listen")
+        .args([&pane, "--timeout", "10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "orch-listen: {}", stderr(&out));
+    let got = json_lines(&out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["kind"], "stop");
+    assert_eq!(got[0]["seq"], stop["seq"]);
+    assert_eq!(got[0]["reply"], "The answer is 42. E2E-ONE");
+
+    // A multi-line unicode prompt (3 newlines: shown collapsed) arrives intact.
+    ce.mock.push(Reply::Echo);
+    let text = "first line — ünïcødé ✓ 日本語\nsecond line\nthird line\nEND-MARK";
+    let prompt = ce.submit(&pane, text);
+    assert_eq!(prompt["prompt"], text);
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    let echoed = EchoSummary::parse(stop["reply"].as_str().unwrap()).expect("an echo reply");
+    assert_eq!(echoed, EchoSummary::of(text));
+
+    // /exit ends the session: SessionEnd, and the pane closes.
+    let after = ce.last_seq(&pane);
+    ce.paste(&pane, "/exit");
+    ce.enter(&pane);
+    let end = ce.wait_event(&pane, "session_end", after, T);
+    assert_eq!(end["reason"], "prompt_input_exit");
+    crate::support::eventually(T, "the pane to close after /exit", || {
+        (!ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"])
+            .lines()
+            .any(|l| l == pane))
+        .then_some(())
+    });
+}
+
+/// A 20 KiB, 180-line paste shows as `[Pasted text #1 +N lines]` and
+/// arrives byte for byte, in the hook and at the API.
+#[test]
+fn claude_large_paste_arrives_intact() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let words = ["alpha", "bravo", "ünïcødé", "日本語", "✓", "delta", "echo"];
+    let mut text = String::from("START of a large prompt\n");
+    let mut i = 0;
+    while text.len() < 20 * 1024 {
+        let line: Vec<&str> = (0..12)
+            .map(|j| words[(i * 5 + j * 3) % words.len()])
+            .collect();
+        text.push_str(&format!("L{i:03} {}\n", line.join(" ")));
+        i += 1;
+    }
+    text.push_str("END-OF-LARGE-PROMPT\n");
+    let newlines = text.matches('\n').count();
+
+    ce.mock.push(Reply::Echo);
+    let after = ce.last_seq(&pane);
+    ce.paste(&pane, &text);
+    let shown = format!("[Pasted text #1 +{newlines} lines]");
+    ce.wait_for_screen(&pane, &shown, T);
+    ce.enter(&pane);
+    let prompt = ce.wait_event(&pane, "prompt", after, T);
+    assert_eq!(
+        prompt["prompt_len"],
+        text.len(),
+        "the hook saw a different length"
+    );
+    assert_eq!(
+        prompt["prompt_hash"],
+        orch::event::prompt_hash(&text).as_str()
+    );
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    let echoed = EchoSummary::parse(stop["reply"].as_str().unwrap()).expect("an echo reply");
+    assert_eq!(echoed, EchoSummary::of(&text), "the API saw different text");
+}
+
+/// What Claude Code does to pasted text before `UserPromptSubmit`: pastes
+/// shown collapsed (> 800 chars or ≥ 3 newlines) are kept exactly; short
+/// inline pastes lose trailing whitespace; tabs always become 4 spaces.
+/// orch-tell's receipt matching must allow for this.
+#[test]
+fn claude_rewrites_short_pastes_but_keeps_collapsed_ones() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let long_line = format!("{}  ", "x".repeat(900));
+    let cases: &[(&str, &str)] = &[
+        ("hello world\n", "hello world"),
+        ("  padded  ", "  padded"),
+        ("a\nb\nc", "a\nb\nc"),
+        ("a\nb\nc\n", "a\nb\nc\n"),
+        ("tab\there", "tab    here"),
+        ("p\tq\nr\ns\nt\n", "p    q\nr\ns\nt\n"),
+        (&long_line, &long_line),
+    ];
+    for (sent, seen) in cases {
+        let prompt = ce.submit(&pane, sent);
+        assert_eq!(prompt["prompt"], *seen, "pasted {sent:?}");
+        ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    }
+}
+
+/// A prompt submitted while a turn runs is queued: no `UserPromptSubmit`
+/// until the running turn stops, then it runs as its own turn.
+#[test]
+fn claude_prompt_sent_while_busy_is_queued() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    ce.mock.push(Reply::held(Reply::text("first done")));
+    ce.mock.push(Reply::Echo);
+    let first = ce.submit(&pane, "first prompt");
+    ce.wait_for_screen(&pane, screen::BUSY, T);
+    ce.mock.wait_main_turns(1, T);
+
+    ce.paste(&pane, "second prompt, sent while busy");
+    // The input box line is "❯", a no-break space, then the text.
+    let pending = ce.wait_for_screen(&pane, "❯\u{a0}second prompt, sent while busy", T);
+    // Text in the input box hides the busy hint; the spinner line stays.
+    assert!(!pending.contains(screen::BUSY), "{pending}");
+    ce.enter(&pane);
+    // Queued: listed under the spinner; the input box shows a placeholder.
+    let queued = ce.wait_for_screen(&pane, "❯\u{a0}Press up to edit queued messages", T);
+    assert!(
+        queued.lines().any(|l| l.trim_start().starts_with('❯')
+            && l.starts_with("  ")
+            && l.contains("second prompt, sent while busy")),
+        "{queued}"
+    );
+    // The running turn has not ended, so the queued prompt is not submitted.
+    let kinds: Vec<Value> = ce.events(&pane).iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, [json!("session_start"), json!("prompt")]);
+    assert_eq!(ce.mock.main_turns().len(), 1);
+
+    ce.mock.release();
+    let stop1 = ce.wait_event(&pane, "stop", first["seq"].as_u64().unwrap(), T);
+    assert_eq!(stop1["reply"], "first done");
+    let second = ce.wait_event(&pane, "prompt", stop1["seq"].as_u64().unwrap(), T);
+    assert_eq!(second["prompt"], "second prompt, sent while busy");
+    let stop2 = ce.wait_event(&pane, "stop", second["seq"].as_u64().unwrap(), T);
+    let echoed = EchoSummary::parse(stop2["reply"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed, EchoSummary::of("second prompt, sent while busy"));
+}
+
+/// A Bash tool_use makes Claude ask; `Notification` (permission_prompt)
+/// follows ~6 s later. Pasted text does not reach the dialog; a digit
+/// answers it; Esc cancels the turn without any hook event.
+#[test]
+fn claude_permission_prompt_notifies_and_is_answered_by_keys() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let made = ce.project.join("made-by-tool");
+    let touch = format!("touch {}", made.display());
+
+    ce.mock.push(Reply::bash(&touch));
+    let prompt = ce.submit(&pane, "make a file");
+    let dialog = ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
+    assert!(dialog.contains(&touch), "{dialog}");
+    assert!(dialog.contains("❯ 1. Yes"), "{dialog}");
+    let notify = ce.wait_event(&pane, "notify", prompt["seq"].as_u64().unwrap(), T);
+    assert_eq!(notify["notification_type"], "permission_prompt");
+    assert_eq!(notify["message"], "Claude needs your permission");
+    assert_eq!(notify["prompt_id"], prompt["prompt_id"]);
+
+    // Esc cancels: the turn ends with no Stop/StopFailure hook at all.
+    ce.tmux(&["send-keys", "-t", &pane, "Escape"]);
+    ce.wait_for_screen(&pane, "Interrupted · What should Claude do instead?", T);
+    assert!(!made.exists());
+    ce.mock.push(Reply::bash(&touch));
+    ce.mock.push(Reply::text("file made"));
+    let again = ce.submit(&pane, "make a file, again");
+    let between: Vec<Value> = ce
+        .events(&pane)
+        .into_iter()
+        .filter(|e| {
+            e["seq"].as_u64() > notify["seq"].as_u64() && e["seq"].as_u64() < again["seq"].as_u64()
+        })
+        .collect();
+    assert_eq!(
+        between,
+        Vec::<Value>::new(),
+        "Esc on a permission prompt fired hooks"
+    );
+
+    // Typed text does not go into the dialog; the digit 1 answers "Yes".
+    ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
+    ce.paste(&pane, "PASTED-INTO-DIALOG");
+    ce.tmux(&["send-keys", "-t", &pane, "1"]);
+    let stop = ce.wait_event(&pane, "stop", again["seq"].as_u64().unwrap(), T);
+    assert_eq!(stop["reply"], "file made");
+    assert!(made.exists(), "the approved command did not run");
+    let screen = ce.wait_for_screen(&pane, screen::READY, T);
+    assert!(!screen.contains("PASTED-INTO-DIALOG"), "{screen}");
+    // The tool result went back to the API as the next main turn.
+    let turns = ce.mock.main_turns();
+    assert_eq!(turns.len(), 3, "{}", ce.mock.describe());
+}
+
+/// API errors end the turn with `StopFailure`, not a turn that never ends.
+/// `CLAUDE_CODE_MAX_RETRIES=0` makes it immediate (default: 10 retries with
+/// backoff, ~3 minutes, for 500 and 429; a 529 is tried 3 times).
+#[test]
+fn claude_api_errors_end_in_stop_failure() {
+    let opts = ClaudeOpts {
+        env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
+        ..Default::default()
+    };
+    let Some(ce) = ClaudeEnv::with(opts) else {
+        return;
+    };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    for (reply, error, shown) in [
+        (
+            Reply::overloaded(),
+            "server_error",
+            "API Error: 529 Overloaded",
+        ),
+        (
+            Reply::rate_limited(),
+            "rate_limit",
+            "API Error: Request rejected (429)",
+        ),
+        (
+            Reply::server_error(),
+            "server_error",
+            "API Error: 500 Internal server error",
+        ),
+    ] {
+        ce.mock.push(reply);
+        let prompt = ce.submit(&pane, "this will fail");
+        let fail = ce.wait_event(&pane, "stop_failure", prompt["seq"].as_u64().unwrap(), T);
+        assert_eq!(fail["error"], error);
+        assert!(fail["reply"].as_str().unwrap().starts_with(shown), "{fail}");
+        assert_eq!(fail["prompt_id"], prompt["prompt_id"]);
+    }
+    // The session is usable afterwards.
+    let prompt = ce.submit(&pane, "and now?");
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    assert_eq!(stop["reply"], "Hi from the mock API! MOCK-OK");
+    let kinds: Vec<String> = ce
+        .events(&pane)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    let failed_turn = ["prompt", "stop_failure"];
+    let mut expected = vec!["session_start"];
+    for _ in 0..3 {
+        expected.extend(failed_turn);
+    }
+    expected.extend(["prompt", "stop"]);
+    assert_eq!(kinds, expected);
+}
+
+/// Unanswered start-up dialogs hold SessionStart back: the folder-trust
+/// dialog, the API-key dialog, and the bypass-permissions warning.
+#[test]
+fn claude_startup_dialogs_hold_back_session_start() {
+    let opts = ClaudeOpts {
+        trust_project: false,
+        approve_key: false,
+        skip_bypass_warning: false,
+        ..Default::default()
+    };
+    let Some(ce) = ClaudeEnv::with(opts) else {
+        return;
+    };
+    let pane = ce.start_claude(&[]);
+    let s = ce.wait_for_screen(&pane, screen::TRUST_DIALOG, T);
+    assert!(s.contains("❯ 1. Yes, I trust this folder"), "{s}");
+    assert!(s.contains("2. No, exit"), "{s}");
+    assert_eq!(ce.events(&pane), Vec::<Value>::new());
+    ce.enter(&pane);
+    let s = ce.wait_for_screen(&pane, screen::API_KEY_DIALOG, T);
+    assert!(s.contains("Do you want to use this API key?"), "{s}");
+    assert!(s.contains("❯ 2. No (recommended)"), "{s}");
+    assert_eq!(ce.events(&pane), Vec::<Value>::new());
+    ce.tmux(&["send-keys", "-t", &pane, "Up"]);
+    ce.wait_for_screen(&pane, "❯ 1. Yes", T);
+    ce.enter(&pane);
+    let start = ce.wait_ready(&pane);
+    assert_eq!(start["source"], "startup");
+    // Both answers were saved: the next start asks nothing.
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(ce.claude_config.join(".claude.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        state["projects"][ce.project.display().to_string()]["hasTrustDialogAccepted"],
+        true
+    );
+
+    // --dangerously-skip-permissions shows its warning unless
+    // skipDangerousModePermissionPrompt is set ("No, exit" is the default).
+    let bypass = ce.start_claude_bypass(&[]);
+    let s = ce.wait_for_screen(&bypass, screen::BYPASS_WARNING, T);
+    assert!(s.contains("❯ 1. No, exit"), "{s}");
+    assert_eq!(ce.events(&bypass), Vec::<Value>::new());
+    ce.tmux(&["send-keys", "-t", &bypass, "2"]);
+    ce.wait_ready(&bypass);
+    ce.wait_for_screen(&bypass, screen::READY_BYPASS, T);
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(ce.claude_config.join("settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(settings["skipDangerousModePermissionPrompt"], true);
+}
+
+/// The same hook command registered in `$CLAUDE_CONFIG_DIR/settings.json`
+/// and in `--settings` runs once; a different command string runs too.
+#[test]
+fn claude_runs_identical_hook_commands_once() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let user_settings = ce.claude_config.join("settings.json");
+    let mut settings = orch_hook_settings();
+    settings["skipDangerousModePermissionPrompt"] = json!(true);
+    std::fs::write(&user_settings, settings.to_string()).unwrap();
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    // Two turns: by the second turn's stop, every hook of the first has run.
+    for text in ["once", "once more"] {
+        let prompt = ce.submit(&pane, text);
+        ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    }
+    let kinds: Vec<String> = ce
+        .events(&pane)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["session_start", "prompt", "stop", "prompt", "stop"]);
+    ce.tmux(&["kill-pane", "-t", &pane]);
+
+    // The same program behind a different command string is another hook.
+    let text = settings.to_string().replace(
+        &format!("\"{}", crate::support::bin("orch-hook").display()),
+        &format!(
+            "\"ORCH_HARNESS=claude {}",
+            crate::support::bin("orch-hook").display()
+        ),
+    );
+    assert_ne!(text, settings.to_string());
+    std::fs::write(&user_settings, text).unwrap();
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let prompt = ce.submit(&pane, "twice");
+    ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    eventually(T, "both stop hooks", || {
+        let kinds: Vec<String> = ce
+            .events(&pane)
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect();
+        (kinds
+            == [
+                "session_start",
+                "session_start",
+                "prompt",
+                "prompt",
+                "stop",
+                "stop",
+            ])
+        .then_some(())
+    });
+}
+
+/// After a turn, Claude fires `Notification` `idle_prompt` once nobody
+/// has typed for `messageIdleNotifThresholdMs` (60 s by default; 1.5 s here).
+#[test]
+fn claude_idle_prompt_notification_after_a_turn() {
+    let opts = ClaudeOpts {
+        idle_notify_ms: Some(1500),
+        ..Default::default()
+    };
+    let Some(ce) = ClaudeEnv::with(opts) else {
+        return;
+    };
+    let pane = ce.start_claude(&[]);
+    ce.wait_ready(&pane);
+    let prompt = ce.submit(&pane, "hello");
+    let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
+    let idle = ce.wait_event(&pane, "notify", stop["seq"].as_u64().unwrap(), T);
+    assert_eq!(idle["notification_type"], "idle_prompt");
+    assert_eq!(idle["message"], "Claude is waiting for your input");
+    let waited = ms_between(stop["ts"].as_u64().unwrap(), idle["ts"].as_u64().unwrap());
+    assert!(
+        waited >= 1000.0,
+        "idle_prompt came {waited:.0} ms after the stop"
+    );
+}
+
+/// A plain `claude` (no `--settings`) reports through hooks in
+/// `$CLAUDE_CONFIG_DIR/settings.json` — what `orch up` writes — and picks up
+/// edits to that file while running (within ~2 s here): removed hooks stop
+/// firing, re-added ones fire again.
+#[test]
+fn claude_picks_up_hook_edits_in_user_settings_live() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let user_settings = ce.claude_config.join("settings.json");
+    let mut with_hooks = orch_hook_settings();
+    with_hooks["skipDangerousModePermissionPrompt"] = json!(true);
+    let without_hooks = json!({"skipDangerousModePermissionPrompt": true});
+    std::fs::write(&user_settings, with_hooks.to_string()).unwrap();
+    let pane = ce.start_plain_claude(&[]);
+    ce.wait_ready(&pane);
+
+    // One full turn; the number of events it added once the UI is idle again
+    // (the idle hint only returns after the Stop hooks have run).
+    let mut n = 0;
+    let mut turn = || {
+        n += 1;
+        let before = ce.events(&pane).len();
+        ce.mock.push(Reply::text(format!("reply number {n}")));
+        ce.paste(&pane, &format!("turn number {n}"));
+        ce.wait_input_shows_paste(&pane);
+        ce.enter(&pane);
+        ce.wait_for_screen(&pane, &format!("reply number {n}"), T);
+        ce.wait_for_screen(&pane, screen::READY, T);
+        ce.events(&pane).len() - before
+    };
+    assert_eq!(turn(), 2, "prompt and stop from the user settings' hooks");
+    std::fs::write(&user_settings, without_hooks.to_string()).unwrap();
+    eventually(T, "removed hooks to stop firing", || {
+        (turn() == 0).then_some(())
+    });
+    std::fs::write(&user_settings, with_hooks.to_string()).unwrap();
+    eventually(T, "re-added hooks to fire", || (turn() == 2).then_some(()));
+}
+
+/// Figures for docs/claude-code-e2e.md (not a test: run on demand with
+/// `cargo test --test it e2e_claude::measure -- --ignored --nocapture`).
+#[test]
+#[ignore = "measurement; prints figures"]
+fn measure_claude_latencies() {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    }
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let mut start_ms = Vec::new();
+    let mut pane = String::new();
+    for _ in 0..5 {
+        if !pane.is_empty() {
+            ce.tmux(&["kill-pane", "-t", &pane]);
+        }
+        let t0 = now_ns();
+        pane = ce.start_claude(&[]);
+        let ev = ce.wait_event(&pane, "session_start", 0, T);
+        start_ms.push(ms_between(t0, ev["ts"].as_u64().unwrap()));
+        ce.wait_ready(&pane);
+    }
+    let (mut enter_ms, mut paste_ms, mut stop_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..15 {
+        let after = ce.last_seq(&pane);
+        let t_paste = now_ns();
+        ce.paste(&pane, &format!("measure prompt {i}"));
+        ce.wait_input_shows_paste(&pane);
+        let t_enter = now_ns();
+        ce.enter(&pane);
+        let p = ce.wait_event(&pane, "prompt", after, T);
+        let s = ce.wait_event(&pane, "stop", p["seq"].as_u64().unwrap(), T);
+        let tp = p["ts"].as_u64().unwrap();
+        paste_ms.push(ms_between(t_paste, tp));
+        enter_ms.push(ms_between(t_enter, tp));
+        stop_ms.push(ms_between(tp, s["ts"].as_u64().unwrap()));
+        ce.wait_for_screen(&pane, screen::READY, T);
+    }
+    eprintln!(
+        "launch -> SessionStart: median {:.0} ms {start_ms:.0?}\n\
+         paste -> UserPromptSubmit: median {:.0} ms\n\
+         Enter -> UserPromptSubmit: median {:.0} ms {enter_ms:.0?}\n\
+         UserPromptSubmit -> Stop (instant mock reply): median {:.0} ms",
+        median(start_ms.clone()),
+        median(paste_ms),
+        median(enter_ms.clone()),
+        median(stop_ms)
+    );
+}

@@ -1,0 +1,454 @@
+//! The real Claude Code CLI, offline, in a private world: [`ClaudeEnv`].
+//!
+//! A `ClaudeEnv` is a [`TestEnv`] with a private tmux server, a running
+//! [`MockApi`], a scratch `HOME`/`CLAUDE_CONFIG_DIR` whose start-up questions
+//! are answered in advance (onboarding done, project folder trusted, API key
+//! approved) and a project directory. The pinned CLI
+//! (`.ci/claude-code-version`) is installed once per cache directory by
+//! `.ci/install-claude-code.sh` and shared by every test.
+//!
+//! Claude's environment (mock URL, key, quiet flags, `claude` on `PATH`) is
+//! put in the tmux server's global environment, so anything that opens a
+//! pane on this server (`orch-spawn`, a hand-typed `claude`) gets it; orch
+//! commands built with [`ClaudeEnv::cmd`] get it too.
+//!
+//! Facts and screen strings: `docs/claude-code-e2e.md`.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::mock_api::MockApi;
+use super::{TestEnv, bin, bin_dir};
+
+/// The pinned CLI version (one place: `.ci/claude-code-version`).
+pub const CLAUDE_CODE_VERSION: &str = include_str!("../../../../../.ci/claude-code-version");
+
+/// The API key the CLI is given; its last 20 characters are pre-approved.
+pub const API_KEY: &str = "sk-ant-api03-orch-e2e-test-key-0123456789abcdefghijklmnop";
+
+/// Screen strings of Claude Code 2.1.197 (see docs/claude-code-e2e.md).
+pub mod screen {
+    /// Idle, input box empty, default permission mode.
+    pub const READY: &str = "? for shortcuts";
+    /// Idle with `--dangerously-skip-permissions` (replaces `READY`).
+    pub const READY_BYPASS: &str = "bypass permissions on";
+    /// A turn is running.
+    pub const BUSY: &str = "esc to interrupt";
+    /// Folder-trust dialog.
+    pub const TRUST_DIALOG: &str = "Is this a project you created or one you trust?";
+    /// API-key confirmation dialog.
+    pub const API_KEY_DIALOG: &str = "Detected a custom API key in your environment";
+    /// Bypass-permissions warning (`--dangerously-skip-permissions`).
+    pub const BYPASS_WARNING: &str = "WARNING: Claude Code running in Bypass Permissions mode";
+    /// Tool permission prompt.
+    pub const PERMISSION_PROMPT: &str = "Do you want to proceed?";
+}
+
+/// The hook events orch registers, with the `orch-hook` argument for each.
+pub const HOOK_EVENTS: &[(&str, &str)] = &[
+    ("SessionStart", "session_start"),
+    ("UserPromptSubmit", "prompt"),
+    ("Stop", "stop"),
+    ("StopFailure", "stop_failure"),
+    ("Notification", "notify"),
+    ("SessionEnd", "session_end"),
+];
+
+/// How the scratch Claude config is prepared.
+#[derive(Debug, Clone)]
+pub struct ClaudeOpts {
+    /// `hasCompletedOnboarding` (without it the CLI tries the real API).
+    pub onboarded: bool,
+    /// The project folder is marked trusted (no folder-trust dialog).
+    pub trust_project: bool,
+    /// The API key is pre-approved (no API-key dialog).
+    pub approve_key: bool,
+    /// `skipDangerousModePermissionPrompt` in `$CLAUDE_CONFIG_DIR/settings.json`
+    /// (no bypass warning with `--dangerously-skip-permissions`).
+    pub skip_bypass_warning: bool,
+    /// `messageIdleNotifThresholdMs` (default 60000): how long after a
+    /// turn Claude fires `Notification` `idle_prompt`.
+    pub idle_notify_ms: Option<u64>,
+    /// Extra environment for the CLI (e.g. `CLAUDE_CODE_MAX_RETRIES`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for ClaudeOpts {
+    fn default() -> Self {
+        ClaudeOpts {
+            onboarded: true,
+            trust_project: true,
+            approve_key: true,
+            skip_bypass_warning: true,
+            idle_notify_ms: None,
+            env: Vec::new(),
+        }
+    }
+}
+
+pub struct ClaudeEnv {
+    pub env: TestEnv,
+    pub mock: MockApi,
+    /// The installed `claude` binary.
+    pub claude: PathBuf,
+    /// A directory holding only a `claude` symlink, first on `PATH`.
+    pub claude_dir: PathBuf,
+    /// The agent's working directory (canonical path).
+    pub project: PathBuf,
+}
+
+impl Deref for ClaudeEnv {
+    type Target = TestEnv;
+    fn deref(&self) -> &TestEnv {
+        &self.env
+    }
+}
+
+/// The installed CLI, installing it on first use. `None` (after printing
+/// `SKIPPED: …`) when it is not installed and npm is missing; in CI
+/// (`CI` set) that is a failure instead.
+pub fn claude_bin() -> Option<PathBuf> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match INSTALLED.get_or_init(install) {
+        Ok(p) => Some(p.clone()),
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the Claude Code e2e tests need the CLI in CI: {why}"
+            );
+            eprintln!("SKIPPED: real Claude Code test: {why}");
+            None
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Where the CLI is cached: `$ORCH_E2E_CACHE`, else `<target>/e2e-cache`
+/// (next to the binaries under test, so `CARGO_TARGET_DIR` is honoured).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("ORCH_E2E_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir().parent().unwrap().join("e2e-cache"))
+}
+
+fn install() -> Result<PathBuf, String> {
+    let cache = cache_dir();
+    let script = repo_root().join(".ci/install-claude-code.sh");
+    let have_npm = Command::new("npm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let already = cache
+        .join("node_modules/@anthropic-ai/claude-code")
+        .is_dir();
+    if !have_npm && !already {
+        return Err(format!(
+            "npm is not installed and Claude Code {} is not in {} \
+             (install Node.js + npm, or run .ci/install-claude-code.sh)",
+            CLAUDE_CODE_VERSION.trim(),
+            cache.display()
+        ));
+    }
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&cache)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    Ok(PathBuf::from(path))
+}
+
+/// Quote for `sh` (hook commands are run by a shell).
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,%@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// orch's hook registrations as a settings object:
+/// `{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "<abs>/orch-hook stop", "timeout": 10}]}], …}}`.
+pub fn orch_hook_settings() -> Value {
+    let hook = sh_quote(&bin("orch-hook").display().to_string());
+    let mut hooks = serde_json::Map::new();
+    for (event, arg) in HOOK_EVENTS {
+        hooks.insert(
+            event.to_string(),
+            json!([{"hooks": [{"type": "command", "command": format!("{hook} {arg}"), "timeout": 10}]}]),
+        );
+    }
+    json!({ "hooks": hooks })
+}
+
+impl ClaudeEnv {
+    /// A ready world with the default options, or `None` when skipped.
+    pub fn new() -> Option<ClaudeEnv> {
+        ClaudeEnv::with(ClaudeOpts::default())
+    }
+
+    pub fn with(opts: ClaudeOpts) -> Option<ClaudeEnv> {
+        let claude = claude_bin()?;
+        let env = TestEnv::with_tmux()?;
+        let mock = MockApi::start();
+        let project = env.dir.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let project = project.canonicalize().unwrap();
+        let claude_dir = env.dir.path().join("claude-bin");
+        std::fs::create_dir_all(&claude_dir).unwrap();
+        std::os::unix::fs::symlink(&claude, claude_dir.join("claude")).unwrap();
+
+        std::fs::create_dir_all(&env.claude_config).unwrap();
+        let mut state = json!({});
+        if opts.onboarded {
+            state["hasCompletedOnboarding"] = json!(true);
+        }
+        if opts.trust_project {
+            state["projects"] =
+                json!({ project.display().to_string(): {"hasTrustDialogAccepted": true} });
+        }
+        if opts.approve_key {
+            let tail = &API_KEY[API_KEY.len() - 20..];
+            state["customApiKeyResponses"] = json!({"approved": [tail], "rejected": []});
+        }
+        if let Some(ms) = opts.idle_notify_ms {
+            state["messageIdleNotifThresholdMs"] = json!(ms);
+        }
+        std::fs::write(env.claude_config.join(".claude.json"), state.to_string()).unwrap();
+        if opts.skip_bypass_warning {
+            std::fs::write(
+                env.claude_config.join("settings.json"),
+                json!({"skipDangerousModePermissionPrompt": true}).to_string(),
+            )
+            .unwrap();
+        }
+
+        let ce = ClaudeEnv {
+            env,
+            mock,
+            claude,
+            claude_dir,
+            project,
+        };
+        let mut vars = ce.claude_env();
+        vars.extend(opts.env);
+        for (k, v) in &vars {
+            ce.tmux(&["set-environment", "-g", k, v]);
+        }
+        Some(ce)
+    }
+
+    /// The environment Claude runs with (besides what [`TestEnv`] sets).
+    pub fn claude_env(&self) -> Vec<(String, String)> {
+        let path = format!(
+            "{}:{}:{}",
+            self.claude_dir.display(),
+            bin_dir().display(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+        );
+        [
+            ("PATH", path.as_str()),
+            ("ANTHROPIC_BASE_URL", &self.mock.url()),
+            ("ANTHROPIC_API_KEY", API_KEY),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("DISABLE_AUTOUPDATER", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// An orch binary run in this world, with Claude's environment too.
+    pub fn cmd(&self, name: &str) -> Command {
+        let mut c = self.env.cmd(name);
+        c.envs(self.claude_env());
+        c
+    }
+
+    /// `claude --settings '<orch hooks>' EXTRA…` as argv.
+    pub fn claude_argv(&self, extra: &[&str]) -> Vec<String> {
+        let mut argv = vec![
+            self.claude.display().to_string(),
+            "--settings".into(),
+            orch_hook_settings().to_string(),
+        ];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        argv
+    }
+
+    /// Open a window in the project dir running `argv` (no shell: tmux
+    /// executes a multi-argument command directly); its pane id.
+    pub fn start_argv(&self, argv: &[String], env: &[(&str, &str)]) -> String {
+        let project = self.project.display().to_string();
+        let mut args: Vec<String> = ["new-window", "-d", "-P", "-F", "#{pane_id}", "-c", &project]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (k, v) in env {
+            args.push("-e".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.extend(argv.iter().cloned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.tmux(&refs).trim().to_string()
+    }
+
+    /// Start Claude with orch's hooks given by `--settings`; its pane id.
+    pub fn start_claude(&self, extra: &[&str]) -> String {
+        self.start_argv(&self.claude_argv(extra), &[])
+    }
+
+    /// Start `claude EXTRA…` with no `--settings`: only the hooks in the
+    /// config files apply (e.g. after `orch up`).
+    pub fn start_plain_claude(&self, extra: &[&str]) -> String {
+        let mut argv = vec![self.claude.display().to_string()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        self.start_argv(&argv, &[])
+    }
+
+    /// Start Claude with `--dangerously-skip-permissions` (and
+    /// `IS_SANDBOX=1`, which the CLI demands when run as root).
+    pub fn start_claude_bypass(&self, extra: &[&str]) -> String {
+        let mut args = vec!["--dangerously-skip-permissions"];
+        args.extend_from_slice(extra);
+        self.start_argv(&self.claude_argv(&args), &[("IS_SANDBOX", "1")])
+    }
+
+    /// Wait for the pane's first event of `kind` with `seq > after`.
+    pub fn wait_event(&self, pane: &str, kind: &str, after: u64, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let evs = self.events(pane);
+            if let Some(e) = evs
+                .iter()
+                .find(|e| e["kind"] == kind && e["seq"].as_u64().unwrap_or(0) > after)
+            {
+                return e.clone();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for a {kind} event (seq > {after}) in {pane}\n\
+                 events: {evs:#?}\nscreen:\n{}\nmock requests:\n{}",
+                self.capture(pane),
+                self.mock.describe()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The highest sequence number in the pane's log (0 when empty).
+    pub fn last_seq(&self, pane: &str) -> u64 {
+        self.events(pane)
+            .iter()
+            .filter_map(|e| e["seq"].as_u64())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Wait for SessionStart and for the idle screen; the session_start event.
+    pub fn wait_ready(&self, pane: &str) -> Value {
+        let ev = self.wait_event(pane, "session_start", 0, Duration::from_secs(60));
+        self.wait_for_screen_any(
+            pane,
+            &[screen::READY, screen::READY_BYPASS],
+            Duration::from_secs(30),
+        );
+        ev
+    }
+
+    /// Wait until the screen shows one of `needles`; the screen.
+    pub fn wait_for_screen_any(&self, pane: &str, needles: &[&str], timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.capture(pane);
+            if needles.iter().any(|n| s.contains(n)) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for one of {needles:?} in pane {pane}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Paste `text` as a bracketed paste (named buffer, deleted after), the
+    /// way orch delivers prompts. Does not press Enter.
+    pub fn paste(&self, pane: &str, text: &str) {
+        let buf = format!("e2e-{}", std::process::id());
+        let file = self.env.dir.path().join(format!("{buf}.txt"));
+        std::fs::write(&file, text).unwrap();
+        self.tmux(&["load-buffer", "-b", &buf, &file.display().to_string()]);
+        self.tmux(&["paste-buffer", "-p", "-d", "-b", &buf, "-t", pane]);
+    }
+
+    pub fn enter(&self, pane: &str) {
+        self.tmux(&["send-keys", "-t", pane, "Enter"]);
+    }
+
+    /// Paste, give the UI a moment to take the paste, press Enter; then
+    /// wait for the `prompt` event this submits (returned).
+    pub fn submit(&self, pane: &str, text: &str) -> Value {
+        let after = self.last_seq(pane);
+        self.paste(pane, text);
+        self.wait_input_shows_paste(pane);
+        self.enter(pane);
+        self.wait_event(pane, "prompt", after, Duration::from_secs(30))
+    }
+
+    /// Wait until the input box is no longer empty (the paste was taken).
+    pub fn wait_input_shows_paste(&self, pane: &str) {
+        let start = Instant::now();
+        loop {
+            let s = self.capture(pane);
+            if input_line(&s).is_some_and(|l| !l.is_empty()) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the paste never showed in the input box of {pane}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The text after the input prompt `❯ ` on the last such line of a screen
+/// (the input box is the last one drawn), trimmed.
+pub fn input_line(screen: &str) -> Option<String> {
+    screen
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("❯"))
+        .map(|rest| rest.trim().to_string())
+}
