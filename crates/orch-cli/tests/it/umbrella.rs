@@ -78,7 +78,11 @@ fn orch_completions_for_each_shell() {
 #[test]
 fn orch_passes_help_and_version_to_the_subcommand() {
     let env = TestEnv::new();
-    for args in [&["spawn", "--help"][..], &["help", "spawn"], &["spawn", "-h"]] {
+    for args in [
+        &["spawn", "--help"][..],
+        &["help", "spawn"],
+        &["spawn", "-h"],
+    ] {
         let o = env.cmd("orch").args(args).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         assert!(
@@ -87,11 +91,19 @@ fn orch_passes_help_and_version_to_the_subcommand() {
             stdout(&o)
         );
     }
-    let o = env.cmd("orch").args(["tell", "--version"]).output().unwrap();
+    let o = env
+        .cmd("orch")
+        .args(["tell", "--version"])
+        .output()
+        .unwrap();
     assert!(stdout(&o).starts_with("orch-tell "), "{}", stdout(&o));
     // Options before the subcommand are still orch's own.
     let o = env.cmd("orch").args(["--help"]).output().unwrap();
-    assert!(stdout(&o).contains("Usage: orch <COMMAND>"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Usage: orch <COMMAND>"),
+        "{}",
+        stdout(&o)
+    );
     let o = env.cmd("orch").args(["--bogus"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
