@@ -554,7 +554,7 @@ fn committed_completions_are_current() {
     let env = TestEnv::new();
     for (shell, file) in [
         ("bash", "orch.bash"),
-        ("zsh", "_orch"),
+        ("zsh", "orch.zsh"),
         ("fish", "orch.fish"),
     ] {
         let o = env
