@@ -1000,18 +1000,24 @@ fn install_sh_twice_into_a_temp_prefix() {
     }
     let env = TestEnv::new();
     let prefix = env.dir.path().join("prefix");
-    let run = || {
-        env.command("sh")
-            .arg(repo().join("install.sh"))
-            .args(["--prefix"])
-            .arg(&prefix)
-            .env("ORCH_INSTALL_FROM", bin_dir())
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+    // The first run names the prefix with --prefix, the second with PREFIX.
+    let run = |flag: bool| {
+        let mut c = env.command("sh");
+        c.arg(repo().join("install.sh"));
+        if flag {
+            c.arg("--prefix").arg(&prefix);
+        } else {
+            c.env("PREFIX", &prefix);
+        }
+        // The caller's PATH without the binaries under test: the temp
+        // prefix is not on it, so install.sh must print the PATH hint.
+        c.env("ORCH_INSTALL_FROM", bin_dir())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .stdin(Stdio::null())
             .output()
             .unwrap()
     };
-    let first = run();
+    let first = run(true);
     assert!(
         first.status.success(),
         "install.sh failed:\n{}\n{}",
@@ -1056,7 +1062,7 @@ fn install_sh_twice_into_a_temp_prefix() {
         "no PATH hint:\n{text}"
     );
 
-    let second = run();
+    let second = run(false);
     assert!(
         second.status.success(),
         "second run failed:\n{}",
