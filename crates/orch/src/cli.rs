@@ -94,8 +94,9 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
     ("echo", "The built-in echo agent (no API key needed)"),
 ];
 
-/// clap definitions of the subcommands that exist, for completions.
-fn subcommand_defs() -> Vec<clap::Command> {
+/// clap definitions of the subcommands that exist, for completions (and
+/// for the docs test, which checks every quoted command line against them).
+pub fn subcommand_defs() -> Vec<clap::Command> {
     vec![
         crate::tell::TellArgs::command().name("tell"),
         crate::listen::ListenArgs::command().name("listen"),
@@ -109,26 +110,32 @@ fn subcommand_defs() -> Vec<clap::Command> {
     ]
 }
 
-/// `orch`: run `orch-<sub>` with the remaining arguments.
+// `orch`: run `orch-<sub>` with the remaining arguments. Everything after
+// the subcommand name belongs to the subcommand, `--help` and `--version`
+// included (`orch spawn --help` is orch-spawn's help), so the subcommand is
+// clap's "external subcommand": clap stops parsing at it. (A `//` comment:
+// a doc comment here would become `orch --help`'s long description.)
 #[derive(Debug, Parser)]
 #[command(
     name = "orch",
     version,
     about = "Coordinate many AI agent sessions running in tmux panes",
+    override_usage = "orch <COMMAND> [ARGS]...\n       orch completions <SHELL>",
     disable_help_subcommand = true,
+    allow_external_subcommands = true,
     after_help = subcommand_help()
 )]
 pub struct UmbrellaArgs {
-    /// The subcommand (runs `orch-<COMMAND>`), or `completions <shell>`.
-    #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
-    /// Arguments passed through to the subcommand.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "ARGS"
-    )]
-    pub args: Vec<OsString>,
+    /// The subcommand and its arguments, passed through verbatim.
+    #[command(subcommand)]
+    pub sub: Option<External>,
+}
+
+/// A subcommand line: `["spawn", "echo", "--help"]`.
+#[derive(Debug, clap::Subcommand)]
+pub enum External {
+    #[command(external_subcommand)]
+    Run(Vec<OsString>),
 }
 
 fn subcommand_help() -> String {
@@ -159,21 +166,26 @@ pub fn find_subcommand(sub: &str) -> Option<PathBuf> {
 }
 
 pub fn umbrella(args: UmbrellaArgs) -> Result<Code> {
-    let Some(sub) = args.command else {
+    let Some(External::Run(argv)) = args.sub else {
         UmbrellaArgs::command().print_help()?;
         return Ok(Code::Usage);
     };
+    let Some((sub, rest)) = argv.split_first() else {
+        UmbrellaArgs::command().print_help()?;
+        return Ok(Code::Usage);
+    };
+    let sub = sub.to_string_lossy();
     if sub == "completions" {
-        return completions(&args.args);
+        return completions(rest);
     }
     if sub == "help" {
-        if let Some(inner) = args.args.first() {
+        if let Some(inner) = rest.first() {
             return exec_sub(&inner.to_string_lossy(), &[OsString::from("--help")]);
         }
         UmbrellaArgs::command().print_help()?;
         return Ok(Code::Ok);
     }
-    exec_sub(&sub, &args.args)
+    exec_sub(&sub, rest)
 }
 
 fn exec_sub(sub: &str, rest: &[OsString]) -> Result<Code> {
@@ -206,9 +218,24 @@ fn completions(rest: &[OsString]) -> Result<Code> {
             "unknown shell {shell:?}; choose bash, zsh, fish, elvish or powershell"
         ))
     })?;
+    let shells = ["bash", "zsh", "fish", "elvish", "powershell"];
     let mut cmd = clap::Command::new("orch")
         .about("Coordinate many AI agent sessions running in tmux panes")
-        .subcommands(subcommand_defs());
+        .disable_help_subcommand(true)
+        .subcommands(subcommand_defs())
+        .subcommand(
+            clap::Command::new("completions")
+                .about("Print shell completions")
+                .arg(clap::Arg::new("shell").required(true).value_parser(shells)),
+        )
+        .subcommand(
+            clap::Command::new("help")
+                .about("Print a subcommand's help")
+                .arg(
+                    clap::Arg::new("command")
+                        .value_parser(SUBCOMMANDS.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+                ),
+        );
     clap_complete::generate(shell, &mut cmd, "orch", &mut std::io::stdout());
     Ok(Code::Ok)
 }

@@ -57,8 +57,9 @@ pub struct HookArgs {
     /// Which agent harness fired the hook (claude, codex, gemini, pi, echo…).
     #[arg(long, env = "ORCH_HARNESS")]
     pub harness: Option<String>,
-    /// The hook was passed by orch-spawn on the agent's command line (see
-    /// the module doc: each event is recorded once).
+    /// The hook was passed by orch-spawn on the agent's command line; in
+    /// such a pane only these record, so each event is recorded once
+    /// (docs/protocol.md, "Hooks").
     #[arg(long)]
     pub spawned: bool,
 }

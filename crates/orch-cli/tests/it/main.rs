@@ -3,6 +3,7 @@
 
 mod support;
 
+mod docs;
 mod e2e_claude;
 mod hook;
 mod listen;

@@ -72,3 +72,38 @@ fn orch_completions_for_each_shell() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `orch spawn --help` is orch-spawn's help, not orch's: everything after
+/// the subcommand belongs to it (it used to show the umbrella's help).
+#[test]
+fn orch_passes_help_and_version_to_the_subcommand() {
+    let env = TestEnv::new();
+    for args in [
+        &["spawn", "--help"][..],
+        &["help", "spawn"],
+        &["spawn", "-h"],
+    ] {
+        let o = env.cmd("orch").args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains("Usage: orch-spawn"),
+            "{args:?} did not print orch-spawn's help: {}",
+            stdout(&o)
+        );
+    }
+    let o = env
+        .cmd("orch")
+        .args(["tell", "--version"])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).starts_with("orch-tell "), "{}", stdout(&o));
+    // Options before the subcommand are still orch's own.
+    let o = env.cmd("orch").args(["--help"]).output().unwrap();
+    assert!(
+        stdout(&o).contains("Usage: orch <COMMAND>"),
+        "{}",
+        stdout(&o)
+    );
+    let o = env.cmd("orch").args(["--bogus"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
