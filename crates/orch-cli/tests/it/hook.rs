@@ -6,9 +6,11 @@ use std::process::{Command, Stdio};
 
 use crate::support::*;
 
+/// Real payloads captured from Claude Code 2.1.197 (a copy of the design
+/// brief's fixtures, kept in the repo so a clone is self-contained).
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/claude-code-2.1.197-hook-payloads.jsonl"
+    "/tests/fixtures/claude-code-2.1.197-hook-payloads.jsonl"
 );
 
 /// Run orch-hook as if inside `pane` of the env's server, feeding `input`.
