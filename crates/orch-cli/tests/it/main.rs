@@ -6,6 +6,7 @@ mod support;
 mod hook;
 mod listen;
 mod spawn;
+mod subscribe;
 mod survey;
 mod tell;
 mod umbrella;
