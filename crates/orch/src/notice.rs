@@ -14,8 +14,8 @@
 //! 1. The peer's `orch-hook` records its event ([`record`]), reads
 //!    `subs/<P>.json` (a missing file is the fast path: one failed open),
 //!    appends one [`Notice`] per interested subscriber to that subscriber's
-//!    inbox, and starts `orch-subscribe --flush <S>…` in its own process
-//!    group with stdio on /dev/null, without waiting for it.
+//!    inbox, and forks `orch-subscribe --flush <S>…` into a new session with
+//!    stdio on /dev/null, without waiting for it ([`spawn_flusher`]).
 //! 2. The flusher takes the subscriber's flush lock with `try_lock` (a
 //!    second flusher just leaves: the holder loops until nothing changed
 //!    while it held the lock). If the subscriber is mid-turn or blocked, the
@@ -35,11 +35,9 @@
 //!    limit they batch).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -333,14 +331,9 @@ fn write_state(store: &Store, pane: PaneId, st: &InboxState) -> Result<()> {
         .with_context(|| format!("cannot write {}", p.display()))
 }
 
-/// The notices in an inbox file, and whether it ends mid-line (a writer
+/// Parse an inbox file: its notices, and whether it ends mid-line (a writer
 /// died while appending).
-fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64)> {
-    let data = match fs::read(inbox_path(store, pane)) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), false, 0)),
-        Err(e) => return Err(e),
-    };
+fn parse_inbox(data: &[u8]) -> (Vec<Notice>, bool) {
     let torn = data.last().is_some_and(|&b| b != b'\n');
     let mut out: Vec<Notice> = Vec::new();
     for line in data.split(|&b| b == b'\n') {
@@ -350,19 +343,52 @@ fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64
             out.push(n);
         }
     }
-    Ok((out, torn, data.len() as u64))
+    (out, torn)
 }
 
-/// Append `notice` to `sub`'s inbox, numbering it. Called by hooks.
+/// The notices in an inbox file, whether it is torn, and its size.
+fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64)> {
+    let data = match fs::read(inbox_path(store, pane)) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), false, 0)),
+        Err(e) => return Err(e),
+    };
+    let (notices, torn) = parse_inbox(&data);
+    Ok((notices, torn, data.len() as u64))
+}
+
+/// Append `notice` to `sub`'s inbox, numbering it. Called by hooks, so it
+/// keeps to a few syscalls: the file is opened once (read + append), and
+/// the cursor is read only when the file cannot answer (empty: the
+/// numbering continues from `acked`; as many lines as the cap: the inbox
+/// may be full). A non-empty file's last line is the newest notice, and
+/// every pending notice is in the file.
 pub fn append(store: &Store, sub: PaneId, notice: &Notice) -> Result<()> {
     let _lock = lock_inbox(store, sub).context("cannot lock the inbox")?;
-    let mut st = read_state(store, sub);
-    let (notices, torn, _) = read_inbox(store, sub)?;
-    let last = notices.last().map_or(0, |n| n.n).max(st.acked);
-    if last - st.acked >= INBOX_MAX_PENDING {
-        st.dropped += 1;
-        return write_state(store, sub, &st);
-    }
+    let p = inbox_path(store, sub);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&p)
+        .with_context(|| format!("cannot open {}", p.display()))?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)
+        .with_context(|| format!("cannot read {}", p.display()))?;
+    let (notices, torn) = parse_inbox(&data);
+    let last = match notices.last() {
+        Some(l) if (notices.len() as u64) < INBOX_MAX_PENDING => l.n,
+        _ => {
+            let mut st = read_state(store, sub);
+            let last = notices.last().map_or(0, |n| n.n).max(st.acked);
+            if last - st.acked >= INBOX_MAX_PENDING {
+                st.dropped += 1;
+                return write_state(store, sub, &st);
+            }
+            last
+        }
+    };
     let mut n = notice.clone();
     n.n = last + 1;
     let mut line = Vec::with_capacity(256);
@@ -371,13 +397,7 @@ pub fn append(store: &Store, sub: PaneId, notice: &Notice) -> Result<()> {
     }
     serde_json::to_writer(&mut line, &n)?;
     line.push(b'\n');
-    let p = inbox_path(store, sub);
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&p)
-        .and_then(|mut f| f.write_all(&line))
+    file.write_all(&line)
         .with_context(|| format!("cannot append to {}", p.display()))
 }
 
@@ -565,25 +585,52 @@ fn fan_out(store: &Store, peer: PaneId, ev: &Event) -> Result<Vec<PaneId>> {
     Ok(out)
 }
 
-/// Start `orch-subscribe --flush <S>…` detached: its own process group
-/// (a signal to the agent's group or a hang-up of its terminal does not
-/// reach it), stdio on /dev/null and every other inherited descriptor
-/// closed on exec, so the agent waiting for this hook's pipes to close is
-/// never held up by it. Not waited for: it is orphaned when the hook exits.
+/// Start `orch-subscribe --flush <S>…` detached, without waiting for it:
+/// `fork`, then in the child `setsid` (a new session: no signal aimed at
+/// the agent's process group or terminal reaches it), stdio onto
+/// /dev/null, `execv`. Every other inherited descriptor is closed on exec,
+/// so the agent waiting for this hook's pipes to close is never held up by
+/// the flusher. A plain fork returns to the hook at once, where
+/// `posix_spawn` (std's `Command`) would block it until the child had
+/// exec'd — milliseconds on a loaded machine. The child is orphaned when
+/// the hook exits.
 pub fn spawn_flusher(subscribers: &[PaneId]) -> Result<u32> {
+    use nix::libc;
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+
     let exe = crate::cli::find_subcommand("subscribe")
         .context("orch-subscribe is not installed next to orch-hook or on PATH")?;
+    let path = CString::new(exe.as_os_str().as_bytes()).context("odd path to orch-subscribe")?;
+    let mut argv = vec![path.clone(), CString::new("--flush")?];
+    for p in subscribers {
+        argv.push(CString::new(p.to_string())?);
+    }
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let devnull = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("cannot open /dev/null")?;
+    let null_fd = devnull.as_raw_fd();
     close_inherited_on_exec();
-    let child = Command::new(&exe)
-        .arg("--flush")
-        .args(subscribers.iter().map(|p| p.to_string()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
-    Ok(child.id())
+    // SAFETY: between fork and exec the child calls only async-signal-safe
+    // functions (setsid, dup2, execv, _exit) on data prepared before the
+    // fork, so this is sound even if the caller had other threads.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()).context("cannot fork the notice flusher"),
+        0 => unsafe {
+            libc::setsid();
+            libc::dup2(null_fd, 0);
+            libc::dup2(null_fd, 1);
+            libc::dup2(null_fd, 2);
+            libc::execv(path.as_ptr(), argv_ptrs.as_ptr());
+            libc::_exit(127)
+        },
+        pid => Ok(pid as u32),
+    }
 }
 
 /// Mark descriptors this process inherited (beyond stdio) close-on-exec:
