@@ -40,6 +40,9 @@ _orch() {
             orch,spawn)
                 cmd="orch__subcmd__spawn"
                 ;;
+            orch,subscribe)
+                cmd="orch__subcmd__subscribe"
+                ;;
             orch,survey)
                 cmd="orch__subcmd__survey"
                 ;;
@@ -56,7 +59,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-h --help tell listen hook echo up down doctor survey spawn completions help"
+            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,6 +294,36 @@ _orch() {
                     return 0
                     ;;
                 --exec-launch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__subscribe)
+            opts="-h -V --kinds --for --list --all --unsub --cancel --pretty --flush --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kinds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unsub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --flush)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,7 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "down" -d 'Remove exactly 
 complete -c orch -n "__fish_orch_needs_command" -f -a "doctor" -d 'Check that orch\'s hooks really fire, and report what is broken'
 complete -c orch -n "__fish_orch_needs_command" -f -a "survey" -d 'Show what every agent is doing: state, age, last prompt/reply, tokens, blockers'
 complete -c orch -n "__fish_orch_needs_command" -f -a "spawn" -d 'Start an agent in a new tmux pane and wait until it is ready'
+complete -c orch -n "__fish_orch_needs_command" -f -a "subscribe" -d 'Have a pane receive notices when chosen peers finish (no background process)'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print a subcommand\'s help'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l file -d 'Read the prompt from this file (`-`: stdin)' -r -F
@@ -136,5 +137,15 @@ complete -c orch -n "__fish_orch_using_subcommand spawn" -l pretty -d 'Human-rea
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l dry-run -d 'Print the command line, environment and placement; start nothing'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l kinds -d 'Event kinds to push: stop (default), notify, stop_failure, session_end. Comma-separated or repeated' -r
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l for -d 'The subscriber: act on behalf of this pane instead of the pane this runs in (TMUX_PANE)' -r
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l unsub -d 'Stop receiving notices about these peers' -r
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l flush -d 'Internal: deliver the notices waiting for these panes (orch-hook starts this, detached)' -r
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l list -d 'List the subscriber\'s subscriptions, its subscribers and pending notices (with --all: every subscription on this tmux server)'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l all -d 'With --list: every subscription on this tmux server'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l cancel -d 'Remove every subscription of the subscriber'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -l pretty -d 'Human-readable output instead of JSON'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand subscribe" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand help" -s h -l help -d 'Print help'

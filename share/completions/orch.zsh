@@ -188,6 +188,23 @@ _arguments "${_arguments_options[@]}" : \
 '*::harness_args -- Arguments passed to the harness as they are:_default' \
 && ret=0
 ;;
+(subscribe)
+_arguments "${_arguments_options[@]}" : \
+'*--kinds=[Event kinds to push\: stop (default), notify, stop_failure, session_end. Comma-separated or repeated]:KINDS:_default' \
+'--for=[The subscriber\: act on behalf of this pane instead of the pane this runs in (TMUX_PANE)]:PANE:_default' \
+'(--cancel --kinds)*--unsub=[Stop receiving notices about these peers]:PEER:_default' \
+'*--flush=[Internal\: deliver the notices waiting for these panes (orch-hook starts this, detached)]:PANE:_default' \
+'(--unsub --cancel --kinds)--list[List the subscriber'\''s subscriptions, its subscribers and pending notices (with --all\: every subscription on this tmux server)]' \
+'(--for)--all[With --list\: every subscription on this tmux server]' \
+'(--kinds)--cancel[Remove every subscription of the subscriber]' \
+'--pretty[Human-readable output instead of JSON]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+'*::peers -- Peers whose events this pane should hear about:_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -219,6 +236,7 @@ _orch_commands() {
 'doctor:Check that orch'\''s hooks really fire, and report what is broken' \
 'survey:Show what every agent is doing\: state, age, last prompt/reply, tokens, blockers' \
 'spawn:Start an agent in a new tmux pane and wait until it is ready' \
+'subscribe:Have a pane receive notices when chosen peers finish (no background process)' \
 'completions:Print shell completions' \
 'help:Print a subcommand'\''s help' \
     )
@@ -263,6 +281,11 @@ _orch__subcmd__listen_commands() {
 _orch__subcmd__spawn_commands() {
     local commands; commands=()
     _describe -t commands 'orch spawn commands' commands "$@"
+}
+(( $+functions[_orch__subcmd__subscribe_commands] )) ||
+_orch__subcmd__subscribe_commands() {
+    local commands; commands=()
+    _describe -t commands 'orch subscribe commands' commands "$@"
 }
 (( $+functions[_orch__subcmd__survey_commands] )) ||
 _orch__subcmd__survey_commands() {

@@ -16,6 +16,7 @@ mod common;
 mod hook;
 mod listen;
 mod spawn;
+mod subscribe;
 mod survey;
 mod tell;
 
@@ -51,6 +52,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "spawn",
         "spawn-to-ready time of the echo agent, headless and split (--runs N)",
         |a| spawn::run(a.to_vec()),
+    ),
+    (
+        "subscribe",
+        "orch-hook stop wall time with 0, 1 and 5 subscribers (--runs N)",
+        subscribe::run,
     ),
     (
         "tell",

@@ -107,6 +107,7 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
         crate::install::doctor::DoctorArgs::command().name("doctor"),
         crate::survey::SurveyArgs::command().name("survey"),
         crate::spawn::SpawnArgs::command().name("spawn"),
+        crate::subscribe::SubscribeArgs::command().name("subscribe"),
     ]
 }
 

@@ -81,6 +81,12 @@ const SHELLS: &[&str] = &[
     "elvish", "xonsh", "pwsh", "-sh", "-bash", "-zsh",
 ];
 
+/// Is `command` (a pane's foreground command, without its path) a shell?
+/// Typing into one runs the text as a command.
+pub fn is_shell(command: &str) -> bool {
+    SHELLS.contains(&command)
+}
+
 /// Notification types that mean a dialog is waiting for a keypress.
 const DIALOG_NOTIFICATIONS: &[&str] = &["permission_prompt", "elicitation_dialog"];
 

@@ -87,7 +87,10 @@ pub fn run(args: HookArgs) {
         &payload,
         truncated,
     );
-    let result = Store::open(&server).and_then(|store| store.append(pane, ev));
+    // Recording goes through the notice module, which also pushes the event
+    // to the pane's subscribers (crate::notice, docs/subscribe.md).
+    let result =
+        Store::open(&server).and_then(|store| crate::notice::record(&store, pane, ev).map(drop));
     if let Err(e) = result
         && let Ok(root) = crate::paths::state_dir()
     {

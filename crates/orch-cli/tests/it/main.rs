@@ -8,6 +8,7 @@ mod e2e_claude;
 mod hook;
 mod listen;
 mod spawn;
+mod subscribe;
 mod survey;
 mod tell;
 mod umbrella;
