@@ -17,16 +17,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use orch::event::{Event, Kind, set_prompt};
 use orch::pane::PaneId;
-use orch::server::Server;
 use orch::store::Store;
 use orch::survey::{Filters, GcMode, collect};
 use orch::tmux::Tmux;
+
+use crate::common::TmuxWorld;
 
 struct Opts {
     sizes: Vec<usize>,
@@ -74,82 +75,25 @@ fn parse(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-/// A private tmux server, killed on drop.
-struct TmuxServer {
-    socket: PathBuf,
-    pid: u32,
-}
-
-impl TmuxServer {
-    fn start(dir: &Path, panes: usize) -> Result<TmuxServer> {
-        let socket = dir.join("bench.sock");
-        let ok = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "bench",
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "sleep 3600",
-            ])
-            .stdin(Stdio::null())
-            .status()
-            .context("cannot run tmux")?
-            .success();
-        if !ok {
-            bail!("cannot start a private tmux server");
-        }
-        let pid_out = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args(["display-message", "-p", "#{pid}"])
-            .output()?;
-        let pid = String::from_utf8_lossy(&pid_out.stdout).trim().parse()?;
-        let server = TmuxServer { socket, pid };
-        // The session's first pane is one agent; the rest are new windows,
-        // made in batches of one tmux invocation each.
-        let mut left = panes.saturating_sub(1);
-        while left > 0 {
-            let batch = left.min(100);
-            let mut args: Vec<&str> = Vec::new();
-            for i in 0..batch {
-                if i > 0 {
-                    args.push(";");
-                }
-                args.extend(["new-window", "-d", "sleep 3600"]);
+/// A private tmux server whose `panes` panes all run `sleep`.
+fn start_server(panes: usize) -> Result<TmuxWorld> {
+    let world = TmuxWorld::start(Some("sleep 3600"), &["orch-survey"])?;
+    // The session's first pane is one agent; the rest are new windows,
+    // made in batches of one tmux invocation each.
+    let mut left = panes.saturating_sub(1);
+    while left > 0 {
+        let batch = left.min(100);
+        let mut args: Vec<&str> = Vec::new();
+        for i in 0..batch {
+            if i > 0 {
+                args.push(";");
             }
-            let st = Command::new("tmux")
-                .arg("-S")
-                .arg(&server.socket)
-                .args(&args)
-                .stdin(Stdio::null())
-                .status()?;
-            if !st.success() {
-                bail!("tmux new-window failed");
-            }
-            left -= batch;
+            args.extend(["new-window", "-d", "sleep 3600"]);
         }
-        Ok(server)
+        world.tmux(&args)?;
+        left -= batch;
     }
-}
-
-impl Drop for TmuxServer {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+    Ok(world)
 }
 
 fn assistant_line(i: usize, n: usize) -> String {
@@ -264,20 +208,16 @@ pub fn main(args: &[String]) -> Result<()> {
         "panes", "what", "median", "p90", "min", "max"
     );
     for &n in &opts.sizes {
-        let dir = tempfile::Builder::new().prefix("orch-bench").tempdir()?;
-        let tmux_server = TmuxServer::start(dir.path(), n)?;
-        let server = Server {
-            socket: tmux_server.socket.clone(),
-            pid: tmux_server.pid,
-        };
-        let state = dir.path().join("state");
+        let world = start_server(n)?;
+        let server = world.server();
+        let state = world.state();
         let store = Store::open_in(&state, &server)?;
         let tmux = Tmux::for_server(&server);
         let panes: Vec<PaneId> = tmux.list_panes()?.iter().map(|p| p.pane).collect();
         if panes.len() != n {
             bail!("asked tmux for {n} panes, got {}", panes.len());
         }
-        let transcripts = populate(&store, &panes, dir.path())?;
+        let transcripts = populate(&store, &panes, world.dir.path())?;
         let filters = Filters::default();
 
         let t = Instant::now();
@@ -298,7 +238,6 @@ pub fn main(args: &[String]) -> Result<()> {
             assert_eq!(rep.agents.len(), n);
         }
 
-        let tmux_env = format!("{},{},0", server.socket.display(), server.pid);
         let bin_runs = |extra: &[&str]| -> Result<Vec<Duration>> {
             let mut v = Vec::new();
             for r in 0..opts.runs {
@@ -306,13 +245,9 @@ pub fn main(args: &[String]) -> Result<()> {
                     grow(&transcripts, 10_000 + r)?;
                 }
                 let t = Instant::now();
-                let out = Command::new(&bin)
+                let out = world
+                    .cmd(&bin)
                     .args(extra)
-                    .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                    .env("TMUX", &tmux_env)
-                    .env("ORCH_STATE_DIR", &state)
-                    .stdin(Stdio::null())
                     .stderr(Stdio::inherit())
                     .output()?;
                 v.push(t.elapsed());
@@ -349,7 +284,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 ms(s.max)
             );
         }
-        drop(tmux_server);
+        drop(world);
     }
     Ok(())
 }

@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use crate::common::{TmuxWorld, percentile};
 use serde_json::Value;
 
 struct Opts {
@@ -52,105 +54,30 @@ fn parse(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-/// A private tmux server and state dir, removed on drop.
-struct World {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    pid: u32,
-    path: String,
-}
+/// The private world plus what this bench does in it.
+struct World(TmuxWorld);
 
 impl World {
     fn new() -> Result<World> {
-        let exe = std::env::current_exe()?;
-        let bin = exe.parent().context("no bin dir")?.to_path_buf();
-        for b in ["orch-tell", "orch-echo", "orch-hook"] {
-            if !bin.join(b).is_file() {
-                bail!(
-                    "{b} is not next to orch-bench in {}; build both: cargo build --release -p orch-cli -p orch-bench",
-                    bin.display()
-                );
-            }
-        }
-        let dir = tempfile::Builder::new().prefix("orch-bench").tempdir()?;
-        let socket = dir.path().join("tmux.sock");
-        let path = format!(
-            "{}:{}",
-            bin.display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-        );
-        let mut w = World {
-            dir,
-            socket,
-            pid: 0,
-            path,
-        };
-        let mut c = w.base(Command::new("tmux"));
-        let st = c
-            .arg("-S")
-            .arg(&w.socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "bench",
-                "-x",
-                "200",
-                "-y",
-                "50",
-            ])
-            .status()?;
-        if !st.success() {
-            bail!("cannot start a private tmux server");
-        }
-        w.pid = w
-            .tmux(&["display-message", "-p", "#{pid}"])?
-            .trim()
-            .parse()?;
-        Ok(w)
+        Ok(World(TmuxWorld::start(
+            None,
+            &["orch-tell", "orch-echo", "orch-hook"],
+        )?))
     }
 
-    fn base(&self, mut c: Command) -> Command {
-        let d = self.dir.path();
-        c.env_clear()
-            .env("PATH", &self.path)
-            .env("HOME", d)
-            .env("ORCH_STATE_DIR", d.join("state"))
-            .env("ORCH_CONFIG_DIR", d.join("config"))
-            .env("TERM", "xterm-256color")
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::null());
-        if self.pid != 0 {
-            c.env("TMUX", format!("{},{},0", self.socket.display(), self.pid))
-                .env("ORCH_TMUX_SOCKET", &self.socket);
-        }
-        c
+    fn base(&self, c: &str) -> Command {
+        self.0.cmd(c)
     }
 
     fn tmux(&self, args: &[&str]) -> Result<String> {
-        let out = self
-            .base(Command::new("tmux"))
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()?;
-        if !out.status.success() {
-            bail!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.0.tmux(args)
     }
 
     fn log(&self, pane: &str) -> PathBuf {
-        self.dir
-            .path()
-            .join("state/servers")
-            .join(format!(
-                "{}-{}",
-                self.socket.file_name().unwrap().to_string_lossy(),
-                self.pid
-            ))
+        self.0
+            .state()
+            .join("servers")
+            .join(self.0.server().key())
             .join("events")
             .join(format!("{}.jsonl", pane.trim_start_matches('%')))
     }
@@ -184,17 +111,11 @@ impl World {
 
     fn tell(&self, pane: &str, text: &str) -> Result<Child> {
         Ok(self
-            .base(Command::new("orch-tell"))
+            .base("orch-tell")
             .args([pane, text])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
     }
 }
 
@@ -217,8 +138,7 @@ fn finish(child: Child, started: Instant) -> Result<(f64, f64)> {
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
+    percentile(sorted, p * 100.0)
 }
 
 fn summary(name: &str, xs: Vec<f64>) -> Value {
