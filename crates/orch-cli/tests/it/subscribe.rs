@@ -9,24 +9,10 @@ use std::time::{Duration, Instant};
 
 use orch::echo::reply_for;
 use orch::pane::PaneId;
-use orch::server::Server;
-use orch::store::Store;
 
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(30);
-
-fn store(env: &TestEnv) -> Store {
-    let s = env.server();
-    Store::open_in(
-        &env.state,
-        &Server {
-            socket: s.socket.clone(),
-            pid: s.pid,
-        },
-    )
-    .unwrap()
-}
 
 /// Spawn a named echo agent (headless) and return its pane.
 fn spawn_echo(env: &TestEnv, name: &str) -> String {
@@ -593,7 +579,7 @@ fn an_interrupted_delivery_is_neither_repeated_nor_lost() {
     };
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
-    let st = store(&env);
+    let st = env.store();
     let ap: PaneId = a.parse().unwrap();
     let bp: PaneId = b.parse().unwrap();
     let queue = |text: &str| {

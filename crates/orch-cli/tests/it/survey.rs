@@ -8,28 +8,10 @@ use std::time::Duration;
 use orch::event::{Event, Kind};
 use orch::pane::PaneId;
 use orch::registry::ScreenState;
-use orch::server::Server;
-use orch::store::Store;
 
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(15);
-
-fn store(env: &TestEnv) -> Store {
-    let s = env.server();
-    Store::open_in(
-        &env.state,
-        &Server {
-            socket: s.socket.clone(),
-            pid: s.pid,
-        },
-    )
-    .unwrap()
-}
-
-fn pane_id(p: &str) -> PaneId {
-    p.parse().unwrap()
-}
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.cmd("orch-survey").args(args).output().unwrap()
@@ -104,7 +86,7 @@ fn type_prompt(env: &TestEnv, pane: &str, text: &str) {
 }
 
 fn tag(env: &TestEnv, pane: &str, name: &str, role: &str) {
-    store(env)
+    env.store()
         .update_registry(pane_id(pane), |r| {
             r.name = Some(name.into());
             r.role = Some(role.into());
@@ -195,7 +177,7 @@ fn echo_agents_in_every_state_with_evidence() {
 
     // Spawned, no session_start yet (a process that is not a shell).
     let starting = env.new_pane("sleep 600");
-    let st = store(&env);
+    let st = env.store();
     st.append(pane_id(&starting), Event::new(Kind::Spawned))
         .unwrap();
     st.update_registry(pane_id(&starting), |r| {
@@ -423,7 +405,7 @@ fn pretty_table_is_aligned_and_plain_when_piped() {
     wait_event(&env, &b, "notify");
     // Hostile text in a reply must not reach the terminal as escapes.
     let c = env.new_pane("sleep 600");
-    let st = store(&env);
+    let st = env.store();
     st.append(pane_id(&c), Event::new(Kind::SessionStart))
         .unwrap();
     let mut stop = Event::new(Kind::Stop);
@@ -501,7 +483,7 @@ fn claude_tokens_from_the_transcript_tail() {
         )
         .unwrap();
     }
-    let st = store(&env);
+    let st = env.store();
     let mut ev = Event::new(Kind::SessionStart);
     ev.harness = Some("claude".into());
     ev.transcript_path = Some(transcript.display().to_string());
@@ -537,7 +519,7 @@ fn failed_turns_that_are_not_rate_limits_leave_the_agent_idle_with_an_error() {
         return;
     };
     let p = env.new_pane("sleep 600");
-    let st = store(&env);
+    let st = env.store();
     st.append(pane_id(&p), Event::new(Kind::SessionStart))
         .unwrap();
     st.append(pane_id(&p), Event::new(Kind::Prompt)).unwrap();
@@ -599,7 +581,7 @@ fn subscriptions_are_read_from_the_subs_dir() {
     };
     let a = env.new_pane("sleep 600");
     let b = env.new_pane("sleep 600");
-    let st = store(&env);
+    let st = env.store();
     for p in [&a, &b] {
         st.append(pane_id(p), Event::new(Kind::SessionStart))
             .unwrap();
@@ -628,7 +610,7 @@ fn bad_flags_are_one_line_usage_errors() {
         return;
     };
     let p = env.new_pane("sleep 600");
-    store(&env)
+    env.store()
         .append(pane_id(&p), Event::new(Kind::SessionStart))
         .unwrap();
     for (args, needle) in [
@@ -652,7 +634,7 @@ fn bad_flags_are_one_line_usage_errors() {
         assert!(stdout(&o).is_empty(), "{args:?}");
     }
     // Bad input changes nothing: no GC pass marks a dead pane's record.
-    store(&env)
+    env.store()
         .update_registry(PaneId(777), |r| r.name = Some("x".into()))
         .unwrap();
     for args in [["--role", "boss"], ["x", "nobody"]] {
@@ -688,7 +670,7 @@ fn two_hundred_panes() {
         .filter(|p| p != "%0")
         .collect();
     assert_eq!(live.len(), 200);
-    let st = store(&env);
+    let st = env.store();
     for (i, p) in live.iter().enumerate() {
         let id = pane_id(p);
         st.append(id, Event::new(Kind::SessionStart)).unwrap();
@@ -736,7 +718,7 @@ fn watch_redraws_on_events_not_just_on_the_clock() {
         return;
     };
     let p = env.new_pane("sleep 600");
-    let st = store(&env);
+    let st = env.store();
     st.append(pane_id(&p), Event::new(Kind::SessionStart))
         .unwrap();
     // A 60 s period: any second frame within the test's timeout was drawn

@@ -11,29 +11,10 @@ use std::time::{Duration, Instant};
 use orch::deliver::sanitize;
 use orch::echo::reply_for;
 use orch::event::{normalize_prompt, prompt_hash};
-use orch::pane::PaneId;
-use orch::server::Server;
-use orch::store::Store;
 
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(15);
-
-fn store(env: &TestEnv) -> Store {
-    let s = env.server();
-    Store::open_in(
-        &env.state,
-        &Server {
-            socket: s.socket.clone(),
-            pid: s.pid,
-        },
-    )
-    .unwrap()
-}
-
-fn pane_id(p: &str) -> PaneId {
-    p.parse().unwrap()
-}
 
 /// Start an echo agent in a new pane and wait for its session_start.
 fn start_echo(env: &TestEnv, args: &str) -> String {
@@ -48,7 +29,7 @@ fn start_echo(env: &TestEnv, args: &str) -> String {
 
 /// Register name/role/parent the way orch-spawn does.
 fn register(env: &TestEnv, pane: &str, name: &str, role: &str, parent: Option<&str>) {
-    store(env)
+    env.store()
         .update_registry(pane_id(pane), |r| {
             r.name = Some(name.into());
             r.role = Some(role.into());

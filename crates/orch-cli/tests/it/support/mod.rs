@@ -151,6 +151,17 @@ impl TestEnv {
         self.tmux.as_ref().expect("this TestEnv has no tmux server")
     }
 
+    /// orch's store for this env's tmux server (to set up state the way
+    /// orch-spawn would, or read it back).
+    pub fn store(&self) -> orch::store::Store {
+        let s = self.server();
+        let server = orch::server::Server {
+            socket: s.socket.clone(),
+            pid: s.pid,
+        };
+        orch::store::Store::open_in(&self.state, &server).unwrap()
+    }
+
     /// The orch state dir of this env's tmux server.
     pub fn server_state(&self) -> PathBuf {
         self.state.join("servers").join(self.server().key())
@@ -314,4 +325,9 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A pane id from its text form (`%12`).
+pub fn pane_id(p: &str) -> orch::pane::PaneId {
+    p.parse().unwrap()
 }
