@@ -74,6 +74,14 @@ const PROMPT_FILE_KEEP: Duration = Duration::from_secs(7 * 86400);
 /// While waiting for something that has no event (a pane's death, a dialog
 /// that only the screen shows), look again this often.
 const RECHECK: Duration = Duration::from_millis(1000);
+/// How long Enter waits for a paste to show on screen. Claude Code drops an
+/// Enter that arrives before it has drawn the paste — 17 of 20 times right
+/// after start-up (docs/claude-code-e2e.md, "Input") — and then only the
+/// 1 s retry would submit it. It draws a paste in a few tens of ms; past
+/// this bound Enter is pressed anyway (a harness that never shows typed
+/// text must not stall every tell).
+const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
+const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 
 /// Foreground commands that are shells: typing there runs the text.
 const SHELLS: &[&str] = &[
@@ -608,14 +616,15 @@ fn exited(pane: PaneId, what: &str) -> anyhow::Error {
 
 /// Wait until the target is ready to be typed into (see the module doc).
 /// Returns whether it is mid-turn (only with `Busy::Queue`, or when telling
-/// one's own pane, which cannot wait for its own turn to end).
+/// one's own pane, which cannot wait for its own turn to end), and the
+/// screen it was judged by.
 fn wait_ready(
     store: &Store,
     tmux: &Tmux,
     pane: PaneId,
     opts: &DeliverOpts,
     waiter: &Waiter,
-) -> Result<bool> {
+) -> Result<(bool, String)> {
     let queue = opts.busy == Busy::Queue || opts.from == Some(pane);
     loop {
         let rec = store.read_registry(pane);
@@ -627,8 +636,8 @@ fn wait_ready(
         })?;
         let state = readiness(rec.as_ref(), &screen);
         let recheck = match &state {
-            Readiness::Idle => return Ok(false),
-            Readiness::Busy if queue => return Ok(true),
+            Readiness::Idle => return Ok((false, screen)),
+            Readiness::Busy if queue => return Ok((true, screen)),
             Readiness::Busy => None,
             Readiness::Dialog(why) if !opts.wait_dialog => {
                 return Err(Fail::refused(format!(
@@ -698,7 +707,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let _delivery = lock_until(store.delivery_lock_path(pane), opts.deadline, pane)?;
     // Armed before the first look at the log, so no event is missed.
     let waiter = Waiter::new(&store.events_dir());
-    let busy = wait_ready(store, &tmux, pane, opts, &waiter)?;
+    let (busy, screen_before) = wait_ready(store, &tmux, pane, opts, &waiter)?;
     let waited_ms = ms(start.elapsed());
 
     let (typed, file) = if clean.len() > paste_max() {
@@ -757,6 +766,13 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    wait_paste_shown(
+        &tmux,
+        pane,
+        &typed,
+        &screen_before,
+        pasted_at + PASTE_SHOW_WAIT,
+    );
     if let Err(e) = tmux.send_enter(pane) {
         receipt.reason = Some(format!(
             "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"
@@ -799,6 +815,26 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     )
 }
 
+/// Return once the pasted `typed` is visible in the pane's input area on a
+/// screen that changed since `before` (the screen before the paste), or at
+/// `until`, whichever comes first. No event marks a redraw, so this polls
+/// (every few ms, for at most [`PASTE_SHOW_WAIT`]).
+fn wait_paste_shown(tmux: &Tmux, pane: PaneId, typed: &str, before: &str, until: Instant) {
+    loop {
+        match tmux.capture(pane) {
+            Ok(s) if s != before && text_in_input(&s, typed) => return,
+            Ok(_) => {}
+            // The pane is gone: Enter will fail and say so.
+            Err(_) => return,
+        }
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep(PASTE_SHOW_POLL.min(until - now));
+    }
+}
+
 /// Wait for the `prompt` event matching `typed`, pressing Enter again (only
 /// Enter) when the text visibly still sits in the input box.
 #[allow(clippy::too_many_arguments)]
@@ -820,7 +856,8 @@ fn await_receipt(
         .filter(|c| !c.is_whitespace())
         .take(200)
         .collect();
-    let mut next_check = pasted_at + opts.enter_window;
+    // Counted from the (first) Enter, which may come a little after the paste.
+    let mut next_check = Instant::now() + opts.enter_window;
     let mut not_retried: Option<String> = None;
     // A prompt that is not ours: the agent took *something* (perhaps our
     // text, transformed past recognition), so pressing Enter again could
