@@ -4,6 +4,7 @@
 mod support;
 
 mod e2e_claude;
+mod e2e_orch;
 mod hook;
 mod listen;
 mod spawn;
