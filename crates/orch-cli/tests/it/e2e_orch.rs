@@ -559,6 +559,13 @@ fn up_enrols_a_hand_started_claude_and_down_removes_it() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "orch-up: {}", show(&o));
+    let o = ce.cmd("orch-doctor").output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "orch-doctor after up: {}",
+        show(&o)
+    );
     let installed: Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
     assert_eq!(
         installed["hooks"]["Stop"][0]["hooks"][0]["command"],
@@ -655,5 +662,66 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
     assert!(
         ce.capture(&pane).contains(screen::TRUST_DIALOG),
         "the dialog was answered"
+    );
+}
+
+/// `orch-spawn --prompt` delivers a first task the moment the agent is
+/// ready; `--stop` ends it with /exit; `--restart` resumes the same Claude
+/// session in a new pane (the API sees the earlier conversation).
+#[test]
+fn spawn_prompt_stop_and_restart_resume_the_session() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    ce.mock.push(Reply::text("first task done"));
+    let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(v["prompt"]["status"], "delivered", "{v}");
+    let pane = v["pane"].as_str().unwrap().to_string();
+    let session = v["session_id"].as_str().unwrap().to_string();
+    let o = ce
+        .cmd("orch-listen")
+        .args(["p", "--timeout", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(json_lines(&o)[0]["reply"], "first task done");
+    let prompts = events_of(&ce, &pane, "prompt");
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0]["prompt"], "first task, from spawn");
+    assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
+
+    let o = ce.cmd("orch-spawn").args(["--stop", "p"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v = json_out(&o);
+    assert_eq!(v["state"], "exited", "{v}");
+    assert_eq!(v["how"], "exit-command", "{v}");
+    let end = events_of(&ce, &pane, "session_end");
+    assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
+    assert_eq!(end[0]["reason"], "prompt_input_exit");
+
+    let o = ce
+        .cmd("orch-spawn")
+        .args(["--restart", "p", "--timeout", "60"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v = json_out(&o);
+    let again = v["pane"].as_str().unwrap().to_string();
+    assert_ne!(again, pane);
+    assert_eq!(v["restart_of"], pane.as_str());
+    assert_eq!(v["session_id"], session.as_str());
+    let start = events_of(&ce, &again, "session_start");
+    assert_eq!(start.len(), 1);
+    assert_eq!(start[0]["source"], "resume");
+    assert_eq!(start[0]["session_id"], session.as_str());
+
+    ce.mock.push(Reply::text("resumed and answering"));
+    let v = ask(&ce, "p", "do you remember?");
+    assert_eq!(v["pane"], again.as_str());
+    assert_eq!(v["reply"], "resumed and answering");
+    let last = ce.mock.main_turns().pop().unwrap();
+    let history = last.body.unwrap()["messages"].to_string();
+    assert!(
+        history.contains("first task, from spawn") && history.contains("first task done"),
+        "the resumed session lost its history: {history}"
     );
 }
