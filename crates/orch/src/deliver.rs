@@ -766,13 +766,20 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-    wait_paste_shown(
+    let (shown, screen) = wait_paste_shown(
         &tmux,
         pane,
         &typed,
         &screen_before,
         pasted_at + PASTE_SHOW_WAIT,
     );
+    if let Some(dialog) = enter_would_answer_dialog(shown, &screen) {
+        receipt.status = Status::Unconfirmed;
+        receipt.reason = Some(format!(
+            "a dialog appeared in {pane} before Enter ({dialog}); Enter was not pressed, so the dialog was not answered, and the pasted text was probably discarded — answer the dialog, then tell again"
+        ));
+        return Ok(receipt);
+    }
     if let Err(e) = tmux.send_enter(pane) {
         receipt.reason = Some(format!(
             "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"
@@ -817,22 +824,41 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
 
 /// Return once the pasted `typed` is visible in the pane's input area on a
 /// screen that changed since `before` (the screen before the paste), or at
-/// `until`, whichever comes first. No event marks a redraw, so this polls
-/// (every few ms, for at most [`PASTE_SHOW_WAIT`]).
-fn wait_paste_shown(tmux: &Tmux, pane: PaneId, typed: &str, before: &str, until: Instant) {
+/// `until`, whichever comes first: whether it showed, and the last screen.
+/// No event marks a redraw, so this polls (every few ms, for at most
+/// [`PASTE_SHOW_WAIT`]).
+fn wait_paste_shown(
+    tmux: &Tmux,
+    pane: PaneId,
+    typed: &str,
+    before: &str,
+    until: Instant,
+) -> (bool, String) {
     loop {
-        match tmux.capture(pane) {
-            Ok(s) if s != before && text_in_input(&s, typed) => return,
-            Ok(_) => {}
+        let screen = match tmux.capture(pane) {
+            Ok(s) if s != before && text_in_input(&s, typed) => return (true, s),
+            Ok(s) => s,
             // The pane is gone: Enter will fail and say so.
-            Err(_) => return,
-        }
+            Err(_) => return (false, String::new()),
+        };
         let now = Instant::now();
         if now >= until {
-            return;
+            return (false, screen);
         }
         std::thread::sleep(PASTE_SHOW_POLL.min(until - now));
     }
+}
+
+/// A paste that never showed, and a dialog on screen now: the dialog came
+/// up after the readiness check (say a tool asked for permission while a
+/// `--queue`d prompt was on its way), the paste went into it or nowhere,
+/// and Enter would answer it (Claude Code: "Yes"). Returns the dialog's
+/// excerpt when Enter must not be pressed.
+fn enter_would_answer_dialog(shown: bool, screen: &str) -> Option<String> {
+    if shown {
+        return None;
+    }
+    screen_dialog(screen)
 }
 
 /// Wait for the `prompt` event matching `typed`, pressing Enter again (only
@@ -1098,6 +1124,21 @@ mod tests {
         let input_list = "╭────╮\n│ > 1. first │\n│   2. second │\n╰────╯\n  ? for shortcuts\n";
         assert_eq!(screen_dialog(input_list), None);
         assert_eq!(screen_dialog("echo> \n"), None);
+    }
+
+    #[test]
+    fn no_enter_into_a_dialog_that_came_up_during_the_paste() {
+        // Claude Code 2.1.197's permission prompt (docs/claude-code-e2e.md).
+        let permission = " Bash command\n\n   touch /tmp/x\n   Run a command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. Yes, and always allow access to tmp/ from this project\n   3. No\n\n Esc to cancel · Tab to amend · ctrl+e to explain\n";
+        assert!(
+            enter_would_answer_dialog(false, permission)
+                .unwrap()
+                .contains("Do you want to proceed?")
+        );
+        // The paste showed: the input box has it, Enter submits it.
+        assert_eq!(enter_would_answer_dialog(true, permission), None);
+        let idle = "❯\u{a0}some text\n──────\n  ? for shortcuts\n";
+        assert_eq!(enter_would_answer_dialog(false, idle), None);
     }
 
     #[test]
