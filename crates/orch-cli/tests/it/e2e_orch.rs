@@ -479,9 +479,20 @@ fn exit_and_killed_pane_are_gone_and_collected() {
     assert_eq!(end.len(), 1);
     assert_eq!(end[0]["reason"], "prompt_input_exit");
     let pane_list = || ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
-    eventually(T, "the pane to close after /exit", || {
-        (!pane_list().lines().any(|l| l == quitter)).then_some(())
-    });
+    let t0 = Instant::now();
+    while pane_list().lines().any(|l| l == quitter) {
+        assert!(
+            t0.elapsed() < T,
+            "the pane did not close after /exit (a dead pane kept by remain-on-exit?): {}",
+            ce.tmux(&[
+                "list-panes",
+                "-a",
+                "-F",
+                "#{pane_id} dead=#{pane_dead} status=#{pane_dead_status} remain-on-exit=#{remain-on-exit}"
+            ])
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     ce.tmux(&["kill-pane", "-t", &victim]);
     // Survey until GC has removed both. Each pass lists them as `gone`
