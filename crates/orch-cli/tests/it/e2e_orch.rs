@@ -736,3 +736,71 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
         "the resumed session lost its history: {history}"
     );
 }
+
+/// Two prompts `--queue`d during one turn: Claude Code fires a
+/// `UserPromptSubmit` for each when the turn ends, but answers them in one
+/// API turn (texts joined by a blank line) with one `Stop`. Each tell is
+/// still acknowledged by its own `prompt` event, nothing is sent twice, and
+/// `--wait` returns the shared reply.
+#[test]
+fn two_queued_prompts_are_answered_in_one_turn() {
+    let Some(ce) = ClaudeEnv::new() else { return };
+    let pane = spawn_ready(&ce, &[]);
+    ce.mock.push(Reply::held(Reply::text("reply to A")));
+    ce.mock.push(Reply::text("one reply to B and C"));
+    let (o, _) = tell(&ce, &pane, "prompt A", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    ce.mock.wait_main_turns(1, T);
+
+    let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(v["status"], "queued", "{v}");
+    // --queue --wait: typed now, acknowledged when A's turn ends.
+    let mut c = tell_cmd(&ce, &pane, &["--queue", "--wait"]);
+    let waiting = start_with_stdin(&mut c, b"prompt C, queued too");
+    // Release A only once C sits in Claude's queue (listed under the
+    // spinner, indented), not merely pasted.
+    eventually(T, "C to be queued by Claude Code", || {
+        ce.capture(&pane)
+            .lines()
+            .any(|l| {
+                l.starts_with("  ")
+                    && l.trim_start().starts_with('❯')
+                    && l.contains("prompt C, queued too")
+            })
+            .then_some(())
+    });
+    ce.mock.release();
+    let o = waiting.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v = json_out(&o);
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(v["reply"], "one reply to B and C", "{v}");
+
+    let prompts: Vec<Value> = events_of(&ce, &pane, "prompt")
+        .iter()
+        .map(|e| e["prompt"].clone())
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            json!("prompt A"),
+            json!("prompt B, queued"),
+            json!("prompt C, queued too")
+        ]
+    );
+    assert_eq!(events_of(&ce, &pane, "stop").len(), 2);
+    let turns: Vec<Option<String>> = ce
+        .mock
+        .main_turns()
+        .iter()
+        .map(|t| t.last_user_text())
+        .collect();
+    assert_eq!(
+        turns,
+        [
+            Some("prompt A".to_string()),
+            Some("prompt B, queued\n\nprompt C, queued too".to_string())
+        ]
+    );
+}
