@@ -407,6 +407,40 @@ fn permission_prompt_blocks_and_refuses_tells() {
         "{a}"
     );
     assert_eq!(sv["counts"]["blocked:permission"], 1);
+
+    // --wait-idle waits for someone to answer instead of refusing; once the
+    // person approves (a digit) and the turn ends, it delivers.
+    ce.mock.push(Reply::text("file made, as asked"));
+    ce.mock.push(Reply::text("and the follow-up is done"));
+    let mut c = tell_cmd(&ce, &pane, &["--wait-idle", "--wait"]);
+    let waiting = start_with_stdin(&mut c, b"a follow-up, after approval");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        events_of(&ce, &pane, "sent").len(),
+        sent,
+        "typed into the dialog"
+    );
+    ce.tmux(&["send-keys", "-t", &pane, "1"]);
+    let o = waiting.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v = json_out(&o);
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(v["reply"], "and the follow-up is done", "{v}");
+    assert!(made.exists(), "the approved command did not run");
+    let replies: Vec<Value> = events_of(&ce, &pane, "stop")
+        .iter()
+        .map(|e| e["reply"].clone())
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            json!("file made, as asked"),
+            json!("and the follow-up is done")
+        ]
+    );
+    assert_eq!(turns_with(&ce, "a follow-up, after approval"), 1);
+    let sv = survey(&ce, &[], &[]);
+    assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle", "{sv}");
 }
 
 /// API errors end the turn in `stop_failure`: `tell --wait` returns the
