@@ -794,16 +794,23 @@ fn two_queued_prompts_are_answered_in_one_turn() {
     let waiting = start_with_stdin(&mut c, b"prompt C, queued too");
     // Release A only once C sits in Claude's queue (listed under the
     // spinner, indented), not merely pasted.
-    eventually(T, "C to be queued by Claude Code", || {
-        ce.capture(&pane)
-            .lines()
-            .any(|l| {
-                l.starts_with("  ")
-                    && l.trim_start().starts_with('❯')
-                    && l.contains("prompt C, queued too")
-            })
-            .then_some(())
-    });
+    let t0 = Instant::now();
+    loop {
+        let screen = ce.capture(&pane);
+        if screen.lines().any(|l| {
+            l.starts_with("  ")
+                && l.trim_start().starts_with('❯')
+                && l.contains("prompt C, queued too")
+        }) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < T,
+            "C never showed as queued by Claude Code; events: {:#?}\nscreen:\n{screen}",
+            ce.events(&pane)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     ce.mock.release();
     let o = waiting.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
