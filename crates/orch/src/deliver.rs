@@ -707,7 +707,15 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let _delivery = lock_until(store.delivery_lock_path(pane), opts.deadline, pane)?;
     // Armed before the first look at the log, so no event is missed.
     let waiter = Waiter::new(&store.events_dir());
-    let (busy, screen_before) = wait_ready(store, &tmux, pane, opts, &waiter)?;
+    let (busy, mut screen_before) = wait_ready(store, &tmux, pane, opts, &waiter)?;
+    if busy {
+        screen_before = wait_input_settled(
+            &tmux,
+            pane,
+            screen_before,
+            Instant::now() + opts.enter_window,
+        );
+    }
     let waited_ms = ms(start.elapsed());
 
     let (typed, file) = if clean.len() > paste_max() {
@@ -847,6 +855,25 @@ fn wait_paste_shown(
         }
         std::thread::sleep(PASTE_SHOW_POLL.min(until - now));
     }
+}
+
+/// Before typing into a busy agent: wait until it shows it is working
+/// (Claude Code: `esc to interrupt`), which it does not while input sits in
+/// its box. Claude Code clears its input box only after handling an Enter
+/// (a submit, or queueing a prompt during a turn), and wipes whatever was
+/// pasted in the meantime: a `--queue` tell right behind another one lost
+/// its text that way under load (issue 5; reproduced by pasting 0 ms after
+/// an Enter). Returns the last screen; gives up at `until` and types anyway
+/// (a harness that never says it is working must not stall tells).
+fn wait_input_settled(tmux: &Tmux, pane: PaneId, mut screen: String, until: Instant) -> String {
+    while !screen_working(&screen) && Instant::now() < until {
+        std::thread::sleep(PASTE_SHOW_POLL);
+        match tmux.capture(pane) {
+            Ok(s) => screen = s,
+            Err(_) => break,
+        }
+    }
+    screen
 }
 
 /// A paste that never showed, and a dialog on screen now: the dialog came
