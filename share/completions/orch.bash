@@ -123,7 +123,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__echo)
-            opts="-h -V --turn-ms --swallow-enter --dialog --exit-immediately --no-hooks --session-id --resume --model --append-system-prompt --help --version"
+            opts="-h -V --turn-ms --swallow-enter --paste-draw-ms --dialog --exit-immediately --no-hooks --session-id --resume --model --append-system-prompt --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,6 +134,10 @@ _orch() {
                     return 0
                     ;;
                 --swallow-enter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --paste-draw-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -69,6 +69,7 @@ complete -c orch -n "__fish_orch_using_subcommand hook" -s h -l help -d 'Print h
 complete -c orch -n "__fish_orch_using_subcommand hook" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand echo" -l turn-ms -d 'How long an ordinary turn takes, in milliseconds' -r
 complete -c orch -n "__fish_orch_using_subcommand echo" -l swallow-enter -d 'Ignore the first N Enter keys (simulates a swallowed Enter)' -r
+complete -c orch -n "__fish_orch_using_subcommand echo" -l paste-draw-ms -d 'Draw a bracketed paste only MS ms after it ends, and drop Enter keys that arrive before then (what Claude Code does right after start-up)' -r
 complete -c orch -n "__fish_orch_using_subcommand echo" -l session-id -d 'Use this session id (as `claude --session-id`)' -r
 complete -c orch -n "__fish_orch_using_subcommand echo" -l resume -d 'Resume a session (as `claude --resume`): fires session_start with source `resume`' -r
 complete -c orch -n "__fish_orch_using_subcommand echo" -l model -d 'Accepted for parity with real harnesses; shown in the banner' -r

@@ -83,6 +83,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--turn-ms=[How long an ordinary turn takes, in milliseconds]:MS:_default' \
 '--swallow-enter=[Ignore the first N Enter keys (simulates a swallowed Enter)]:N:_default' \
+'--paste-draw-ms=[Draw a bracketed paste only MS ms after it ends, and drop Enter keys that arrive before then (what Claude Code does right after start-up)]:MS:_default' \
 '--session-id=[Use this session id (as \`claude --session-id\`)]:ID:_default' \
 '(--session-id)--resume=[Resume a session (as \`claude --resume\`)\: fires session_start with source \`resume\`]:ID:_default' \
 '--model=[Accepted for parity with real harnesses; shown in the banner]:MODEL:_default' \

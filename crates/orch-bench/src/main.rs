@@ -12,6 +12,7 @@
 
 use std::process::ExitCode;
 
+mod claude;
 mod common;
 mod hook;
 mod listen;
@@ -62,6 +63,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "tell",
         "tell → receipt latency on echo agents, sequential and 20 in parallel",
         tell::run,
+    ),
+    (
+        "claude",
+        "tell → receipt latency on real Claude Code panes (target ≤ 300 ms median)",
+        claude::run,
     ),
 ];
 

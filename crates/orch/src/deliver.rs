@@ -74,6 +74,14 @@ const PROMPT_FILE_KEEP: Duration = Duration::from_secs(7 * 86400);
 /// While waiting for something that has no event (a pane's death, a dialog
 /// that only the screen shows), look again this often.
 const RECHECK: Duration = Duration::from_millis(1000);
+/// How long Enter waits for a paste to show on screen. Claude Code drops an
+/// Enter that arrives before it has drawn the paste — 17 of 20 times right
+/// after start-up (docs/claude-code-e2e.md, "Input") — and then only the
+/// 1 s retry would submit it. It draws a paste in a few tens of ms; past
+/// this bound Enter is pressed anyway (a harness that never shows typed
+/// text must not stall every tell).
+const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
+const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 
 /// Foreground commands that are shells: typing there runs the text.
 const SHELLS: &[&str] = &[
@@ -614,14 +622,15 @@ fn exited(pane: PaneId, what: &str) -> anyhow::Error {
 
 /// Wait until the target is ready to be typed into (see the module doc).
 /// Returns whether it is mid-turn (only with `Busy::Queue`, or when telling
-/// one's own pane, which cannot wait for its own turn to end).
+/// one's own pane, which cannot wait for its own turn to end), and the
+/// screen it was judged by.
 fn wait_ready(
     store: &Store,
     tmux: &Tmux,
     pane: PaneId,
     opts: &DeliverOpts,
     waiter: &Waiter,
-) -> Result<bool> {
+) -> Result<(bool, String)> {
     let queue = opts.busy == Busy::Queue || opts.from == Some(pane);
     loop {
         let rec = store.read_registry(pane);
@@ -633,8 +642,8 @@ fn wait_ready(
         })?;
         let state = readiness(rec.as_ref(), &screen);
         let recheck = match &state {
-            Readiness::Idle => return Ok(false),
-            Readiness::Busy if queue => return Ok(true),
+            Readiness::Idle => return Ok((false, screen)),
+            Readiness::Busy if queue => return Ok((true, screen)),
             Readiness::Busy => None,
             Readiness::Dialog(why) if !opts.wait_dialog => {
                 return Err(Fail::refused(format!(
@@ -704,7 +713,15 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let _delivery = lock_until(store.delivery_lock_path(pane), opts.deadline, pane)?;
     // Armed before the first look at the log, so no event is missed.
     let waiter = Waiter::new(&store.events_dir());
-    let busy = wait_ready(store, &tmux, pane, opts, &waiter)?;
+    let (busy, mut screen_before) = wait_ready(store, &tmux, pane, opts, &waiter)?;
+    if busy {
+        screen_before = wait_input_settled(
+            &tmux,
+            pane,
+            screen_before,
+            Instant::now() + opts.enter_window,
+        );
+    }
     let waited_ms = ms(start.elapsed());
 
     let (typed, file) = if clean.len() > paste_max() {
@@ -763,6 +780,20 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    let (shown, screen) = wait_paste_shown(
+        &tmux,
+        pane,
+        &typed,
+        &screen_before,
+        pasted_at + PASTE_SHOW_WAIT,
+    );
+    if let Some(dialog) = enter_would_answer_dialog(shown, &screen) {
+        receipt.status = Status::Unconfirmed;
+        receipt.reason = Some(format!(
+            "a dialog appeared in {pane} before Enter ({dialog}); Enter was not pressed, so the dialog was not answered, and the pasted text was probably discarded — answer the dialog, then tell again"
+        ));
+        return Ok(receipt);
+    }
     if let Err(e) = tmux.send_enter(pane) {
         receipt.reason = Some(format!(
             "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"
@@ -805,6 +836,64 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     )
 }
 
+/// Return once the pasted `typed` is visible in the pane's input area on a
+/// screen that changed since `before` (the screen before the paste), or at
+/// `until`, whichever comes first: whether it showed, and the last screen.
+/// No event marks a redraw, so this polls (every few ms, for at most
+/// [`PASTE_SHOW_WAIT`]).
+fn wait_paste_shown(
+    tmux: &Tmux,
+    pane: PaneId,
+    typed: &str,
+    before: &str,
+    until: Instant,
+) -> (bool, String) {
+    loop {
+        let screen = match tmux.capture(pane) {
+            Ok(s) if s != before && text_in_input(&s, typed) => return (true, s),
+            Ok(s) => s,
+            // The pane is gone: Enter will fail and say so.
+            Err(_) => return (false, String::new()),
+        };
+        let now = Instant::now();
+        if now >= until {
+            return (false, screen);
+        }
+        std::thread::sleep(PASTE_SHOW_POLL.min(until - now));
+    }
+}
+
+/// Before typing into a busy agent: wait until it shows it is working
+/// (Claude Code: `esc to interrupt`), which it does not while input sits in
+/// its box. Claude Code clears its input box only after handling an Enter
+/// (a submit, or queueing a prompt during a turn), and wipes whatever was
+/// pasted in the meantime: a `--queue` tell right behind another one lost
+/// its text that way under load (issue 5; reproduced by pasting 0 ms after
+/// an Enter). Returns the last screen; gives up at `until` and types anyway
+/// (a harness that never says it is working must not stall tells).
+fn wait_input_settled(tmux: &Tmux, pane: PaneId, mut screen: String, until: Instant) -> String {
+    while !screen_working(&screen) && Instant::now() < until {
+        std::thread::sleep(PASTE_SHOW_POLL);
+        match tmux.capture(pane) {
+            Ok(s) => screen = s,
+            Err(_) => break,
+        }
+    }
+    screen
+}
+
+/// A paste that never showed, and a dialog on screen now: the dialog came
+/// up after the readiness check (say a tool asked for permission while a
+/// `--queue`d prompt was on its way), the paste went into it or nowhere,
+/// and Enter would answer it (Claude Code: "Yes"). Returns the dialog's
+/// excerpt when Enter must not be pressed.
+fn enter_would_answer_dialog(shown: bool, screen: &str) -> Option<String> {
+    if shown {
+        return None;
+    }
+    screen_dialog(screen)
+}
+
 /// Wait for the `prompt` event matching `typed`, pressing Enter again (only
 /// Enter) when the text visibly still sits in the input box.
 #[allow(clippy::too_many_arguments)]
@@ -826,7 +915,8 @@ fn await_receipt(
         .filter(|c| !c.is_whitespace())
         .take(200)
         .collect();
-    let mut next_check = pasted_at + opts.enter_window;
+    // Counted from the (first) Enter, which may come a little after the paste.
+    let mut next_check = Instant::now() + opts.enter_window;
     let mut not_retried: Option<String> = None;
     // A prompt that is not ours: the agent took *something* (perhaps our
     // text, transformed past recognition), so pressing Enter again could
@@ -846,6 +936,7 @@ fn await_receipt(
             match ev.kind {
                 Some(Kind::Prompt) => {
                     if let Some(how) = matches_text(ev, &receipt.hash, &squashed) {
+                        settle(store, pane);
                         receipt.status = Status::Delivered;
                         receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.prompt_seq = Some(ev.seq);
@@ -984,6 +1075,7 @@ pub fn wait_turn_end(
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => "session_end",
                 _ => continue,
             };
+            settle(store, pane);
             end.kind = kind;
             end.seq = Some(ev.seq);
             end.reply_truncated = ev.truncated && ev.reply.is_some();
@@ -1009,6 +1101,17 @@ pub fn wait_turn_end(
             return Ok(end);
         }
     }
+}
+
+/// Wait until the writer of an event this process just read from the log
+/// has also folded it into the registry. A writer holds the pane lock from
+/// its log append to its registry write (docs/protocol.md, "Writing"), and
+/// readers wake on the log line, so without this a caller could act on the
+/// event and then read a registry (orch-survey) that does not show it yet —
+/// seen in the e2e suite: `tell --wait` reported a `stop_failure`, and the
+/// survey run right after still said `working`.
+fn settle(store: &Store, pane: PaneId) {
+    drop(store.lock_pane(pane));
 }
 
 fn ms(d: Duration) -> f64 {
@@ -1067,6 +1170,76 @@ mod tests {
         let input_list = "╭────╮\n│ > 1. first │\n│   2. second │\n╰────╯\n  ? for shortcuts\n";
         assert_eq!(screen_dialog(input_list), None);
         assert_eq!(screen_dialog("echo> \n"), None);
+    }
+
+    #[test]
+    fn no_enter_into_a_dialog_that_came_up_during_the_paste() {
+        // Claude Code 2.1.197's permission prompt (docs/claude-code-e2e.md).
+        let permission = " Bash command\n\n   touch /tmp/x\n   Run a command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. Yes, and always allow access to tmp/ from this project\n   3. No\n\n Esc to cancel · Tab to amend · ctrl+e to explain\n";
+        assert!(
+            enter_would_answer_dialog(false, permission)
+                .unwrap()
+                .contains("Do you want to proceed?")
+        );
+        // The paste showed: the input box has it, Enter submits it.
+        assert_eq!(enter_would_answer_dialog(true, permission), None);
+        let idle = "❯\u{a0}some text\n──────\n  ? for shortcuts\n";
+        assert_eq!(enter_would_answer_dialog(false, idle), None);
+    }
+
+    /// Regression (issue 5): a turn end read from the log is also in the
+    /// registry by the time `wait_turn_end` returns, even when its writer is
+    /// slow to get from the log append to the registry write.
+    #[test]
+    fn turn_end_is_in_the_registry_when_the_wait_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = crate::server::Server {
+            socket: dir.path().join("sock"),
+            pid: std::process::id(),
+        };
+        let store = Store::open_in(&dir.path().join("state"), &server).unwrap();
+        let pane = PaneId(4);
+        let mut prompt = Event::new(Kind::Prompt);
+        set_prompt(&mut prompt, "hello");
+        let prompt = store.append(pane, prompt).unwrap();
+
+        std::thread::scope(|sc| {
+            let writer = sc.spawn(|| {
+                // A writer preempted between its two steps.
+                let _lock = store.lock_pane(pane).unwrap();
+                let mut stop = Event::new(Kind::Stop);
+                stop.seq = prompt.seq + 1;
+                stop.ts = now_ns();
+                stop.pane = Some(pane);
+                stop.reply = Some("done".into());
+                let mut line = serde_json::to_vec(&stop).unwrap();
+                line.push(b'\n');
+                let mut f = fs::OpenOptions::new()
+                    .append(true)
+                    .open(store.log_path(pane))
+                    .unwrap();
+                std::io::Write::write_all(&mut f, &line).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                let mut rec = store.read_registry(pane).unwrap();
+                rec.observe(&stop);
+                store.write_registry(&rec, pane).unwrap();
+            });
+            let end = wait_turn_end(
+                &store,
+                pane,
+                prompt.seq,
+                Instant::now() + Duration::from_secs(10),
+            )
+            .unwrap();
+            assert_eq!(end.kind, "stop");
+            let rec = store.read_registry(pane).unwrap();
+            assert_eq!(
+                rec.last_event.and_then(|l| l.kind),
+                Some(Kind::Stop),
+                "the wait returned before the registry had the stop"
+            );
+            writer.join().unwrap();
+        });
     }
 
     #[test]

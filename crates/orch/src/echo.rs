@@ -46,6 +46,10 @@ pub struct EchoArgs {
     /// Ignore the first N Enter keys (simulates a swallowed Enter).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub swallow_enter: u32,
+    /// Draw a bracketed paste only MS ms after it ends, and drop Enter keys
+    /// that arrive before then (what Claude Code does right after start-up).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub paste_draw_ms: u64,
     /// Show a start-up trust dialog and wait for an answer before starting.
     #[arg(long)]
     pub dialog: bool,
@@ -191,6 +195,9 @@ impl Agent {
         let mut stdin = io::stdin().lock();
         let mut buf: Vec<u8> = Vec::new();
         let mut in_paste = false;
+        let mut paste_from = 0;
+        // With --paste-draw-ms: the paste is not on screen before this.
+        let mut drawn_at: Option<std::time::Instant> = None;
         let mut byte = [0u8; 1];
         // A byte read after a lone ESC that belongs to the input.
         let mut pending: Option<u8> = None;
@@ -231,8 +238,24 @@ impl Agent {
                     }
                 }
                 match seq.as_slice() {
-                    b"[200~" => in_paste = true,
-                    b"[201~" => in_paste = false,
+                    b"[200~" => {
+                        in_paste = true;
+                        paste_from = buf.len();
+                    }
+                    b"[201~" => {
+                        in_paste = false;
+                        if self.args.paste_draw_ms > 0 {
+                            let delay = Duration::from_millis(self.args.paste_draw_ms);
+                            drawn_at = Some(std::time::Instant::now() + delay);
+                            let shown =
+                                String::from_utf8_lossy(&buf[paste_from..]).replace('\n', "\r\n");
+                            std::thread::spawn(move || {
+                                std::thread::sleep(delay);
+                                print!("{shown}");
+                                let _ = io::stdout().flush();
+                            });
+                        }
+                    }
                     _ => {}
                 }
                 continue;
@@ -240,12 +263,17 @@ impl Agent {
             if in_paste {
                 let b = if b == b'\r' { b'\n' } else { b };
                 buf.push(b);
-                let _ = io::stdout().write_all(if b == b'\n' { b"\r\n" } else { &byte });
-                let _ = io::stdout().flush();
+                if self.args.paste_draw_ms == 0 {
+                    let _ = io::stdout().write_all(if b == b'\n' { b"\r\n" } else { &byte });
+                    let _ = io::stdout().flush();
+                }
                 continue;
             }
             match b {
                 b'\r' | b'\n' => {
+                    if drawn_at.is_some_and(|t| std::time::Instant::now() < t) {
+                        continue;
+                    }
                     if self.swallow_left > 0 {
                         self.swallow_left -= 1;
                         continue;

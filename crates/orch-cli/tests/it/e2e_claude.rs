@@ -270,9 +270,9 @@ fn claude_turn_round_trip_through_orch_hooks() {
 
     // /exit ends the session: SessionEnd, and the pane closes.
     let after = ce.last_seq(&pane);
-    ce.paste(&pane, "/exit");
-    ce.enter(&pane);
-    let end = ce.wait_event(&pane, "session_end", after, T);
+    let end = ce.submit_until(&pane, "/exit", T, || {
+        ce.find_event(&pane, "session_end", after)
+    });
     assert_eq!(end["reason"], "prompt_input_exit");
     crate::support::eventually(T, "the pane to close after /exit", || {
         (!ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"])
@@ -307,8 +307,7 @@ fn claude_large_paste_arrives_intact() {
     ce.paste(&pane, &text);
     let shown = format!("[Pasted text #1 +{newlines} lines]");
     ce.wait_for_screen(&pane, &shown, T);
-    ce.enter(&pane);
-    let prompt = ce.wait_event(&pane, "prompt", after, T);
+    let prompt = ce.enter_until(&pane, &text, T, || ce.find_event(&pane, "prompt", after));
     assert_eq!(
         prompt["prompt_len"],
         text.len(),
@@ -367,9 +366,12 @@ fn claude_prompt_sent_while_busy_is_queued() {
     let pending = ce.wait_for_screen(&pane, "❯\u{a0}second prompt, sent while busy", T);
     // Text in the input box hides the busy hint; the spinner line stays.
     assert!(!pending.contains(screen::BUSY), "{pending}");
-    ce.enter(&pane);
     // Queued: listed under the spinner; the input box shows a placeholder.
-    let queued = ce.wait_for_screen(&pane, "❯\u{a0}Press up to edit queued messages", T);
+    let queued = ce.enter_until(&pane, "second prompt, sent while busy", T, || {
+        let s = ce.capture(&pane);
+        s.contains("❯\u{a0}Press up to edit queued messages")
+            .then_some(s)
+    });
     assert!(
         queued.lines().any(|l| l.trim_start().starts_with('❯')
             && l.starts_with("  ")
@@ -658,10 +660,10 @@ fn claude_picks_up_hook_edits_in_user_settings_live() {
         n += 1;
         let before = ce.events(&pane).len();
         ce.mock.push(Reply::text(format!("reply number {n}")));
-        ce.paste(&pane, &format!("turn number {n}"));
-        ce.wait_input_shows_paste(&pane);
-        ce.enter(&pane);
-        ce.wait_for_screen(&pane, &format!("reply number {n}"), T);
+        let reply = format!("reply number {n}");
+        ce.submit_until(&pane, &format!("turn number {n}"), T, || {
+            ce.capture(&pane).contains(&reply).then_some(())
+        });
         ce.wait_for_screen(&pane, screen::READY, T);
         ce.events(&pane).len() - before
     };
@@ -700,8 +702,9 @@ fn measure_claude_latencies() {
     for i in 0..15 {
         let after = ce.last_seq(&pane);
         let t_paste = now_ns();
-        ce.paste(&pane, &format!("measure prompt {i}"));
-        ce.wait_input_shows_paste(&pane);
+        let text = format!("measure prompt {i}");
+        ce.paste(&pane, &text);
+        ce.wait_input_shows(&pane, &text);
         let t_enter = now_ns();
         ce.enter(&pane);
         let p = ce.wait_event(&pane, "prompt", after, T);

@@ -5,6 +5,7 @@ mod support;
 
 mod docs;
 mod e2e_claude;
+mod e2e_orch;
 mod hook;
 mod listen;
 mod spawn;

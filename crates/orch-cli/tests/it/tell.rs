@@ -334,6 +334,30 @@ fn swallowed_enter_is_retried_and_delivered_once() {
     assert_eq!(of_kind(&env, &pane, "sent").len(), 1, "pasted once");
 }
 
+/// Regression (issue 5, found against the real Claude Code): Claude drops
+/// an Enter that arrives before it has drawn the paste, which it does
+/// often right after start-up. tell must wait for the paste to show, not
+/// lean on the 1 s Enter retry. The echo agent mimics it with
+/// --paste-draw-ms.
+#[test]
+fn enter_waits_for_the_paste_to_be_drawn() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = start_echo(&env, "--paste-draw-ms 150");
+    for text in ["drawn late, submitted once", "and a second one"] {
+        let o = tell(&env, &[&pane, text]);
+        check_delivered_intact(&env, &pane, &o, text);
+        let j = json(&o);
+        assert_eq!(
+            j["attempts"], 1,
+            "Enter pressed before the paste showed: {j}"
+        );
+    }
+    assert_eq!(of_kind(&env, &pane, "prompt").len(), 2);
+    assert_eq!(of_kind(&env, &pane, "sent").len(), 2);
+}
+
 #[test]
 fn wait_returns_the_reply_or_the_blocker() {
     let Some(env) = TestEnv::with_tmux() else {

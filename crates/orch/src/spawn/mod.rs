@@ -1231,6 +1231,18 @@ mod tests {
         assert!(p.contains("[orch]"));
     }
 
+    /// Found by the real-Claude e2e suite (issue 5): with no parent, the
+    /// prompt told the agent to run `orch tell none (started from outside
+    /// tmux) "…"`. The example uses tell's `parent` keyword instead.
+    #[test]
+    fn fleet_prompt_commands_are_runnable_without_a_parent() {
+        let p = fleet_prompt("%7", None, "worker", None, "claude");
+        assert!(p.contains("orch tell parent "), "{p}");
+        for line in p.lines().filter(|l| l.trim_start().starts_with("orch ")) {
+            assert!(!line.contains("none"), "not a command: {line}");
+        }
+    }
+
     #[test]
     fn exit_codes_map_back() {
         assert_eq!(code_from_status(Some(5)), Code::Unconfirmed);

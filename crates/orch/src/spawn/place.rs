@@ -167,14 +167,26 @@ fn create_headless(tmux: &Tmux, cwd: &str, title: &str) -> Result<PaneId> {
     bail!("cannot create a window in tmux session {HEADLESS_SESSION}")
 }
 
-/// After start-up: keep only the panes of agents that failed, so their last
-/// screen stays readable (tmux < 3.2 has no `failed`: there panes close).
+/// After start-up: let the pane close when the agent exits (tmux's default).
+///
+/// Not `failed` (keep the pane only when the agent failed): tmux then waits
+/// for the agent's exit status before it decides, and tmux builds linked
+/// with libutempter (Debian's, Ubuntu's) lose a SIGCHLD that arrives while
+/// they update utmp for the closing pane — which is when an agent that
+/// closes its terminal before its process is done exiting (Claude Code)
+/// sends it. The agent stays an unreaped zombie and its pane a dead pane,
+/// until some other child of the server exits. The e2e suite saw this after
+/// 3 of 5 `/exit`s (issue 5). With `off` the pane closes on the terminal's
+/// end alone.
 pub fn release_on_exit(tmux: &Tmux, pane: PaneId) -> Result<()> {
-    let p = pane.to_string();
-    let set = |v: &str| tmux.run(["set-option", "-p", "-t", &p, "remain-on-exit", v]);
-    if set("failed").is_err() {
-        set("off")?;
-    }
+    tmux.run([
+        "set-option",
+        "-p",
+        "-t",
+        &pane.to_string(),
+        "remain-on-exit",
+        "off",
+    ])?;
     Ok(())
 }
 

@@ -416,31 +416,134 @@ impl ClaudeEnv {
         self.tmux(&["send-keys", "-t", pane, "Enter"]);
     }
 
-    /// Paste, give the UI a moment to take the paste, press Enter; then
-    /// wait for the `prompt` event this submits (returned).
+    /// Paste `text`, press Enter once the input box shows it, and wait for
+    /// the `prompt` event this submits (returned).
     pub fn submit(&self, pane: &str, text: &str) -> Value {
         let after = self.last_seq(pane);
-        self.paste(pane, text);
-        self.wait_input_shows_paste(pane);
-        self.enter(pane);
-        self.wait_event(pane, "prompt", after, Duration::from_secs(30))
+        self.submit_until(pane, text, Duration::from_secs(30), || {
+            self.find_event(pane, "prompt", after)
+        })
     }
 
-    /// Wait until the input box is no longer empty (the paste was taken).
-    pub fn wait_input_shows_paste(&self, pane: &str) {
+    /// Paste `text`, wait until the input box shows it (Claude Code drops
+    /// an Enter that comes before it has drawn the paste), press Enter, and
+    /// wait until `done` gives a value. If `done` has nothing after
+    /// [`ENTER_RETRY`] and the text still sits in the input box, the Enter
+    /// was lost after all (seen once under heavy load): press Enter again —
+    /// never paste again, so nothing can be submitted twice — and say so on
+    /// stderr. What orch-tell does, in small.
+    pub fn submit_until<T>(
+        &self,
+        pane: &str,
+        text: &str,
+        timeout: Duration,
+        done: impl FnMut() -> Option<T>,
+    ) -> T {
+        self.paste(pane, text);
+        self.wait_input_shows(pane, text);
+        self.enter_until(pane, text, timeout, done)
+    }
+
+    /// The second half of [`ClaudeEnv::submit_until`], for a paste already
+    /// shown in the input box: Enter, then Enter again while `done` has
+    /// nothing and the text still sits there.
+    pub fn enter_until<T>(
+        &self,
+        pane: &str,
+        text: &str,
+        timeout: Duration,
+        mut done: impl FnMut() -> Option<T>,
+    ) -> T {
+        let start = Instant::now();
+        self.enter(pane);
+        let mut entered = Instant::now();
+        loop {
+            if let Some(v) = done() {
+                return v;
+            }
+            if entered.elapsed() >= ENTER_RETRY {
+                if let Some(s) = self.try_capture(pane)
+                    && input_shows(&s, text)
+                {
+                    eprintln!(
+                        "e2e: Enter lost in {pane} ({:?} after it); pressing Enter again",
+                        entered.elapsed()
+                    );
+                    self.enter(pane);
+                }
+                entered = Instant::now();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {text:?} to be submitted in {pane}\n\
+                 events: {:#?}\nscreen:\n{}\nmock requests:\n{}",
+                self.events(pane),
+                self.try_capture(pane).unwrap_or_default(),
+                self.mock.describe()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The pane's first event of `kind` with `seq > after`, if any yet.
+    pub fn find_event(&self, pane: &str, kind: &str, after: u64) -> Option<Value> {
+        self.events(pane)
+            .into_iter()
+            .find(|e| e["kind"] == kind && e["seq"].as_u64().unwrap_or(0) > after)
+    }
+
+    /// The screen, or `None` when the pane is gone.
+    pub fn try_capture(&self, pane: &str) -> Option<String> {
+        let out = self
+            .command("tmux")
+            .arg("-S")
+            .arg(&self.server().socket)
+            .args(["capture-pane", "-p", "-J", "-t", pane])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Wait until the input box shows `text` (see [`input_shows`]).
+    pub fn wait_input_shows(&self, pane: &str, text: &str) {
         let start = Instant::now();
         loop {
             let s = self.capture(pane);
-            if input_line(&s).is_some_and(|l| !l.is_empty()) {
+            if input_shows(&s, text) {
                 return;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "the paste never showed in the input box of {pane}; screen:\n{s}"
+                "the paste of {text:?} never showed in the input box of {pane}; screen:\n{s}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// How long [`ClaudeEnv::submit_until`] waits before deciding an Enter was
+/// lost (Enter → UserPromptSubmit is 7-230 ms here).
+pub const ENTER_RETRY: Duration = Duration::from_secs(2);
+
+/// Does the input box of `screen` hold `text`? Claude Code shows a paste
+/// inline (first line after `❯`, tabs as spaces, long lines wrapped) or
+/// collapsed as `[Pasted text #N …]`; compared without whitespace.
+pub fn input_shows(screen: &str, text: &str) -> bool {
+    let Some(line) = input_line(screen) else {
+        return false;
+    };
+    if line.contains("[Pasted text #") {
+        return true;
+    }
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let want: String = squash(text.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
+        .chars()
+        .take(12)
+        .collect();
+    let got = squash(&line);
+    !got.is_empty() && got.starts_with(&want)
 }
 
 /// The text after the input prompt `❯ ` on the last such line of a screen
