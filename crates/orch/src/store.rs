@@ -178,6 +178,14 @@ impl Store {
         if ev.name.is_none() {
             ev.name.clone_from(&rec.name);
         }
+        // The registry is written first: whoever sees the event in the log
+        // (a listener, tell waiting for a turn end) and then looks at the
+        // registry (survey) must find the event already folded in.
+        rec.server = self.server.key();
+        rec.observe(&ev);
+        update(&mut rec);
+        let registry = self.write_registry(&rec, pane);
+
         let mut line = Vec::with_capacity(256);
         if torn {
             // A writer died mid-line: end its fragment so it stays one
@@ -186,13 +194,11 @@ impl Store {
         }
         serde_json::to_writer(&mut line, &ev)?;
         line.push(b'\n');
+        // The event matters more than the summary: append it even if the
+        // registry could not be written, then report that.
         file.write_all(&line)
             .with_context(|| format!("cannot append to {}", path.display()))?;
-
-        rec.server = self.server.key();
-        rec.observe(&ev);
-        update(&mut rec);
-        self.write_registry(&rec, pane)?;
+        registry?;
         Ok(ev)
     }
 

@@ -372,3 +372,54 @@ fn read_lines(child: &mut Child, n: usize, timeout: Duration) -> Vec<Value> {
     }
     lines
 }
+
+/// Regression (found by the Claude Code e2e suite): survey showed `working`
+/// right after `tell --wait` reported the turn's end, because the hook wrote
+/// the log line before the registry summary. A reader that has seen an
+/// event must find it in the registry.
+#[test]
+fn an_event_seen_by_a_listener_is_already_in_the_registry() {
+    let env = fake_server();
+    hook(&env, "%1", "session_start", "{}");
+    let mut listener = env
+        .cmd("orch-listen")
+        .args([
+            "%1",
+            "--stream",
+            "--new",
+            "--kinds",
+            "prompt,stop",
+            "--timeout",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = listener.stdout.take().unwrap();
+    let registry = env.server_state().join("panes/1.json");
+    let checker = std::thread::spawn(move || {
+        let mut stale = Vec::new();
+        for line in BufReader::new(out).lines().take(200) {
+            let ev: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let rec: Value = serde_json::from_slice(&std::fs::read(&registry).unwrap()).unwrap();
+            if rec["last_event"]["seq"].as_u64() < ev["seq"].as_u64() {
+                stale.push((ev["seq"].clone(), rec["last_event"]["seq"].clone()));
+            }
+        }
+        stale
+    });
+    for i in 0..100 {
+        hook(&env, "%1", "prompt", &format!(r#"{{"prompt":"p{i}"}}"#));
+        hook(
+            &env,
+            "%1",
+            "stop",
+            &format!(r#"{{"last_assistant_message":"r{i}"}}"#),
+        );
+    }
+    let stale = checker.join().unwrap();
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert!(stale.is_empty(), "registry behind the log: {stale:?}");
+}
