@@ -283,17 +283,60 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        if let Some(t) = &self.tmux {
-            let _ = Command::new("tmux")
-                .arg("-S")
-                .arg(&t.socket)
-                .arg("kill-server")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        let Some(t) = &self.tmux else { return };
+        // Every pane is its own session led by the pane's first process;
+        // note them before the server goes, so we can wait for everything
+        // the panes started (agents flushing transcripts, a last
+        // session_end hook) to finish before the temp dir is removed —
+        // otherwise they write into it after it is gone and recreate it.
+        let sessions: Vec<i32> = Command::new("tmux")
+            .arg("-S")
+            .arg(&t.socket)
+            .args(["list-panes", "-a", "-F", "#{pane_pid}"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&t.socket)
+            .arg("kill-server")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && any_process_in_sessions(&sessions) {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Is any live (non-zombie) process a member of one of these sessions?
+fn any_process_in_sessions(sessions: &[i32]) -> bool {
+    if sessions.is_empty() {
+        return false;
+    }
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // Fields after the parenthesised command: state ppid pgrp session.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            return false;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f.len() > 3 && f[0] != "Z" && f[3].parse::<i32>().is_ok_and(|sid| sessions.contains(&sid))
+    })
 }
 
 /// stdout of a finished command, asserting nothing about its status.
