@@ -142,10 +142,10 @@ pub enum External {
 fn subcommand_help() -> String {
     let mut s = String::from("Commands:\n");
     for (name, about) in SUBCOMMANDS {
-        s.push_str(&format!("  {name:<11}{about}\n"));
+        s.push_str(&format!("  {name:<13}{about}\n"));
     }
     s.push_str(
-        "  completions Print shell completions: orch completions bash|zsh|fish|elvish|powershell\n",
+        "  completions  Print shell completions: orch completions bash|zsh|fish|elvish|powershell\n",
     );
     s.push_str("\n`orch <command> --help` explains each one. `orch tell …` runs `orch-tell …`.");
     s
