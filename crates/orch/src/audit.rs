@@ -182,28 +182,6 @@ pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// Parse `90s`, `10m`, `2h`, `3d`, `1w` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&s[..i], s[i..].trim()),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
-    let secs = match unit {
-        "s" | "sec" | "secs" => n,
-        "m" | "min" | "mins" => n * 60.0,
-        "h" | "hour" | "hours" => n * 3600.0,
-        "d" | "day" | "days" => n * 86400.0,
-        "w" | "week" | "weeks" => n * 7.0 * 86400.0,
-        _ => return None,
-    };
-    Some(std::time::Duration::from_secs_f64(secs.min(1e12)))
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` for a time in ns since the epoch (UTC).
 pub fn format_utc(ts_ns: u64) -> String {
     let secs = ts_ns / 1_000_000_000;
@@ -230,18 +208,6 @@ pub fn format_utc(ts_ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
-        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
-        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
-        assert_eq!(parse_duration("1d").unwrap().as_secs(), 86400);
-        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
-        assert!(parse_duration("ten").is_none());
-        assert!(parse_duration("5y").is_none());
-        assert!(parse_duration("").is_none());
-    }
 
     #[test]
     fn utc() {

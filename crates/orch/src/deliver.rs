@@ -936,7 +936,6 @@ fn await_receipt(
             match ev.kind {
                 Some(Kind::Prompt) => {
                     if let Some(how) = matches_text(ev, &receipt.hash, &squashed) {
-                        settle(store, pane);
                         receipt.status = Status::Delivered;
                         receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.prompt_seq = Some(ev.seq);
@@ -1075,7 +1074,6 @@ pub fn wait_turn_end(
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => "session_end",
                 _ => continue,
             };
-            settle(store, pane);
             end.kind = kind;
             end.seq = Some(ev.seq);
             end.reply_truncated = ev.truncated && ev.reply.is_some();
@@ -1101,17 +1099,6 @@ pub fn wait_turn_end(
             return Ok(end);
         }
     }
-}
-
-/// Wait until the writer of an event this process just read from the log
-/// has also folded it into the registry. A writer holds the pane lock from
-/// its log append to its registry write (docs/protocol.md, "Writing"), and
-/// readers wake on the log line, so without this a caller could act on the
-/// event and then read a registry (orch-survey) that does not show it yet —
-/// seen in the e2e suite: `tell --wait` reported a `stop_failure`, and the
-/// survey run right after still said `working`.
-fn settle(store: &Store, pane: PaneId) {
-    drop(store.lock_pane(pane));
 }
 
 fn ms(d: Duration) -> f64 {
@@ -1188,8 +1175,8 @@ mod tests {
     }
 
     /// Regression (issue 5): a turn end read from the log is also in the
-    /// registry by the time `wait_turn_end` returns, even when its writer is
-    /// slow to get from the log append to the registry write.
+    /// registry by the time `wait_turn_end` returns (the store writes the
+    /// registry before the log line, docs/protocol.md "Writing").
     #[test]
     fn turn_end_is_in_the_registry_when_the_wait_returns() {
         let dir = tempfile::tempdir().unwrap();
@@ -1205,24 +1192,11 @@ mod tests {
 
         std::thread::scope(|sc| {
             let writer = sc.spawn(|| {
-                // A writer preempted between its two steps.
-                let _lock = store.lock_pane(pane).unwrap();
-                let mut stop = Event::new(Kind::Stop);
-                stop.seq = prompt.seq + 1;
-                stop.ts = now_ns();
-                stop.pane = Some(pane);
-                stop.reply = Some("done".into());
-                let mut line = serde_json::to_vec(&stop).unwrap();
-                line.push(b'\n');
-                let mut f = fs::OpenOptions::new()
-                    .append(true)
-                    .open(store.log_path(pane))
-                    .unwrap();
-                std::io::Write::write_all(&mut f, &line).unwrap();
+                // The stop lands while wait_turn_end is already waiting.
                 std::thread::sleep(Duration::from_millis(300));
-                let mut rec = store.read_registry(pane).unwrap();
-                rec.observe(&stop);
-                store.write_registry(&rec, pane).unwrap();
+                let mut stop = Event::new(Kind::Stop);
+                stop.reply = Some("done".into());
+                store.append(pane, stop).unwrap();
             });
             let end = wait_turn_end(
                 &store,

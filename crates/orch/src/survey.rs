@@ -21,6 +21,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use crate::agent_state::{self, ALL_STATES, Derived, Evidence, RateLimit, State};
+use crate::cli::parse_duration;
 use crate::event::{Event, now_ns};
 use crate::exit::{Code, Fail};
 use crate::gc::{self, GcReport};
@@ -152,35 +153,6 @@ impl Filters {
     fn wants_gone(&self) -> bool {
         self.all || self.states.iter().any(|s| s == "gone")
     }
-}
-
-/// `30`, `30s`, `500ms`, `5m`, `2h`, `1d`, `1.5h`.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 5m, 2h, 1d"))?;
-    let mult = match unit.trim() {
-        "" | "s" | "sec" | "secs" => 1.0,
-        "ms" => 0.001,
-        "m" | "min" | "mins" => 60.0,
-        "h" | "hr" | "hrs" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
-        u => {
-            return Err(format!(
-                "invalid duration {s:?}: unknown unit {u:?} (use ms, s, m, h or d)"
-            ));
-        }
-    };
-    let secs = n * mult;
-    if !secs.is_finite() || !(0.0..=1e10).contains(&secs) {
-        return Err(format!("invalid duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 /// A time-stamped text (a prompt or reply preview).
@@ -457,7 +429,11 @@ fn log_tail(store: &Store, pane: PaneId) -> Vec<Event> {
 }
 
 /// Which agents the targets name; `Err` for a target that names none.
-fn resolve_targets(records: &[PaneRecord], targets: &[String]) -> Result<Option<HashSet<PaneId>>> {
+fn resolve_targets(
+    store: &Store,
+    records: &[PaneRecord],
+    targets: &[String],
+) -> Result<Option<HashSet<PaneId>>> {
     if targets.is_empty() {
         return Ok(None);
     }
@@ -488,25 +464,14 @@ fn resolve_targets(records: &[PaneRecord], targets: &[String]) -> Result<Option<
             }
         }
         if !found {
-            let known: Vec<String> = records
-                .iter()
-                .filter_map(|r| {
-                    let p = r.pane?;
-                    Some(match &r.name {
-                        Some(n) => format!("{n} ({p})"),
-                        None => p.to_string(),
-                    })
-                })
-                .collect();
             let what = match want_pane {
                 Some(p) => format!("no agent is known in pane {p}"),
                 None => format!("no agent named {t:?}"),
             };
-            return Err(Fail::usage(if known.is_empty() {
-                format!("{what}: no agents are known on this tmux server")
-            } else {
-                format!("{what}; known agents: {}", known.join(", "))
-            }));
+            return Err(Fail::usage(format!(
+                "{what}; {}",
+                crate::target::known_agents(store)
+            )));
         }
     }
     Ok(Some(out))
@@ -529,7 +494,7 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     let records = store.list_registry();
     let listed_ns = now_ns();
     let panes = tmux.list_panes()?;
-    let wanted = resolve_targets(&records, &filters.targets)?;
+    let wanted = resolve_targets(store, &records, &filters.targets)?;
     let by_pane: HashMap<PaneId, &PaneInfo> = panes.iter().map(|p| (p.pane, p)).collect();
 
     let gc_report = match gc_mode {
@@ -1016,17 +981,6 @@ mod tests {
     fn clap_definition_is_valid() {
         use clap::CommandFactory;
         SurveyArgs::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("-3s").is_err());
     }
 
     #[test]

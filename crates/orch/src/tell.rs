@@ -676,7 +676,7 @@ fn show_audit(args: &TellArgs) -> Result<Code> {
         }
     }
     if let Some(s) = &args.since {
-        let d = audit::parse_duration(s).ok_or_else(|| {
+        let d = crate::cli::parse_duration(s).map_err(|_| {
             Fail::usage(format!(
                 "invalid --since {s:?}: give a duration like 90s, 10m, 2h, 3d"
             ))
