@@ -34,10 +34,15 @@ pub fn report(name: &str, err: &anyhow::Error) -> ExitCode {
     code_of(err).into()
 }
 
+/// Is a closed stdout anywhere in the chain? serde_json's error does not
+/// expose the io error it wraps as a source, so it is asked directly.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+        let io = e.downcast_ref::<std::io::Error>().map(|io| io.kind());
+        let json = e
+            .downcast_ref::<serde_json::Error>()
+            .and_then(|j| j.io_error_kind());
+        io.or(json) == Some(ErrorKind::BrokenPipe)
     })
 }
 

@@ -4,17 +4,26 @@
 //! the watch *before* checking the logs, then re-check after each wake, so
 //! an append that lands between the check and the wait is never missed.
 //!
+//! Only changes wake a waiter: a file created, written, removed or renamed.
+//! inotify also reports opens and reads (the kernel has no "modified only"
+//! watch that notify exposes), and a reader's own reads of the directory it
+//! watches would otherwise wake it again at once: an idle `survey --watch`
+//! redrew ten times a second that way.
+//!
 //! Fallback: where inotify is unavailable or the kernel refuses an instance
 //! or a watch (`EMFILE`: `fs.inotify.max_user_instances`; `ENOSPC`:
 //! `fs.inotify.max_user_watches`), or when `ORCH_POLL=1` is set, the waiter
 //! sleeps for a short interval (`ORCH_POLL_MS`, default 50 ms) between
-//! checks and says so once on stderr. Correctness does not depend on which
-//! mode runs: readers are cursor-based and only need to be woken.
+//! checks and says so once per process on stderr. Correctness does not
+//! depend on which mode runs: readers are cursor-based and only need to be
+//! woken.
 
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 pub const POLL_ENV: &str = "ORCH_POLL";
@@ -53,6 +62,7 @@ impl Waiter {
                 .unwrap_or(50),
         );
         if std::env::var(POLL_ENV).is_ok_and(|v| v == "1") {
+            say_polling(&format!("{POLL_ENV}=1 is set"), poll);
             return Waiter {
                 mode: Mode::Poll(poll),
             };
@@ -62,11 +72,7 @@ impl Waiter {
                 mode: Mode::Inotify { _watcher: w, rx },
             },
             Err(e) => {
-                eprintln!(
-                    "orch: inotify unavailable ({}); polling every {} ms instead",
-                    hint(&e),
-                    poll.as_millis()
-                );
+                say_polling(&format!("inotify unavailable ({})", hint(&e)), poll);
                 Waiter {
                     mode: Mode::Poll(poll),
                 }
@@ -95,23 +101,34 @@ impl Waiter {
                 Wake::Changed(Vec::new())
             }
             Mode::Inotify { rx, .. } => {
-                let first = match deadline {
-                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                    Some(dl) => rx.recv_timeout(dl.saturating_duration_since(Instant::now())),
-                };
                 let mut paths = Vec::new();
                 let mut rescan = false;
                 let mut take = |r: notify::Result<notify::Event>| match r {
-                    Ok(ev) if !ev.need_rescan() && !ev.paths.is_empty() => paths.extend(ev.paths),
-                    _ => rescan = true,
+                    Ok(ev) if !ev.need_rescan() && !is_change(&ev.kind) => false,
+                    Ok(ev) if !ev.need_rescan() && !ev.paths.is_empty() => {
+                        paths.extend(ev.paths);
+                        true
+                    }
+                    _ => {
+                        rescan = true;
+                        true
+                    }
                 };
-                match first {
-                    Ok(r) => take(r),
-                    Err(RecvTimeoutError::Timeout) => return Wake::Timeout,
-                    // The watcher thread died: behave like a poller.
-                    Err(RecvTimeoutError::Disconnected) => {
-                        std::thread::sleep(Duration::from_millis(50));
-                        return Wake::Changed(Vec::new());
+                // Opens and reads are drained without waking the caller.
+                let mut woken = false;
+                while !woken {
+                    let next = match deadline {
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        Some(dl) => rx.recv_timeout(dl.saturating_duration_since(Instant::now())),
+                    };
+                    match next {
+                        Ok(r) => woken = take(r),
+                        Err(RecvTimeoutError::Timeout) => return Wake::Timeout,
+                        // The watcher thread died: behave like a poller.
+                        Err(RecvTimeoutError::Disconnected) => {
+                            std::thread::sleep(Duration::from_millis(50));
+                            return Wake::Changed(Vec::new());
+                        }
                     }
                 }
                 while let Ok(r) = rx.try_recv() {
@@ -126,6 +143,28 @@ impl Waiter {
             }
         }
     }
+}
+
+/// Did this notification change a file (created, written, removed,
+/// renamed)? Opens, reads, closes and metadata changes did not.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(_) => true,
+        EventKind::Any | EventKind::Other => true,
+    }
+}
+
+/// Say once per process that waiting falls back to polling, and why.
+fn say_polling(why: &str, every: Duration) {
+    static SAID: Once = Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "orch: {why}; polling every {} ms instead of waiting on inotify",
+            every.as_millis()
+        );
+    });
 }
 
 type Armed = (
@@ -166,4 +205,57 @@ pub fn hint(e: &notify::Error) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_opens_are_not_changes() {
+        use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, RenameMode};
+        assert!(!is_change(&EventKind::Access(AccessKind::Any)));
+        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Name(
+            RenameMode::Any
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+    }
+
+    #[test]
+    fn a_refused_watch_falls_back_to_polling() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Waiter::new(&dir.path().join("missing"));
+        assert!(w.is_polling());
+        let start = Instant::now();
+        let wake = w.wait(Some(start + Duration::from_millis(30)));
+        assert_eq!(
+            wake,
+            Wake::Changed(Vec::new()),
+            "a poller wakes to re-check"
+        );
+    }
+
+    #[test]
+    fn an_idle_reader_of_its_own_directory_is_not_woken() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1.jsonl"), b"x\n").unwrap();
+        let w = Waiter::new(dir.path());
+        assert!(!w.is_polling());
+        // What a survey frame does: list the directory, read a log.
+        let _ = std::fs::read_dir(dir.path()).unwrap().count();
+        let _ = std::fs::read(dir.path().join("1.jsonl")).unwrap();
+        let wake = w.wait(Some(Instant::now() + Duration::from_millis(300)));
+        assert_eq!(wake, Wake::Timeout);
+        std::fs::write(dir.path().join("1.jsonl"), b"y\n").unwrap();
+        assert!(matches!(
+            w.wait(Some(Instant::now() + Duration::from_secs(5))),
+            Wake::Changed(_)
+        ));
+    }
 }

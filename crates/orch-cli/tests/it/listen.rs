@@ -303,20 +303,53 @@ fn rotation_under_a_stream_listener_loses_nothing() {
     assert_eq!(env.events("%6").last().unwrap()["seq"], 60);
 }
 
+/// With `ORCH_POLL=1` the listener says once that it polls, and really
+/// polls: an inotify waiter sleeps through an idle second (0 wake-ups, see
+/// docs/performance.md "idle"), a poller wakes every `ORCH_POLL_MS`.
 #[test]
-fn polling_fallback_works_too() {
+fn polling_fallback_says_so_and_really_polls() {
     let env = fake_server();
     let listener = env
         .cmd("orch-listen")
         .args(["%8", "--timeout", "10"])
         .env("ORCH_POLL", "1")
+        .env("ORCH_POLL_MS", "10")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
+    let before = wakeups(listener.id());
+    std::thread::sleep(Duration::from_millis(500));
+    let woken = wakeups(listener.id()) - before;
     hook(&env, "%8", "stop", r#"{"last_assistant_message":"polled"}"#);
     let out = listener.wait_with_output().unwrap();
     assert_eq!(json_lines(&out)[0]["reply"], "polled");
+    // 500 ms at one look per 10 ms; far fewer would mean it slept on inotify.
+    assert!(woken >= 10, "only {woken} wake-ups in 500 ms of polling");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("orch: ORCH_POLL=1 is set; polling every 10 ms"),
+        "{err}"
+    );
+}
+
+/// Context switches of every thread of `pid` so far (each is a wake-up).
+fn wakeups(pid: u32) -> u64 {
+    let mut total = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        total += status
+            .lines()
+            .filter(|l| l.starts_with("voluntary_ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    total
 }
 
 // ---- helpers ----

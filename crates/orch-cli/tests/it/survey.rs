@@ -712,6 +712,63 @@ fn two_hundred_panes() {
     assert_eq!(stdout(&o), "⚙100 ✓100\n");
 }
 
+/// A running `orch-survey --watch…` whose stdout is collected in the
+/// background; killed on drop.
+struct Watching {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watching {
+    fn start(env: &TestEnv, watch: &str) -> Watching {
+        let mut child = env
+            .cmd("orch-survey")
+            .arg(watch)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Watching {
+            child,
+            out,
+            reader: Some(reader),
+        }
+    }
+
+    fn text(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn frames(&self) -> usize {
+        self.text().matches("orch survey · ").count()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
 #[test]
 fn watch_redraws_on_events_not_just_on_the_clock() {
     let Some(env) = TestEnv::with_tmux() else {
@@ -723,45 +780,33 @@ fn watch_redraws_on_events_not_just_on_the_clock() {
         .unwrap();
     // A 60 s period: any second frame within the test's timeout was drawn
     // because of the event, not the clock.
-    let mut child = env
-        .cmd("orch-survey")
-        .arg("--watch=60")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let reader = {
-        let out = out.clone();
-        let mut stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        })
-    };
-    let frames = || out.lock().unwrap().matches("orch survey · ").count();
-    eventually(T, "first frame", || (frames() >= 1).then_some(()));
-    assert!(
-        out.lock().unwrap().contains(" idle "),
-        "{}",
-        out.lock().unwrap()
-    );
+    let w = Watching::start(&env, "--watch=60");
+    eventually(T, "first frame", || (w.frames() >= 1).then_some(()));
+    assert!(w.text().contains(" idle "), "{}", w.text());
     st.append(pane_id(&p), Event::new(Kind::Prompt)).unwrap();
     eventually(T, "a frame drawn for the event", || {
-        (frames() >= 2).then_some(())
+        (w.frames() >= 2).then_some(())
     });
-    let text = out.lock().unwrap().clone();
+    let text = w.text();
     assert!(!text.contains('\x1b'), "no terminal control when piped");
     let last = text.rsplit("orch survey · ").next().unwrap();
     assert!(last.contains(" working "), "{last}");
-    let _ = child.kill();
-    let _ = child.wait();
-    reader.join().unwrap();
+}
+
+/// An idle watch used to redraw ten times a second: inotify reported the
+/// survey's own reads of the log directory, and each frame's reads woke
+/// the next one.
+#[test]
+fn idle_watch_is_woken_by_nothing_but_its_clock() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let p = env.new_pane("sleep 600");
+    let st = env.store();
+    st.append(pane_id(&p), Event::new(Kind::SessionStart))
+        .unwrap();
+    let w = Watching::start(&env, "--watch=60");
+    eventually(T, "first frame", || (w.frames() >= 1).then_some(()));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(w.frames(), 1, "frames drawn while idle:\n{}", w.text());
 }

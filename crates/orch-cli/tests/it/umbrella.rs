@@ -107,3 +107,47 @@ fn orch_passes_help_and_version_to_the_subcommand() {
     let o = env.cmd("orch").args(["--bogus"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `orch survey | head -c1`: a reader that went away is a clean exit, for
+/// every binary that prints JSON. serde_json's error used to hide the
+/// broken pipe from the error chain, so survey, up, down and doctor
+/// reported "Broken pipe" and exited 1.
+#[test]
+fn a_closed_stdout_is_a_silent_clean_exit() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = env.new_pane("sleep 600");
+    let mut stop = orch::event::Event::new(orch::event::Kind::Stop);
+    stop.reply = Some("done".into());
+    env.store().append(pane_id(&pane), stop).unwrap();
+    std::fs::create_dir_all(&env.state).unwrap();
+    std::fs::write(
+        env.state.join("audit.jsonl"),
+        "{\"v\":1,\"ts\":1,\"action\":\"send\",\"outcome\":\"delivered\"}\n",
+    )
+    .unwrap();
+    let cases: &[&[&str]] = &[
+        &["orch-survey"],
+        &["orch-survey", "--pretty"],
+        &["orch-up", "--dry-run"],
+        &["orch-down", "--dry-run"],
+        &["orch-doctor", "--no-probe"],
+        &["orch-listen", &pane, "--since", "0", "--timeout", "5"],
+        &["orch-tell", "--audit"],
+        &["orch-spawn", "echo", "--dry-run"],
+        &["orch-subscribe", "--list", "--all"],
+    ];
+    for argv in cases {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let o = env
+            .cmd(argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{argv:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{argv:?}");
+    }
+}
