@@ -7,8 +7,9 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use orch::event::{Event, Kind, now_ns};
+use orch::event::{Event, Kind};
 use orch::pane::PaneId;
+use orch::time::now_ns;
 
 use crate::common::*;
 

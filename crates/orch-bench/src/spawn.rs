@@ -39,7 +39,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
             other => bail!("unknown option {other:?} (spawn takes --runs N)"),
         }
     }
-    let spawn = orch::cli::find_subcommand("spawn")
+    let spawn = orch::exe::sibling("spawn")
         .context("orch-spawn not found next to orch-bench: cargo build --release -p orch-cli")?;
     let world = TmuxWorld::start(None, &["orch-spawn", "orch-echo", "orch-hook"])?;
     let caller = world

@@ -182,45 +182,9 @@ pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for a time in ns since the epoch (UTC).
-pub fn format_utc(ts_ns: u64) -> String {
-    let secs = ts_ns / 1_000_000_000;
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            format_utc(1_700_000_000 * 1_000_000_000),
-            "2023-11-14T22:13:20Z"
-        );
-        assert_eq!(
-            format_utc(951_782_400 * 1_000_000_000),
-            "2000-02-29T00:00:00Z"
-        );
-    }
 
     #[test]
     fn rotation_bounds_the_log() {

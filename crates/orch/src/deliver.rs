@@ -42,13 +42,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::event::{Event, Kind, normalize_prompt, now_ns, prompt_hash, set_prompt};
+use crate::event::{Event, Kind, normalize_prompt, prompt_hash, set_prompt};
 use crate::exit::{Code, Fail};
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
 use crate::registry::PaneRecord;
 use crate::store::{LogCursor, Store};
+use crate::time::now_ns;
 use crate::tmux::Tmux;
 use crate::watch::{Waiter, Wake};
 

@@ -122,7 +122,7 @@ impl Drop for RawMode {
 }
 
 fn new_id() -> String {
-    let n = crate::event::now_ns();
+    let n = crate::time::now_ns();
     let p = std::process::id() as u64;
     let a = n ^ (p << 32);
     format!(
@@ -383,7 +383,7 @@ pub fn run(args: EchoArgs) -> Result<Code> {
     let hook = if args.no_hooks {
         None
     } else {
-        crate::cli::find_subcommand("hook")
+        crate::exe::sibling("hook")
     };
     let resumed = args.resume.is_some();
     let mut agent = Agent {

@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use std::fs;
 use std::time::Duration;
 
-use crate::event::now_ns;
 use crate::pane::PaneId;
 use crate::server::Server;
 use crate::store::Store;
+use crate::time::now_ns;
 
 pub const GRACE_ENV: &str = "ORCH_GC_GRACE_SECS";
 

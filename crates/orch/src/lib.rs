@@ -8,10 +8,10 @@
 
 pub mod agent_state;
 pub mod audit;
-pub mod cli;
 pub mod deliver;
 pub mod echo;
 pub mod event;
+pub mod exe;
 pub mod exit;
 pub mod gc;
 pub mod harness;
@@ -33,6 +33,7 @@ pub mod subscribe;
 pub mod survey;
 pub mod target;
 pub mod tell;
+pub mod time;
 pub mod tmux;
 pub mod usage;
 pub mod watch;

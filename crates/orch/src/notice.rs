@@ -45,13 +45,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::deliver::{self, DeliverOpts, Readiness};
-use crate::event::{Event, Kind, now_ns};
+use crate::event::{Event, Kind};
 use crate::exit::{Code, code_of};
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
 use crate::registry::PaneRecord;
 use crate::store::{Store, log_error};
+use crate::time::now_ns;
 use crate::tmux::Tmux;
 
 /// Every notice starts with this, so a turn it starts is recognisable.
@@ -600,7 +601,7 @@ pub fn spawn_flusher(subscribers: &[PaneId]) -> Result<u32> {
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
 
-    let exe = crate::cli::find_subcommand("subscribe")
+    let exe = crate::exe::sibling("subscribe")
         .context("orch-subscribe is not installed next to orch-hook or on PATH")?;
     let path = CString::new(exe.as_os_str().as_bytes()).context("odd path to orch-subscribe")?;
     let mut argv = vec![path.clone(), CString::new("--flush")?];

@@ -32,11 +32,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::event::now_ns;
 use crate::exit::Fail;
 use crate::pane::PaneId;
 use crate::paths;
 use crate::store::Store;
+use crate::time::now_ns;
 
 pub const OPERATOR: &str = "operator";
 pub const WORKER: &str = "worker";

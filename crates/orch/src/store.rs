@@ -25,12 +25,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::event::{Event, now_ns};
+use crate::event::Event;
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
 use crate::registry::PaneRecord;
 use crate::server::Server;
+use crate::time::now_ns;
 
 /// Rotate a pane's log once it passes this size (bytes). A pane keeps at
 /// most two generations, so its history is bounded by twice this.

@@ -22,7 +22,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::event::{Kind, now_ns};
+use crate::event::Kind;
 use crate::exit::{Code, Fail};
 use crate::lock::FileLock;
 use crate::notice;
@@ -31,6 +31,7 @@ use crate::paths;
 use crate::server::Server;
 use crate::store::Store;
 use crate::target::resolve_from;
+use crate::time::now_ns;
 use crate::tmux::{PaneInfo, Tmux};
 
 /// The kinds a subscription may ask for, and the default.
@@ -414,15 +415,6 @@ fn print(v: &Value) -> Result<()> {
     Ok(())
 }
 
-fn ago(ts: u64) -> String {
-    let s = now_ns().saturating_sub(ts) / 1_000_000_000;
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7199 => format!("{}m", s / 60),
-        _ => format!("{}h", s / 3600),
-    }
-}
-
 fn live_panes(tmux: &Tmux) -> Result<Vec<PaneInfo>> {
     tmux.list_panes()
         .context("cannot list tmux panes (is the tmux server running?)")
@@ -779,7 +771,7 @@ fn list(store: &Store, tmux: &Tmux, pane: PaneId, pretty: bool) -> Result<Code> 
                         .collect::<Vec<_>>()
                         .join(","))
                     .unwrap_or_default(),
-                ago(s["since_ts"].as_u64().unwrap_or(0))
+                crate::time::age_of(s["since_ts"].as_u64().unwrap_or(0))
             );
         }
         println!("notices about {} go to:", label(store, pane));

@@ -21,14 +21,15 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use crate::agent_state::{self, ALL_STATES, Derived, Evidence, RateLimit, State};
-use crate::cli::parse_duration;
-use crate::event::{Event, now_ns};
+use crate::event::Event;
 use crate::exit::{Code, Fail};
 use crate::gc::{self, GcReport};
 use crate::pane::PaneId;
 use crate::registry::{PaneRecord, Preview};
 use crate::server::Server;
 use crate::store::{Store, parse_complete_lines};
+use crate::time::now_ns;
+use crate::time::parse_duration;
 use crate::tmux::{PaneInfo, Tmux};
 use crate::usage::{Tokens, UsageCache};
 
@@ -616,7 +617,7 @@ fn agent(
         state: d.state,
         state_since: d.since,
         state_age_ms: age_ms,
-        state_age: human_age(age_ms / 1000),
+        state_age: crate::time::human_age(age_ms / 1000),
         evidence: d.evidence,
         error: d.error,
         rate_limit: d.rate_limit,
@@ -636,16 +637,6 @@ fn agent(
         created_ts: rec.created_ts,
         spawned_ts: rec.spawned_ts,
         gone_ts: rec.gone_ts,
-    }
-}
-
-/// `3s`, `4m`, `2h`, `5d` (whole units, rounded down).
-pub fn human_age(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
     }
 }
 
@@ -925,7 +916,7 @@ fn watch_loop(
         let frame = if status {
             format!("{}\n", status_line(&report.counts))
         } else {
-            let clock = clock_hms(report.ts);
+            let clock = crate::time::clock_hms(report.ts);
             format!(
                 "orch survey · {} · {clock} · every {}s (Ctrl-C to quit)\n\n{}",
                 report.server.key,
@@ -967,12 +958,6 @@ fn watch_loop(
     }
 }
 
-/// `HH:MM:SS` (UTC) of a ns timestamp, for the watch header.
-fn clock_hms(ts: u64) -> String {
-    let s = ts / 1_000_000_000 % 86400;
-    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -981,14 +966,6 @@ mod tests {
     fn clap_definition_is_valid() {
         use clap::CommandFactory;
         SurveyArgs::command().debug_assert();
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(human_age(3), "3s");
-        assert_eq!(human_age(185), "3m");
-        assert_eq!(human_age(2 * 3600 + 5), "2h");
-        assert_eq!(human_age(5 * 86400), "5d");
     }
 
     #[test]

@@ -16,13 +16,14 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::{self, AuditRecord};
 use crate::deliver::{self, Busy, DeliverOpts, Receipt, Status, TurnEnd};
-use crate::event::{SCHEMA_VERSION, now_ns, prompt_hash, truncate_utf8};
+use crate::event::{SCHEMA_VERSION, prompt_hash, truncate_utf8};
 use crate::exit::{Code, Fail, code_of};
 use crate::pane::PaneId;
 use crate::roles::{self, Matrix, RoleOf};
 use crate::server::Server;
 use crate::store::Store;
 use crate::target::resolve_from;
+use crate::time::now_ns;
 use crate::tmux::Tmux;
 
 /// Default `--timeout`: below Claude Code's 2-minute Bash tool limit, so a
@@ -676,7 +677,7 @@ fn show_audit(args: &TellArgs) -> Result<Code> {
         }
     }
     if let Some(s) = &args.since {
-        let d = crate::cli::parse_duration(s).map_err(|_| {
+        let d = crate::time::parse_duration(s).map_err(|_| {
             Fail::usage(format!(
                 "invalid --since {s:?}: give a duration like 90s, 10m, 2h, 3d"
             ))
@@ -704,7 +705,7 @@ fn show_audit(args: &TellArgs) -> Result<Code> {
             };
             let mut line = format!(
                 "{}  {:<16} {} → {}  {}",
-                audit::format_utc(r.get("ts").and_then(Value::as_u64).unwrap_or(0)),
+                crate::time::format_utc(r.get("ts").and_then(Value::as_u64).unwrap_or(0)),
                 s("action"),
                 who(s("from"), s("from_name"), s("sender_role")),
                 who(s("target"), s("target_name"), s("target_role")),

@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch::cli::main_with("orch", orch::cli::umbrella)
+    orch_cli::main_with("orch", orch_cli::umbrella::umbrella)
 }

@@ -264,7 +264,7 @@ fn check_argv(argv: &[String]) -> Result<Parsed, String> {
             }
             "help" => {
                 return match argv.get(2) {
-                    Some(s) if orch::cli::SUBCOMMANDS.iter().any(|(n, _)| n == s) => {
+                    Some(s) if orch_cli::umbrella::SUBCOMMANDS.iter().any(|(n, _)| n == s) => {
                         Ok(Parsed::Checked)
                     }
                     _ => Err("`orch help` takes a known subcommand".into()),
@@ -278,16 +278,18 @@ fn check_argv(argv: &[String]) -> Result<Parsed, String> {
     } else {
         return Ok(Parsed::NotOrch);
     };
-    let def = orch::cli::subcommand_defs()
+    let def = orch_cli::umbrella::subcommand_defs()
         .into_iter()
         .find(|c| c.get_name() == sub);
     let Some(def) = def else {
-        let known = orch::cli::SUBCOMMANDS.iter().any(|(n, _)| *n == sub);
+        let known = orch_cli::umbrella::SUBCOMMANDS
+            .iter()
+            .any(|(n, _)| *n == sub);
         if known && !bin(&format!("orch-{sub}")).exists() {
             return Ok(Parsed::NotBuilt(sub));
         }
         return Err(format!(
-            "orch-{sub}: no such binary (or it is missing from orch::cli::subcommand_defs)"
+            "orch-{sub}: no such binary (or it is missing from orch_cli::umbrella::subcommand_defs)"
         ));
     };
     let name = format!("orch-{sub}");

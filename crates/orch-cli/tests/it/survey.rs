@@ -181,7 +181,7 @@ fn echo_agents_in_every_state_with_evidence() {
     st.append(pane_id(&starting), Event::new(Kind::Spawned))
         .unwrap();
     st.update_registry(pane_id(&starting), |r| {
-        r.spawned_ts = Some(orch::event::now_ns());
+        r.spawned_ts = Some(orch::time::now_ns());
         r.harness = Some("claude".into());
     })
     .unwrap();
@@ -193,7 +193,7 @@ fn echo_agents_in_every_state_with_evidence() {
         r.harness = Some("echo".into());
         r.screen = Some(ScreenState {
             state: "blocked:dialog".into(),
-            ts: orch::event::now_ns(),
+            ts: orch::time::now_ns(),
             excerpt: "Do you trust the files in this folder?".into(),
         });
     })

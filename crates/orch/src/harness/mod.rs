@@ -145,7 +145,7 @@ pub fn new_session_id() -> String {
     let mut b = [0u8; 16];
     let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
     if random.is_err() {
-        let n = (crate::event::now_ns() as u128) ^ ((std::process::id() as u128) << 64);
+        let n = (crate::time::now_ns() as u128) ^ ((std::process::id() as u128) << 64);
         b = n.to_le_bytes();
     }
     b[6] = (b[6] & 0x0f) | 0x40;

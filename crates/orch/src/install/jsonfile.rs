@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::exit::{Code, Fail};
+use crate::time::{now_secs, timestamp_compact};
 
 /// How a JSON file is laid out, so a rewrite looks like the original.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,41 +311,6 @@ fn resolve_links(path: &Path) -> Result<PathBuf> {
     )))
 }
 
-/// `2026-01-31T12:34:56Z` → `20260131T123456Z`, computed from the system
-/// clock without a date crate.
-pub fn timestamp_compact(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Write `data` as `<path>.orch-backup-<UTC timestamp>` (never overwriting
 /// an existing backup), with the original's mode.
 pub fn write_backup(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
@@ -454,13 +420,6 @@ mod tests {
             Style::default().render(&json!({"a": 1})),
             "{\n  \"a\": 1\n}\n"
         );
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(timestamp_compact(0), "19700101T000000Z");
-        assert_eq!(timestamp_compact(951_782_400), "20000229T000000Z");
-        assert_eq!(timestamp_compact(1_767_225_599), "20251231T235959Z");
     }
 
     #[test]

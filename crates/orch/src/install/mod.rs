@@ -197,20 +197,11 @@ pub fn locate_orch_hook(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         return Ok(abs);
     }
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        let p = dir.join("orch-hook");
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    match which::which("orch-hook") {
-        Ok(p) => Ok(std::path::absolute(&p).unwrap_or(p)),
-        Err(_) => Err(anyhow::anyhow!(
+    crate::exe::sibling("hook").ok_or_else(|| {
+        anyhow::anyhow!(
             "cannot find orch-hook next to this binary or on PATH; install orch with ./install.sh (or pass --hook PATH)"
-        )),
-    }
+        )
+    })
 }
 
 // ------------------------------------------------------------- agents --

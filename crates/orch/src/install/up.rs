@@ -13,10 +13,11 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use serde::Serialize;
 
-use super::jsonfile::{JsonFile, now_secs, timestamp_compact, write_backup, write_replace};
+use super::jsonfile::{JsonFile, write_backup, write_replace};
 use super::jsonhooks::{self, EntryChange, MergeReport};
 use super::*;
 use crate::exit::{Code, Fail};
+use crate::time::{now_secs, timestamp_compact};
 
 /// Install orch: hook entries for Claude Code, skills, and glue for the
 /// other agent harnesses found.

@@ -23,12 +23,13 @@ use serde_json::{Value, json};
 
 use super::place::{self, HEADLESS_SESSION, Position, Status};
 use super::{Inherit, Role, SpawnArgs, caller, execute, parse_secs, plan, print_value};
-use crate::event::{Event, Kind, now_ns};
+use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
 use crate::pane::PaneId;
 use crate::registry::PaneRecord;
 use crate::store::Store;
+use crate::time::now_ns;
 use crate::tmux::Tmux;
 
 const DEFAULT_GRACE_SECS: f64 = 10.0;

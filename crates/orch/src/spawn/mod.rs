@@ -37,7 +37,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use crate::event::{Event, Kind, now_ns};
+use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, Harness, LaunchSpec, Readiness};
 use crate::lock::FileLock;
@@ -46,6 +46,7 @@ use crate::pane::PaneId;
 use crate::registry::ScreenState;
 use crate::server::Server;
 use crate::store::Store;
+use crate::time::now_ns;
 use crate::tmux::Tmux;
 use place::{Placement, Position};
 use ready::Outcome;
@@ -337,7 +338,7 @@ fn parse_secs(what: &str, v: Option<f64>, default: f64) -> Result<Duration> {
 /// Find the harness's program: echo next to orch, the rest on PATH.
 fn find_program(h: &Harness) -> Option<PathBuf> {
     if h.name == harness::echo::HARNESS.name {
-        return crate::cli::find_subcommand("echo");
+        return crate::exe::sibling("echo");
     }
     which::which(h.program).ok()
 }
@@ -541,7 +542,7 @@ impl Plan {
         if !self.harness.injects_hooks {
             return Ok(None);
         }
-        match crate::cli::find_subcommand("hook") {
+        match crate::exe::sibling("hook") {
             Some(p) => Ok(Some(p.to_string_lossy().into_owned())),
             None => Err(anyhow::anyhow!(
                 "orch-hook is not installed next to orch-spawn or on PATH; run ./install.sh"
@@ -1128,7 +1129,7 @@ fn print_pretty(v: &Value) -> Result<()> {
 /// Give the first task with `orch-tell <pane> -` (text on stdin). Returns
 /// tell's JSON answer (or the error) and its exit code.
 fn deliver_prompt(pane: PaneId, text: &str) -> (Value, Code) {
-    let Some(tell) = crate::cli::find_subcommand("tell") else {
+    let Some(tell) = crate::exe::sibling("tell") else {
         return (
             json!({"delivered": false, "error": "orch-tell is not installed next to orch-spawn or on PATH"}),
             Code::Failure,
