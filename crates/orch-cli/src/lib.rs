@@ -3,6 +3,10 @@
 //! owns everything about the command line — the flags, their help, error
 //! printing and exit codes — and nothing about the protocol.
 
+pub mod echo;
+pub mod hook;
+pub mod listen;
+pub mod out;
 pub mod umbrella;
 
 use std::io::ErrorKind;

@@ -42,9 +42,9 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
 pub fn subcommand_defs() -> Vec<clap::Command> {
     vec![
         orch::tell::TellArgs::command().name("tell"),
-        orch::listen::ListenArgs::command().name("listen"),
-        orch::hook::HookArgs::command().name("hook"),
-        orch::echo::EchoArgs::command().name("echo"),
+        crate::listen::ListenArgs::command().name("listen"),
+        crate::hook::HookArgs::command().name("hook"),
+        crate::echo::EchoArgs::command().name("echo"),
         orch::install::up::UpArgs::command().name("up"),
         orch::install::down::DownArgs::command().name("down"),
         orch::install::doctor::DoctorArgs::command().name("doctor"),

@@ -23,59 +23,36 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::Parser;
 use serde_json::json;
 
 use crate::event::{normalize_prompt, prompt_hash};
 use crate::exit::Code;
 
-/// The built-in echo agent.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-echo",
-    version,
-    about = "The built-in echo agent: answers deterministically, fires orch's hooks (no API key needed)",
-    after_help = "Reply to a prompt P: `echo: <first line of P, ≤ 80 chars> [<bytes> bytes, <lines> lines, <hash>]`.\n\
-Directives inside a prompt: [[slow:MS]] [[permission]] [[fail]] [[exit]]. `/exit` quits.\n\n\
-Example:\n  orch spawn echo --name demo && orch tell demo --wait 'hello'"
-)]
-pub struct EchoArgs {
+/// How the echo agent behaves (`orch-echo`'s flags; see its `--help`).
+#[derive(Debug, Clone, Default)]
+pub struct EchoOptions {
     /// How long an ordinary turn takes, in milliseconds.
-    #[arg(long, default_value_t = 150, value_name = "MS")]
     pub turn_ms: u64,
-    /// Ignore the first N Enter keys (simulates a swallowed Enter).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Ignore the first N Enter keys (a swallowed Enter).
     pub swallow_enter: u32,
-    /// Draw a bracketed paste only MS ms after it ends, and drop Enter keys
-    /// that arrive before then (what Claude Code does right after start-up).
-    #[arg(long, default_value_t = 0, value_name = "MS")]
+    /// Draw a bracketed paste only this many ms after it ends, dropping
+    /// Enter keys until then (Claude Code right after start-up).
     pub paste_draw_ms: u64,
-    /// Show a start-up trust dialog and wait for an answer before starting.
-    #[arg(long)]
+    /// Show a start-up trust dialog first.
     pub dialog: bool,
-    /// Exit with an error at once (simulates an agent that fails to start).
-    #[arg(long)]
+    /// Fail at once (an agent that cannot start).
     pub exit_immediately: bool,
-    /// Fire no hooks (behaves like a harness orch can only watch on screen).
-    #[arg(long)]
+    /// Fire no hooks (a harness orch can only watch on screen).
     pub no_hooks: bool,
-    /// Use this session id (as `claude --session-id`).
-    #[arg(long, value_name = "ID")]
     pub session_id: Option<String>,
-    /// Resume a session (as `claude --resume`): fires session_start with
-    /// source `resume`.
-    #[arg(long, value_name = "ID", conflicts_with = "session_id")]
+    /// Resume this session: session_start says `resume`.
     pub resume: Option<String>,
-    /// Accepted for parity with real harnesses; shown in the banner.
-    #[arg(long)]
     pub model: Option<String>,
-    /// Accepted for parity with real harnesses (the fleet prompt); its size is shown.
-    #[arg(long, value_name = "TEXT")]
     pub append_system_prompt: Option<String>,
 }
 
 struct Agent {
-    args: EchoArgs,
+    args: EchoOptions,
     session_id: String,
     cwd: String,
     swallow_left: u32,
@@ -375,7 +352,8 @@ impl Agent {
     }
 }
 
-pub fn run(args: EchoArgs) -> Result<Code> {
+/// Run the agent in this terminal until its session ends.
+pub fn run(args: EchoOptions) -> Result<Code> {
     if args.exit_immediately {
         eprintln!("orch-echo: exiting at once as asked (--exit-immediately)");
         return Ok(Code::Failure);

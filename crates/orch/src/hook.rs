@@ -18,7 +18,6 @@
 
 use std::io::{self, IsTerminal, Read};
 
-use clap::Parser;
 use serde_json::Value;
 
 use crate::event::{Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8};
@@ -35,37 +34,23 @@ const MAX_DRAIN: usize = 256 * 1024 * 1024;
 /// command line: there, only `orch-hook --spawned` records.
 pub const SPAWNED_HOOKS_ENV: &str = "ORCH_SPAWNED_HOOKS";
 
-/// Record an agent hook event for the pane this runs in.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-hook",
-    version,
-    about = "Record an agent hook event (called by agents' hooks, not by people)",
-    after_help = "Reads the hook's JSON payload on stdin. Never prints to stdout; always exits 0.\n\
-                  Events: session_start prompt stop stop_failure notify session_end\n\
-                  (harness names such as Stop or UserPromptSubmit are accepted too).\n\
-                  Problems are logged to $ORCH_STATE_DIR/errors.log.\n\n\
-                  Example (what `orch up` registers for Claude Code's Stop hook):\n  \
-                  orch-hook stop"
-)]
-pub struct HookArgs {
-    /// The event: orch's name (stop) or the harness's (Stop). When omitted,
-    /// the payload's `hook_event_name` is used.
+/// One hook firing, as `orch-hook`'s command line gives it.
+#[derive(Debug, Clone, Default)]
+pub struct HookRequest {
+    /// orch's event name (`stop`) or the harness's (`Stop`); `None`: the
+    /// payload's `hook_event_name`.
     pub event: Option<String>,
-    /// The payload as an argument instead of stdin (codex's notify passes it so).
+    /// The payload, when given as an argument (codex's notify) instead of
+    /// on stdin.
     pub payload: Option<String>,
-    /// Which agent harness fired the hook (claude, codex, gemini, pi, echo…).
-    #[arg(long, env = "ORCH_HARNESS")]
     pub harness: Option<String>,
-    /// The hook was passed by orch-spawn on the agent's command line; in
-    /// such a pane only these record, so each event is recorded once
-    /// (docs/protocol.md, "Hooks").
-    #[arg(long)]
+    /// Registered by orch-spawn on the agent's command line (see the
+    /// module doc).
     pub spawned: bool,
 }
 
 /// Run the hook. Never fails and never prints to stdout.
-pub fn run(args: HookArgs) {
+pub fn run(args: HookRequest) {
     let (Some(server), Some(pane)) = (Server::from_env(), PaneId::from_env()) else {
         return; // not in tmux: nothing to do
     };
@@ -223,29 +208,6 @@ pub fn build_event(
         ev.error = Some(joined);
     }
     ev
-}
-
-/// The whole `orch-hook` process: parse, record, exit 0. A panic message on
-/// stderr would reach the agent's UI, so panics are silenced too (the event
-/// is lost, the agent is not).
-pub fn main() {
-    std::panic::set_hook(Box::new(|_| {}));
-    match HookArgs::try_parse() {
-        Ok(args) => {
-            let _ = std::panic::catch_unwind(|| run(args));
-        }
-        Err(e) => {
-            use clap::error::ErrorKind as K;
-            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-                // A person asked; they get the answer on stdout.
-                let _ = e.print();
-            } else if let Ok(root) = crate::paths::state_dir() {
-                let first = e.to_string();
-                let first = first.lines().next().unwrap_or("").to_string();
-                log_error(&root, &format!("orch-hook: bad arguments: {first}"));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,9 @@
 //! (per-pane sequence numbers) make sure nothing is reported twice.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
@@ -19,53 +17,23 @@ use crate::server::Server;
 use crate::store::{LogCursor, Store, pane_of_file};
 use crate::watch::{Waiter, Wake};
 
-/// Wait for agents to finish a turn or need attention.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-listen",
-    version,
-    about = "Wait for agents to finish a turn or need attention (no polling)",
-    after_help = "Prints each matching event as one JSON object per line.\n\n\
-Which events are returned:\n  \
-  one target, no --since: the first turn end after the last prompt that pane received,\n  \
-    so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
-  several targets or --any: events that happen after listen starts;\n  \
-  --since SEQ: every matching event with a sequence number above SEQ (replay).\n\n\
-Exit codes: 0 event(s) printed, 2 bad arguments, 3 timed out, 1 other failure.\n\n\
-Examples:\n  \
-  orch-listen %3                    # next turn end of pane %3\n  \
-  orch-listen reviewer --timeout 600\n  \
-  orch-listen --any --stream        # every agent, forever, JSON lines\n  \
-  orch-listen %3 --since 0 --stream --kinds prompt,stop --timeout 1"
-)]
-pub struct ListenArgs {
-    /// Panes to listen to: pane ids (%12) or agent names.
-    #[arg(value_name = "PANE")]
+/// What to listen for (`orch-listen`'s flags).
+#[derive(Debug, Clone, Default)]
+pub struct ListenRequest {
+    /// Pane ids or agent names.
     pub targets: Vec<String>,
-    /// Listen to every pane on this tmux server (except your own and observers).
-    #[arg(long, conflicts_with = "targets")]
+    /// Every pane on the server (except the caller's and observers).
     pub any: bool,
-    /// Keep printing events (JSON lines) until the timeout or a signal.
-    #[arg(long)]
+    /// Report every matching event until the timeout, not just the first.
     pub stream: bool,
-    /// Comma-separated event kinds to report
-    /// [default: stop,stop_failure,notify,session_end].
-    #[arg(long, value_delimiter = ',', value_name = "KIND,…")]
+    /// Kind names; empty: the turn-end kinds.
     pub kinds: Vec<String>,
-    /// Replay: report events with a sequence number above SEQ (per pane).
-    #[arg(long, value_name = "SEQ", conflicts_with = "new")]
+    /// Replay events with a sequence number above this (per pane).
     pub since: Option<u64>,
-    /// Only events that happen after listen starts, even for one target.
-    #[arg(long)]
+    /// Only events appended after listen starts, even for one target.
     pub new: bool,
-    /// Give up after this many seconds (exit code 3).
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
-    pub timeout: Option<f64>,
-    /// With --any, include the pane listen runs in.
-    #[arg(long)]
+    pub timeout: Option<Duration>,
     pub include_self: bool,
-    /// With --any, include panes whose role is observer.
-    #[arg(long)]
     pub include_observers: bool,
 }
 
@@ -84,18 +52,6 @@ pub fn parse_kinds(kinds: &[String]) -> Result<Vec<Kind>> {
         .collect()
 }
 
-fn parse_timeout(t: Option<f64>) -> Result<Option<Instant>> {
-    match t {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => {
-            Ok(Some(Instant::now() + Duration::from_secs_f64(s.min(1e9))))
-        }
-        Some(s) => Err(Fail::usage(format!(
-            "invalid --timeout {s}: give a number of seconds ≥ 0"
-        ))),
-    }
-}
-
 /// Where a single target's cursor starts by default: after the last prompt
 /// it received (a `prompt` receipt or orch's own `sent`), so a reply that
 /// landed before listen started is still returned.
@@ -111,20 +67,16 @@ pub fn after_last_prompt(store: &Store, pane: PaneId) -> Result<u64> {
     Ok(last_prompt.unwrap_or(0))
 }
 
-/// An event as listen prints it: the record, with the agent's name filled
-/// in if it was named after the event was written.
-fn render(ev: &Event, name: Option<String>) -> String {
-    if ev.name.is_none() && name.is_some() {
-        let mut ev = ev.clone();
-        ev.name = name;
-        return serde_json::to_string(&ev).unwrap_or_default();
-    }
-    serde_json::to_string(ev).unwrap_or_default()
-}
-
-pub fn run(args: ListenArgs) -> Result<Code> {
+/// Listen (see the module doc), handing each matching event to `report`
+/// (with the agent's name filled in if it was named after the event was
+/// written). Returns once one event was reported (without `stream`); the
+/// timeout is an error ([`Fail::timeout`]) either way.
+pub fn listen(
+    args: &ListenRequest,
+    report: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+) -> Result<Code> {
     let kinds = parse_kinds(&args.kinds)?;
-    let deadline = parse_timeout(args.timeout)?;
+    let deadline = args.timeout.map(|t| Instant::now() + t);
     if args.targets.is_empty() && !args.any {
         return Err(Fail::usage(
             "nothing to listen to: name panes (orch-listen %3) or pass --any",
@@ -177,7 +129,6 @@ pub fn run(args: ListenArgs) -> Result<Code> {
     // after this point either is read by the first pass or wakes us.
     let waiter = Waiter::new(&store.events_dir());
 
-    let stdout = std::io::stdout();
     let mut printed = 0usize;
     let mut wake = Wake::Changed(Vec::new());
     loop {
@@ -215,11 +166,11 @@ pub fn run(args: ListenArgs) -> Result<Code> {
                 if !ev.kind.is_some_and(|k| kinds.contains(&k)) {
                     continue;
                 }
-                let name = listener.name_of(p);
-                let line = render(&ev, name);
-                let mut out = stdout.lock();
-                writeln!(out, "{line}")?;
-                out.flush()?;
+                let mut ev = ev;
+                if ev.name.is_none() {
+                    ev.name = listener.name_of(p);
+                }
+                report(&ev)?;
                 printed += 1;
                 if !args.stream {
                     return Ok(Code::Ok);
@@ -240,7 +191,7 @@ pub fn run(args: ListenArgs) -> Result<Code> {
             let kinds: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
             let msg = format!(
                 "timed out after {}s waiting for {} on {what} ({printed} event(s) printed)",
-                args.timeout.unwrap_or(0.0),
+                args.timeout.unwrap_or_default().as_secs_f64(),
                 kinds.join("/")
             );
             return Err(Fail::timeout(msg));

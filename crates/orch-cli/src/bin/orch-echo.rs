@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-echo", orch::echo::run)
+    orch_cli::main_with("orch-echo", orch_cli::echo::run)
 }

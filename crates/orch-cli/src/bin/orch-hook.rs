@@ -2,5 +2,5 @@
 //! writes to stdout (see `orch::hook`).
 
 fn main() {
-    orch::hook::main()
+    orch_cli::hook::main()
 }

@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-listen", orch::listen::run)
+    orch_cli::main_with("orch-listen", orch_cli::listen::run)
 }

@@ -1,0 +1,63 @@
+//! `orch-hook`: what agents' hooks run (`orch::hook`). Never writes to
+//! stdout and always exits 0, whatever its arguments.
+
+use clap::Parser;
+use orch::hook::HookRequest;
+
+/// Record an agent hook event for the pane this runs in.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch-hook",
+    version,
+    about = "Record an agent hook event (called by agents' hooks, not by people)",
+    after_help = "Reads the hook's JSON payload on stdin. Never prints to stdout; always exits 0.\n\
+                  Events: session_start prompt stop stop_failure notify session_end\n\
+                  (harness names such as Stop or UserPromptSubmit are accepted too).\n\
+                  Problems are logged to $ORCH_STATE_DIR/errors.log.\n\n\
+                  Example (what `orch up` registers for Claude Code's Stop hook):\n  \
+                  orch-hook stop"
+)]
+pub struct HookArgs {
+    /// The event: orch's name (stop) or the harness's (Stop). When omitted,
+    /// the payload's `hook_event_name` is used.
+    pub event: Option<String>,
+    /// The payload as an argument instead of stdin (codex's notify passes it so).
+    pub payload: Option<String>,
+    /// Which agent harness fired the hook (claude, codex, gemini, pi, echo…).
+    #[arg(long, env = "ORCH_HARNESS")]
+    pub harness: Option<String>,
+    /// The hook was passed by orch-spawn on the agent's command line; in
+    /// such a pane only these record, so each event is recorded once
+    /// (docs/protocol.md, "Hooks").
+    #[arg(long)]
+    pub spawned: bool,
+}
+
+/// The whole `orch-hook` process: parse, record, exit 0. A panic message on
+/// stderr would reach the agent's UI, so panics are silenced too (the event
+/// is lost, the agent is not).
+pub fn main() {
+    std::panic::set_hook(Box::new(|_| {}));
+    match HookArgs::try_parse() {
+        Ok(a) => {
+            let req = HookRequest {
+                event: a.event,
+                payload: a.payload,
+                harness: a.harness,
+                spawned: a.spawned,
+            };
+            let _ = std::panic::catch_unwind(|| orch::hook::run(req));
+        }
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+                // A person asked; they get the answer on stdout.
+                let _ = e.print();
+            } else if let Ok(root) = orch::paths::state_dir() {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("").to_string();
+                orch::store::log_error(&root, &format!("orch-hook: bad arguments: {first}"));
+            }
+        }
+    }
+}

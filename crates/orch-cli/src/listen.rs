@@ -1,0 +1,75 @@
+//! `orch-listen`: block until agents finish a turn or need attention
+//! (`orch::listen`).
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Parser;
+use orch::exit::Code;
+use orch::listen::ListenRequest;
+use orch::time::parse_duration;
+
+/// Wait for agents to finish a turn or need attention.
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch-listen",
+    version,
+    about = "Wait for agents to finish a turn or need attention (no polling)",
+    after_help = "Prints each matching event as one JSON object per line.\n\n\
+Which events are returned:\n  \
+  one target, no --since: the first turn end after the last prompt that pane received,\n  \
+    so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
+  several targets or --any: events that happen after listen starts;\n  \
+  --since SEQ: every matching event with a sequence number above SEQ (replay).\n\n\
+Exit codes: 0 event(s) printed, 2 bad arguments, 3 timed out, 1 other failure.\n\n\
+Examples:\n  \
+  orch-listen %3                    # next turn end of pane %3\n  \
+  orch-listen reviewer --timeout 600\n  \
+  orch-listen --any --stream        # every agent, forever, JSON lines\n  \
+  orch-listen %3 --since 0 --stream --kinds prompt,stop --timeout 1"
+)]
+pub struct ListenArgs {
+    /// Panes to listen to: pane ids (%12) or agent names.
+    #[arg(value_name = "PANE")]
+    pub targets: Vec<String>,
+    /// Listen to every pane on this tmux server (except your own and observers).
+    #[arg(long, conflicts_with = "targets")]
+    pub any: bool,
+    /// Keep printing events (JSON lines) until the timeout or a signal.
+    #[arg(long)]
+    pub stream: bool,
+    /// Comma-separated event kinds to report
+    /// [default: stop,stop_failure,notify,session_end].
+    #[arg(long, value_delimiter = ',', value_name = "KIND,…")]
+    pub kinds: Vec<String>,
+    /// Replay: report events with a sequence number above SEQ (per pane).
+    #[arg(long, value_name = "SEQ", conflicts_with = "new")]
+    pub since: Option<u64>,
+    /// Only events that happen after listen starts, even for one target.
+    #[arg(long)]
+    pub new: bool,
+    /// Give up after this many seconds (exit code 3).
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// With --any, include the pane listen runs in.
+    #[arg(long)]
+    pub include_self: bool,
+    /// With --any, include panes whose role is observer.
+    #[arg(long)]
+    pub include_observers: bool,
+}
+
+pub fn run(a: ListenArgs) -> Result<Code> {
+    let req = ListenRequest {
+        targets: a.targets,
+        any: a.any,
+        stream: a.stream,
+        kinds: a.kinds,
+        since: a.since,
+        new: a.new,
+        timeout: a.timeout,
+        include_self: a.include_self,
+        include_observers: a.include_observers,
+    };
+    orch::listen::listen(&req, &mut |ev| crate::out::json_line(ev))
+}
