@@ -53,10 +53,10 @@ fn setup(subscribers: usize) -> Result<Case> {
         let subs: Vec<serde_json::Value> = (0..subscribers)
             .map(|i| serde_json::json!({"pane": format!("%{}", 10 + i), "kinds": ["stop"], "since_ts": 1}))
             .collect();
-        let dir = orch::subscribe::subs_dir(&store);
+        let dir = orch::subs::subs_dir(&store);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(
-            orch::subscribe::subs_path(&store, PEER.parse()?),
+            orch::subs::subs_path(&store, PEER.parse()?),
             serde_json::json!({"v": 1, "peer": PEER, "subscribers": subs}).to_string(),
         )?;
     }

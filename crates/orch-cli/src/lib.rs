@@ -7,6 +7,8 @@ pub mod echo;
 pub mod hook;
 pub mod listen;
 pub mod out;
+pub mod subscribe;
+pub mod survey;
 pub mod umbrella;
 
 use std::io::ErrorKind;

@@ -48,9 +48,9 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
         orch::install::up::UpArgs::command().name("up"),
         orch::install::down::DownArgs::command().name("down"),
         orch::install::doctor::DoctorArgs::command().name("doctor"),
-        orch::survey::SurveyArgs::command().name("survey"),
+        crate::survey::SurveyArgs::command().name("survey"),
         orch::spawn::SpawnArgs::command().name("spawn"),
-        orch::subscribe::SubscribeArgs::command().name("subscribe"),
+        crate::subscribe::SubscribeArgs::command().name("subscribe"),
     ]
 }
 

@@ -83,7 +83,7 @@ pub fn collect_listed_at(store: &Store, live: &[PaneId], listed_ns: u64) -> GcRe
         }
     }
     // Subscriptions to or from panes missing from the listing end here.
-    crate::subscribe::collect_garbage(store, &live.iter().copied().collect::<Vec<_>>(), listed_ns);
+    crate::subs::collect_garbage(store, &live.iter().copied().collect::<Vec<_>>(), listed_ns);
     report
 }
 

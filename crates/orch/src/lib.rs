@@ -29,6 +29,7 @@ pub mod screen;
 pub mod server;
 pub mod spawn;
 pub mod store;
+pub mod subs;
 pub mod subscribe;
 pub mod survey;
 pub mod target;

@@ -562,20 +562,13 @@ pub fn record(store: &Store, pane: PaneId, ev: Event) -> Result<Event> {
 /// Returns those subscribers. A missing `subs/<P>.json` costs one failed
 /// open.
 fn fan_out(store: &Store, peer: PaneId, ev: &Event) -> Result<Vec<PaneId>> {
-    let path = crate::subscribe::subs_path(store, peer);
-    let data = match fs::read(&path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let file: crate::subscribe::SubsFile = serde_json::from_slice(&data)
-        .with_context(|| format!("{} is not a subscription file", path.display()))?;
+    let subscribers = crate::subs::subscribers_of(store, peer)?;
     let Some(kind) = ev.kind else {
         return Ok(Vec::new());
     };
     let notice = Notice::from_event(peer, ev);
     let mut out = Vec::new();
-    for s in &file.subscribers {
+    for s in &subscribers {
         if s.pane == peer || !s.wants(kind) || out.contains(&s.pane) {
             continue;
         }
@@ -845,7 +838,7 @@ fn drain(store: &Store, sub: PaneId) -> Outcome {
             match tmux.pane_status(sub) {
                 Ok(Some(s)) if !s.dead => alive = true,
                 Ok(_) => {
-                    crate::subscribe::forget_pane(store, sub);
+                    crate::subs::forget_pane(store, sub);
                     flush_log(
                         store,
                         json!({"subscriber": sub, "outcome": "gone", "dropped": pend.len()}),
@@ -925,7 +918,7 @@ fn drain(store: &Store, sub: PaneId) -> Outcome {
                 );
                 match code {
                     Code::Exited if !tmux.pane_exists(sub) => {
-                        crate::subscribe::forget_pane(store, sub);
+                        crate::subs::forget_pane(store, sub);
                         return Outcome::Gone;
                     }
                     Code::Timeout | Code::Refused | Code::Exited => {

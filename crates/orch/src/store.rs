@@ -306,7 +306,7 @@ impl Store {
 
     /// Delete everything orch keeps for `pane`, including its subscription
     /// file and inbox (other panes' subscriptions to it are GC's job:
-    /// [`crate::subscribe::collect_garbage`]).
+    /// [`crate::subs::collect_garbage`]).
     pub fn remove_pane(&self, pane: PaneId) {
         for p in [
             self.log_path(pane),
@@ -314,7 +314,7 @@ impl Store {
             self.registry_path(pane),
             self.lock_path(pane),
             self.delivery_lock_path(pane),
-            crate::subscribe::subs_path(self, pane),
+            crate::subs::subs_path(self, pane),
         ]
         .into_iter()
         .chain(crate::notice::inbox_files(self, pane))
