@@ -9,6 +9,7 @@ pub mod listen;
 pub mod out;
 pub mod subscribe;
 pub mod survey;
+pub mod tell;
 pub mod umbrella;
 
 use std::io::ErrorKind;

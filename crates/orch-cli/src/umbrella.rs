@@ -41,7 +41,7 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
 /// for the docs test, which checks every quoted command line against them).
 pub fn subcommand_defs() -> Vec<clap::Command> {
     vec![
-        orch::tell::TellArgs::command().name("tell"),
+        crate::tell::TellArgs::command().name("tell"),
         crate::listen::ListenArgs::command().name("listen"),
         crate::hook::HookArgs::command().name("hook"),
         crate::echo::EchoArgs::command().name("echo"),

@@ -182,6 +182,50 @@ pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// One record as a line for people:
+/// `2026-11-20T10:00:00Z  send  %3 rev [worker] → %1 [operator]  delivered 12ms`.
+pub fn describe(r: &Value) -> String {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+    let who = |pane: &str, name: &str, role: &str| {
+        let mut w = if pane.is_empty() {
+            "(outside tmux)".to_string()
+        } else {
+            pane.to_string()
+        };
+        if !name.is_empty() {
+            w.push_str(&format!(" {name}"));
+        }
+        if !role.is_empty() {
+            w.push_str(&format!(" [{role}]"));
+        }
+        w
+    };
+    let mut line = format!(
+        "{}  {:<16} {} → {}  {}",
+        crate::time::format_utc(r.get("ts").and_then(Value::as_u64).unwrap_or(0)),
+        s("action"),
+        who(s("from"), s("from_name"), s("sender_role")),
+        who(s("target"), s("target_name"), s("target_role")),
+        s("outcome"),
+    );
+    if let Some(ms) = r.get("receipt_ms").and_then(Value::as_f64) {
+        line.push_str(&format!(" {ms}ms"));
+    }
+    if r.get("forced").and_then(Value::as_bool) == Some(true) {
+        line.push_str(" FORCED");
+    }
+    if !s("escalation").is_empty() {
+        line.push_str(&format!(" escalation:{}", s("escalation")));
+    }
+    if let Some(b) = r.get("bytes").and_then(Value::as_u64).filter(|&b| b > 0) {
+        line.push_str(&format!(
+            " {b}B {:?}",
+            s("preview").chars().take(60).collect::<String>()
+        ));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

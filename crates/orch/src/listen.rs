@@ -13,7 +13,6 @@ use anyhow::{Context, Result};
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::pane::PaneId;
-use crate::server::Server;
 use crate::store::{LogCursor, Store, pane_of_file};
 use crate::watch::{Waiter, Wake};
 
@@ -90,9 +89,7 @@ pub fn listen(
         }
     }
     let store = Store::current()?;
-    let own = (Server::from_env().as_ref() == Some(store.server()))
-        .then(PaneId::from_env)
-        .flatten();
+    let own = crate::target::own_pane(&store);
 
     let mut targets = Vec::new();
     for t in &args.targets {
@@ -236,7 +233,7 @@ impl Listener<'_> {
     fn name_of(&mut self, p: PaneId) -> Option<String> {
         self.names
             .entry(p)
-            .or_insert_with(|| self.store.read_registry(p).and_then(|r| r.name))
+            .or_insert_with(|| crate::target::name_of(self.store, p))
             .clone()
     }
 }

@@ -13,13 +13,12 @@ use crate::event::Kind;
 use crate::exit::{Code, Fail};
 use crate::notice;
 use crate::pane::PaneId;
-use crate::server::Server;
 use crate::store::Store;
 use crate::subs::{
     DEFAULT_KINDS, SUBSCRIBABLE, SubsFile, Subscriber, flow_path, load_all, lock_subs, prune,
     remove_inbox, save_changes,
 };
-use crate::target::resolve_from;
+use crate::target::{label, name_of, own_pane, resolve_from};
 use crate::time::now_ns;
 use crate::tmux::{PaneInfo, Tmux};
 
@@ -50,24 +49,6 @@ pub enum Reply {
 
 // ---------------------------------------------------------------------------
 // The command.
-
-fn own_pane(store: &Store) -> Option<PaneId> {
-    if Server::from_env().as_ref() != Some(store.server()) {
-        return None;
-    }
-    PaneId::from_env()
-}
-
-fn name_of(store: &Store, pane: PaneId) -> Option<String> {
-    store.read_registry(pane).and_then(|r| r.name)
-}
-
-fn label(store: &Store, pane: PaneId) -> String {
-    match name_of(store, pane) {
-        Some(n) => format!("{pane} ({n})"),
-        None => pane.to_string(),
-    }
-}
 
 fn parse_kinds(raw: &[String]) -> Result<Vec<String>> {
     if raw.is_empty() {

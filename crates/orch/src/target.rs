@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::exit::Fail;
 use crate::pane::PaneId;
+use crate::server::Server;
 use crate::store::Store;
 
 /// Target words with a fixed meaning.
@@ -15,6 +16,28 @@ pub const KEYWORDS: &[&str] = &["self", "parent", "operator"];
 /// Environment variable naming the parent pane (set by whoever started the
 /// agent) when the registry does not record one.
 pub const PARENT_ENV: &str = "ORCH_PARENT";
+
+/// The pane this process runs in, if it belongs to `store`'s server (a
+/// command run in another server's pane is, for this one, outside tmux).
+pub fn own_pane(store: &Store) -> Option<PaneId> {
+    if Server::from_env().as_ref() != Some(store.server()) {
+        return None;
+    }
+    PaneId::from_env()
+}
+
+/// The agent name the registry records for `pane`.
+pub fn name_of(store: &Store, pane: PaneId) -> Option<String> {
+    store.read_registry(pane).and_then(|r| r.name)
+}
+
+/// `%7 (reviewer)`, or `%7` for a pane without a name.
+pub fn label(store: &Store, pane: PaneId) -> String {
+    match name_of(store, pane) {
+        Some(n) => format!("{pane} ({n})"),
+        None => pane.to_string(),
+    }
+}
 
 /// Resolve one target as seen from the pane we run in (`TMUX_PANE`).
 pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {

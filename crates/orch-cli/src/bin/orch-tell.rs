@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-tell", orch::tell::run)
+    orch_cli::main_with("orch-tell", orch_cli::tell::run)
 }

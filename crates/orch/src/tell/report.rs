@@ -1,0 +1,144 @@
+//! What a send reports: the receipt, and with `--wait` the turn's end.
+//! Field names and order are the JSON contract (docs/tell.md).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::audit::AuditRecord;
+use crate::deliver::{PromptFile, Receipt, Status, TurnEnd};
+use crate::exit::Code;
+use crate::pane::PaneId;
+
+/// One send.
+#[derive(Debug, Clone, Serialize)]
+pub struct TellReport {
+    pub status: Status,
+    pub pane: PaneId,
+    pub name: Option<String>,
+    pub receipt_ms: Option<f64>,
+    pub bytes: usize,
+    pub hash: String,
+    pub attempts: u32,
+    pub sent_seq: u64,
+    pub prompt_seq: Option<u64>,
+    /// Time spent waiting for the lock and for the target (only when ≥ 1 ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<f64>,
+    /// `text`: matched ignoring whitespace (absent for a hash match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PromptFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<String>,
+    /// The role matrix was overridden with --force.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(flatten)]
+    pub turn: Option<TurnReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_error: Option<String>,
+    /// The exit code this send earns.
+    #[serde(skip)]
+    pub code: Code,
+    /// Lines for people on stderr (what went wrong or is pending).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+/// How the awaited turn ended (`--wait`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnReport {
+    /// `stop`, `stop_failure`, `notify`, `session_end`, `exited`; null when
+    /// the wait timed out.
+    pub stop_kind: Option<&'static str>,
+    pub reply: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reply_truncated: bool,
+    pub turn_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_seq: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+}
+
+impl TellReport {
+    pub(super) fn new(r: &Receipt, rec: &AuditRecord) -> TellReport {
+        let mut notes = Vec::new();
+        if let Some(reason) = &r.reason
+            && r.status != Status::Queued
+        {
+            notes.push(format!("{}: {reason}", r.status.as_str()));
+        }
+        TellReport {
+            status: r.status,
+            pane: r.pane,
+            name: rec.target_name.clone(),
+            receipt_ms: r.receipt_ms,
+            bytes: r.bytes,
+            hash: r.hash.clone(),
+            attempts: r.attempts,
+            sent_seq: r.sent_seq,
+            prompt_seq: r.prompt_seq,
+            waited_ms: (r.waited_ms >= 1.0).then_some(r.waited_ms),
+            matched_by: r.matched_by.filter(|how| *how != "hash"),
+            file: r.file.clone(),
+            escalation: rec.escalation.clone(),
+            forced: rec.forced && rec.role_check == "denied",
+            reason: r.reason.clone(),
+            turn: None,
+            wait_error: None,
+            code: match r.status {
+                Status::Delivered | Status::Queued => Code::Ok,
+                Status::Unconfirmed => Code::Unconfirmed,
+                Status::Failed => Code::Failure,
+                Status::Exited => Code::Exited,
+            },
+            notes,
+        }
+    }
+
+    pub(super) fn add_turn(&mut self, t: &TurnEnd, target: PaneId, timeout: Duration) {
+        self.code = t.code();
+        let timed_out = t.kind == "timeout";
+        self.turn = Some(TurnReport {
+            stop_kind: (!timed_out).then_some(t.kind),
+            reply: t.reply.clone(),
+            reply_truncated: t.reply_truncated,
+            turn_ms: t.turn_ms,
+            stop_seq: t.seq,
+            timed_out,
+            notification_type: t.notification_type.clone(),
+            message: t.message.clone(),
+            error: t.error.clone(),
+            end_reason: t.reason.clone(),
+        });
+        match t.kind {
+            "timeout" => self.notes.push(format!(
+                "delivered, but the turn did not end within --timeout {}s (listen for it: orch listen {target})",
+                timeout.as_secs_f64()
+            )),
+            "stop" => {}
+            _ => self.notes.push(format!(
+                "the turn ended with {}: {}",
+                t.kind,
+                t.message
+                    .clone()
+                    .or(t.error.clone())
+                    .or(t.reason.clone())
+                    .unwrap_or_default()
+            )),
+        }
+    }
+}
