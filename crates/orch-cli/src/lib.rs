@@ -3,6 +3,8 @@
 //! owns everything about the command line — the flags, their help, error
 //! printing and exit codes — and nothing about the protocol.
 
+pub mod doctor;
+pub mod down;
 pub mod echo;
 pub mod hook;
 pub mod listen;
@@ -11,6 +13,7 @@ pub mod subscribe;
 pub mod survey;
 pub mod tell;
 pub mod umbrella;
+pub mod up;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

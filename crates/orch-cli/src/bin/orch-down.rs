@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-down", orch::install::down::run)
+    orch_cli::main_with("orch-down", orch_cli::down::run)
 }

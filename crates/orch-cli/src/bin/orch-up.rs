@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-up", orch::install::up::run)
+    orch_cli::main_with("orch-up", orch_cli::up::run)
 }

@@ -15,7 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -23,38 +22,15 @@ use super::jsonfile::{JsonFile, write_replace};
 use super::jsonhooks;
 use super::*;
 use crate::event::Kind;
-use crate::exit::Code;
 use crate::server::Server;
 
-/// Check that orch is installed and its hooks really fire.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-doctor",
-    version,
-    about = "Check that orch's hooks really fire, and report what is broken",
-    after_help = "Checks: tmux >= 3.0; each of orch's Claude Code hook entries is present and\n\
-unchanged since `orch up`; each one, run exactly as registered (sh -c) with a\n\
-synthetic payload in a pane of a private temporary tmux server, records its\n\
-event in orch's state; skills installed and unmodified; orch's binaries on\n\
-PATH; the state dir is private (0700, yours).\n\n\
-Exit codes: 0 healthy, 1 not healthy (the report lists each problem).\n\n\
-Examples:\n  \
-  orch doctor --pretty\n  \
-  orch doctor --no-probe     # static checks only, run nothing"
-)]
-pub struct DoctorArgs {
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
-    pub pretty: bool,
-    /// Don't run the hooks; only check what is installed.
-    #[arg(long)]
+/// What `orch-doctor` was asked.
+#[derive(Debug, Clone)]
+pub struct DoctorRequest {
+    /// Only check what is installed; run nothing.
     pub no_probe: bool,
-    /// Give the hook probe this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub timeout: f64,
-    /// Internal: run the probe plan in DIR (inside the private tmux pane).
-    #[arg(long, value_name = "DIR", hide = true)]
-    pub probe_run: Option<PathBuf>,
+    /// How long the hook probe may take.
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,11 +107,9 @@ struct ProbeOutcome {
     ms: u64,
 }
 
-pub fn run(args: DoctorArgs) -> Result<Code> {
-    if let Some(dir) = &args.probe_run {
-        probe_run(dir)?;
-        return Ok(Code::Ok);
-    }
+/// Check the installation (see the module doc). A report that is not
+/// `healthy` lists each problem.
+pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
 
@@ -177,7 +151,7 @@ pub fn run(args: DoctorArgs) -> Result<Code> {
                 payload: Value::Null,
             })
             .collect();
-        match run_probe(steps, Duration::from_secs_f64(args.timeout.max(0.1))) {
+        match run_probe(steps, args.timeout.max(Duration::from_millis(100))) {
             Ok(results) => {
                 for (&i, (fired, outcome)) in runnable.iter().zip(results) {
                     let h = &mut hooks[i];
@@ -255,24 +229,26 @@ pub fn run(args: DoctorArgs) -> Result<Code> {
         binaries,
         state_dir,
     };
-    if args.pretty {
-        print!("{}", pretty(&report));
-    } else {
-        print_json(&report)?;
+    Ok(report)
+}
+
+impl DoctorReport {
+    /// The report for people.
+    pub fn pretty(&self) -> String {
+        pretty(self)
     }
-    if report.healthy {
-        Ok(Code::Ok)
-    } else {
-        eprintln!(
-            "orch-doctor: not healthy: {}{}",
-            report.problems[0],
-            if report.problems.len() > 1 {
-                format!(" (and {} more problems)", report.problems.len() - 1)
+
+    /// One line naming the first problem, for stderr.
+    pub fn summary(&self) -> String {
+        format!(
+            "not healthy: {}{}",
+            self.problems.first().map_or("", String::as_str),
+            if self.problems.len() > 1 {
+                format!(" (and {} more problems)", self.problems.len() - 1)
             } else {
                 String::new()
             }
-        );
-        Ok(Code::Failure)
+        )
     }
 }
 
@@ -667,9 +643,9 @@ fn run_probe(
     result
 }
 
-/// Inside the probe pane: run each step as Claude Code would and write the
+/// Inside the probe pane (`orch-doctor --probe-run DIR`): run each step as Claude Code would and write the
 /// outcomes to `<dir>/result.json`.
-fn probe_run(dir: &Path) -> Result<()> {
+pub fn probe_run(dir: &Path) -> Result<()> {
     let steps: Vec<ProbeStep> = serde_json::from_slice(&fs::read(dir.join("plan.json"))?)?;
     let mut outcomes = Vec::new();
     for s in steps {

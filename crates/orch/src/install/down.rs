@@ -15,53 +15,21 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::jsonfile::{JsonFile, write_backup, write_replace};
 use super::jsonhooks::{self, Created, Removed};
 use super::*;
-use crate::exit::{Code, Fail};
+use crate::exit::Fail;
 
-/// Remove orch's hook entries, skills and glue (exactly what `orch up`
-/// added), and orch's state.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-down",
-    version,
-    about = "Remove exactly what `orch up` installed (and orch's state)",
-    after_help = "Removes orch's hook entries from each settings file `orch up` changed (a\n\
-timestamped backup is written first), the skill and glue files it installed\n\
-(only if unchanged since), its lines in Codex's config.toml, and — unless\n\
---keep-state — orch's state directory. Nothing a person or another tool added\n\
-is touched. Details: docs/install.md.\n\n\
-Asks for confirmation on a terminal; without a terminal it refuses unless --yes.\n\n\
-Exit codes: 0 removed (or nothing to remove), 1 failure, 2 a settings file is\n\
-invalid JSON or has an unexpected shape (nothing changed), 4 refused: no --yes\n\
-and no terminal to ask on, the answer was no, or a settings file is read-only\n\
-(nothing changed).\n\n\
-Examples:\n  \
-  orch down --dry-run --pretty   # show what would be removed\n  \
-  orch down --yes --keep-state"
-)]
-pub struct DownArgs {
-    /// Print what would change (a unified diff of each settings file) and
-    /// change nothing.
-    #[arg(long)]
+/// What `orch-down` was asked (its flags that change what it does).
+#[derive(Debug, Clone, Default)]
+pub struct DownRequest {
+    /// Plan and report, change nothing.
     pub dry_run: bool,
-    /// Don't ask for confirmation (required when there is no terminal).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Keep orch's state directory (event logs, registry).
-    #[arg(long)]
+    /// Keep orch's state directory.
     pub keep_state: bool,
-    /// Print nothing on success (errors still go to stderr).
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
-    pub pretty: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +71,9 @@ pub struct DownReport {
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// Was there anything to remove (for the report to people)?
+    #[serde(skip)]
+    pub changes: bool,
 }
 
 struct SettingsPlan {
@@ -325,7 +296,10 @@ fn state_dir_removable(state: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn run(args: DownArgs) -> Result<Code> {
+/// Uninstall (see the module doc). Without approval given up front,
+/// `approval` is asked before anything is removed; with no way to ask,
+/// nothing is removed.
+pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
     let _lock = if args.dry_run {
         None
     } else {
@@ -402,19 +376,23 @@ pub fn run(args: DownArgs) -> Result<Code> {
         || remove_state
         || manifest.is_some();
 
-    if !args.dry_run && changes && !args.yes {
-        if !can_ask() {
-            return Err(Fail::refused(
-                "refusing to remove orch without confirmation: pass --yes (there is no terminal to ask on); nothing was changed",
-            ));
-        }
-        eprint!(
-            "orch down will remove:\n{}",
-            pretty_plan(&settings, &files, &tomls, remove_state.then_some(&state))
-        );
-        eprint!("\n{diff}");
-        if !ask("orch down: remove these?")? {
-            return Err(Fail::refused("cancelled; nothing was changed"));
+    if !args.dry_run && changes {
+        match approval {
+            Approval::Given => {}
+            Approval::Unavailable => {
+                return Err(Fail::refused(
+                    "refusing to remove orch without confirmation: pass --yes (there is no terminal to ask on); nothing was changed",
+                ));
+            }
+            Approval::Ask(ask) => {
+                let plan = format!(
+                    "orch down will remove:\n{}\n{diff}",
+                    pretty_plan(&settings, &files, &tomls, remove_state.then_some(&state))
+                );
+                if !ask(&plan, "orch down: remove these?")? {
+                    return Err(Fail::refused("cancelled; nothing was changed"));
+                }
+            }
         }
     }
 
@@ -434,6 +412,7 @@ pub fn run(args: DownArgs) -> Result<Code> {
         } else {
             None
         },
+        changes,
     };
     for s in &settings {
         let backup = if args.dry_run || s.action == "unchanged" {
@@ -525,17 +504,8 @@ pub fn run(args: DownArgs) -> Result<Code> {
         report.state_dir_removed = Some(state.clone());
     }
 
-    if !args.quiet {
-        if args.pretty {
-            print!("{}", pretty_report(&report, args.dry_run, changes));
-            if args.dry_run && !diff.is_empty() {
-                print!("\n{diff}");
-            }
-        } else {
-            print_json(&report)?;
-        }
-    }
-    Ok(Code::Ok)
+    report.changes = changes;
+    Ok(report)
 }
 
 fn pretty_plan(
@@ -565,6 +535,13 @@ fn pretty_plan(
         s.push_str(&format!("  the state dir {}\n", st.display()));
     }
     s
+}
+
+impl DownReport {
+    /// The report for people (the dry-run diff is printed after it).
+    pub fn pretty(&self) -> String {
+        pretty_report(self, self.dry_run, self.changes)
+    }
 }
 
 fn pretty_report(r: &DownReport, dry_run: bool, changes: bool) -> String {

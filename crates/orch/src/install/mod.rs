@@ -19,7 +19,7 @@ pub mod shellwords;
 pub mod up;
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -641,28 +641,16 @@ fn join_lines(lines: &[String], like: &str) -> String {
     s
 }
 
-// ------------------------------------------------------------- prompts --
+// ------------------------------------------------------------ approval --
 
-/// Can we ask a person? (stdin and stderr are both terminals.)
-pub fn can_ask() -> bool {
-    io::stdin().is_terminal() && io::stderr().is_terminal()
-}
-
-/// Ask `question [y/N]` on the terminal.
-pub fn ask(question: &str) -> Result<bool> {
-    eprint!("{question} [y/N] ");
-    io::stderr().flush()?;
-    let mut answer = String::new();
-    io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
-}
-
-/// Print `value` as one line of JSON on stdout.
-pub fn print_json(value: &impl Serialize) -> Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+/// Whether `up`/`down` may go ahead once they know what they would change.
+pub enum Approval<'a> {
+    /// Yes, without asking (`--yes`).
+    Given,
+    /// Ask: the plan to show, the question; true means go ahead.
+    Ask(&'a mut dyn FnMut(&str, &str) -> Result<bool>),
+    /// Nobody to ask (no terminal): `up` goes ahead, `down` refuses.
+    Unavailable,
 }
 
 #[cfg(test)]

@@ -10,62 +10,22 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde::Serialize;
 
 use super::jsonfile::{JsonFile, write_backup, write_replace};
 use super::jsonhooks::{self, EntryChange, MergeReport};
 use super::*;
-use crate::exit::{Code, Fail};
+use crate::exit::Fail;
 use crate::time::{now_secs, timestamp_compact};
 
-/// Install orch: hook entries for Claude Code, skills, and glue for the
-/// other agent harnesses found.
-#[derive(Debug, Parser)]
-#[command(
-    name = "orch-up",
-    version,
-    about = "Install orch's hooks, skills and harness glue (idempotent; never clobbers other settings)",
-    after_help = "What it does (details: docs/install.md):\n  \
-  - checks tmux >= 3.0 and reports which agent CLIs are on PATH;\n  \
-  - merges hook entries for SessionStart, UserPromptSubmit, Stop, StopFailure,\n    \
-    Notification and SessionEnd (`<abs path>/orch-hook <event>`) into\n    \
-    $CLAUDE_CONFIG_DIR/settings.json (default ~/.claude/settings.json), keeping\n    \
-    every other key and hook; a timestamped backup is written first;\n  \
-  - installs orch's skills into $CLAUDE_CONFIG_DIR/skills/;\n  \
-  - installs glue for Codex (~/.codex/config.toml notify), Gemini CLI\n    \
-    (~/.gemini/settings.json hooks) and pi (~/.pi/agent/extensions/orch.ts) when found;\n  \
-  - records all of it in $ORCH_CONFIG_DIR/install.json for `orch down`.\n\
-Running it again changes nothing and says so. On a terminal it shows the change\n\
-and asks first (--yes skips the question); without a terminal it proceeds.\n\n\
-Exit codes: 0 installed (or already installed), 1 failure (e.g. tmux missing),\n\
-2 a settings file is invalid JSON or has an unexpected shape (nothing changed),\n\
-4 refused: read-only settings file, or the question was answered no (nothing changed).\n\n\
-Examples:\n  \
-  orch up --dry-run --pretty   # show the diff, change nothing\n  \
-  orch up --yes --quiet        # unattended install"
-)]
-pub struct UpArgs {
-    /// Print what would change (a unified diff of each settings file) and
-    /// change nothing.
-    #[arg(long)]
+/// What `orch-up` was asked (its flags that change what it does).
+#[derive(Debug, Clone, Default)]
+pub struct UpRequest {
+    /// Plan and report, change nothing.
     pub dry_run: bool,
-    /// Don't ask for confirmation on a terminal.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Print nothing on success (errors still go to stderr).
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
-    pub pretty: bool,
-    /// Register this orch-hook binary instead of the one next to orch-up
-    /// (or on PATH).
-    #[arg(long, value_name = "PATH")]
+    /// Register this orch-hook instead of the one next to this binary.
     pub hook: Option<PathBuf>,
-    /// Only Claude Code (hooks and skills): leave Codex, Gemini CLI and pi
-    /// alone.
-    #[arg(long)]
+    /// Leave Codex, Gemini CLI and pi alone.
     pub claude_only: bool,
 }
 
@@ -382,7 +342,9 @@ fn settings_outcome(plan: &JsonPlan, backup: Option<PathBuf>) -> SettingsOutcome
     }
 }
 
-pub fn run(args: UpArgs) -> Result<Code> {
+/// Install (see the module doc). `approval` is asked before anything is
+/// written, when there is something to write.
+pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
     let tmux = check_tmux();
     if !tmux.ok {
         return Err(anyhow::anyhow!(
@@ -465,9 +427,11 @@ pub fn run(args: UpArgs) -> Result<Code> {
         }
     }
 
-    if !args.dry_run && changes && !args.yes && can_ask() {
-        eprint!("{}", pretty_plan(&claude, &skills, &glue, &diff));
-        if !ask("orch up: apply these changes?")? {
+    if !args.dry_run && changes {
+        let plan = pretty_plan(&claude, &skills, &glue, &diff);
+        if let Approval::Ask(ask) = approval
+            && !ask(&plan, "orch up: apply these changes?")?
+        {
             return Err(Fail::refused("cancelled; nothing was changed"));
         }
     }
@@ -523,17 +487,7 @@ pub fn run(args: UpArgs) -> Result<Code> {
             None
         },
     };
-    if !args.quiet {
-        if args.pretty {
-            print!("{}", pretty_report(&report));
-            if args.dry_run && !diff.is_empty() {
-                print!("\n{diff}");
-            }
-        } else {
-            print_json(&report)?;
-        }
-    }
-    Ok(Code::Ok)
+    Ok(report)
 }
 
 /// Write everything planned, recording each step in `manifest` as it
@@ -667,6 +621,13 @@ fn pretty_plan(claude: &JsonPlan, skills: &[FilePlan], glue: &[GluePlan], diff: 
     s.push('\n');
     s.push_str(diff);
     s
+}
+
+impl UpReport {
+    /// The report for people (the dry-run diff is printed after it).
+    pub fn pretty(&self) -> String {
+        pretty_report(self)
+    }
 }
 
 fn pretty_report(r: &UpReport) -> String {
