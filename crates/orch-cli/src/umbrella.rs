@@ -49,7 +49,7 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
         crate::down::DownArgs::command().name("down"),
         crate::doctor::DoctorArgs::command().name("doctor"),
         crate::survey::SurveyArgs::command().name("survey"),
-        orch::spawn::SpawnArgs::command().name("spawn"),
+        crate::spawn::SpawnArgs::command().name("spawn"),
         crate::subscribe::SubscribeArgs::command().name("subscribe"),
     ]
 }

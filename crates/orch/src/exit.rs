@@ -32,6 +32,27 @@ pub enum Code {
     Exited = 7,
 }
 
+impl Code {
+    pub const ALL: [Code; 8] = [
+        Code::Ok,
+        Code::Failure,
+        Code::Usage,
+        Code::Timeout,
+        Code::Refused,
+        Code::Unconfirmed,
+        Code::Blocked,
+        Code::Exited,
+    ];
+
+    /// The code another orch binary exited with (unknown codes: failure).
+    pub fn from_exit_status(status: i32) -> Code {
+        Code::ALL
+            .into_iter()
+            .find(|c| *c as i32 == status)
+            .unwrap_or(Code::Failure)
+    }
+}
+
 impl From<Code> for std::process::ExitCode {
     fn from(c: Code) -> Self {
         std::process::ExitCode::from(c as u8)
@@ -77,4 +98,19 @@ pub fn code_of(err: &anyhow::Error) -> Code {
     err.chain()
         .find_map(|e| e.downcast_ref::<Fail>().map(|f| f.code))
         .unwrap_or(Code::Failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_map_back() {
+        assert_eq!(Code::from_exit_status(5), Code::Unconfirmed);
+        assert_eq!(Code::from_exit_status(0), Code::Ok);
+        assert_eq!(Code::from_exit_status(99), Code::Failure);
+        for c in Code::ALL {
+            assert_eq!(Code::from_exit_status(c as i32), c);
+        }
+    }
 }

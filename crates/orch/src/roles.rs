@@ -52,6 +52,55 @@ pub const ROLES_FILE: &str = "roles.json";
 /// it decides itself.
 pub const AXES: &[&str] = &["taste", "architecture", "ethics", "reversibility"];
 
+/// A pane's role. The three built-in ones have variants; a roles file may
+/// name others (`reviewer`), which are kept as they are written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Operator,
+    Worker,
+    Observer,
+    Other(String),
+}
+
+impl Role {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Role::Operator => OPERATOR,
+            Role::Worker => WORKER,
+            Role::Observer => OBSERVER,
+            Role::Other(s) => s,
+        }
+    }
+
+    /// Any name is a role (unknown ones are checked against the matrix).
+    pub fn named(name: &str) -> Role {
+        match name {
+            OPERATOR => Role::Operator,
+            WORKER => Role::Worker,
+            OBSERVER => Role::Observer,
+            other => Role::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(Role::named(&String::deserialize(d)?))
+    }
+}
+
 /// Who may tell whom: sender role → target roles (`*` = any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matrix {

@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    orch_cli::main_with("orch-spawn", orch::spawn::run)
+    orch_cli::main_with("orch-spawn", orch_cli::spawn::run)
 }

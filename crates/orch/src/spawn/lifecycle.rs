@@ -19,20 +19,25 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::place::{self, HEADLESS_SESSION, Position, Status};
-use super::{Inherit, Role, SpawnArgs, caller, execute, parse_secs, plan, print_value};
+use super::execute::execute;
+use super::place::{self, Position, Status};
+use super::plan::{Inherit, plan};
+use super::report::{HideReport, ShowReport, SpawnReport, StopReport};
+use super::{Placing, SpawnRequest, caller};
+use crate::agent_state::State;
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
 use crate::pane::PaneId;
 use crate::registry::PaneRecord;
+use crate::roles::Role;
 use crate::store::Store;
 use crate::time::now_ns;
 use crate::tmux::Tmux;
 
-const DEFAULT_GRACE_SECS: f64 = 10.0;
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// At most this long, `--stop` waits for a just-finished turn to reach the
 /// agent's transcript before typing the exit command.
@@ -83,8 +88,10 @@ fn wait_exit(tmux: &Tmux, pane: PaneId, grace: Duration) -> Status {
     }
 }
 
-pub(super) fn stop(args: &SpawnArgs, target: &str) -> Result<Code> {
-    let grace = parse_secs("--grace", args.grace, DEFAULT_GRACE_SECS)?;
+pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> {
+    let grace = grace
+        .unwrap_or(DEFAULT_GRACE)
+        .min(Duration::from_secs(10_000_000));
     let (store, tmux) = open()?;
     let pane = crate::target::resolve(&store, target)?;
     let started = Instant::now();
@@ -155,26 +162,13 @@ pub(super) fn stop(args: &SpawnArgs, target: &str) -> Result<Code> {
         r.screen = None;
         r.gone_ts = Some(now_ns());
     })?;
-    let out = json!({
-        "pane": pane,
-        "name": rec.as_ref().and_then(|r| r.name.clone()),
-        "state": "exited",
-        "how": how,
-        "stop_ms": started.elapsed().as_millis() as u64,
-    });
-    if args.pretty {
-        println!(
-            "stopped {pane}{} ({how}) in {} ms",
-            rec.as_ref()
-                .and_then(|r| r.name.as_deref())
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default(),
-            out["stop_ms"]
-        );
-    } else {
-        print_value(&out, false)?;
-    }
-    Ok(Code::Ok)
+    Ok(StopReport {
+        pane,
+        name: rec.as_ref().and_then(|r| r.name.clone()),
+        state: State::Exited,
+        how,
+        stop_ms: started.elapsed().as_millis() as u64,
+    })
 }
 
 /// The record of the agent to restart: by pane id, or the newest spawned
@@ -204,7 +198,13 @@ fn find_record(store: &Store, target: &str) -> Result<(PaneId, PaneRecord)> {
         })
 }
 
-pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Result<Code> {
+pub(super) fn restart(
+    target: &str,
+    placing: Placing,
+    prompt: Option<String>,
+    timeout: Option<Duration>,
+    started: Instant,
+) -> Result<SpawnReport> {
     let (store, tmux) = open()?;
     let (old, rec) = find_record(&store, target)?;
     let (Some(hname), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
@@ -226,7 +226,7 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
     // A session nobody talked to is not saved by claude, so it cannot be
     // resumed: start a fresh one (said in the warnings).
     let talked = rec.last_prompt.is_some() || rec.turns > 0;
-    let saved = rec.extra.get("spawn").cloned().unwrap_or(Value::Null);
+    let saved = rec.extra.get("spawn").cloned().unwrap_or_default();
     let strings = |key: &str| -> Vec<String> {
         saved[key]
             .as_array()
@@ -237,7 +237,7 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
             })
             .unwrap_or_default()
     };
-    let again = SpawnArgs {
+    let again = SpawnRequest {
         harness: Some(hname),
         cwd: rec.cwd.as_ref().map(PathBuf::from),
         name: rec.name.clone(),
@@ -245,13 +245,11 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
             Some("observer") => Some(Role::Observer),
             _ => Some(Role::Worker),
         },
-        position: args.position,
-        window: args.window,
-        headless: args.headless,
+        placing,
         model: saved["model"].as_str().map(str::to_string),
-        prompt: args.prompt.clone(),
+        prompt,
         outfit: rec.outfit.clone(),
-        timeout: args.timeout,
+        timeout,
         resume: talked.then(|| session.clone()),
         add_dir: strings("explicit_add_dirs")
             .into_iter()
@@ -280,7 +278,7 @@ pub(super) fn restart(args: &SpawnArgs, target: &str, started: Instant) -> Resul
     store.update_registry(old, |r| {
         r.gone_ts.get_or_insert(now_ns());
     })?;
-    execute(&store, plan, args.pretty, started)
+    execute(&store, plan, started)
 }
 
 /// After a restart: the old record points to the new pane, and children of
@@ -299,7 +297,7 @@ pub(super) fn relink_children(store: &Store, old: PaneId, new: PaneId) {
     }
 }
 
-pub(super) fn show(args: &SpawnArgs, target: &str) -> Result<Code> {
+pub(super) fn show(target: &str, position: Option<Position>) -> Result<ShowReport> {
     let Some(me) = caller() else {
         return Err(Fail::usage(
             "--show puts the agent's pane next to yours, so it must run inside a tmux pane; from outside tmux, attach to the session orch-headless instead",
@@ -313,25 +311,22 @@ pub(super) fn show(args: &SpawnArgs, target: &str) -> Result<Code> {
     if place::look(&tmux, pane).0 == Status::Gone {
         return Err(Fail::new(Code::Exited, format!("pane {pane} no longer exists")).into());
     }
-    let pos = args.position.unwrap_or(Position::Right);
+    let pos = position.unwrap_or(Position::Right);
     place::show(&tmux, pane, me, pos).with_context(|| format!("cannot show {pane}"))?;
-    print_value(
-        &json!({"pane": pane, "shown": true, "beside": me, "position": pos.as_str()}),
-        args.pretty,
-    )?;
-    Ok(Code::Ok)
+    Ok(ShowReport {
+        pane,
+        shown: true,
+        beside: me,
+        position: pos.as_str(),
+    })
 }
 
-pub(super) fn hide(args: &SpawnArgs, target: &str) -> Result<Code> {
+pub(super) fn hide(target: &str) -> Result<HideReport> {
     let (store, tmux) = open()?;
     let pane = crate::target::resolve(&store, target)?;
     if place::look(&tmux, pane).0 == Status::Gone {
         return Err(Fail::new(Code::Exited, format!("pane {pane} no longer exists")).into());
     }
     place::hide(&tmux, pane).with_context(|| format!("cannot hide {pane}"))?;
-    print_value(
-        &json!({"pane": pane, "hidden": true, "session": HEADLESS_SESSION}),
-        args.pretty,
-    )?;
-    Ok(Code::Ok)
+    Ok(HideReport::new(pane))
 }

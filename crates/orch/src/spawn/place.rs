@@ -11,7 +11,6 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use clap::ValueEnum;
 
 use crate::pane::PaneId;
 use crate::tmux::Tmux;
@@ -22,7 +21,7 @@ pub const HEADLESS_SESSION: &str = "orch-headless";
 /// What a new pane runs until the agent replaces it.
 const PLACEHOLDER: &[&str] = &["sleep", "86400"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
     Right,
     Left,
@@ -31,6 +30,19 @@ pub enum Position {
 }
 
 impl Position {
+    /// Every side, in the order `--help` lists them.
+    pub const ALL: [Position; 4] = [
+        Position::Right,
+        Position::Left,
+        Position::Above,
+        Position::Below,
+    ];
+
+    /// The side called `name` (`right`, `left`, `above`, `below`).
+    pub fn named(name: &str) -> Option<Position> {
+        Position::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     /// `split-window`/`join-pane` flags for this side.
     pub fn flags(self) -> &'static [&'static str] {
         match self {
