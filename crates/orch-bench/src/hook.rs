@@ -3,37 +3,26 @@
 //! spawn with a binary that exits at once) separates the OS's process cost
 //! from orch's.
 
-use std::io::Write;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use crate::common::*;
+use orch_testkit::{TestEnv, bin};
+
+use crate::stats::{Stats, ms};
+use crate::world::{self, time_baseline, time_hook};
 
 const RUNS: usize = 500;
 
-fn time_runs(world: &World, program: &std::path::Path, args: &[&str], payload: &[u8]) -> Stats {
+fn time_runs(world: &TestEnv, hook: &Path, payload: &[u8]) -> anyhow::Result<Stats> {
     let mut times = Vec::with_capacity(RUNS);
     for i in 0..RUNS {
-        let start = Instant::now();
-        let mut child = world
-            .cmd(program)
-            .args(args)
-            .env("TMUX_PANE", format!("%{}", i % 8))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(payload);
-        drop(stdin);
-        child.wait().unwrap();
-        times.push(start.elapsed());
+        times.push(time_hook(world, hook, &format!("%{}", i % 8), payload)?);
     }
-    Stats::new(times)
+    Ok(Stats::new(times))
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let world = World::new();
+    let world = world::fake();
     // A real captured Stop payload, with a reply of typical length.
     let payload = serde_json::json!({
         "session_id": "6ec41ded-570c-408c-9194-db002a5c5f27",
@@ -49,16 +38,12 @@ pub fn run() -> anyhow::Result<()> {
         "session_crons": []
     })
     .to_string();
+    orch_testkit::bins::require(&["orch-hook"]).map_err(anyhow::Error::msg)?;
     let hook = bin("orch-hook");
-    anyhow::ensure!(
-        hook.exists(),
-        "{} missing: run `cargo build --release` first",
-        hook.display()
-    );
     // Warm the page cache and the state dir.
-    time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    time_runs(&world, &hook, payload.as_bytes())?;
     let cpu_before = children_cpu();
-    let stats = time_runs(&world, &hook, &["stop"], payload.as_bytes());
+    let stats = time_runs(&world, &hook, payload.as_bytes())?;
     let cpu = (children_cpu() - cpu_before) / RUNS as u32;
     println!(
         "orch-hook stop ({} byte payload): {}",
@@ -72,14 +57,7 @@ pub fn run() -> anyhow::Result<()> {
     let mut base = Vec::new();
     let cpu_before = children_cpu();
     for _ in 0..RUNS {
-        let start = Instant::now();
-        world
-            .cmd(&hook)
-            .arg("stop")
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .status()?;
-        base.push(start.elapsed());
+        base.push(time_baseline(&world, &hook)?);
     }
     let base_cpu = (children_cpu() - cpu_before) / RUNS as u32;
     let base = Stats::new(base);

@@ -2,34 +2,25 @@
 //! and an idle listener's cost.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use orch::event::{Event, Kind};
 use orch::pane::PaneId;
 use orch::time::now_ns;
+use orch_testkit::{Lines, TestEnv};
 
-use crate::common::*;
+use crate::stats::{Stats, ms};
+use crate::world::{self, store};
 
-fn spawn_stream(world: &World, args: &[&str]) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
+fn spawn_stream(world: &TestEnv, args: &[&str]) -> anyhow::Result<(Child, Lines)> {
     let mut child = world
-        .cmd(&bin("orch-listen"))
+        .cmd("orch-listen")
         .args(args)
         .stdout(Stdio::piped())
         .spawn()?;
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Ok((child, rx))
+    let lines = Lines::of(&mut child);
+    Ok((child, lines))
 }
 
 fn stop_event(text: &str) -> Event {
@@ -43,8 +34,8 @@ fn stop_event(text: &str) -> Event {
 /// upper bound on the wake itself.
 pub fn wake() -> anyhow::Result<()> {
     const N: usize = 1000;
-    let world = World::new();
-    let store = world.store();
+    let world = world::fake();
+    let store = store(&world);
     let (mut child, rx) = spawn_stream(&world, &["--any", "--stream", "--timeout", "600"])?;
     // Warm-up until the listener reports one: proves it is armed.
     loop {
@@ -103,8 +94,8 @@ pub fn burst() -> anyhow::Result<()> {
     const PANES: u32 = 50;
     const EVENTS: u64 = 200;
     const LISTENERS: usize = 10;
-    let world = World::new();
-    let store = world.store();
+    let world = world::fake();
+    let store = store(&world);
     let mut listeners = Vec::new();
     for _ in 0..LISTENERS {
         listeners.push(spawn_stream(
@@ -136,32 +127,15 @@ pub fn burst() -> anyhow::Result<()> {
         ms(written),
         total as f64 / written.as_secs_f64()
     );
-    for (i, (mut child, rx)) in listeners.into_iter().enumerate() {
+    for (i, (mut child, lines)) in listeners.into_iter().enumerate() {
+        // Up to `total`, and any duplicates that follow.
+        let got = lines.json(total, Duration::from_secs(120));
         let mut per_pane: HashMap<String, Vec<u64>> = HashMap::new();
-        let mut n = 0;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while n < total {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    let v: serde_json::Value = serde_json::from_str(&line)?;
-                    per_pane
-                        .entry(v["pane"].as_str().unwrap_or("").to_string())
-                        .or_default()
-                        .push(v["seq"].as_u64().unwrap_or(0));
-                    n += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        let mut extra = 0;
-        while let Ok(line) = rx.try_recv() {
-            let v: serde_json::Value = serde_json::from_str(&line)?;
+        for v in &got {
             per_pane
                 .entry(v["pane"].as_str().unwrap_or("").to_string())
                 .or_default()
                 .push(v["seq"].as_u64().unwrap_or(0));
-            extra += 1;
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -183,7 +157,7 @@ pub fn burst() -> anyhow::Result<()> {
         }
         println!(
             "listener {i}: received {} lost {lost} duplicated {dup} out-of-order {disorder}",
-            n + extra
+            got.len()
         );
     }
     Ok(())
@@ -222,8 +196,8 @@ fn wakeups(pid: u32) -> u64 {
 
 /// An idle `orch-listen --any`: wake-ups over 10 s and resident memory.
 pub fn idle() -> anyhow::Result<()> {
-    let world = World::new();
-    let store = world.store();
+    let world = world::fake();
+    let store = store(&world);
     let _ = store.append(PaneId(1), stop_event("exists"));
     let (mut child, _rx) = spawn_stream(&world, &["--any", "--stream", "--timeout", "600"])?;
     std::thread::sleep(Duration::from_millis(500));

@@ -13,60 +13,59 @@
 use std::process::ExitCode;
 
 mod claude;
-mod common;
 mod hook;
 mod listen;
 mod spawn;
+mod stats;
 mod subscribe;
 mod survey;
 mod tell;
+mod world;
 
 type Bench = fn(&[String]) -> anyhow::Result<()>;
 
 const BENCHES: &[(&str, &str, Bench)] = &[
-    (
-        "hook",
-        "orch-hook stop wall time (target ≤ 2 ms median)",
-        |_| hook::run(),
-    ),
+    ("hook", "orch-hook stop wall time (≤ 2 ms median)", |_| {
+        hook::run()
+    }),
     (
         "wake",
-        "append → listener awake latency (target ≤ 5 ms p99)",
+        "append → listener awake latency (≤ 5 ms p99)",
         |_| listen::wake(),
     ),
     (
         "burst",
-        "50 panes × 200 events, 10 stream listeners (target 0 lost/dup)",
+        "50 panes × 200 events, 10 stream listeners (0 lost/dup)",
         |_| listen::burst(),
     ),
     (
         "idle",
-        "idle listener wake-ups and RSS (target 0, ≤ 4 MiB)",
+        "idle listener wake-ups and RSS (0, ≤ 4 MiB)",
         |_| listen::idle(),
     ),
     (
         "survey",
-        "orch-survey wall time at 10/50/200 panes (target ≤ 50 ms at 200)",
+        "orch-survey wall time at 10/50/200 panes (≤ 50 ms at 200)",
         survey::main,
     ),
     (
         "spawn",
-        "spawn-to-ready time of the echo agent, headless and split (--runs N)",
+        "spawn-to-ready of the echo agent, headless and split",
         |a| spawn::run(a.to_vec()),
     ),
     (
         "subscribe",
-        "orch-hook stop wall time with 0, 1 and 5 subscribers (--runs N)",
+        "orch-hook stop with 0, 1 and 5 subscribers (--runs N)",
         subscribe::run,
     ),
     (
         "tell",
-        "tell → receipt latency on echo agents, sequential and 20 in parallel",
+        "tell → receipt on echo agents, one by one and 20 at once",
         tell::run,
     ),
     (
         "claude",
-        "tell → receipt latency on real Claude Code panes (target ≤ 300 ms median)",
+        "tell → receipt on real Claude Code panes (≤ 300 ms median)",
         claude::run,
     ),
 ];

@@ -11,7 +11,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::common::{TmuxWorld, percentile};
+use crate::stats::{numbers, percentile};
+use crate::world;
 
 fn summary(name: &str, xs: &mut [f64]) -> String {
     xs.sort_by(|a, b| a.total_cmp(b));
@@ -25,27 +26,13 @@ fn summary(name: &str, xs: &mut [f64]) -> String {
 }
 
 pub fn run(args: Vec<String>) -> Result<()> {
-    let mut runs = 25usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|&n| n > 0)
-                    .context("--runs needs a positive number")?
-            }
-            other => bail!("unknown option {other:?} (spawn takes --runs N)"),
-        }
+    let runs = numbers(&args, &["--runs"], "spawn takes --runs N")?[0].unwrap_or(25);
+    if runs == 0 {
+        bail!("--runs must be at least 1");
     }
-    let spawn = orch::exe::sibling("spawn")
-        .context("orch-spawn not found next to orch-bench: cargo build --release -p orch-cli")?;
-    let world = TmuxWorld::start(None, &["orch-spawn", "orch-echo", "orch-hook"])?;
-    let caller = world
-        .tmux(&["display-message", "-p", "-t", "bench:0", "#{pane_id}"])?
-        .trim()
-        .to_string();
+    let world = world::with_tmux(None, &["orch-spawn", "orch-echo", "orch-hook"])?;
+    let spawn = orch_testkit::bin("orch-spawn");
+    let caller = world.pane_format("bench:0", "#{pane_id}");
 
     println!(
         "orch-bench spawn: {runs} spawns of the echo agent per placement ({})",
@@ -62,7 +49,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
         let mut ready = Vec::with_capacity(runs);
         let mut wall = Vec::with_capacity(runs);
         for _ in 0..runs {
-            let mut c = world.cmd(&spawn);
+            let mut c = world.command(&spawn);
             c.arg("echo").args(&extra);
             if let Some(p) = from {
                 c.env("TMUX_PANE", p);
@@ -81,15 +68,12 @@ pub fn run(args: Vec<String>) -> Result<()> {
             }
             ready.push(v["ready_ms"].as_f64().context("no ready_ms")?);
             let pane = v["pane"].as_str().context("no pane")?;
-            world.tmux(&["kill-pane", "-t", pane])?;
+            world.tmux(&["kill-pane", "-t", pane]);
         }
         println!("{label}:");
         println!("  {}", summary("ready_ms (reported)", &mut ready));
         println!("  {}", summary("orch-spawn wall time", &mut wall));
     }
-    // Killed echo agents fire their session_end hook as they go; let those
-    // land before the temp dir is removed, or they recreate it.
-    let _ = world.tmux(&["kill-server"]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Ending the world waits for the killed agents' last hooks.
     Ok(())
 }

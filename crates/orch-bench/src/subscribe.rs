@@ -13,14 +13,13 @@
 //! The tmux identity is fake (no server): a flusher finds no tmux to
 //! deliver through, logs that, and exits — its cost is not measured here.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use orch_testkit::{TestEnv, bin};
 
-use crate::common::*;
+use crate::stats::{Stats, numbers};
+use crate::world::{self, store, time_baseline, time_hook};
 
 const DEFAULT_RUNS: usize = 300;
 const PEER: &str = "%1";
@@ -28,7 +27,7 @@ const PEER: &str = "%1";
 struct Case {
     label: String,
     subscribers: usize,
-    world: World,
+    world: TestEnv,
     times: Vec<Duration>,
 }
 
@@ -47,8 +46,8 @@ fn payload() -> String {
 }
 
 fn setup(subscribers: usize) -> Result<Case> {
-    let world = World::new();
-    let store = world.store();
+    let world = world::fake();
+    let store = store(&world);
     if subscribers > 0 {
         let subs: Vec<serde_json::Value> = (0..subscribers)
             .map(|i| serde_json::json!({"pane": format!("%{}", 10 + i), "kinds": ["stop"], "since_ts": 1}))
@@ -68,8 +67,8 @@ fn setup(subscribers: usize) -> Result<Case> {
     })
 }
 
-fn log_lines(world: &World, event: &str) -> usize {
-    let store = world.store();
+fn log_lines(world: &TestEnv, event: &str) -> usize {
+    let store = store(world);
     std::fs::read_to_string(orch::notice::flush_log_path(&store))
         .unwrap_or_default()
         .lines()
@@ -92,7 +91,7 @@ fn settle(case: &Case) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let store = case.world.store();
+    let store = store(&case.world);
     std::fs::remove_file(orch::notice::flush_log_path(&store))?;
     for i in 0..case.subscribers {
         let p = format!("%{}", 10 + i).parse()?;
@@ -103,71 +102,28 @@ fn settle(case: &Case) -> Result<()> {
     Ok(())
 }
 
-fn run_hook(world: &World, hook: &Path, payload: &[u8]) -> Result<Duration> {
-    let start = Instant::now();
-    let mut child = world
-        .cmd(hook)
-        .arg("stop")
-        .env("TMUX_PANE", PEER)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot run orch-hook")?;
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(payload);
-    drop(stdin);
-    child.wait()?;
-    Ok(start.elapsed())
-}
-
 pub fn run(args: &[String]) -> Result<()> {
-    let mut runs = DEFAULT_RUNS;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .context("--runs needs a number")?
-            }
-            other => bail!("unknown option {other:?} (subscribe takes --runs N)"),
-        }
-    }
+    let runs = numbers(args, &["--runs"], "subscribe takes --runs N")?[0].unwrap_or(DEFAULT_RUNS);
+    orch_testkit::bins::require(&["orch-hook", "orch-subscribe"]).map_err(anyhow::Error::msg)?;
     let hook = bin("orch-hook");
-    for b in ["orch-hook", "orch-subscribe"] {
-        anyhow::ensure!(
-            bin(b).exists(),
-            "{} missing: run `cargo build --release` first",
-            bin(b).display()
-        );
-    }
     let payload = payload();
     let mut cases = vec![setup(0)?, setup(1)?, setup(5)?];
     // Warm-up: page cache, state dirs, the first log lines.
     for case in &mut cases {
         for _ in 0..10 {
-            run_hook(&case.world, &hook, payload.as_bytes())?;
+            time_hook(&case.world, &hook, PEER, payload.as_bytes())?;
             settle(case)?;
         }
     }
     let mut baseline = Vec::with_capacity(runs);
     for _ in 0..runs {
         for case in &mut cases {
-            let t = run_hook(&case.world, &hook, payload.as_bytes())?;
+            let t = time_hook(&case.world, &hook, PEER, payload.as_bytes())?;
             case.times.push(t);
             settle(case)?;
         }
         // The process alone: orch-hook outside tmux returns before reading.
-        let start = Instant::now();
-        cases[0]
-            .world
-            .cmd(&hook)
-            .arg("stop")
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .status()?;
-        baseline.push(start.elapsed());
+        baseline.push(time_baseline(&cases[0].world, &hook)?);
     }
     println!(
         "orch-hook stop ({} byte payload), {runs} runs per case, interleaved:",

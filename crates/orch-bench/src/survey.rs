@@ -27,7 +27,10 @@ use orch::store::Store;
 use orch::survey::{Filters, GcMode, collect};
 use orch::tmux::Tmux;
 
-use crate::common::TmuxWorld;
+use orch_testkit::TestEnv;
+
+use crate::stats::Stats;
+use crate::world;
 
 struct Opts {
     sizes: Vec<usize>,
@@ -76,8 +79,8 @@ fn parse(args: &[String]) -> Result<Opts> {
 }
 
 /// A private tmux server whose `panes` panes all run `sleep`.
-fn start_server(panes: usize) -> Result<TmuxWorld> {
-    let world = TmuxWorld::start(Some("sleep 3600"), &["orch-survey"])?;
+fn start_server(panes: usize) -> Result<TestEnv> {
+    let world = world::with_tmux(Some("sleep 3600"), &["orch-survey"])?;
     // The session's first pane is one agent; the rest are new windows,
     // made in batches of one tmux invocation each.
     let mut left = panes.saturating_sub(1);
@@ -90,7 +93,7 @@ fn start_server(panes: usize) -> Result<TmuxWorld> {
             }
             args.extend(["new-window", "-d", "sleep 3600"]);
         }
-        world.tmux(&args)?;
+        world.try_tmux(&args).map_err(anyhow::Error::msg)?;
         left -= batch;
     }
     Ok(world)
@@ -156,44 +159,15 @@ fn grow(transcripts: &[PathBuf], round: usize) -> Result<()> {
     Ok(())
 }
 
-struct Stats {
-    median: Duration,
-    p90: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-fn stats(mut v: Vec<Duration>) -> Stats {
-    v.sort();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    Stats {
-        median: at(0.5),
-        p90: at(0.9),
-        min: v[0],
-        max: v[v.len() - 1],
-    }
-}
-
+/// Milliseconds, for the table.
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-fn survey_bin() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let p = exe.parent().context("no exe dir")?.join("orch-survey");
-    if !p.is_file() {
-        bail!(
-            "{} not found: build it next to orch-bench with \
-             `cargo build --release -p orch-cli -p orch-bench`",
-            p.display()
-        );
-    }
-    Ok(p)
-}
-
 pub fn main(args: &[String]) -> Result<()> {
     let opts = parse(args)?;
-    let bin = survey_bin()?;
+    orch_testkit::bins::require(&["orch-survey"]).map_err(anyhow::Error::msg)?;
+    let bin = orch_testkit::bin("orch-survey");
     println!(
         "orch-survey benchmark: {} runs per figure, times in ms (median / p90 / min / max){}",
         opts.runs,
@@ -209,9 +183,8 @@ pub fn main(args: &[String]) -> Result<()> {
     );
     for &n in &opts.sizes {
         let world = start_server(n)?;
-        let server = world.server();
-        let state = world.state();
-        let store = Store::open_in(&state, &server)?;
+        let server = world::server(&world);
+        let store = world::store(&world);
         let tmux = Tmux::for_server(&server);
         let panes: Vec<PaneId> = tmux.list_panes()?.iter().map(|p| p.pane).collect();
         if panes.len() != n {
@@ -246,7 +219,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 }
                 let t = Instant::now();
                 let out = world
-                    .cmd(&bin)
+                    .command(&bin)
                     .args(extra)
                     .stderr(Stdio::inherit())
                     .output()?;
@@ -275,13 +248,13 @@ pub fn main(args: &[String]) -> Result<()> {
             ("pretty", pretty),
             ("status", status),
         ] {
-            let s = stats(v);
+            let s = Stats::new(v);
             println!(
                 "{n:>6}  {what:<8} {:>8} {:>8} {:>8} {:>8}",
-                ms(s.median),
-                ms(s.p90),
-                ms(s.min),
-                ms(s.max)
+                ms(s.pct(50.0)),
+                ms(s.pct(90.0)),
+                ms(s.min()),
+                ms(s.max())
             );
         }
         drop(world);

@@ -12,14 +12,15 @@
 //! outside (start → exit, including its own checks and the wait for the
 //! agent's previous turn to end). Nothing here asserts a timing.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-
-use crate::common::{TmuxWorld, percentile};
+use orch_testkit::TestEnv;
 use serde_json::Value;
+
+use crate::stats::{numbers, percentile};
+use crate::world;
 
 struct Opts {
     seq: usize,
@@ -28,95 +29,29 @@ struct Opts {
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
-    let mut o = Opts {
-        seq: 200,
-        agents: 20,
-        rounds: 10,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut num = |name: &str| -> Result<usize> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .with_context(|| format!("{name} needs a number"))
-        };
-        match a.as_str() {
-            "--seq" => o.seq = num("--seq")?,
-            "--agents" => o.agents = num("--agents")?,
-            "--rounds" => o.rounds = num("--rounds")?,
-            "-h" | "--help" => {
-                println!("orch-bench tell [--seq N (200)] [--agents M (20)] [--rounds R (10)]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown option {other:?} (see orch-bench tell --help)"),
-        }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("orch-bench tell [--seq N (200)] [--agents M (20)] [--rounds R (10)]");
+        std::process::exit(0);
     }
-    Ok(o)
+    let n = numbers(
+        args,
+        &["--seq", "--agents", "--rounds"],
+        "see orch-bench tell --help",
+    )?;
+    Ok(Opts {
+        seq: n[0].unwrap_or(200),
+        agents: n[1].unwrap_or(20),
+        rounds: n[2].unwrap_or(10),
+    })
 }
 
-/// The private world plus what this bench does in it.
-struct World(TmuxWorld);
-
-impl World {
-    fn new() -> Result<World> {
-        Ok(World(TmuxWorld::start(
-            None,
-            &["orch-tell", "orch-echo", "orch-hook"],
-        )?))
-    }
-
-    fn base(&self, c: &str) -> Command {
-        self.0.cmd(c)
-    }
-
-    fn tmux(&self, args: &[&str]) -> Result<String> {
-        self.0.tmux(args)
-    }
-
-    fn log(&self, pane: &str) -> PathBuf {
-        self.0
-            .state()
-            .join("servers")
-            .join(self.0.server().key())
-            .join("events")
-            .join(format!("{}.jsonl", pane.trim_start_matches('%')))
-    }
-
-    /// Start an echo agent and wait (setup only: a plain poll) for its
-    /// session_start.
-    fn start_echo(&self) -> Result<String> {
-        let pane = self
-            .tmux(&[
-                "new-window",
-                "-d",
-                "-P",
-                "-F",
-                "#{pane_id}",
-                "orch-echo --turn-ms 0",
-            ])?
-            .trim()
-            .to_string();
-        let start = Instant::now();
-        while !std::fs::read_to_string(self.log(&pane))
-            .unwrap_or_default()
-            .contains("\"session_start\"")
-        {
-            if start.elapsed() > Duration::from_secs(20) {
-                bail!("echo agent in {pane} never started");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(pane)
-    }
-
-    fn tell(&self, pane: &str, text: &str) -> Result<Child> {
-        Ok(self
-            .base("orch-tell")
-            .args([pane, text])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?)
-    }
+fn tell(world: &TestEnv, pane: &str, text: &str) -> Result<Child> {
+    Ok(world
+        .cmd("orch-tell")
+        .args([pane, text])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?)
 }
 
 /// One finished tell: its reported receipt and its wall time.
@@ -164,18 +99,18 @@ fn summary(name: &str, xs: Vec<f64>) -> Value {
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let world = World::new()?;
+    let world = world::with_tmux(None, &["orch-tell", "orch-echo", "orch-hook"])?;
 
     println!("tell → receipt, sequential: 1 echo agent, {} tells", o.seq);
-    let pane = world.start_echo()?;
+    let pane = world.start_echo("--turn-ms 0");
     for i in 0..5 {
         let t = Instant::now();
-        finish(world.tell(&pane, &format!("warm-up {i}"))?, t)?;
+        finish(tell(&world, &pane, &format!("warm-up {i}"))?, t)?;
     }
     let (mut receipts, mut walls) = (Vec::new(), Vec::new());
     for i in 0..o.seq {
         let t = Instant::now();
-        let (r, w) = finish(world.tell(&pane, &format!("sequential prompt {i}"))?, t)?;
+        let (r, w) = finish(tell(&world, &pane, &format!("sequential prompt {i}"))?, t)?;
         receipts.push(r);
         walls.push(w);
     }
@@ -188,7 +123,7 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let mut panes = Vec::new();
     for _ in 0..o.agents {
-        panes.push(world.start_echo()?);
+        panes.push(world.start_echo("--turn-ms 0"));
     }
     let (mut receipts, mut walls, mut rounds) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..o.rounds {
@@ -197,9 +132,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .iter()
             .map(|p| {
                 let t = Instant::now();
-                world
-                    .tell(p, &format!("parallel round {r} for {p}"))
-                    .map(|c| (c, t))
+                tell(&world, p, &format!("parallel round {r} for {p}")).map(|c| (c, t))
             })
             .collect::<Result<_>>()?;
         for (c, t) in children {

@@ -1,200 +1,21 @@
 //! End-to-end: orch against the real Claude Code CLI (pinned version),
-//! offline, talking to the mock Messages API in `support::mock_api`.
+//! offline, talking to the kit's mock Messages API (its own self-tests are
+//! in `orch_testkit::mock::anthropic`).
 //!
 //! Each test gets its own tmux server, scratch `HOME`/`CLAUDE_CONFIG_DIR`
 //! and mock ([`ClaudeEnv`]); the CLI is installed once per cache dir. The
 //! tests skip loudly without npm (and fail in CI). Facts these tests pin
 //! down are written up in `docs/claude-code-e2e.md`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::claude::{ClaudeEnv, ClaudeOpts, orch_hook_settings, screen};
-use crate::support::mock_api::{EchoSummary, MockApi, Reply};
-use crate::support::{eventually, json_lines, stderr};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, orch_hook_settings, screen};
+use orch_testkit::mock::{EchoSummary, Reply};
+use orch_testkit::{bin, eventually, json_lines, stderr};
 
 const T: Duration = Duration::from_secs(30);
-
-// ---------------------------------------------------------------------------
-// The mock on its own (no CLI needed).
-
-/// One HTTP/1.1 exchange with the mock; (status, body).
-fn http(mock: &MockApi, method: &str, path: &str, body: &str) -> (u16, String) {
-    let addr = mock.url().trim_start_matches("http://").to_string();
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
-fn main_turn(text: &str, stream: bool) -> String {
-    json!({
-        "model": "claude-opus-4-8", "stream": stream, "max_tokens": 64000,
-        "tools": [{"name": "Bash"}],
-        "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "<system-reminder>\ncontext\n</system-reminder>"},
-            {"type": "text", "text": text},
-        ]}],
-    })
-    .to_string()
-}
-
-/// The SSE events of a streamed body, as (event name, data).
-fn sse(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| {
-            let name = b.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
-            let data = b.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-            (name.to_string(), serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
-
-#[test]
-fn mock_streams_a_text_reply_as_sse() {
-    let mock = MockApi::start();
-    mock.push(Reply::text("first"));
-    let (status, body) = http(
-        &mock,
-        "POST",
-        "/v1/messages?beta=true",
-        &main_turn("hi", true),
-    );
-    assert_eq!(status, 200);
-    let evs = sse(&body);
-    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "message_start",
-            "content_block_start",
-            "content_block_delta",
-            "content_block_stop",
-            "message_delta",
-            "message_stop"
-        ]
-    );
-    assert_eq!(evs[2].1["delta"]["type"], "text_delta");
-    assert_eq!(evs[2].1["delta"]["text"], "first");
-    assert_eq!(evs[4].1["delta"]["stop_reason"], "end_turn");
-    assert!(evs[4].1["usage"]["output_tokens"].is_u64());
-    // The queue is used up: the default answers next.
-    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", true));
-    assert_eq!(
-        sse(&body)[2].1["delta"]["text"],
-        "Hi from the mock API! MOCK-OK"
-    );
-}
-
-#[test]
-fn mock_answers_json_when_not_streaming_and_200_to_anything_else() {
-    let mock = MockApi::start();
-    mock.set_default(Reply::text("plain"));
-    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", false));
-    assert_eq!(status, 200);
-    let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["type"], "message");
-    assert_eq!(v["content"][0]["text"], "plain");
-    assert_eq!(v["stop_reason"], "end_turn");
-    assert_eq!(http(&mock, "HEAD", "/", "").0, 200);
-    let ct = http(&mock, "POST", "/v1/messages/count_tokens", "{}");
-    assert_eq!(ct, (200, "{}".to_string()));
-    let log = mock.requests();
-    assert_eq!(log.len(), 3);
-    assert_eq!(log.iter().filter(|r| r.main_turn).count(), 1);
-}
-
-#[test]
-fn mock_keeps_scripted_replies_for_main_turns() {
-    let mock = MockApi::start();
-    mock.push(Reply::text("scripted"));
-    // A title-generation side request (no tools) does not use the script.
-    let side = json!({"model": "claude-haiku-4-5", "stream": true, "tools": [],
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "<session>\nhi\n</session>"}]}]});
-    let (_, body) = http(&mock, "POST", "/v1/messages", &side.to_string());
-    assert_eq!(
-        sse(&body)[2].1["delta"]["text"],
-        r#"{"title": "Mock session"}"#
-    );
-    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("hi", true));
-    assert_eq!(sse(&body)[2].1["delta"]["text"], "scripted");
-    let turns = mock.wait_main_turns(1, T);
-    assert_eq!(turns[0].last_user_text().as_deref(), Some("hi"));
-}
-
-#[test]
-fn mock_echo_describes_the_last_user_text() {
-    let mock = MockApi::start();
-    mock.set_default(Reply::Echo);
-    let text = "line one ünïcødé 日本\nline two\n\ttabbed END";
-    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn(text, true));
-    let reply = sse(&body)[2].1["delta"]["text"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let got = EchoSummary::parse(&reply).unwrap();
-    assert_eq!(got, EchoSummary::of(text));
-    assert_eq!(got.lines, 3);
-    assert_eq!(got.len, text.len());
-    assert_ne!(got, EchoSummary::of("line one"));
-}
-
-#[test]
-fn mock_scripts_tool_use_errors_and_held_replies() {
-    let mock = MockApi::start();
-    mock.push(Reply::bash("touch x"));
-    mock.push(Reply::overloaded());
-    mock.push(Reply::server_error());
-    mock.push(Reply::held(Reply::text("after release")));
-    let (_, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
-    let evs = sse(&body);
-    assert_eq!(evs[1].1["content_block"]["type"], "tool_use");
-    assert_eq!(evs[1].1["content_block"]["name"], "Bash");
-    let input: Value =
-        serde_json::from_str(evs[2].1["delta"]["partial_json"].as_str().unwrap()).unwrap();
-    assert_eq!(input["command"], "touch x");
-    assert_eq!(evs[4].1["delta"]["stop_reason"], "tool_use");
-
-    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
-    assert_eq!(status, 529);
-    assert!(body.contains("overloaded_error"));
-    let (status, body) = http(&mock, "POST", "/v1/messages", &main_turn("go", true));
-    assert_eq!(status, 500);
-    assert!(body.contains("api_error"));
-
-    let url = mock.url();
-    let held = std::thread::spawn(move || {
-        let addr = url.trim_start_matches("http://").to_string();
-        let mut s = TcpStream::connect(addr).unwrap();
-        let b = main_turn("go", true);
-        write!(
-            s,
-            "POST /v1/messages HTTP/1.1\r\ncontent-length: {}\r\n\r\n{b}",
-            b.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    });
-    mock.wait_main_turns(4, T);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!held.is_finished(), "a held reply must wait for release()");
-    mock.release();
-    assert!(held.join().unwrap().contains("after release"));
-}
 
 // ---------------------------------------------------------------------------
 // The real CLI.
@@ -259,6 +80,18 @@ fn claude_turn_round_trip_through_orch_hooks() {
     assert_eq!(got[0]["seq"], stop["seq"]);
     assert_eq!(got[0]["reply"], "The answer is 42. E2E-ONE");
 
+    // Claude keeps its scratch files under the world's TMPDIR, not the
+    // machine's /tmp.
+    let scratch: Vec<String> = std::fs::read_dir(&ce.tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        scratch.iter().any(|n| n.starts_with("claude-")),
+        "{scratch:?}"
+    );
+
     // A multi-line unicode prompt (3 newlines: shown collapsed) arrives intact.
     ce.mock.push(Reply::Echo);
     let text = "first line — ünïcødé ✓ 日本語\nsecond line\nthird line\nEND-MARK";
@@ -274,7 +107,7 @@ fn claude_turn_round_trip_through_orch_hooks() {
         ce.find_event(&pane, "session_end", after)
     });
     assert_eq!(end["reason"], "prompt_input_exit");
-    crate::support::eventually(T, "the pane to close after /exit", || {
+    eventually(T, "the pane to close after /exit", || {
         (!ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"])
             .lines()
             .any(|l| l == pane))
@@ -487,7 +320,7 @@ fn claude_api_errors_end_in_stop_failure() {
         assert_eq!(fail["prompt_id"], prompt["prompt_id"]);
     }
     // The session is usable afterwards.
-    let prompt = ce.submit(&pane, "and now?");
+    let prompt = ce.submit(&pane, "and now? say hi");
     let stop = ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
     assert_eq!(stop["reply"], "Hi from the mock API! MOCK-OK");
     let kinds: Vec<String> = ce
@@ -582,11 +415,8 @@ fn claude_runs_identical_hook_commands_once() {
 
     // The same program behind a different command string is another hook.
     let text = settings.to_string().replace(
-        &format!("\"{}", crate::support::bin("orch-hook").display()),
-        &format!(
-            "\"ORCH_HARNESS=claude {}",
-            crate::support::bin("orch-hook").display()
-        ),
+        &format!("\"{}", bin("orch-hook").display()),
+        &format!("\"ORCH_HARNESS=claude {}", bin("orch-hook").display()),
     );
     assert_ne!(text, settings.to_string());
     std::fs::write(&user_settings, text).unwrap();

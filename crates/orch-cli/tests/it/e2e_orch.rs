@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::claude::{ClaudeEnv, ClaudeOpts, screen};
-use crate::support::mock_api::{EchoSummary, Reply};
-use crate::support::{eventually, json_lines, stderr, stdout};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, screen};
+use orch_testkit::mock::{EchoSummary, Reply};
+use orch_testkit::{eventually, json_lines, stderr, stdout};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -491,7 +491,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
     assert_eq!(a["state"], "blocked:rate-limit", "{a}");
 
     // The agent takes prompts again afterwards.
-    let v = ask(&ce, &pane, "and now?");
+    let v = ask(&ce, &pane, "and now? say hi");
     assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
     let sv = survey(&ce, &[], &[]);
     assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle");

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::support::*;
+use crate::prelude::*;
 
 /// Real payloads captured from Claude Code 2.1.197 (a copy of the design
 /// brief's fixtures, kept in the repo so a clone is self-contained).
@@ -32,16 +32,6 @@ fn run_hook(env: &TestEnv, pane: &str, args: &[&str], input: &[u8]) -> std::proc
     out
 }
 
-/// A fake server identity is enough: the hook never calls tmux.
-fn fake_server_env() -> TestEnv {
-    let mut env = TestEnv::new();
-    env.tmux = Some(TmuxServer {
-        socket: env.dir.path().join("fake.sock"),
-        pid: std::process::id(),
-    });
-    env
-}
-
 fn fixture_lines() -> Vec<Value> {
     let text = std::fs::read_to_string(FIXTURES).expect("shared fixtures present");
     text.lines()
@@ -63,7 +53,7 @@ fn orch_event_name(claude: &str) -> &'static str {
 
 #[test]
 fn every_fixture_payload_becomes_the_expected_record() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     let fixtures = fixture_lines();
     assert!(fixtures.len() >= 20);
     for (i, f) in fixtures.iter().enumerate() {
@@ -126,7 +116,7 @@ fn every_fixture_payload_becomes_the_expected_record() {
 
 #[test]
 fn event_name_from_payload_when_not_given() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     let out = run_hook(
         &env,
         "%1",
@@ -141,7 +131,7 @@ fn event_name_from_payload_when_not_given() {
 
 #[test]
 fn stop_failure_keeps_the_error() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     let payload = br#"{"hook_event_name":"StopFailure","session_id":"s","error":"rate_limit","error_details":"resets 5pm","last_assistant_message":"API Error"}"#;
     run_hook(&env, "%1", &["stop_failure"], payload);
     let ev = &env.events("%1")[0];
@@ -166,7 +156,7 @@ fn outside_tmux_the_hook_does_nothing() {
 
 #[test]
 fn bad_input_never_breaks_the_hook_or_the_log() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     // A good record first, which must survive everything below.
     run_hook(
         &env,
@@ -244,7 +234,7 @@ fn bad_input_never_breaks_the_hook_or_the_log() {
 
 #[test]
 fn a_torn_record_from_a_killed_writer_is_skipped_and_appends_continue() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     run_hook(
         &env,
         "%3",
@@ -279,7 +269,7 @@ fn a_torn_record_from_a_killed_writer_is_skipped_and_appends_continue() {
 
 #[test]
 fn writers_killed_with_sigkill_mid_burst_leave_a_readable_log() {
-    let env = fake_server_env();
+    let env = TestEnv::with_fake_server();
     let big_reply = "r".repeat(200_000);
     let payload = serde_json::json!({"last_assistant_message": big_reply}).to_string();
     for round in 0..20 {

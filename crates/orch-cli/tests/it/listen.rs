@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use crate::prelude::*;
 
 /// Fire `orch-hook stop` inside `pane` by typing into the pane's shell, so
 /// the hook gets exactly the TMUX/TMUX_PANE environment tmux gives it.
@@ -71,7 +71,7 @@ fn listen_started_after_the_event_still_returns_it() {
 
 #[test]
 fn default_cursor_is_the_turn_after_the_last_prompt() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     hook(
         &env,
         "%5",
@@ -114,7 +114,7 @@ fn default_cursor_is_the_turn_after_the_last_prompt() {
 
 #[test]
 fn since_replays_and_kinds_filter() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     hook(&env, "%2", "session_start", r#"{"source":"startup"}"#);
     hook(&env, "%2", "prompt", r#"{"prompt":"a"}"#);
     hook(&env, "%2", "stop", r#"{"last_assistant_message":"A"}"#);
@@ -148,7 +148,7 @@ fn since_replays_and_kinds_filter() {
 
 #[test]
 fn timeout_has_its_own_exit_code() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     let start = Instant::now();
     let out = env
         .cmd("orch-listen")
@@ -165,7 +165,7 @@ fn timeout_has_its_own_exit_code() {
 
 #[test]
 fn bad_arguments_are_one_line_usage_errors() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     for (args, needle) in [
         (vec!["12"], "no agent named"),
         (vec!["%x1"], "invalid pane id"),
@@ -185,7 +185,7 @@ fn bad_arguments_are_one_line_usage_errors() {
 
 #[test]
 fn any_excludes_own_pane_and_observers() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     // Make %3 an observer.
     hook(&env, "%3", "session_start", "{}");
     let reg = env.server_state().join("panes/3.json");
@@ -216,7 +216,7 @@ fn any_excludes_own_pane_and_observers() {
 
 #[test]
 fn concurrent_writers_and_stream_listeners_lose_and_duplicate_nothing() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     const PANES: usize = 12;
     const EVENTS: usize = 25;
     const LISTENERS: usize = 4;
@@ -265,7 +265,7 @@ fn concurrent_writers_and_stream_listeners_lose_and_duplicate_nothing() {
 
 #[test]
 fn rotation_under_a_stream_listener_loses_nothing() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     let mut listener = env
         .cmd("orch-listen")
         .args(["%6", "--stream", "--new", "--timeout", "60"])
@@ -308,7 +308,7 @@ fn rotation_under_a_stream_listener_loses_nothing() {
 /// docs/performance.md "idle"), a poller wakes every `ORCH_POLL_MS`.
 #[test]
 fn polling_fallback_says_so_and_really_polls() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     let listener = env
         .cmd("orch-listen")
         .args(["%8", "--timeout", "10"])
@@ -353,17 +353,6 @@ fn wakeups(pid: u32) -> u64 {
 }
 
 // ---- helpers ----
-
-/// A server identity without a tmux server: hooks and listen never call
-/// tmux when `TMUX` is set, so log-level tests need none.
-fn fake_server() -> TestEnv {
-    let mut env = TestEnv::new();
-    env.tmux = Some(TmuxServer {
-        socket: env.dir.path().join("fake.sock"),
-        pid: std::process::id(),
-    });
-    env
-}
 
 fn hook(env: &TestEnv, pane: &str, event: &str, payload: &str) {
     let mut c = env.cmd_in("orch-hook", pane);
@@ -412,7 +401,7 @@ fn read_lines(child: &mut Child, n: usize, timeout: Duration) -> Vec<Value> {
 /// event must find it in the registry.
 #[test]
 fn an_event_seen_by_a_listener_is_already_in_the_registry() {
-    let env = fake_server();
+    let env = TestEnv::with_fake_server();
     hook(&env, "%1", "session_start", "{}");
     let mut listener = env
         .cmd("orch-listen")

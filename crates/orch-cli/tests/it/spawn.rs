@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::support::*;
+use crate::prelude::*;
 
 /// The pane of the test server's first window: where spawn "is called from".
 fn caller(env: &TestEnv) -> String {

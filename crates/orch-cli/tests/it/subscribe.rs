@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use orch::echo::reply_for;
 use orch::pane::PaneId;
 
-use crate::support::*;
+use crate::prelude::*;
 
 const T: Duration = Duration::from_secs(30);
 

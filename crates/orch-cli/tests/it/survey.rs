@@ -9,7 +9,7 @@ use orch::event::{Event, Kind};
 use orch::pane::PaneId;
 use orch::registry::ScreenState;
 
-use crate::support::*;
+use crate::prelude::*;
 
 const T: Duration = Duration::from_secs(15);
 

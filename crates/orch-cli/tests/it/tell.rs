@@ -12,7 +12,7 @@ use orch::deliver::sanitize;
 use orch::echo::reply_for;
 use orch::event::{normalize_prompt, prompt_hash};
 
-use crate::support::*;
+use crate::prelude::*;
 
 const T: Duration = Duration::from_secs(15);
 

@@ -1,4 +1,4 @@
-use crate::support::*;
+use crate::prelude::*;
 
 #[test]
 fn orch_help_lists_subcommands() {

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use crate::support::*;
+use crate::prelude::*;
 use orch::install::jsonedit::same;
 
 const EVENTS: &[(&str, &str)] = &[

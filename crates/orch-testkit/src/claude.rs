@@ -1,9 +1,9 @@
 //! The real Claude Code CLI, offline, in a private world: [`ClaudeEnv`].
 //!
 //! A `ClaudeEnv` is a [`TestEnv`] with a private tmux server, a running
-//! [`MockApi`], a scratch `HOME`/`CLAUDE_CONFIG_DIR` whose start-up questions
-//! are answered in advance (onboarding done, project folder trusted, API key
-//! approved) and a project directory. The pinned CLI
+//! [`AnthropicMock`], a scratch `HOME`/`CLAUDE_CONFIG_DIR` whose start-up
+//! questions are answered in advance (onboarding done, project folder
+//! trusted, API key approved) and a project directory. The pinned CLI
 //! (`.ci/claude-code-version`) is installed once per cache directory by
 //! `.ci/install-claude-code.sh` and shared by every test.
 //!
@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::mock_api::MockApi;
-use super::{TestEnv, bin, bin_dir};
+use crate::bins::{bin, bin_dir};
+use crate::env::{Options, TestEnv, Tmux};
+use crate::mock::AnthropicMock;
 
 /// The pinned CLI version (one place: `.ci/claude-code-version`).
-pub const CLAUDE_CODE_VERSION: &str = include_str!("../../../../../.ci/claude-code-version");
+pub const CLAUDE_CODE_VERSION: &str = include_str!("../../../.ci/claude-code-version");
 
 /// The API key the CLI is given; its last 20 characters are pre-approved.
 pub const API_KEY: &str = "sk-ant-api03-orch-e2e-test-key-0123456789abcdefghijklmnop";
@@ -93,7 +94,7 @@ impl Default for ClaudeOpts {
 
 pub struct ClaudeEnv {
     pub env: TestEnv,
-    pub mock: MockApi,
+    pub mock: AnthropicMock,
     /// The installed `claude` binary.
     pub claude: PathBuf,
     /// A directory holding only a `claude` symlink, first on `PATH`.
@@ -141,6 +142,25 @@ pub fn cache_dir() -> PathBuf {
     std::env::var_os("ORCH_E2E_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| bin_dir().parent().unwrap().join("e2e-cache"))
+}
+
+/// The CLI already in the cache, without installing anything: the wrapper
+/// package's binary, or the platform package's when install scripts did
+/// not run.
+pub fn find_installed() -> Option<PathBuf> {
+    let pkg = cache_dir().join("node_modules/@anthropic-ai");
+    let mut candidates = vec![pkg.join("claude-code/bin/claude.exe")];
+    if let Ok(rd) = std::fs::read_dir(&pkg) {
+        for e in rd.flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with("claude-code-linux-")
+            {
+                candidates.push(e.path().join("claude"));
+            }
+        }
+    }
+    candidates.into_iter().find(|p| p.is_file())
 }
 
 fn install() -> Result<PathBuf, String> {
@@ -219,16 +239,33 @@ impl ClaudeEnv {
 
     pub fn with(opts: ClaudeOpts) -> Option<ClaudeEnv> {
         let claude = claude_bin()?;
-        let env = TestEnv::with_tmux()?;
-        let mock = MockApi::start();
-        let project = env.dir.path().join("project");
-        std::fs::create_dir_all(&project).unwrap();
-        let project = project.canonicalize().unwrap();
-        let claude_dir = env.dir.path().join("claude-bin");
-        std::fs::create_dir_all(&claude_dir).unwrap();
-        std::os::unix::fs::symlink(&claude, claude_dir.join("claude")).unwrap();
+        if !crate::have_tmux() {
+            return None;
+        }
+        Some(ClaudeEnv::start(claude, opts, "orch-it").unwrap_or_else(|e| panic!("{e}")))
+    }
 
-        std::fs::create_dir_all(&env.claude_config).unwrap();
+    /// A world for the CLI at `claude` (temp dir named `prefix…`).
+    pub fn start(
+        claude: PathBuf,
+        opts: ClaudeOpts,
+        prefix: &'static str,
+    ) -> Result<ClaudeEnv, String> {
+        let env = TestEnv::start(&Options {
+            prefix,
+            tmux: Tmux::Private,
+            ..Options::default()
+        })?;
+        let mock = AnthropicMock::start();
+        let io = |e: std::io::Error| format!("preparing Claude's world: {e}");
+        let project = env.dir.path().join("project");
+        std::fs::create_dir_all(&project).map_err(io)?;
+        let project = project.canonicalize().map_err(io)?;
+        let claude_dir = env.dir.path().join("claude-bin");
+        std::fs::create_dir_all(&claude_dir).map_err(io)?;
+        std::os::unix::fs::symlink(&claude, claude_dir.join("claude")).map_err(io)?;
+
+        std::fs::create_dir_all(&env.claude_config).map_err(io)?;
         let mut state = json!({});
         if opts.onboarded {
             state["hasCompletedOnboarding"] = json!(true);
@@ -244,13 +281,13 @@ impl ClaudeEnv {
         if let Some(ms) = opts.idle_notify_ms {
             state["messageIdleNotifThresholdMs"] = json!(ms);
         }
-        std::fs::write(env.claude_config.join(".claude.json"), state.to_string()).unwrap();
+        std::fs::write(env.claude_config.join(".claude.json"), state.to_string()).map_err(io)?;
         if opts.skip_bypass_warning {
             std::fs::write(
                 env.claude_config.join("settings.json"),
                 json!({"skipDangerousModePermissionPrompt": true}).to_string(),
             )
-            .unwrap();
+            .map_err(io)?;
         }
 
         let ce = ClaudeEnv {
@@ -263,9 +300,9 @@ impl ClaudeEnv {
         let mut vars = ce.claude_env();
         vars.extend(opts.env);
         for (k, v) in &vars {
-            ce.tmux(&["set-environment", "-g", k, v]);
+            ce.try_tmux(&["set-environment", "-g", k, v])?;
         }
-        Some(ce)
+        Ok(ce)
     }
 
     /// The environment Claude runs with (besides what [`TestEnv`] sets).
@@ -344,35 +381,12 @@ impl ClaudeEnv {
         self.start_argv(&self.claude_argv(&args), &[("IS_SANDBOX", "1")])
     }
 
-    /// Wait for the pane's first event of `kind` with `seq > after`.
+    /// Wait for the pane's first event of `kind` with `seq > after` (the
+    /// mock's request log in the message when it times out).
     pub fn wait_event(&self, pane: &str, kind: &str, after: u64, timeout: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let evs = self.events(pane);
-            if let Some(e) = evs
-                .iter()
-                .find(|e| e["kind"] == kind && e["seq"].as_u64().unwrap_or(0) > after)
-            {
-                return e.clone();
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for a {kind} event (seq > {after}) in {pane}\n\
-                 events: {evs:#?}\nscreen:\n{}\nmock requests:\n{}",
-                self.capture(pane),
-                self.mock.describe()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The highest sequence number in the pane's log (0 when empty).
-    pub fn last_seq(&self, pane: &str) -> u64 {
-        self.events(pane)
-            .iter()
-            .filter_map(|e| e["seq"].as_u64())
-            .max()
-            .unwrap_or(0)
+        self.env.wait_event_or(pane, kind, after, timeout, &|| {
+            format!("mock requests:\n{}", self.mock.describe())
+        })
     }
 
     /// Wait for SessionStart and for the idle screen; the session_start event.
@@ -384,36 +398,6 @@ impl ClaudeEnv {
             Duration::from_secs(30),
         );
         ev
-    }
-
-    /// Wait until the screen shows one of `needles`; the screen.
-    pub fn wait_for_screen_any(&self, pane: &str, needles: &[&str], timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.capture(pane);
-            if needles.iter().any(|n| s.contains(n)) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out waiting for one of {needles:?} in pane {pane}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Paste `text` as a bracketed paste (named buffer, deleted after), the
-    /// way orch delivers prompts. Does not press Enter.
-    pub fn paste(&self, pane: &str, text: &str) {
-        let buf = format!("e2e-{}", std::process::id());
-        let file = self.env.dir.path().join(format!("{buf}.txt"));
-        std::fs::write(&file, text).unwrap();
-        self.tmux(&["load-buffer", "-b", &buf, &file.display().to_string()]);
-        self.tmux(&["paste-buffer", "-p", "-d", "-b", &buf, "-t", pane]);
-    }
-
-    pub fn enter(&self, pane: &str) {
-        self.tmux(&["send-keys", "-t", pane, "Enter"]);
     }
 
     /// Paste `text`, press Enter once the input box shows it, and wait for
@@ -483,27 +467,6 @@ impl ClaudeEnv {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    /// The pane's first event of `kind` with `seq > after`, if any yet.
-    pub fn find_event(&self, pane: &str, kind: &str, after: u64) -> Option<Value> {
-        self.events(pane)
-            .into_iter()
-            .find(|e| e["kind"] == kind && e["seq"].as_u64().unwrap_or(0) > after)
-    }
-
-    /// The screen, or `None` when the pane is gone.
-    pub fn try_capture(&self, pane: &str) -> Option<String> {
-        let out = self
-            .command("tmux")
-            .arg("-S")
-            .arg(&self.server().socket)
-            .args(["capture-pane", "-p", "-J", "-t", pane])
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Wait until the input box shows `text` (see [`input_shows`]).

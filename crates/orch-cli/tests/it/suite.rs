@@ -1,0 +1,158 @@
+//! Checks on the test suite itself: every test file is compiled, the kit
+//! runs the binaries cargo built, and a test's world is really private.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::prelude::*;
+
+/// The `mod NAME;` declarations (file modules, not inline ones) in `file`.
+fn declared_modules(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| {
+            let l = l
+                .strip_prefix("pub(crate) ")
+                .or_else(|| l.strip_prefix("pub "))
+                .unwrap_or(l);
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// A test file nobody declares is silently never compiled, let alone run.
+#[test]
+fn every_test_file_is_declared_as_a_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    let missing: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| **f != root.join("main.rs"))
+        .filter(|f| {
+            // `a/mod.rs` is module `a` of `a/`'s parent; `a/b.rs` is
+            // module `b`, declared in `a.rs` or `a/mod.rs` (main.rs at the
+            // top).
+            let stem = f.file_stem().unwrap().to_string_lossy();
+            let mut dir = f.parent().unwrap();
+            let name = if stem == "mod" {
+                let n = dir.file_name().unwrap().to_string_lossy().into_owned();
+                dir = dir.parent().unwrap();
+                n
+            } else {
+                stem.into_owned()
+            };
+            let parents = if dir == root {
+                vec![root.join("main.rs")]
+            } else {
+                vec![dir.with_extension("rs"), dir.join("mod.rs")]
+            };
+            !parents.iter().any(|p| declared_modules(p).contains(&name))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "test files not declared as modules (add `mod …;`): {missing:?}"
+    );
+}
+
+#[test]
+fn the_kit_runs_the_binaries_cargo_built() {
+    let cargo = Path::new(env!("CARGO_BIN_EXE_orch")).parent().unwrap();
+    assert_eq!(bin_dir(), cargo);
+    assert_eq!(bin("orch-hook"), Path::new(env!("CARGO_BIN_EXE_orch-hook")));
+}
+
+/// Everything a test runs — a command, and an agent in a pane — gets the
+/// world's own HOME, TMPDIR and XDG dirs, and nothing of the test
+/// process's environment beyond PATH.
+#[test]
+fn commands_and_panes_run_in_the_private_world() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let parse = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let o = env.command("env").output().unwrap();
+    let vars = parse(&stdout(&o));
+    let names: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+    let mut want: Vec<&str> = env.vars().iter().map(|(k, _)| *k).collect();
+    let mut got = names.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "the environment is exactly the kit's");
+    let dumped = env.tmp.join("pane-env");
+    let pane = env.new_pane(&format!("env > {}; exec sleep 60", dumped.display()));
+    let pane_vars = eventually(Duration::from_secs(10), "the pane's env dump", || {
+        let t = std::fs::read_to_string(&dumped).ok()?;
+        t.contains("TMUX_PANE=").then(|| parse(&t))
+    });
+    let world = env.dir.path();
+    for (set, whose) in [(&vars, "command"), (&pane_vars, "pane")] {
+        let get = |k: &str| {
+            set.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| PathBuf::from(v))
+                .unwrap_or_else(|| panic!("{whose}: no {k} in {set:?}"))
+        };
+        assert_eq!(get("TMPDIR"), env.tmp, "{whose}");
+        assert_eq!(get("HOME"), env.home, "{whose}");
+        for k in [
+            "XDG_CONFIG_HOME",
+            "XDG_STATE_HOME",
+            "XDG_DATA_HOME",
+            "XDG_CACHE_HOME",
+            "XDG_RUNTIME_DIR",
+            "TMUX_TMPDIR",
+            "ORCH_STATE_DIR",
+            "ORCH_CONFIG_DIR",
+            "CLAUDE_CONFIG_DIR",
+        ] {
+            assert!(get(k).starts_with(world), "{whose}: {k} outside the world");
+        }
+    }
+    env.tmux(&["kill-pane", "-t", &pane]);
+}
+
+/// An agent that ignores the hang-up and the polite signal (Gemini CLI's
+/// relaunched child does) must not outlive its test.
+#[test]
+fn a_process_that_ignores_signals_does_not_outlive_its_world() {
+    let Some(env) = TestEnv::with_tmux() else {
+        return;
+    };
+    let pane = env.new_pane("trap '' HUP TERM INT; exec sleep 600");
+    let pid: i32 = env.pane_format(&pane, "#{pane_pid}").parse().unwrap();
+    // The trap is in place once the shell has exec'd sleep.
+    eventually(Duration::from_secs(10), "sleep to run", || {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "sleep").then_some(())
+    });
+    drop(env);
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state.rsplit(") ").next().and_then(|r| r.chars().next());
+    assert!(
+        matches!(state, None | Some('Z' | 'X')),
+        "pid {pid} is still running after its world ended"
+    );
+}

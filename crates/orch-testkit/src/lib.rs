@@ -1,0 +1,36 @@
+//! orch's dev-only test kit, shared by the integration tests
+//! (`crates/orch-cli/tests/it`) and the benchmarks (`crates/orch-bench`).
+//!
+//! - [`TestEnv`]: a private world per test — a temp dir holding `HOME`,
+//!   orch's state and config dirs, `CLAUDE_CONFIG_DIR`, `TMPDIR` and the
+//!   XDG dirs; a cleared environment for every command; optionally a private
+//!   tmux server on a socket in that dir, killed on drop after every process
+//!   its panes started has ended.
+//! - [`bins`]: where the binaries under test are (found next to the running
+//!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
+//! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
+//!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
+//!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
+//! - [`output`]: reading what a command printed, and waiting on side effects.
+//!
+//! Nothing here depends on the orch library: the kit drives the binaries
+//! and reads the files `docs/protocol.md` documents, as any client would.
+
+pub mod bins;
+pub mod claude;
+mod env;
+pub mod lines;
+pub mod mock;
+pub mod output;
+mod tmux;
+
+pub use bins::{bin, bin_dir};
+pub use env::{Options, TestEnv, Tmux};
+pub use lines::Lines;
+pub use output::{
+    assert_code, assert_one_line_error, eventually, json_lines, json_of, output_with_stdin, show,
+    spawn_with_stdin, stderr, stdout,
+};
+pub use serde_json::Value;
+pub use tmux::{TmuxServer, have_tmux};

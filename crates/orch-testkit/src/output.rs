@@ -1,0 +1,89 @@
+//! Reading what a command printed, feeding it stdin, and waiting on side
+//! effects.
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// stdout of a finished command, asserting nothing about its status.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code, stdout and stderr, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// Parse every stdout line as JSON.
+pub fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// stdout as one JSON document (panics, showing the output, when it is not).
+pub fn json_of(o: &Output) -> Value {
+    serde_json::from_str(stdout(o).trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", show(o)))
+}
+
+/// The command exited with `code` (else panics, showing its output).
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}", show(o));
+}
+
+/// One clear line on stderr, starting with the binary's name
+/// (`orch-tell: …`), saying `needle`.
+pub fn assert_one_line_error(o: &Output, binary: &str, needle: &str) {
+    let err = stderr(o);
+    assert!(err.starts_with(&format!("{binary}: ")), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+/// Start `c` with `input` on its stdin (written from a thread, so a child
+/// that stops reading cannot block the test) and stdout/stderr piped.
+pub fn spawn_with_stdin(c: &mut Command, input: &[u8]) -> Child {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    child
+}
+
+/// Run `c` to the end with `input` on its stdin.
+pub fn output_with_stdin(c: &mut Command, input: &[u8]) -> Output {
+    spawn_with_stdin(c, input).wait_with_output().unwrap()
+}
+
+/// Poll `f` until it returns Some, or panic after `timeout`. For waiting on
+/// side effects in tests (never for measuring speed).
+pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
