@@ -1,5 +1,5 @@
 //! Docs that cannot rot: README.md, the skills and the fleet prompt are
-//! checked against the real binaries (issue 9).
+//! checked against the real binaries.
 //!
 //! Conventions for command lines quoted in ```sh / ```bash / ```console
 //! blocks (README.md states them too, under "Docs are tested"):

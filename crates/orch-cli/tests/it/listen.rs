@@ -303,53 +303,79 @@ fn rotation_under_a_stream_listener_loses_nothing() {
     assert_eq!(env.events("%6").last().unwrap()["seq"], 60);
 }
 
-/// With `ORCH_POLL=1` the listener says once that it polls, and really
-/// polls: an inotify waiter sleeps through an idle second (0 wake-ups, see
-/// docs/performance.md "idle"), a poller wakes every `ORCH_POLL_MS`.
+/// `ORCH_POLL=1`: the listener says once that it polls, and really polls —
+/// it holds no inotify instance yet wakes on its own every `ORCH_POLL_MS`
+/// while nothing happens — and still returns the event. A listener without
+/// it, started alongside, does hold one (so the check below can see an
+/// instance when there is one).
 #[test]
 fn polling_fallback_says_so_and_really_polls() {
     let env = TestEnv::with_fake_server();
-    let listener = env
-        .cmd("orch-listen")
-        .args(["%8", "--timeout", "10"])
-        .env("ORCH_POLL", "1")
-        .env("ORCH_POLL_MS", "10")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let before = wakeups(listener.id());
-    std::thread::sleep(Duration::from_millis(500));
-    let woken = wakeups(listener.id()) - before;
+    let listen = |pane: &str, poll: bool| {
+        let mut c = env.cmd("orch-listen");
+        c.args([pane, "--timeout", "20"]);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if poll {
+            c.env("ORCH_POLL", "1").env("ORCH_POLL_MS", "20");
+        }
+        c.spawn().unwrap()
+    };
+    let polling = listen("%8", true);
+    let mut watching = listen("%9", false);
+    let (p, w) = (polling.id(), watching.id());
+    eventually(
+        Duration::from_secs(10),
+        "the inotify listener's watch",
+        || (inotify_instances(w) == 1).then_some(()),
+    );
+    let before = wakeups(p);
+    eventually(
+        Duration::from_secs(10),
+        "the polling listener to wake on its own",
+        || (wakeups(p) >= before + 10).then_some(()),
+    );
+    assert_eq!(inotify_instances(p), 0, "ORCH_POLL=1 still armed inotify");
     hook(&env, "%8", "stop", r#"{"last_assistant_message":"polled"}"#);
-    let out = listener.wait_with_output().unwrap();
-    assert_eq!(json_lines(&out)[0]["reply"], "polled");
-    // 500 ms at one look per 10 ms; far fewer would mean it slept on inotify.
-    assert!(woken >= 10, "only {woken} wake-ups in 500 ms of polling");
+    let out = polling.wait_with_output().unwrap();
+    assert_eq!(json_lines(&out)[0]["reply"], "polled", "{}", show(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("orch: ORCH_POLL=1 is set; polling every 10 ms"),
+        err.starts_with("orch: ORCH_POLL=1 is set; polling every 20 ms"),
         "{err}"
     );
+    let _ = watching.kill();
+    let _ = watching.wait();
 }
 
-/// Context switches of every thread of `pid` so far (each is a wake-up).
+/// inotify instances `pid` holds.
+fn inotify_instances(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|t| t.to_string_lossy() == "anon_inode:inotify")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Voluntary context switches of all `pid`'s threads: each is a wake-up.
 fn wakeups(pid: u32) -> u64 {
-    let mut total = 0;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-    {
-        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
-        total += status
-            .lines()
-            .filter(|l| l.starts_with("voluntary_ctxt_switches"))
-            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum::<u64>();
-    }
-    total
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .filter_map(|v| v.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 // ---- helpers ----

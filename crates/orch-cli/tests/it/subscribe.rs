@@ -1,4 +1,4 @@
-//! orch-subscribe against echo agents in a private tmux server (issue 7).
+//! orch-subscribe against echo agents in a private tmux server.
 //!
 //! Every "received" check reads the subscriber's own `prompt` events (what
 //! its agent really submitted, fired through orch-hook), never orch's claims.

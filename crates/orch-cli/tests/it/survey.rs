@@ -1,4 +1,4 @@
-//! orch-survey (issue 6): echo agents driven into every state on a private
+//! orch-survey: echo agents driven into every state on a private
 //! tmux server, checked through the binary's JSON, table and status line.
 
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! orch-tell against echo agents in a private tmux server (issue 4).
+//! orch-tell against echo agents in a private tmux server.
 //!
 //! Every check of "arrived intact exactly once" reads the echo agent's own
 //! `prompt` events (fired through orch-hook from what it actually received),
@@ -334,7 +334,7 @@ fn swallowed_enter_is_retried_and_delivered_once() {
     assert_eq!(of_kind(&env, &pane, "sent").len(), 1, "pasted once");
 }
 
-/// Regression (issue 5, found against the real Claude Code): Claude drops
+/// Regression (found against the real Claude Code): Claude drops
 /// an Enter that arrives before it has drawn the paste, which it does
 /// often right after start-up. tell must wait for the paste to show, not
 /// lean on the 1 s Enter retry. The echo agent mimics it with

@@ -1,4 +1,4 @@
-//! orch-up / orch-down / orch-doctor against private homes (issue 8).
+//! orch-up / orch-down / orch-doctor against private homes.
 //!
 //! The corpus tests take a settings.json through up → up → down and check:
 //! the first up adds exactly orch's six entries and keeps everything else;
