@@ -50,15 +50,16 @@ pub mod screen {
     pub const PERMISSION_PROMPT: &str = "Do you want to proceed?";
 }
 
-/// The hook events orch registers, with the `orch-hook` argument for each.
-pub const HOOK_EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session_start"),
-    ("UserPromptSubmit", "prompt"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop_failure"),
-    ("Notification", "notify"),
-    ("SessionEnd", "session_end"),
-];
+/// The Claude Code hook events orch registers, `Event:orch-hook-argument`:
+/// the contract `orch up` must meet, stated by the tests on their own
+/// rather than read back from the library.
+const HOOKS: &str = "SessionStart:session_start UserPromptSubmit:prompt Stop:stop \
+                     StopFailure:stop_failure Notification:notify SessionEnd:session_end";
+
+/// [`HOOKS`] as (Claude Code event, `orch-hook` argument).
+pub fn hook_events() -> impl Iterator<Item = (&'static str, &'static str)> {
+    HOOKS.split_whitespace().filter_map(|p| p.split_once(':'))
+}
 
 /// How the scratch Claude config is prepared.
 #[derive(Debug, Clone)]
@@ -222,7 +223,7 @@ pub fn sh_quote(s: &str) -> String {
 pub fn orch_hook_settings() -> Value {
     let hook = sh_quote(&bin("orch-hook").display().to_string());
     let mut hooks = serde_json::Map::new();
-    for (event, arg) in HOOK_EVENTS {
+    for (event, arg) in hook_events() {
         hooks.insert(
             event.to_string(),
             json!([{"hooks": [{"type": "command", "command": format!("{hook} {arg}"), "timeout": 10}]}]),
@@ -330,6 +331,11 @@ impl ClaudeEnv {
         let mut c = self.env.cmd(name);
         c.envs(self.claude_env());
         c
+    }
+
+    /// Run an orch binary with `args` to the end, with Claude's environment.
+    pub fn run(&self, name: &str, args: &[&str]) -> std::process::Output {
+        self.cmd(name).args(args).output().unwrap()
     }
 
     /// `claude --settings '<orch hooks>' EXTRA…` as argv.

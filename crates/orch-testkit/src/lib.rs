@@ -29,8 +29,23 @@ pub use bins::{bin, bin_dir};
 pub use env::{Options, TestEnv, Tmux};
 pub use lines::Lines;
 pub use output::{
-    assert_code, assert_one_line_error, eventually, json_lines, json_of, output_with_stdin, show,
-    spawn_with_stdin, stderr, stdout,
+    assert_code, assert_one_line_error, entry, eventually, json_lines, json_of, mentions,
+    output_with_stdin, show, spawn_with_stdin, stderr, stdout,
 };
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux};
+
+/// The value of an `Option` from a constructor that skips (`TestEnv::
+/// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor
+/// has already said why, loudly (and failed instead in CI).
+///
+/// `let env = or_skip!(TestEnv::with_tmux());`
+#[macro_export]
+macro_rules! or_skip {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Default::default(),
+        }
+    };
+}

@@ -41,6 +41,23 @@ pub fn json_of(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", show(o)))
 }
 
+/// The element of JSON array `list` whose `key` is `value` (panics,
+/// showing the list, when there is none): a survey's agent by pane, a
+/// report's hook by event.
+pub fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|a| a.iter().find(|e| e[key] == value))
+        .unwrap_or_else(|| panic!("no {key} = {value:?} in {list}"))
+}
+
+/// Does any string in JSON array `list` contain `needle`?
+pub fn mentions(list: &Value, needle: &str) -> bool {
+    list.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|e| e.as_str().is_some_and(|t| t.contains(needle)))
+    })
+}
+
 /// The command exited with `code` (else panics, showing its output).
 pub fn assert_code(o: &Output, code: i32) {
     assert_eq!(o.status.code(), Some(code), "{}", show(o));

@@ -559,12 +559,8 @@ fn committed_completions_are_current() {
         ("zsh", "orch.zsh"),
         ("fish", "orch.fish"),
     ] {
-        let o = env
-            .cmd("orch")
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
+        let o = env.run("orch", &["completions", shell]);
+        assert_code(&o, 0);
         let path = format!("share/completions/{file}");
         if std::env::var_os("ORCH_DOCS_BLESS").is_some() {
             std::fs::write(repo().join(&path), &o.stdout).unwrap();
@@ -891,17 +887,13 @@ fn run_transcripts(file: &str, env: &TestEnv, pane: &str) {
 /// a shell: a person, or the operator's Claude Code (which would be in %0).
 #[test]
 fn readme_transcripts_run() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     run_transcripts("README.md", &env, "%0");
 }
 
 #[test]
 fn fleet_skill_transcripts_run() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     run_transcripts("skills/orch-fleet/SKILL.md", &env, "%0");
 }
 
@@ -912,9 +904,7 @@ fn fleet_skill_transcripts_run() {
 /// and %3 `spy` (an observer) were spawned from it.
 #[test]
 fn worker_skill_transcripts_run() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     env.tmux(&["respawn-pane", "-k", "-t", "%0", "orch-echo --turn-ms 3000"]);
     eventually(Duration::from_secs(20), "the operator's echo agent", || {
         env.events("%0")
@@ -1109,7 +1099,7 @@ fn install_sh_explains_missing_tools() {
         .env("PATH", &bin_only)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_code(&o, 1);
     let err = stderr(&o);
     assert!(
         err.contains("tmux") && err.contains("apt-get install tmux"),
@@ -1142,7 +1132,7 @@ fn install_sh_explains_missing_tools() {
         .arg("--bogus")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_code(&o, 2);
 }
 
 fn which(tool: &str) -> Option<PathBuf> {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, orch_hook_settings, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{bin, eventually, json_lines, stderr};
+use orch_testkit::{bin, eventually, json_lines, or_skip, stderr};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -35,7 +35,7 @@ fn ms_between(from_ns: u64, to_ns: u64) -> f64 {
 /// orch-listen, a multi-line unicode prompt, and /exit.
 #[test]
 fn claude_turn_round_trip_through_orch_hooks() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     let start = ce.wait_ready(&pane);
     assert_eq!(start["source"], "startup");
@@ -68,11 +68,7 @@ fn claude_turn_round_trip_through_orch_hooks() {
     );
 
     // A listener started after the reply still gets it.
-    let out = ce
-        .cmd("orch-listen")
-        .args([&pane, "--timeout", "10"])
-        .output()
-        .unwrap();
+    let out = ce.run("orch-listen", &[&pane, "--timeout", "10"]);
     assert!(out.status.success(), "orch-listen: {}", stderr(&out));
     let got = json_lines(&out);
     assert_eq!(got.len(), 1, "{got:?}");
@@ -119,7 +115,7 @@ fn claude_turn_round_trip_through_orch_hooks() {
 /// arrives byte for byte, in the hook and at the API.
 #[test]
 fn claude_large_paste_arrives_intact() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     let words = ["alpha", "bravo", "ünïcødé", "日本語", "✓", "delta", "echo"];
@@ -161,7 +157,7 @@ fn claude_large_paste_arrives_intact() {
 /// orch-tell's receipt matching must allow for this.
 #[test]
 fn claude_rewrites_short_pastes_but_keeps_collapsed_ones() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     let long_line = format!("{}  ", "x".repeat(900));
@@ -185,7 +181,7 @@ fn claude_rewrites_short_pastes_but_keeps_collapsed_ones() {
 /// until the running turn stops, then it runs as its own turn.
 #[test]
 fn claude_prompt_sent_while_busy_is_queued() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     ce.mock.push(Reply::held(Reply::text("first done")));
@@ -231,7 +227,7 @@ fn claude_prompt_sent_while_busy_is_queued() {
 /// answers it; Esc cancels the turn without any hook event.
 #[test]
 fn claude_permission_prompt_notifies_and_is_answered_by_keys() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     let made = ce.project.join("made-by-tool");
@@ -290,9 +286,7 @@ fn claude_api_errors_end_in_stop_failure() {
         env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
         ..Default::default()
     };
-    let Some(ce) = ClaudeEnv::with(opts) else {
-        return;
-    };
+    let ce = or_skip!(ClaudeEnv::with(opts));
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     for (reply, error, shown) in [
@@ -347,9 +341,7 @@ fn claude_startup_dialogs_hold_back_session_start() {
         skip_bypass_warning: false,
         ..Default::default()
     };
-    let Some(ce) = ClaudeEnv::with(opts) else {
-        return;
-    };
+    let ce = or_skip!(ClaudeEnv::with(opts));
     let pane = ce.start_claude(&[]);
     let s = ce.wait_for_screen(&pane, screen::TRUST_DIALOG, T);
     assert!(s.contains("❯ 1. Yes, I trust this folder"), "{s}");
@@ -393,7 +385,7 @@ fn claude_startup_dialogs_hold_back_session_start() {
 /// and in `--settings` runs once; a different command string runs too.
 #[test]
 fn claude_runs_identical_hook_commands_once() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let user_settings = ce.claude_config.join("settings.json");
     let mut settings = orch_hook_settings();
     settings["skipDangerousModePermissionPrompt"] = json!(true);
@@ -451,9 +443,7 @@ fn claude_idle_prompt_notification_after_a_turn() {
         idle_notify_ms: Some(1500),
         ..Default::default()
     };
-    let Some(ce) = ClaudeEnv::with(opts) else {
-        return;
-    };
+    let ce = or_skip!(ClaudeEnv::with(opts));
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     let prompt = ce.submit(&pane, "hello");
@@ -474,7 +464,7 @@ fn claude_idle_prompt_notification_after_a_turn() {
 /// firing, re-added ones fire again.
 #[test]
 fn claude_picks_up_hook_edits_in_user_settings_live() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let user_settings = ce.claude_config.join("settings.json");
     let mut with_hooks = orch_hook_settings();
     with_hooks["skipDangerousModePermissionPrompt"] = json!(true);
@@ -515,7 +505,7 @@ fn measure_claude_latencies() {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[v.len() / 2]
     }
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let mut start_ms = Vec::new();
     let mut pane = String::new();
     for _ in 0..5 {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{eventually, json_lines, stderr, stdout};
+use orch_testkit::{eventually, json_lines, or_skip, stderr, stdout};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -148,7 +148,7 @@ fn turns_with(ce: &ClaudeEnv, text: &str) -> usize {
 /// started after the reply still returns it.
 #[test]
 fn spawn_tell_wait_and_listen() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let (o, v) = spawn_claude(&ce, &["--name", "e2e"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(v["state"], "idle", "{v}");
@@ -199,11 +199,7 @@ fn spawn_tell_wait_and_listen() {
 
     // A listener started after the reply still gets it (cursor: the turn
     // after the last prompt sent).
-    let o = ce
-        .cmd("orch-listen")
-        .args([&pane, "--timeout", "10"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-listen", &[&pane, "--timeout", "10"]);
     assert_eq!(o.status.code(), Some(0), "orch-listen: {}", show(&o));
     let got = json_lines(&o);
     assert_eq!(got.len(), 1, "{got:?}");
@@ -212,11 +208,7 @@ fn spawn_tell_wait_and_listen() {
     assert_eq!(got[0]["reply"], "second reply, E2E-ORCH-TWO");
 
     // The audit log has both sends as delivered.
-    let o = ce
-        .cmd("orch-tell")
-        .args(["--audit", "--pane", &pane])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-tell", &["--audit", "--pane", &pane]);
     let audit = json_lines(&o);
     let outcomes: Vec<&Value> = audit.iter().map(|r| &r["outcome"]).collect();
     assert_eq!(
@@ -231,7 +223,7 @@ fn spawn_tell_wait_and_listen() {
 /// head and tail of the text it received.
 #[test]
 fn tell_delivers_big_and_odd_prompts_intact() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = spawn_ready(&ce, &[]);
     ce.mock.set_default(Reply::Echo);
 
@@ -284,7 +276,7 @@ fn tell_delivers_big_and_odd_prompts_intact() {
 /// end before typing. Each arrives exactly once, in order.
 #[test]
 fn tell_to_a_busy_agent_queues_or_waits() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = spawn_ready(&ce, &[]);
     ce.mock.push(Reply::held(Reply::text("reply to A")));
     ce.mock.push(Reply::text("reply to B"));
@@ -362,7 +354,7 @@ fn tell_to_a_busy_agent_queues_or_waits() {
 /// `blocked:permission`.
 #[test]
 fn permission_prompt_blocks_and_refuses_tells() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = spawn_ready(&ce, &["--no-bypass"]);
     let made = ce.project.join("made-by-tool");
     ce.mock
@@ -452,9 +444,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
         env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
         ..Default::default()
     };
-    let Some(ce) = ClaudeEnv::with(opts) else {
-        return;
-    };
+    let ce = or_skip!(ClaudeEnv::with(opts));
     let pane = spawn_ready(&ce, &[]);
 
     ce.mock.push(Reply::server_error());
@@ -502,7 +492,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
 /// state.
 #[test]
 fn exit_and_killed_pane_are_gone_and_collected() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let quitter = spawn_ready(&ce, &["--name", "quitter"]);
     let victim = spawn_ready(&ce, &["--name", "victim"]);
 
@@ -579,11 +569,7 @@ fn exit_and_killed_pane_are_gone_and_collected() {
         assert_eq!(ce.events(p), Vec::<Value>::new(), "{p}: log left");
     }
     // The names are free again.
-    let o = ce
-        .cmd("orch-tell")
-        .args(["victim", "hello"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-tell", &["victim", "hello"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 }
 
@@ -592,17 +578,13 @@ fn exit_and_killed_pane_are_gone_and_collected() {
 /// started after that records nothing, and settings.json is as it was.
 #[test]
 fn up_enrols_a_hand_started_claude_and_down_removes_it() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let settings = ce.claude_config.join("settings.json");
     // Someone else's settings and hooks, hand-formatted.
     let before = "{\n  \"skipDangerousModePermissionPrompt\": true,\n  \"permissions\": {\"allow\": [\"Bash(ls)\"]},\n  \"hooks\": {\n    \"Stop\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"true other-tool\"}]}],\n    \"PreToolUse\": [{\"matcher\": \"Bash\", \"hooks\": [{\"type\": \"command\", \"command\": \"true\"}]}]\n  }\n}\n";
     std::fs::write(&settings, before).unwrap();
 
-    let o = ce
-        .cmd("orch-up")
-        .args(["--yes", "--claude-only"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-up", &["--yes", "--claude-only"]);
     assert_eq!(o.status.code(), Some(0), "orch-up: {}", show(&o));
     let o = ce.cmd("orch-doctor").output().unwrap();
     assert_eq!(
@@ -624,11 +606,7 @@ fn up_enrols_a_hand_started_claude_and_down_removes_it() {
     let v = ask(&ce, &pane, "do you report?");
     assert_eq!(v["reply"], "enrolled by orch up");
 
-    let o = ce
-        .cmd("orch-down")
-        .args(["--yes", "--keep-state"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-down", &["--yes", "--keep-state"]);
     assert_eq!(o.status.code(), Some(0), "orch-down: {}", show(&o));
     assert_eq!(
         std::fs::read_to_string(&settings).unwrap(),
@@ -676,9 +654,7 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
         trust_project: false,
         ..Default::default()
     };
-    let Some(ce) = ClaudeEnv::with(opts) else {
-        return;
-    };
+    let ce = or_skip!(ClaudeEnv::with(opts));
     let started = Instant::now();
     let (o, v) = spawn_claude(&ce, &[]);
     assert_eq!(o.status.code(), Some(6), "{}", show(&o));
@@ -715,18 +691,14 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
 /// session in a new pane (the API sees the earlier conversation).
 #[test]
 fn spawn_prompt_stop_and_restart_resume_the_session() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     ce.mock.push(Reply::text("first task done"));
     let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(v["prompt"]["status"], "delivered", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
     let session = v["session_id"].as_str().unwrap().to_string();
-    let o = ce
-        .cmd("orch-listen")
-        .args(["p", "--timeout", "20"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_eq!(json_lines(&o)[0]["reply"], "first task done");
     let prompts = events_of(&ce, &pane, "prompt");
@@ -734,7 +706,7 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
     assert_eq!(prompts[0]["prompt"], "first task, from spawn");
     assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
 
-    let o = ce.cmd("orch-spawn").args(["--stop", "p"]).output().unwrap();
+    let o = ce.run("orch-spawn", &["--stop", "p"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let v = json_out(&o);
     assert_eq!(v["state"], "exited", "{v}");
@@ -743,11 +715,7 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
     assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
     assert_eq!(end[0]["reason"], "prompt_input_exit");
 
-    let o = ce
-        .cmd("orch-spawn")
-        .args(["--restart", "p", "--timeout", "60"])
-        .output()
-        .unwrap();
+    let o = ce.run("orch-spawn", &["--restart", "p", "--timeout", "60"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let v = json_out(&o);
     let again = v["pane"].as_str().unwrap().to_string();
@@ -778,7 +746,7 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
 /// `--wait` returns the shared reply.
 #[test]
 fn two_queued_prompts_are_answered_in_one_turn() {
-    let Some(ce) = ClaudeEnv::new() else { return };
+    let ce = or_skip!(ClaudeEnv::new());
     let pane = spawn_ready(&ce, &[]);
     ce.mock.push(Reply::held(Reply::text("reply to A")));
     ce.mock.push(Reply::text("one reply to B and C"));

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::prelude::*;
+use orch_testkit::claude::hook_events;
 
 /// Real payloads captured from Claude Code 2.1.197 (a copy of the design
 /// brief's fixtures, kept in the repo so a clone is self-contained).
@@ -40,15 +41,10 @@ fn fixture_lines() -> Vec<Value> {
 }
 
 fn orch_event_name(claude: &str) -> &'static str {
-    match claude {
-        "SessionStart" => "session_start",
-        "UserPromptSubmit" => "prompt",
-        "Stop" => "stop",
-        "StopFailure" => "stop_failure",
-        "Notification" => "notify",
-        "SessionEnd" => "session_end",
-        other => panic!("fixture has an event orch does not register: {other}"),
-    }
+    hook_events()
+        .find(|(e, _)| *e == claude)
+        .unwrap_or_else(|| panic!("fixture has an event orch does not register: {claude}"))
+        .1
 }
 
 #[test]
@@ -258,11 +254,10 @@ fn a_torn_record_from_a_killed_writer_is_skipped_and_appends_continue() {
     assert_eq!(events[1]["reply"], "two");
     assert_eq!(events[1]["seq"], 2);
     // A listener replaying the log sees exactly the two good records.
-    let o = env
-        .cmd("orch-listen")
-        .args(["%3", "--since", "0", "--stream", "--timeout", "0.2"])
-        .output()
-        .unwrap();
+    let o = env.run(
+        "orch-listen",
+        &["%3", "--since", "0", "--stream", "--timeout", "0.2"],
+    );
     let seen: Vec<_> = json_lines(&o).iter().map(|e| e["reply"].clone()).collect();
     assert_eq!(seen, vec![Value::from("one"), Value::from("two")]);
 }

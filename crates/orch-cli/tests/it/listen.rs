@@ -28,9 +28,7 @@ fn shell_pane(env: &TestEnv) -> String {
 
 #[test]
 fn hook_in_a_pane_wakes_a_blocked_listener() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = shell_pane(&env);
     let listener = env
         .cmd("orch-listen")
@@ -42,7 +40,7 @@ fn hook_in_a_pane_wakes_a_blocked_listener() {
     std::thread::sleep(Duration::from_millis(300));
     fire_in_pane(&env, &pane, "woke you");
     let out = listener.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_code(&out, 0);
     let evs = json_lines(&out);
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0]["kind"], "stop");
@@ -52,20 +50,14 @@ fn hook_in_a_pane_wakes_a_blocked_listener() {
 
 #[test]
 fn listen_started_after_the_event_still_returns_it() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = shell_pane(&env);
     fire_in_pane(&env, &pane, "early reply");
     eventually(Duration::from_secs(10), "the stop event", || {
         (!env.events(&pane).is_empty()).then_some(())
     });
-    let out = env
-        .cmd("orch-listen")
-        .args([pane.as_str(), "--timeout", "5"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run("orch-listen", &[pane.as_str(), "--timeout", "5"]);
+    assert_code(&out, 0);
     assert_eq!(json_lines(&out)[0]["reply"], "early reply");
 }
 
@@ -80,11 +72,7 @@ fn default_cursor_is_the_turn_after_the_last_prompt() {
     );
     hook(&env, "%5", "prompt", r#"{"prompt":"next task"}"#);
     // The old turn's stop is before the last prompt: not returned.
-    let out = env
-        .cmd("orch-listen")
-        .args(["%5", "--timeout", "0.3"])
-        .output()
-        .unwrap();
+    let out = env.run("orch-listen", &["%5", "--timeout", "0.3"]);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -97,18 +85,10 @@ fn default_cursor_is_the_turn_after_the_last_prompt() {
         "stop",
         r#"{"last_assistant_message":"new turn"}"#,
     );
-    let out = env
-        .cmd("orch-listen")
-        .args(["%5", "--timeout", "5"])
-        .output()
-        .unwrap();
+    let out = env.run("orch-listen", &["%5", "--timeout", "5"]);
     assert_eq!(json_lines(&out)[0]["reply"], "new turn");
     // --new ignores what already happened.
-    let out = env
-        .cmd("orch-listen")
-        .args(["%5", "--new", "--timeout", "0.2"])
-        .output()
-        .unwrap();
+    let out = env.run("orch-listen", &["%5", "--new", "--timeout", "0.2"]);
     assert_eq!(out.status.code(), Some(3));
 }
 
@@ -120,9 +100,9 @@ fn since_replays_and_kinds_filter() {
     hook(&env, "%2", "stop", r#"{"last_assistant_message":"A"}"#);
     hook(&env, "%2", "prompt", r#"{"prompt":"b"}"#);
     hook(&env, "%2", "stop", r#"{"last_assistant_message":"B"}"#);
-    let out = env
-        .cmd("orch-listen")
-        .args([
+    let out = env.run(
+        "orch-listen",
+        &[
             "%2",
             "--since",
             "0",
@@ -131,18 +111,13 @@ fn since_replays_and_kinds_filter() {
             "prompt,stop",
             "--timeout",
             "0.3",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "stream ends by timeout");
     let evs = json_lines(&out);
     let seqs: Vec<u64> = evs.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, vec![2, 3, 4, 5]);
-    let out = env
-        .cmd("orch-listen")
-        .args(["%2", "--since", "3"])
-        .output()
-        .unwrap();
+    let out = env.run("orch-listen", &["%2", "--since", "3"]);
     assert_eq!(json_lines(&out)[0]["reply"], "B");
 }
 
@@ -150,11 +125,7 @@ fn since_replays_and_kinds_filter() {
 fn timeout_has_its_own_exit_code() {
     let env = TestEnv::with_fake_server();
     let start = Instant::now();
-    let out = env
-        .cmd("orch-listen")
-        .args(["%9", "--timeout", "0.5"])
-        .output()
-        .unwrap();
+    let out = env.run("orch-listen", &["%9", "--timeout", "0.5"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(start.elapsed() >= Duration::from_millis(500));
     assert!(out.stdout.is_empty());

@@ -53,9 +53,7 @@ fn assert_ready(o: &Output, v: &Value) -> String {
 
 #[test]
 fn spawn_in_every_position() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     for pos in ["right", "left", "above", "below"] {
         let (o, v) = spawn_from(&env, Some(&me), &["echo", "--position", pos]);
@@ -86,9 +84,7 @@ fn spawn_in_every_position() {
 
 #[test]
 fn spawn_window_and_headless_then_show_and_hide() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(&env, Some(&me), &["echo", "--window", "--name", "win"]);
     let win = assert_ready(&o, &v);
@@ -103,40 +99,30 @@ fn spawn_window_and_headless_then_show_and_hide() {
     let ghost = assert_ready(&o, &v);
     assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
 
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--show", "ghost", "--position", "below"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run_in(
+        "orch-spawn",
+        &me,
+        &["--show", "ghost", "--position", "below"],
+    );
+    assert_code(&o, 0);
     assert_eq!(
         fmt(&env, &ghost, "#{window_id}"),
         fmt(&env, &me, "#{window_id}")
     );
     assert!(num(&env, &ghost, "#{pane_top}") > num(&env, &me, "#{pane_top}"));
 
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--hide", "ghost"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run_in("orch-spawn", &me, &["--hide", "ghost"]);
+    assert_code(&o, 0);
     assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
     // A pane alone in its window moves with its window.
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--hide", &win])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run_in("orch-spawn", &me, &["--hide", &win]);
+    assert_code(&o, 0);
     assert_eq!(fmt(&env, &win, "#{session_name}"), "orch-headless");
 }
 
 #[test]
 fn outside_tmux_falls_back_to_a_window_and_says_so() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let (o, v) = spawn_from(&env, None, &["echo"]);
     let pane = assert_ready(&o, &v);
     assert_eq!(v["placement"], "window");
@@ -147,9 +133,7 @@ fn outside_tmux_falls_back_to_a_window_and_says_so() {
 
 #[test]
 fn ready_means_session_start_and_is_recorded() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let dir = env.dir.path().join("work");
     std::fs::create_dir(&dir).unwrap();
@@ -230,16 +214,14 @@ fn ready_means_session_start_and_is_recorded() {
 
 #[test]
 fn name_resolves_and_duplicates_are_refused() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "alpha"]);
     let pane = assert_ready(&o, &v);
 
-    let o = env
-        .cmd("orch-listen")
-        .args([
+    let o = env.run(
+        "orch-listen",
+        &[
             "alpha",
             "--since",
             "0",
@@ -247,10 +229,9 @@ fn name_resolves_and_duplicates_are_refused() {
             "session_start",
             "--timeout",
             "5",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+        ],
+    );
+    assert_code(&o, 0);
     let ev = &json_lines(&o)[0];
     assert_eq!(ev["pane"], pane.as_str());
     assert_eq!(ev["name"], "alpha");
@@ -270,9 +251,7 @@ fn name_resolves_and_duplicates_are_refused() {
 
 #[test]
 fn agent_that_exits_at_once_is_reported_exited() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let before = panes(&env);
     let (o, v) = spawn_from(
@@ -280,7 +259,7 @@ fn agent_that_exits_at_once_is_reported_exited() {
         Some(&me),
         &["echo", "--name", "dies", "--", "--exit-immediately"],
     );
-    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_code(&o, 7);
     assert_eq!(v["state"], "exited");
     assert!(v["ready_ms"].is_null());
     assert!(v["exited_ms"].is_u64());
@@ -314,16 +293,14 @@ fn agent_that_exits_at_once_is_reported_exited() {
 
 #[test]
 fn startup_dialog_is_reported_blocked_with_the_excerpt() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(
         &env,
         Some(&me),
         &["echo", "--name", "shy", "--", "--dialog"],
     );
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert_code(&o, 6);
     assert_eq!(v["state"], "blocked:dialog");
     assert_eq!(v["dialog"], "trust");
     let excerpt = v["excerpt"].as_str().unwrap();
@@ -355,9 +332,7 @@ fn startup_dialog_is_reported_blocked_with_the_excerpt() {
 
 #[test]
 fn hookless_agent_is_ready_by_screen_quiescence_flagged_inferred() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--no-hooks"]);
     let pane = assert_ready(&o, &v);
@@ -391,9 +366,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn worktree_is_created_in_a_repo_and_refused_outside() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let repo = env.dir.path().join("app");
     std::fs::create_dir_all(repo.join("sub")).unwrap();
@@ -472,9 +445,9 @@ fn outfit_is_applied_to_the_claude_command_line() {
         .to_string(),
     )
     .unwrap();
-    let o = env
-        .cmd("orch-spawn")
-        .args([
+    let o = env.run(
+        "orch-spawn",
+        &[
             "--outfit",
             "auditor",
             "--name",
@@ -482,11 +455,10 @@ fn outfit_is_applied_to_the_claude_command_line() {
             "--dry-run",
             "--",
             "--verbose",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        ],
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
     let argv: Vec<&str> = v["argv"]
         .as_array()
         .unwrap()
@@ -537,9 +509,9 @@ fn outfit_is_applied_to_the_claude_command_line() {
     assert!(!env.state.exists(), "--dry-run created state");
 
     // Command-line flags beat the outfit; a built-in outfit works with no file.
-    let o = env
-        .cmd("orch-spawn")
-        .args([
+    let o = env.run(
+        "orch-spawn",
+        &[
             "claude",
             "--outfit",
             "reviewer",
@@ -548,11 +520,10 @@ fn outfit_is_applied_to_the_claude_command_line() {
             "--role",
             "worker",
             "--dry-run",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        ],
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
     let argv = v["argv"].to_string();
     assert!(
         argv.contains("--model=opus") && argv.contains("--disallowedTools=Write"),
@@ -563,9 +534,7 @@ fn outfit_is_applied_to_the_claude_command_line() {
 
 #[test]
 fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // tmux refuses commands over ~16 KiB; the launch file carries the argv.
     let outfits = env.config.join("outfits");
     std::fs::create_dir_all(&outfits).unwrap();
@@ -590,9 +559,7 @@ fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
 
 #[test]
 fn invalid_outfit_is_refused_naming_the_field() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let outfits = env.config.join("outfits");
     std::fs::create_dir_all(&outfits).unwrap();
     std::fs::write(
@@ -626,9 +593,7 @@ fn invalid_outfit_is_refused_naming_the_field() {
 
 #[test]
 fn stop_and_restart_are_recorded_and_resume_the_session() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(
         &env,
@@ -644,11 +609,7 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
         env.events(&old).into_iter().find(|e| e["kind"] == "stop")
     });
 
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--restart", "phoenix"])
-        .output()
-        .unwrap();
+    let o = env.run_in("orch-spawn", &me, &["--restart", "phoenix"]);
     assert_eq!(
         o.status.code(),
         Some(4),
@@ -656,13 +617,9 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
         stderr(&o)
     );
 
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--stop", "phoenix"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let o = env.run_in("orch-spawn", &me, &["--stop", "phoenix"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
     assert_eq!(v["state"], "exited");
     assert_eq!(v["how"], "exit-command");
     assert!(!panes(&env).contains(&old));
@@ -699,9 +656,9 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
     );
     assert_eq!(env.registry(&old).unwrap()["restarted_as"], new.as_str());
     // The name now means the new pane.
-    let o = env
-        .cmd("orch-listen")
-        .args([
+    let o = env.run(
+        "orch-listen",
+        &[
             "phoenix",
             "--since",
             "0",
@@ -709,27 +666,20 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
             "session_start",
             "--timeout",
             "5",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(json_lines(&o)[0]["pane"], new.as_str(), "{}", stderr(&o));
 }
 
 #[test]
 fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "mute"]);
     let old = assert_ready(&o, &v);
     let sid = v["session_id"].as_str().unwrap().to_string();
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--stop", "mute"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run_in("orch-spawn", &me, &["--stop", "mute"]);
+    assert_code(&o, 0);
     let (o, v) = spawn_from(&env, Some(&me), &["--restart", &old]);
     assert_ready(&o, &v);
     assert_ne!(v["session_id"], sid.as_str());
@@ -744,9 +694,7 @@ fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
 
 #[test]
 fn stop_mid_turn_still_exits_gracefully() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let (o, v) = spawn_from(&env, Some(&me), &["echo"]);
     let pane = assert_ready(&o, &v);
@@ -757,13 +705,9 @@ fn stop_mid_turn_still_exits_gracefully() {
             .into_iter()
             .find(|e| e["kind"] == "prompt")
     });
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--stop", &pane])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let o = env.run_in("orch-spawn", &me, &["--stop", &pane]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
     assert_eq!(v["how"], "exit-command", "{v}");
     let kinds: Vec<Value> = env
         .events(&pane)
@@ -775,29 +719,21 @@ fn stop_mid_turn_still_exits_gracefully() {
 
 #[test]
 fn stop_kills_an_agent_that_ignores_its_exit_command() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     // The first Enter is swallowed, so /exit never submits.
     let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--swallow-enter", "5"]);
     let pane = assert_ready(&o, &v);
-    let o = env
-        .cmd_in("orch-spawn", &me)
-        .args(["--stop", &pane, "--grace", "0.3"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let o = env.run_in("orch-spawn", &me, &["--stop", &pane, "--grace", "0.3"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
     assert_eq!(v["how"], "killed-after-grace");
     assert!(!panes(&env).contains(&pane));
 }
 
 #[test]
 fn bad_input_is_one_usage_error_and_creates_nothing() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let me = caller(&env);
     let before = panes(&env);
     let cases: &[(&[&str], &str)] = &[
@@ -834,9 +770,7 @@ fn bad_input_is_one_usage_error_and_creates_nothing() {
 
 #[test]
 fn project_resolves_under_the_projects_root() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let root = env.dir.path().join("projects");
     std::fs::create_dir_all(root.join("shop")).unwrap();
     let o = env
@@ -845,17 +779,15 @@ fn project_resolves_under_the_projects_root() {
         .args(["echo", "--project", "shop", "--timeout", "20"])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_code(&o, 0);
+    let v = json_of(&o);
     let want = std::fs::canonicalize(root.join("shop")).unwrap();
     assert_eq!(v["cwd"], want.to_str().unwrap());
 }
 
 #[test]
 fn hooks_passed_by_spawn_and_installed_globally_record_each_event_once() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // Inside a spawned-claude-like pane both registrations fire for one
     // event: the global one (no --spawned) must record nothing.
     let hook = bin("orch-hook");
@@ -885,9 +817,7 @@ fn hooks_passed_by_spawn_and_installed_globally_record_each_event_once() {
 #[test]
 
 fn prompt_is_delivered_once_when_ready() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let (o, v) = spawn_from(
         &env,
         Some(&caller(&env)),

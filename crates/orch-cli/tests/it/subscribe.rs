@@ -23,7 +23,7 @@ fn spawn_echo(env: &TestEnv, name: &str) -> String {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "spawn: {}", stderr(&o));
-    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let v = json_of(&o);
     v["pane"].as_str().unwrap().to_string()
 }
 
@@ -55,11 +55,7 @@ fn assert_error(o: &Output, code: i32, needle: &str) {
 }
 
 fn tell_wait(env: &TestEnv, pane: &str, text: &str) {
-    let o = env
-        .cmd("orch-tell")
-        .args([pane, text, "--wait", "--timeout", "20"])
-        .output()
-        .unwrap();
+    let o = env.run("orch-tell", &[pane, text, "--wait", "--timeout", "20"]);
     assert_eq!(o.status.code(), Some(0), "tell: {}", stderr(&o));
 }
 
@@ -193,9 +189,7 @@ fn agent<'a>(survey: &'a Value, pane: &str) -> &'a Value {
 
 #[test]
 fn a_hears_once_when_b_finishes_and_survey_shows_it() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     let v = sub_ok(&env, &["--for", "a", "b"]);
@@ -234,8 +228,8 @@ fn a_hears_once_when_b_finishes_and_survey_shows_it() {
     assert_eq!(pending["pending"], 0);
 
     let o = env.cmd("orch-survey").output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_code(&o, 0);
+    let s = json_of(&o);
     assert_eq!(
         agent(&s, &a)["subscriptions"],
         serde_json::json!([{"peer": b, "kinds": ["stop"]}])
@@ -245,9 +239,7 @@ fn a_hears_once_when_b_finishes_and_survey_shows_it() {
 
 #[test]
 fn notices_to_a_busy_subscriber_arrive_as_one_message_after_its_turn() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     sub_ok(&env, &["--for", &a, &b]);
@@ -256,7 +248,7 @@ fn notices_to_a_busy_subscriber_arrive_as_one_message_after_its_turn() {
         .args([&a, "[[slow:6000]] think hard", "--timeout", "20"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_code(&o, 0);
     let words = ["one", "two", "three"];
     for w in words {
         tell_wait(&env, &b, w);
@@ -298,9 +290,7 @@ fn notices_to_a_busy_subscriber_arrive_as_one_message_after_its_turn() {
 
 #[test]
 fn self_mutual_and_cyclic_subscriptions_are_refused() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let _b = spawn_echo(&env, "b");
     let c = spawn_echo(&env, "c");
@@ -328,9 +318,7 @@ fn self_mutual_and_cyclic_subscriptions_are_refused() {
 
 #[test]
 fn subscriptions_end_when_either_pane_dies() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     let c = spawn_echo(&env, "c");
@@ -371,16 +359,14 @@ fn subscriptions_end_when_either_pane_dies() {
     env.tmux(&["kill-pane", "-t", &d]);
     std::thread::sleep(Duration::from_millis(50));
     let o = env.cmd("orch-survey").output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_code(&o, 0);
     assert!(!subs_file(&env, &d).exists());
     assert!(subs_files(&env).is_empty(), "{:?}", subs_files(&env));
 }
 
 #[test]
 fn list_unsub_and_cancel() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     let c = spawn_echo(&env, "c");
@@ -445,9 +431,7 @@ fn list_unsub_and_cancel() {
 
 #[test]
 fn bad_input_is_a_one_line_error_and_changes_nothing() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let _b = spawn_echo(&env, "b");
     assert_error(&sub(&env, &["--for", "a"]), 2, "nothing to do");
@@ -494,9 +478,7 @@ fn bad_input_is_a_one_line_error_and_changes_nothing() {
 
 #[test]
 fn a_turn_started_by_a_notice_does_not_notify_further() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     let c = spawn_echo(&env, "c");
@@ -527,9 +509,7 @@ fn a_turn_started_by_a_notice_does_not_notify_further() {
 
 #[test]
 fn beyond_the_rate_limit_notices_batch() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // Agents (and so their hooks and flushers) inherit the server's env.
     env.tmux(&["set-environment", "-g", "ORCH_SUBSCRIBE_RATE", "1/3"]);
     let a = spawn_echo(&env, "a");
@@ -574,9 +554,7 @@ fn beyond_the_rate_limit_notices_batch() {
 /// its successor asks the subscriber's log whether the batch was typed.
 #[test]
 fn an_interrupted_delivery_is_neither_repeated_nor_lost() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = spawn_echo(&env, "a");
     let b = spawn_echo(&env, "b");
     let st = env.store();
@@ -596,12 +574,8 @@ fn an_interrupted_delivery_is_neither_repeated_nor_lost() {
         std::fs::write(inbox.join(format!("{}.state.json", ap.0)), s.to_string()).unwrap();
     };
     let flush = || {
-        let o = env
-            .cmd("orch-subscribe")
-            .args(["--flush", &a])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let o = env.run("orch-subscribe", &["--flush", &a]);
+        assert_code(&o, 0);
     };
 
     // 1. The predecessor typed notice 1 (its `sent` event is in a's log)

@@ -84,9 +84,7 @@ fn the_kit_runs_the_binaries_cargo_built() {
 /// process's environment beyond PATH.
 #[test]
 fn commands_and_panes_run_in_the_private_world() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let parse = |text: &str| -> Vec<(String, String)> {
         text.lines()
             .filter_map(|l| l.split_once('='))
@@ -138,9 +136,7 @@ fn commands_and_panes_run_in_the_private_world() {
 /// relaunched child does) must not outlive its test.
 #[test]
 fn a_process_that_ignores_signals_does_not_outlive_its_world() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = env.new_pane("trap '' HUP TERM INT; exec sleep 600");
     let pid: i32 = env.pane_format(&pane, "#{pane_pid}").parse().unwrap();
     // The trap is in place once the shell has exec'd sleep.

@@ -129,9 +129,7 @@ const AGENT_FIELDS: &[&str] = &[
 
 #[test]
 fn echo_agents_in_every_state_with_evidence() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let idle = echo(&env, "");
     tag(&env, &idle, "idler", "worker");
     type_prompt(&env, &idle, "hello survey");
@@ -393,9 +391,7 @@ fn echo_agents_in_every_state_with_evidence() {
 
 #[test]
 fn pretty_table_is_aligned_and_plain_when_piped() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = echo(&env, "");
     tag(&env, &a, "reviewer-long-name", "worker");
     type_prompt(&env, &a, "review \x1b[31mthis\x1b[0m please");
@@ -417,7 +413,7 @@ fn pretty_table_is_aligned_and_plain_when_piped() {
         .env("COLUMNS", "120")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_code(&o, 0);
     let out = stdout(&o);
     assert!(!out.contains('\x1b'), "no escapes when piped: {out:?}");
     let lines: Vec<&str> = out.lines().collect();
@@ -467,9 +463,7 @@ fn pretty_table_is_aligned_and_plain_when_piped() {
 
 #[test]
 fn claude_tokens_from_the_transcript_tail() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let p = env.new_pane("sleep 600");
     let transcript = env.dir.path().join("session.jsonl");
     let mut f = std::fs::File::create(&transcript).unwrap();
@@ -509,15 +503,13 @@ fn claude_tokens_from_the_transcript_tail() {
         (t["context"].clone(), t["output_total"].clone()),
         (30001.into(), 50.into())
     );
-    let o = env.cmd("orch-survey").arg("--pretty").output().unwrap();
+    let o = env.run("orch-survey", &["--pretty"]);
     assert!(stdout(&o).contains("30.0k"), "{}", stdout(&o));
 }
 
 #[test]
 fn failed_turns_that_are_not_rate_limits_leave_the_agent_idle_with_an_error() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let p = env.new_pane("sleep 600");
     let st = env.store();
     st.append(pane_id(&p), Event::new(Kind::SessionStart))
@@ -543,9 +535,7 @@ fn failed_turns_that_are_not_rate_limits_leave_the_agent_idle_with_an_error() {
 
 #[test]
 fn gone_entries_are_collected_after_the_grace() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let p = echo(&env, "");
     env.tmux(&["kill-pane", "-t", &p]);
     let_records_age();
@@ -576,9 +566,7 @@ fn gone_entries_are_collected_after_the_grace() {
 
 #[test]
 fn subscriptions_are_read_from_the_subs_dir() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = env.new_pane("sleep 600");
     let b = env.new_pane("sleep 600");
     let st = env.store();
@@ -606,9 +594,7 @@ fn subscriptions_are_read_from_the_subs_dir() {
 
 #[test]
 fn bad_flags_are_one_line_usage_errors() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let p = env.new_pane("sleep 600");
     env.store()
         .append(pane_id(&p), Event::new(Kind::SessionStart))
@@ -651,9 +637,7 @@ fn bad_flags_are_one_line_usage_errors() {
 
 #[test]
 fn two_hundred_panes() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // 200 real panes, made with one tmux invocation.
     let mut args: Vec<&str> = Vec::new();
     for i in 0..200 {
@@ -771,9 +755,7 @@ impl Drop for Watching {
 
 #[test]
 fn watch_redraws_on_events_not_just_on_the_clock() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let p = env.new_pane("sleep 600");
     let st = env.store();
     st.append(pane_id(&p), Event::new(Kind::SessionStart))

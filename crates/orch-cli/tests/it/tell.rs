@@ -135,9 +135,7 @@ fn check_delivered_intact(env: &TestEnv, pane: &str, o: &Output, text: &str) {
 
 #[test]
 fn every_kind_of_text_arrives_intact_exactly_once() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     let title_before = env.tmux(&["display-message", "-p", "-t", &pane, "#{pane_title}"]);
 
@@ -207,9 +205,7 @@ fn every_kind_of_text_arrives_intact_exactly_once() {
 
 #[test]
 fn concurrent_tells_to_one_pane_arrive_whole() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     let texts: Vec<String> = (0..3)
         .map(|n| {
@@ -250,9 +246,7 @@ fn concurrent_tells_to_one_pane_arrive_whole() {
 
 #[test]
 fn permission_dialog_is_refused_and_nothing_is_typed() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     let o = tell(&env, &[&pane, "[[permission]] touch a file"]);
     assert_code(&o, 0);
@@ -302,9 +296,7 @@ fn permission_dialog_is_refused_and_nothing_is_typed() {
 
 #[test]
 fn startup_dialog_seen_only_on_screen_is_refused() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // --dialog: a trust dialog before any hook fires; only the screen shows it.
     let pane = env.new_pane("orch-echo --dialog");
     env.wait_for_screen(&pane, "2. No, exit", T);
@@ -321,9 +313,7 @@ fn startup_dialog_seen_only_on_screen_is_refused() {
 
 #[test]
 fn swallowed_enter_is_retried_and_delivered_once() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "--swallow-enter 1");
     let o = tell(&env, &[&pane, "please submit me"]);
     check_delivered_intact(&env, &pane, &o, "please submit me");
@@ -341,9 +331,7 @@ fn swallowed_enter_is_retried_and_delivered_once() {
 /// --paste-draw-ms.
 #[test]
 fn enter_waits_for_the_paste_to_be_drawn() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "--paste-draw-ms 150");
     for text in ["drawn late, submitted once", "and a second one"] {
         let o = tell(&env, &[&pane, text]);
@@ -360,9 +348,7 @@ fn enter_waits_for_the_paste_to_be_drawn() {
 
 #[test]
 fn wait_returns_the_reply_or_the_blocker() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     let text = "What is the answer?\nThink briefly.";
     let o = tell(&env, &[&pane, text, "--wait"]);
@@ -375,12 +361,8 @@ fn wait_returns_the_reply_or_the_blocker() {
     // `tell` then `listen` can never miss the reply.
     let o = tell(&env, &[&pane, "[[slow:300]] quick one"]);
     assert_code(&o, 0);
-    let l = env
-        .cmd("orch-listen")
-        .args([&pane, "--timeout", "10"])
-        .output()
-        .unwrap();
-    assert_eq!(l.status.code(), Some(0), "{}", stderr(&l));
+    let l = env.run("orch-listen", &[&pane, "--timeout", "10"]);
+    assert_code(&l, 0);
     assert_eq!(
         json_lines(&l)[0]["reply"],
         reply_for("[[slow:300]] quick one").as_str()
@@ -431,9 +413,7 @@ fn wait_returns_the_reply_or_the_blocker() {
 
 #[test]
 fn busy_target_is_waited_for_or_queued() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     assert_code(&tell(&env, &[&pane, "[[slow:3000]] long turn"]), 0);
 
@@ -471,9 +451,7 @@ fn busy_target_is_waited_for_or_queued() {
 
 #[test]
 fn roles_matrix_force_and_audit() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let op = start_echo(&env, "");
     let w1 = start_echo(&env, "");
     let w2 = start_echo(&env, "");
@@ -481,11 +459,7 @@ fn roles_matrix_force_and_audit() {
     register(&env, &w1, "alpha", "worker", Some(&op));
     register(&env, &w2, "beta", "worker", Some(&op));
     register(&env, &obs, "watcher", "observer", None);
-    let claim = env
-        .cmd_in("orch-tell", &op)
-        .arg("--claim-operator")
-        .output()
-        .unwrap();
+    let claim = env.run_in("orch-tell", &op, &["--claim-operator"]);
     assert_code(&claim, 0);
     assert_eq!(json(&claim)["pane"], op.as_str());
 
@@ -604,21 +578,13 @@ fn roles_matrix_force_and_audit() {
 
 #[test]
 fn escalation_axes() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let op = start_echo(&env, "");
     let w = start_echo(&env, "");
     let peer = start_echo(&env, "");
     register(&env, &w, "alpha", "worker", Some(&op));
     register(&env, &peer, "beta", "worker", None);
-    assert_code(
-        &env.cmd_in("orch-tell", &op)
-            .arg("--claim-operator")
-            .output()
-            .unwrap(),
-        0,
-    );
+    assert_code(&env.run_in("orch-tell", &op, &["--claim-operator"]), 0);
     let as_w = |args: &[&str]| env.cmd_in("orch-tell", &w).args(args).output().unwrap();
 
     let o = as_w(&[
@@ -657,9 +623,7 @@ fn escalation_axes() {
 
 #[test]
 fn operator_claims_are_guarded() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = start_echo(&env, "");
     let b = start_echo(&env, "");
     let w = start_echo(&env, "");
@@ -690,20 +654,14 @@ fn operator_claims_are_guarded() {
     assert_code(&o, 0);
     assert_eq!(json(&o)["pane"], b.as_str());
 
-    let o = env
-        .cmd_in("orch-tell", &b)
-        .arg("--release-operator")
-        .output()
-        .unwrap();
+    let o = env.run_in("orch-tell", &b, &["--release-operator"]);
     assert_code(&o, 0);
     assert_code(&tell(&env, &["operator", "gone?"]), 2);
 }
 
 #[test]
 fn bad_targets_and_texts_type_nothing_anywhere() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = start_echo(&env, "");
     let b = start_echo(&env, "");
     register(&env, &a, "alpha", "worker", None);
@@ -764,9 +722,7 @@ fn bad_targets_and_texts_type_nothing_anywhere() {
 
 #[test]
 fn hookless_agent_is_unconfirmed_not_delivered() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = env.new_pane("orch-echo --no-hooks --turn-ms 20");
     env.wait_for_screen(&pane, "echo>", T);
     let o = tell(&env, &[&pane, "can you hear me"]);
@@ -784,9 +740,7 @@ fn hookless_agent_is_unconfirmed_not_delivered() {
 
 #[test]
 fn large_prompt_goes_through_a_file() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     let big: String = (0..200).map(|i| format!("spec line {i}\n")).collect();
     let o = tell_stdin(
@@ -818,24 +772,14 @@ fn large_prompt_goes_through_a_file() {
 
 #[test]
 fn self_and_orch_parent_addressing() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let a = start_echo(&env, "");
     let b = start_echo(&env, "");
     // `self` from inside a pane (tell run on the agent's behalf).
-    let o = env
-        .cmd_in("orch-tell", &a)
-        .args(["self", "note to self"])
-        .output()
-        .unwrap();
+    let o = env.run_in("orch-tell", &a, &["self", "note to self"]);
     assert_code(&o, 0);
     assert_eq!(json(&o)["pane"], a.as_str());
-    let o = env
-        .cmd_in("orch-tell", &a)
-        .args(["self", "note", "--wait"])
-        .output()
-        .unwrap();
+    let o = env.run_in("orch-tell", &a, &["self", "note", "--wait"]);
     assert_code(&o, 2);
     // `parent` from ORCH_PARENT when the registry has none.
     let o = env
@@ -846,20 +790,14 @@ fn self_and_orch_parent_addressing() {
         .unwrap();
     assert_code(&o, 0);
     assert_eq!(json(&o)["pane"], b.as_str());
-    let o = env
-        .cmd_in("orch-tell", &a)
-        .args(["parent", "hello?"])
-        .output()
-        .unwrap();
+    let o = env.run_in("orch-tell", &a, &["parent", "hello?"]);
     assert_code(&o, 2);
     assert_one_line_error(&o, "no parent");
 }
 
 #[test]
 fn enter_retries_are_bounded_and_never_repaste() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // Swallows more Enters than tell will ever press.
     let pane = start_echo(&env, "--swallow-enter 10");
     let o = tell(&env, &[&pane, "stuck in the box", "--timeout", "5"]);
@@ -880,9 +818,7 @@ fn enter_retries_are_bounded_and_never_repaste() {
 
 #[test]
 fn agent_exiting_after_the_paste_is_reported_as_exited() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = start_echo(&env, "");
     // The echo agent treats /exit as a command: no prompt event, session end.
     let o = tell(&env, &[&pane, "/exit"]);

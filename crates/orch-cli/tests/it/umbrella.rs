@@ -3,7 +3,7 @@ use crate::prelude::*;
 #[test]
 fn orch_help_lists_subcommands() {
     let env = TestEnv::new();
-    let o = env.cmd("orch").arg("--help").output().unwrap();
+    let o = env.run("orch", &["--help"]);
     assert!(o.status.success());
     let out = stdout(&o);
     for sub in [
@@ -23,7 +23,7 @@ fn orch_help_lists_subcommands() {
 #[test]
 fn orch_version() {
     let env = TestEnv::new();
-    let o = env.cmd("orch").arg("--version").output().unwrap();
+    let o = env.run("orch", &["--version"]);
     assert!(o.status.success());
     assert!(stdout(&o).starts_with("orch "), "{}", stdout(&o));
 }
@@ -32,7 +32,7 @@ fn orch_version() {
 fn orch_dispatches_to_subcommand_binary() {
     let env = TestEnv::new();
     // `orch listen` with no target is orch-listen's own usage error.
-    let o = env.cmd("orch").arg("listen").output().unwrap();
+    let o = env.run("orch", &["listen"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("orch-listen: "), "{}", stderr(&o));
 }
@@ -40,7 +40,7 @@ fn orch_dispatches_to_subcommand_binary() {
 #[test]
 fn orch_unknown_subcommand_is_a_usage_error() {
     let env = TestEnv::new();
-    let o = env.cmd("orch").arg("frobnicate").output().unwrap();
+    let o = env.run("orch", &["frobnicate"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
@@ -54,22 +54,14 @@ fn orch_unknown_subcommand_is_a_usage_error() {
 fn orch_completions_for_each_shell() {
     let env = TestEnv::new();
     for shell in ["bash", "zsh", "fish"] {
-        let o = env
-            .cmd("orch")
-            .args(["completions", shell])
-            .output()
-            .unwrap();
+        let o = env.run("orch", &["completions", shell]);
         assert!(o.status.success(), "{shell}: {}", stderr(&o));
         assert!(
             stdout(&o).contains("listen"),
             "{shell} completions lack listen"
         );
     }
-    let o = env
-        .cmd("orch")
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
+    let o = env.run("orch", &["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -91,20 +83,16 @@ fn orch_passes_help_and_version_to_the_subcommand() {
             stdout(&o)
         );
     }
-    let o = env
-        .cmd("orch")
-        .args(["tell", "--version"])
-        .output()
-        .unwrap();
+    let o = env.run("orch", &["tell", "--version"]);
     assert!(stdout(&o).starts_with("orch-tell "), "{}", stdout(&o));
     // Options before the subcommand are still orch's own.
-    let o = env.cmd("orch").args(["--help"]).output().unwrap();
+    let o = env.run("orch", &["--help"]);
     assert!(
         stdout(&o).contains("Usage: orch <COMMAND>"),
         "{}",
         stdout(&o)
     );
-    let o = env.cmd("orch").args(["--bogus"]).output().unwrap();
+    let o = env.run("orch", &["--bogus"]);
     assert_eq!(o.status.code(), Some(2));
 }
 

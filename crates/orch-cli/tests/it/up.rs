@@ -12,15 +12,7 @@ use std::process::{Output, Stdio};
 
 use crate::prelude::*;
 use orch::install::jsonedit::same;
-
-const EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session_start"),
-    ("UserPromptSubmit", "prompt"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop_failure"),
-    ("Notification", "notify"),
-    ("SessionEnd", "session_end"),
-];
+use orch_testkit::claude::hook_events;
 
 fn settings(env: &TestEnv) -> PathBuf {
     env.claude_config.join("settings.json")
@@ -30,18 +22,11 @@ fn orch_command(arg: &str) -> String {
     orch::install::shellwords::join(&[bin("orch-hook").to_string_lossy().as_ref(), arg])
 }
 
-fn run(env: &TestEnv, name: &str, args: &[&str]) -> Output {
-    env.cmd(name).args(args).output().unwrap()
-}
-
-fn out_json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            stdout(o),
-            stderr(o)
-        )
-    })
+/// Run `name` `args`, insist on exit 0; its JSON report.
+fn ok(env: &TestEnv, name: &str, args: &[&str]) -> Value {
+    let o = env.run(name, args);
+    assert_code(&o, 0);
+    json_of(&o)
 }
 
 fn backups(env: &TestEnv) -> Vec<PathBuf> {
@@ -105,10 +90,7 @@ fn without_orch(doc: &Value) -> Value {
 
 /// The whole up → up → down cycle for a valid original (`None`: no file).
 fn round_trip(original: Option<&str>) -> Option<TestEnv> {
-    if !have_tmux() {
-        return None;
-    }
-    let env = TestEnv::new();
+    let env = TestEnv::if_tmux_installed()?;
     let path = settings(&env);
     if let Some(text) = original {
         fs::create_dir_all(&env.claude_config).unwrap();
@@ -117,14 +99,14 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
     let orig_doc: Option<Value> = original.map(|t| serde_json::from_str(t).unwrap());
 
     // First up: orch's six entries, everything else kept.
-    let o = run(&env, "orch-up", &[]);
+    let o = env.run("orch-up", &[]);
     assert_eq!(o.status.code(), Some(0), "up failed: {}", stderr(&o));
-    let report = out_json(&o);
+    let report = json_of(&o);
     assert_eq!(report["changed"], true);
     assert_eq!(report["already_installed"], false);
     let after_up = fs::read(&path).unwrap();
     let doc = read_doc(&path);
-    for (event, arg) in EVENTS {
+    for (event, arg) in hook_events() {
         assert_eq!(
             orch_entries(&doc, event),
             vec![orch_command(arg)],
@@ -170,9 +152,9 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
     let mtime = fs::metadata(&path).unwrap().modified().unwrap();
     let manifest = env.config.join("install.json");
     let manifest_before = fs::read(&manifest).unwrap();
-    let o = run(&env, "orch-up", &[]);
+    let o = env.run("orch-up", &[]);
     assert_eq!(o.status.code(), Some(0), "second up failed: {}", stderr(&o));
-    let report = out_json(&o);
+    let report = json_of(&o);
     assert_eq!(report["changed"], false);
     assert_eq!(report["already_installed"], true);
     assert_eq!(report["claude"]["action"], "unchanged");
@@ -182,9 +164,9 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
     assert_eq!(backups(&env).len(), usize::from(original.is_some()));
 
     // Down: the original comes back.
-    let o = run(&env, "orch-down", &["--yes"]);
+    let o = env.run("orch-down", &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "down failed: {}", stderr(&o));
-    let report = out_json(&o);
+    let report = json_of(&o);
     assert_eq!(
         report["settings"][0]["removed"].as_array().unwrap().len(),
         6,
@@ -203,9 +185,7 @@ fn round_trip(original: Option<&str>) -> Option<TestEnv> {
         }
         Some(text) => {
             let orig = orig_doc.as_ref().unwrap();
-            let has_orch = EVENTS
-                .iter()
-                .any(|(e, _)| !orch_entries(orig, e).is_empty());
+            let has_orch = hook_events().any(|(e, _)| !orch_entries(orig, e).is_empty());
             if has_orch {
                 // The pre-existing orch entry was orch's: it goes too.
                 let got = read_doc(&path);
@@ -419,20 +399,11 @@ fn corpus_older_orch_entry_is_updated_in_place() {
   }
 }
 "#;
-    let Some(env) = round_trip(Some(original)) else {
-        return;
-    };
+    let env = or_skip!(round_trip(Some(original)));
     // And in detail: the old entry is rewritten where it was.
     fs::write(settings(&env), original).unwrap();
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
-    let stop = report["claude"]["hooks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["event"] == "Stop")
-        .unwrap();
+    let report = ok(&env, "orch-up", &[]);
+    let stop = entry(&report["claude"]["hooks"], "event", "Stop");
     assert_eq!(stop["action"], "updated");
     assert_eq!(stop["previous"], "/opt/old-orch/bin/orch-hook stop");
     let doc = read_doc(&settings(&env));
@@ -458,11 +429,9 @@ fn corpus_unicode() {
 #[test]
 fn corpus_hand_formatted_file_only_gains_lines() {
     let original = "{\n    \"permissions\": {\"allow\": [\"Bash(ls)\", \"Read(*)\"], \"deny\": []},\n    \"env\": { \"A\" : \"1\" },\n    \"hooks\": {\n        \"Stop\": [ {\"hooks\": [{\"type\": \"command\", \"command\": \"say done\"}]} ]\n    },\n    \"model\": \"opus\"\n}\n";
-    let Some(env) = round_trip(Some(original)) else {
-        return;
-    };
+    let env = or_skip!(round_trip(Some(original)));
     fs::write(settings(&env), original).unwrap();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    ok(&env, "orch-up", &[]);
     let after = fs::read_to_string(settings(&env)).unwrap();
     let diff = orch::install::diff::unified(original, &after, "a", "b");
     for line in diff.lines().skip(2).filter(|l| l.starts_with('-')) {
@@ -488,22 +457,19 @@ fn corpus_hand_formatted_file_only_gains_lines() {
 
 #[test]
 fn down_keeps_what_changed_after_up() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
     fs::write(settings(&env), original).unwrap();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    ok(&env, "orch-up", &[]);
     // Claude Code rewrites its settings (JSON.stringify(…, null, 2)) and
     // adds a key of its own.
     let mut doc = read_doc(&settings(&env));
     doc["skipDangerousModePermissionPrompt"] = Value::Bool(true);
     fs::write(settings(&env), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let o = run(&env, "orch-down", &["--yes"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(out_json(&o)["settings"][0]["action"], "updated");
+    let o = env.run("orch-down", &["--yes"]);
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["settings"][0]["action"], "updated");
     let mut expect: Value = serde_json::from_str(original).unwrap();
     expect["skipDangerousModePermissionPrompt"] = Value::Bool(true);
     let got = read_doc(&settings(&env));
@@ -536,10 +502,7 @@ fn corpus_large_file() {
 /// An input up must refuse: exit `code`, one-line error, file untouched,
 /// no backup, no manifest; down refuses it too.
 fn refused(text: &str, mode: Option<u32>, code: i32, needle: &str) {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
     fs::create_dir_all(&env.claude_config).unwrap();
     fs::write(&path, text).unwrap();
@@ -547,7 +510,7 @@ fn refused(text: &str, mode: Option<u32>, code: i32, needle: &str) {
         fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
     }
     for _ in 0..2 {
-        let o = run(&env, "orch-up", &[]);
+        let o = env.run("orch-up", &[]);
         assert_eq!(
             o.status.code(),
             Some(code),
@@ -570,10 +533,10 @@ fn refused(text: &str, mode: Option<u32>, code: i32, needle: &str) {
         assert!(backups(&env).is_empty());
         assert!(!env.config.join("install.json").exists());
     }
-    let o = run(&env, "orch-down", &["--yes"]);
+    let o = env.run("orch-down", &["--yes"]);
     if mode.is_some() {
         // Nothing of orch's in it: down has nothing to remove there.
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_code(&o, 0);
     } else {
         assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
     }
@@ -630,10 +593,7 @@ fn corpus_read_only_file_is_refused() {
 
 #[test]
 fn concurrent_ups_lose_nothing() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
     fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  },\n  \"model\": \"opus\"\n}\n";
@@ -656,14 +616,14 @@ fn concurrent_ups_lose_nothing() {
     }
     let changed = outs
         .iter()
-        .filter(|o| out_json(o)["changed"] == true)
+        .filter(|o| json_of(o)["changed"] == true)
         .count();
     assert_eq!(
         changed, 1,
         "exactly one up changes the file, the others find it installed"
     );
     let doc = read_doc(&path);
-    for (event, arg) in EVENTS {
+    for (event, arg) in hook_events() {
         assert_eq!(
             orch_entries(&doc, event),
             vec![orch_command(arg)],
@@ -677,17 +637,12 @@ fn concurrent_ups_lose_nothing() {
 
 #[test]
 fn dry_run_changes_nothing_and_shows_the_diff() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
     fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\"\n}\n";
     fs::write(&path, original).unwrap();
-    let o = run(&env, "orch-up", &["--dry-run"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
+    let report = ok(&env, "orch-up", &["--dry-run"]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["changed"], false);
     let diff = report["diff"].as_str().unwrap();
@@ -714,16 +669,14 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
         "dry-run does not even create orch's config dir"
     );
     // --pretty prints the same diff for people.
-    let o = run(&env, "orch-up", &["--dry-run", "--pretty"]);
+    let o = env.run("orch-up", &["--dry-run", "--pretty"]);
     assert!(stdout(&o).contains(diff), "{}", stdout(&o));
     assert_eq!(fs::read_to_string(&path).unwrap(), original);
 
     // And down --dry-run after a real up.
-    assert!(run(&env, "orch-up", &["--quiet"]).stdout.is_empty());
+    assert!(env.run("orch-up", &["--quiet"]).stdout.is_empty());
     let installed = fs::read(&path).unwrap();
-    let o = run(&env, "orch-down", &["--dry-run"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
+    let report = ok(&env, "orch-down", &["--dry-run"]);
     assert!(report["diff"].as_str().unwrap().contains(&format!(
         "-            \"command\": \"{}\",\n",
         orch_command("stop")
@@ -734,13 +687,10 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
 
 #[test]
 fn down_without_yes_and_without_a_terminal_refuses() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    ok(&env, "orch-up", &[]);
     let installed = fs::read(settings(&env)).unwrap();
-    let o = run(&env, "orch-down", &[]);
+    let o = env.run("orch-down", &[]);
     assert_eq!(o.status.code(), Some(4));
     let err = stderr(&o);
     assert!(
@@ -754,44 +704,38 @@ fn down_without_yes_and_without_a_terminal_refuses() {
 
 #[test]
 fn down_keep_state_keeps_the_state_dir() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    ok(&env, "orch-up", &[]);
     fs::create_dir_all(env.state.join("servers")).unwrap();
     fs::write(env.state.join("errors.log"), "x\n").unwrap();
-    let o = run(&env, "orch-down", &["--yes", "--keep-state"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch-down", &["--yes", "--keep-state"]);
+    assert_code(&o, 0);
     assert!(env.state.join("errors.log").exists());
-    assert!(out_json(&o).get("state_dir_removed").is_none());
+    assert!(json_of(&o).get("state_dir_removed").is_none());
     // Nothing left to remove: a second down says so and succeeds.
-    let o = run(&env, "orch-down", &["--pretty"]);
+    let o = env.run("orch-down", &["--pretty"]);
     assert_eq!(
         o.status.code(),
         Some(4),
         "the state dir is still there to remove: {}",
         stdout(&o)
     );
-    let o = run(&env, "orch-down", &["--keep-state", "--pretty"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch-down", &["--keep-state", "--pretty"]);
+    assert_code(&o, 0);
     assert!(stdout(&o).contains("not installed"), "{}", stdout(&o));
 }
 
 #[test]
 fn down_refuses_to_delete_home_as_state_dir() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    ok(&env, "orch-up", &[]);
     let o = env
         .cmd("orch-down")
         .arg("--yes")
         .env("ORCH_STATE_DIR", &env.home)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_code(&o, 4);
     assert!(
         stderr(&o).contains("will not delete the state dir"),
         "{}",
@@ -807,18 +751,15 @@ fn down_refuses_to_delete_home_as_state_dir() {
 
 #[test]
 fn default_claude_dir_is_home_dot_claude() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let o = env
         .cmd("orch-up")
         .env_remove("CLAUDE_CONFIG_DIR")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_code(&o, 0);
     let p = env.home.join(".claude").join("settings.json");
-    assert_eq!(out_json(&o)["claude"]["path"], p.to_string_lossy().as_ref());
+    assert_eq!(json_of(&o)["claude"]["path"], p.to_string_lossy().as_ref());
     assert_eq!(
         orch_entries(&read_doc(&p), "Stop"),
         vec![orch_command("stop")]
@@ -827,10 +768,7 @@ fn default_claude_dir_is_home_dot_claude() {
 
 #[test]
 fn symlinked_settings_stay_a_symlink_and_keep_their_mode() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let dotfiles = env.home.join("dotfiles");
     fs::create_dir_all(&dotfiles).unwrap();
     fs::create_dir_all(&env.claude_config).unwrap();
@@ -838,7 +776,7 @@ fn symlinked_settings_stay_a_symlink_and_keep_their_mode() {
     fs::write(&real, "{\"model\": \"opus\"}").unwrap();
     fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink(&real, settings(&env)).unwrap();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    ok(&env, "orch-up", &[]);
     assert!(
         fs::symlink_metadata(settings(&env))
             .unwrap()
@@ -855,7 +793,7 @@ fn symlinked_settings_stay_a_symlink_and_keep_their_mode() {
     );
     // Compact one-line files stay compact.
     assert_eq!(fs::read_to_string(&real).unwrap().lines().count(), 1);
-    assert_eq!(run(&env, "orch-down", &["--yes"]).status.code(), Some(0));
+    ok(&env, "orch-down", &["--yes"]);
     assert!(
         fs::symlink_metadata(settings(&env))
             .unwrap()
@@ -895,14 +833,12 @@ fn skills_are_installed_and_removed_exactly() {
     // A skill of the user's own must survive up and down.
     fs::create_dir_all(skills_dir.join("mine")).unwrap();
     fs::write(skills_dir.join("mine/SKILL.md"), "---\nname: mine\n---\n").unwrap();
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
+    let report = ok(&env, "orch-up", &[]);
     assert_eq!(report["skills"].as_array().unwrap().len(), expected.len());
     for (rel, data) in &expected {
         assert_eq!(&fs::read(skills_dir.join(rel)).unwrap(), data, "{rel:?}");
     }
-    assert_eq!(run(&env, "orch-down", &["--yes"]).status.code(), Some(0));
+    ok(&env, "orch-down", &["--yes"]);
     for (rel, _) in &expected {
         assert!(!skills_dir.join(rel).exists(), "{rel:?} not removed");
     }
@@ -914,10 +850,7 @@ fn skills_are_installed_and_removed_exactly() {
 
 #[test]
 fn harness_glue_is_installed_and_removed_exactly() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     // A home where codex, gemini and pi have been used before.
     let codex = env.home.join(".codex");
     fs::create_dir_all(&codex).unwrap();
@@ -930,9 +863,7 @@ fn harness_glue_is_installed_and_removed_exactly() {
     let pi = env.home.join(".pi/agent");
     fs::create_dir_all(&pi).unwrap();
 
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
+    let report = ok(&env, "orch-up", &[]);
     let glue = report["glue"].as_array().unwrap();
     for h in ["codex", "gemini", "pi"] {
         let g = glue.iter().find(|g| g["harness"] == h).unwrap();
@@ -974,12 +905,12 @@ fn harness_glue_is_installed_and_removed_exactly() {
     assert!(!ext.contains("@ORCH_HOOK"));
 
     // Idempotent.
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(out_json(&o)["already_installed"], true, "{}", stdout(&o));
+    let o = env.run("orch-up", &[]);
+    assert_eq!(json_of(&o)["already_installed"], true, "{}", stdout(&o));
 
     // Down restores all three.
-    let o = run(&env, "orch-down", &["--yes"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch-down", &["--yes"]);
+    assert_code(&o, 0);
     assert_eq!(
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         codex_config
@@ -998,24 +929,13 @@ fn harness_glue_is_installed_and_removed_exactly() {
 
 #[test]
 fn codex_notify_of_someone_else_is_left_alone() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let codex = env.home.join(".codex");
     fs::create_dir_all(&codex).unwrap();
     let config = "notify = [\"terminal-notifier\", \"-title\", \"Codex\"]\n";
     fs::write(codex.join("config.toml"), config).unwrap();
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let report = out_json(&o);
-    let g = report["glue"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["harness"] == "codex")
-        .unwrap()
-        .clone();
+    let report = ok(&env, "orch-up", &[]);
+    let g = entry(&report["glue"], "harness", "codex");
     assert_eq!(g["action"], "skipped");
     assert!(g["reason"].as_str().unwrap().contains("terminal-notifier"));
     assert!(
@@ -1029,7 +949,7 @@ fn codex_notify_of_someone_else_is_left_alone() {
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         config
     );
-    assert_eq!(run(&env, "orch-down", &["--yes"]).status.code(), Some(0));
+    ok(&env, "orch-down", &["--yes"]);
     assert_eq!(
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         config
@@ -1038,11 +958,9 @@ fn codex_notify_of_someone_else_is_left_alone() {
 
 #[test]
 fn codex_glue_records_a_turn_end() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     fs::create_dir_all(env.home.join(".codex")).unwrap();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    ok(&env, "orch-up", &[]);
     let script = env.config.join("glue/codex-notify.sh");
     // What Codex runs on a turn end: the program with one JSON argument.
     let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/tmp","input-messages":["hi"],"last-assistant-message":"done"}"#;
@@ -1058,10 +976,8 @@ fn codex_glue_records_a_turn_end() {
 
 #[test]
 fn doctor_passes_after_up_and_detects_a_removed_hook() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
-    let o = run(&env, "orch-doctor", &[]);
+    let env = or_skip!(TestEnv::with_tmux());
+    let o = env.run("orch-doctor", &[]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -1069,15 +985,15 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
         stdout(&o)
     );
     assert!(
-        out_json(&o)["problems"][0]
+        json_of(&o)["problems"][0]
             .as_str()
             .unwrap()
             .contains("run orch up")
     );
 
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
-    let o = run(&env, "orch-doctor", &[]);
-    let report = out_json(&o);
+    ok(&env, "orch-up", &[]);
+    let o = env.run("orch-doctor", &[]);
+    let report = json_of(&o);
     assert_eq!(o.status.code(), Some(0), "doctor after up: {report:#}");
     assert_eq!(report["healthy"], true);
     assert_eq!(report["probe"], "ran");
@@ -1098,24 +1014,14 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
     let mut doc = read_doc(&path);
     doc["hooks"].as_object_mut().unwrap().shift_remove("Stop");
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let o = run(&env, "orch-doctor", &[]);
+    let o = env.run("orch-doctor", &[]);
     assert_eq!(o.status.code(), Some(1));
-    let report = out_json(&o);
+    let report = json_of(&o);
     assert_eq!(report["healthy"], false);
-    let stop = report["hooks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["event"] == "Stop")
-        .unwrap()
-        .clone();
+    let stop = entry(&report["hooks"], "event", "Stop");
     assert_eq!(stop["status"], "missing");
     assert!(
-        report["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p.as_str().unwrap().contains("Stop hook is missing")),
+        mentions(&report["problems"], "Stop hook is missing"),
         "{report:#}"
     );
     let err = stderr(&o);
@@ -1126,30 +1032,16 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
     doc["hooks"]["Notification"][0]["hooks"][0]["command"] =
         Value::from("/nonexistent/orch-hook notify");
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let report = out_json(&run(&env, "orch-doctor", &[]));
-    let n = report["hooks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["event"] == "Notification")
-        .unwrap()
-        .clone();
+    let report = json_of(&env.run("orch-doctor", &[]));
+    let n = entry(&report["hooks"], "event", "Notification");
     assert_eq!(n["status"], "broken", "{n}");
-    assert!(
-        report["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p.as_str().unwrap().contains("changed since orch up"))
-    );
+    assert!(mentions(&report["problems"], "changed since orch up"));
 }
 
 #[test]
 fn doctor_sees_a_hook_that_runs_but_records_nothing() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let env = or_skip!(TestEnv::with_tmux());
+    ok(&env, "orch-up", &[]);
     // A "hook" that is named orch-hook but records nothing.
     let fake_dir = env.home.join("fake");
     fs::create_dir_all(&fake_dir).unwrap();
@@ -1161,16 +1053,10 @@ fn doctor_sees_a_hook_that_runs_but_records_nothing() {
     doc["hooks"]["Stop"][0]["hooks"][0]["command"] =
         Value::from(format!("{} stop", fake.display()));
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let o = run(&env, "orch-doctor", &[]);
+    let o = env.run("orch-doctor", &[]);
     assert_eq!(o.status.code(), Some(1));
-    let report = out_json(&o);
-    let stop = report["hooks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["event"] == "Stop")
-        .unwrap()
-        .clone();
+    let report = json_of(&o);
+    let stop = entry(&report["hooks"], "event", "Stop");
     assert_eq!(stop["fired"], false, "{stop}");
     let others_fired = report["hooks"]
         .as_array()
@@ -1183,16 +1069,13 @@ fn doctor_sees_a_hook_that_runs_but_records_nothing() {
 
 #[test]
 fn doctor_reports_a_state_dir_that_is_not_private() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    assert_eq!(run(&env, "orch-up", &[]).status.code(), Some(0));
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    ok(&env, "orch-up", &[]);
     fs::create_dir_all(&env.state).unwrap();
     fs::set_permissions(&env.state, fs::Permissions::from_mode(0o755)).unwrap();
-    let o = run(&env, "orch-doctor", &["--no-probe"]);
+    let o = env.run("orch-doctor", &["--no-probe"]);
     assert_eq!(o.status.code(), Some(1));
-    let report = out_json(&o);
+    let report = json_of(&o);
     assert_eq!(report["state_dir"]["ok"], false);
     assert!(
         report["problems"][0]
@@ -1205,20 +1088,17 @@ fn doctor_reports_a_state_dir_that_is_not_private() {
 
 #[test]
 fn umbrella_runs_up_down_doctor() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    let o = run(&env, "orch", &["up", "--quiet"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    let o = env.run("orch", &["up", "--quiet"]);
+    assert_code(&o, 0);
     assert!(o.stdout.is_empty(), "--quiet prints nothing");
-    let o = run(&env, "orch", &["doctor", "--no-probe", "--pretty"]);
+    let o = env.run("orch", &["doctor", "--no-probe", "--pretty"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).starts_with("orch doctor: healthy"));
-    let o = run(&env, "orch", &["down", "--yes", "--pretty"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch", &["down", "--yes", "--pretty"]);
+    assert_code(&o, 0);
     assert!(stdout(&o).starts_with("orch down: removed"));
-    let o = run(&env, "orch", &["completions", "bash"]);
+    let o = env.run("orch", &["completions", "bash"]);
     for sub in ["up", "down", "doctor", "--keep-state", "--dry-run"] {
         assert!(stdout(&o).contains(sub), "completions lack {sub}");
     }
@@ -1226,16 +1106,14 @@ fn umbrella_runs_up_down_doctor() {
 
 #[test]
 fn awkward_install_path_is_quoted_for_the_shell() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     // An install dir with a space and a quote in its name.
     let dir = env.home.join("my tools/it's here");
     fs::create_dir_all(&dir).unwrap();
     let hook = dir.join("orch-hook");
     fs::copy(bin("orch-hook"), &hook).unwrap();
-    let o = run(&env, "orch-up", &["--hook", hook.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch-up", &["--hook", hook.to_str().unwrap()]);
+    assert_code(&o, 0);
     let doc = read_doc(&settings(&env));
     let cmd = orch_entries(&doc, "Stop").pop().unwrap();
     assert!(cmd.starts_with('\''), "quoted: {cmd}");
@@ -1243,14 +1121,14 @@ fn awkward_install_path_is_quoted_for_the_shell() {
     assert_eq!(Path::new(&parsed.program), hook);
     // Claude runs hooks through a shell: doctor does the same, and the
     // events arrive.
-    let o = run(&env, "orch-doctor", &[]);
-    let report = out_json(&o);
+    let o = env.run("orch-doctor", &[]);
+    let report = json_of(&o);
     for h in report["hooks"].as_array().unwrap() {
         assert_eq!(h["fired"], true, "{report:#}");
     }
     // Re-running up with the normal binary updates every entry in place.
-    let o = run(&env, "orch-up", &[]);
-    let report = out_json(&o);
+    let o = env.run("orch-up", &[]);
+    let report = json_of(&o);
     assert!(
         report["claude"]["hooks"]
             .as_array()
@@ -1267,34 +1145,28 @@ fn awkward_install_path_is_quoted_for_the_shell() {
 
 #[test]
 fn claude_only_leaves_other_harnesses_alone() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     fs::create_dir_all(env.home.join(".codex")).unwrap();
     fs::create_dir_all(env.home.join(".gemini")).unwrap();
-    let o = run(&env, "orch-up", &["--claude-only"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(out_json(&o)["glue"].as_array().unwrap().is_empty());
+    let o = env.run("orch-up", &["--claude-only"]);
+    assert_code(&o, 0);
+    assert!(json_of(&o)["glue"].as_array().unwrap().is_empty());
     assert!(!env.home.join(".codex/config.toml").exists());
     assert!(!env.home.join(".gemini/settings.json").exists());
 }
 
 #[test]
 fn glue_files_orch_created_leave_nothing_behind() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     // Harness dirs exist but hold no config yet.
     for d in [".codex", ".gemini", ".pi/agent"] {
         fs::create_dir_all(env.home.join(d)).unwrap();
     }
-    let o = run(&env, "orch-up", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = env.run("orch-up", &[]);
+    assert_code(&o, 0);
     assert!(env.home.join(".codex/config.toml").exists());
     assert!(env.home.join(".gemini/settings.json").exists());
-    assert_eq!(run(&env, "orch-down", &["--yes"]).status.code(), Some(0));
+    ok(&env, "orch-down", &["--yes"]);
     for d in [".codex", ".gemini", ".pi/agent"] {
         let left: Vec<_> = fs::read_dir(env.home.join(d))
             .unwrap()

@@ -13,25 +13,17 @@
 
 use serde_json::{Value, json};
 
-use super::http::{HttpRequest, Responder};
-use super::{Answer, Input, Kind, Protocol, Reply, Turn, arr, kind_by_tools, named, shell_call};
+use super::http::Responder;
+use super::{Answer, Input, Protocol, Turn, arr, named, shell_call};
 
 #[derive(Debug, Default, Clone)]
 pub struct Anthropic;
 
 impl Protocol for Anthropic {
-    fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind> {
-        (req.method == "POST" && req.path().ends_with("/v1/messages"))
-            .then(|| kind_by_tools(body.and_then(|b| b.get("tools"))))
-    }
-
-    fn other(&self, req: &HttpRequest) -> (u16, Value) {
-        if req.path().ends_with("/count_tokens") {
-            (200, json!({"input_tokens": 12}))
-        } else {
-            (200, json!({}))
-        }
-    }
+    const MODEL_PATH: &'static str = "/v1/messages";
+    const FIXED: &'static [(&'static str, &'static str)] =
+        &[("/count_tokens", r#"{"input_tokens": 12}"#)];
+    const SIDE_REPLY: &'static str = r#"{"title": "Mock session"}"#;
 
     fn input(&self, body: &Value) -> Input {
         let messages = body
@@ -56,10 +48,6 @@ impl Protocol for Anthropic {
             }
         }
         input
-    }
-
-    fn side_reply(&self, _body: &Value) -> Reply {
-        Reply::text(r#"{"title": "Mock session"}"#)
     }
 
     fn error(&self, status: u16, message: &str) -> Value {

@@ -27,9 +27,27 @@ pub struct Gemini;
 const TITLE_PROMPT: &str = "Summarize the user's primary intent";
 
 impl Protocol for Gemini {
+    const MODEL_PATH: &'static str = ":generateContent";
+    const FIXED: &'static [(&'static str, &'static str)] = &[
+        (":countTokens", r#"{"totalTokens": 42}"#),
+        (
+            ":embedContent",
+            r#"{"embedding": {"values": [0, 0, 0, 0]}}"#,
+        ),
+        (
+            ":batchEmbedContents",
+            r#"{"embeddings": [{"values": [0, 0, 0, 0]}]}"#,
+        ),
+        (
+            "/models",
+            r#"{"models": [{"name": "models/gemini-2.5-flash", "supportedGenerationMethods": ["generateContent", "countTokens"]}]}"#,
+        ),
+    ];
+    const SIDE_REPLY: &'static str = "Mock session title";
+
     fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind> {
         let p = req.path();
-        let generate = p.ends_with(":generateContent") || p.ends_with(":streamGenerateContent");
+        let generate = p.ends_with(Self::MODEL_PATH) || p.ends_with(":streamGenerateContent");
         (req.method == "POST" && generate).then(|| {
             let titled = body.is_some_and(|b| {
                 self.input(b)
@@ -42,23 +60,6 @@ impl Protocol for Gemini {
                 kind_by_tools(body.and_then(|b| b.get("tools")))
             }
         })
-    }
-
-    fn other(&self, req: &HttpRequest) -> (u16, Value) {
-        let p = req.path();
-        if p.ends_with(":countTokens") {
-            (200, json!({"totalTokens": 42}))
-        } else if p.ends_with(":embedContent") || p.ends_with(":batchEmbedContents") {
-            (200, json!({"embeddings": [{"values": vec![0.0; 8]}]}))
-        } else if req.method == "GET" && p.contains("/models") {
-            (
-                200,
-                json!({"models": [{"name": "models/gemini-2.5-flash",
-                    "supportedGenerationMethods": ["generateContent", "countTokens"]}]}),
-            )
-        } else {
-            (200, json!({}))
-        }
     }
 
     fn input(&self, body: &Value) -> Input {
@@ -103,7 +104,7 @@ impl Protocol for Gemini {
 
     fn side_reply(&self, body: &Value) -> Reply {
         if !json_mode(body) {
-            return Reply::text("Mock session title");
+            return Reply::text(Self::SIDE_REPLY);
         }
         let gc = &body["generationConfig"];
         let schema = gc

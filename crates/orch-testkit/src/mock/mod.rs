@@ -228,18 +228,37 @@ impl Turn<'_> {
 /// One wire protocol: how to tell its requests apart, read what the user
 /// said, and write an answer.
 pub trait Protocol: Send + Sync + 'static {
-    /// `Some` for a model request (main turn or side request), `None` for
-    /// anything else.
-    fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind>;
-    /// The answer to a request that is not a model request.
-    fn other(&self, req: &HttpRequest) -> (u16, Value);
-    fn input(&self, body: &Value) -> Input;
+    /// How the path of a model request ends (`/v1/messages`).
+    const MODEL_PATH: &'static str;
+    /// Fixed answers to requests that are not model requests: (a string
+    /// the path contains, the JSON body). Anything else gets `{}`.
+    const FIXED: &'static [(&'static str, &'static str)] = &[];
     /// The default reply to a side request.
-    fn side_reply(&self, body: &Value) -> Reply;
+    const SIDE_REPLY: &'static str;
+
+    /// `Some` for a model request (a main turn if it declares tools, else a
+    /// side request), `None` for anything else.
+    fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind> {
+        (req.method == "POST" && req.path().ends_with(Self::MODEL_PATH))
+            .then(|| kind_by_tools(body.and_then(|b| b.get("tools"))))
+    }
+    fn input(&self, body: &Value) -> Input;
+    fn side_reply(&self, _body: &Value) -> Reply {
+        Reply::text(Self::SIDE_REPLY)
+    }
     /// The protocol's body for an HTTP error.
     fn error(&self, status: u16, message: &str) -> Value;
     /// Write `turn.answer`, calling [`Turn::wait`] once first.
     fn write(&self, out: &mut Responder, turn: Turn) -> std::io::Result<()>;
+}
+
+/// The answer to a request that is not a model request.
+fn fixed<P: Protocol>(req: &HttpRequest) -> Value {
+    P::FIXED
+        .iter()
+        .find(|(p, _)| req.path().contains(p))
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or_else(|| json!({}))
 }
 
 struct State {
@@ -471,9 +490,9 @@ fn handle<P: Protocol>(
             log(Kind::Other, None, format!("400 {why}"));
             return out.json(400, &json!({"error": {"message": why}}));
         }
-        let (status, v) = protocol.other(&req);
-        log(Kind::Other, None, format!("{status} {v}"));
-        return out.json(status, &v);
+        let v = fixed::<P>(&req);
+        log(Kind::Other, None, format!("200 {v}"));
+        return out.json(200, &v);
     };
     let input = protocol.input(b);
     let reply = {

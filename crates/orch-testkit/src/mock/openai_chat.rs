@@ -13,27 +13,20 @@
 
 use serde_json::{Value, json};
 
-use super::http::{HttpRequest, Responder};
+use super::http::Responder;
 use super::openai_responses::openai_error;
-use super::{Answer, Input, Kind, Protocol, Reply, Turn, arr, kind_by_tools, named, shell_call};
+use super::{Answer, Input, Protocol, Turn, arr, named, shell_call};
 
 #[derive(Debug, Default, Clone)]
 pub struct Chat;
 
 impl Protocol for Chat {
-    fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind> {
-        (req.method == "POST" && req.path().ends_with("/chat/completions"))
-            .then(|| kind_by_tools(body.and_then(|b| b.get("tools"))))
-    }
-
-    fn other(&self, req: &HttpRequest) -> (u16, Value) {
-        if req.path().ends_with("/models") {
-            let m = json!({"id": "m", "object": "model", "created": 0, "owned_by": "mock"});
-            (200, json!({"object": "list", "data": [m]}))
-        } else {
-            (200, json!({}))
-        }
-    }
+    const MODEL_PATH: &'static str = "/chat/completions";
+    const FIXED: &'static [(&'static str, &'static str)] = &[(
+        "/models",
+        r#"{"object": "list", "data": [{"id": "m", "object": "model", "created": 0, "owned_by": "mock"}]}"#,
+    )];
+    const SIDE_REPLY: &'static str = "Mock session title";
 
     fn input(&self, body: &Value) -> Input {
         let msgs = body
@@ -53,10 +46,6 @@ impl Protocol for Chat {
                 .filter(|m| role(m).as_deref() == Some("tool"))
                 .map(|m| content_text(m.get("content"))),
         }
-    }
-
-    fn side_reply(&self, _body: &Value) -> Reply {
-        Reply::text("Mock session title")
     }
 
     fn error(&self, status: u16, message: &str) -> Value {

@@ -21,8 +21,8 @@
 
 use serde_json::{Value, json};
 
-use super::http::{HttpRequest, Responder};
-use super::{Answer, Input, Kind, Protocol, Reply, Turn, kind_by_tools};
+use super::http::Responder;
+use super::{Answer, Input, Protocol, Turn};
 
 #[derive(Debug, Clone)]
 pub struct Responses {
@@ -53,18 +53,10 @@ const INJECTED: &[&str] = &[
 ];
 
 impl Protocol for Responses {
-    fn classify(&self, req: &HttpRequest, body: Option<&Value>) -> Option<Kind> {
-        (req.method == "POST" && req.path().ends_with("/responses"))
-            .then(|| kind_by_tools(body.and_then(|b| b.get("tools"))))
-    }
-
-    fn other(&self, req: &HttpRequest) -> (u16, Value) {
-        if req.path().ends_with("/models") {
-            (200, json!({"object": "list", "data": [], "models": []}))
-        } else {
-            (200, json!({}))
-        }
-    }
+    const MODEL_PATH: &'static str = "/responses";
+    const FIXED: &'static [(&'static str, &'static str)] =
+        &[("/models", r#"{"object": "list", "data": [], "models": []}"#)];
+    const SIDE_REPLY: &'static str = "Mock task title";
 
     fn input(&self, body: &Value) -> Input {
         let mut input = Input::default();
@@ -101,10 +93,6 @@ impl Protocol for Responses {
             }
         }
         input
-    }
-
-    fn side_reply(&self, _body: &Value) -> Reply {
-        Reply::text("Mock task title")
     }
 
     fn error(&self, status: u16, message: &str) -> Value {
