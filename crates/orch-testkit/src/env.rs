@@ -228,6 +228,13 @@ impl TestEnv {
         self.cmd(name).args(args).output().unwrap()
     }
 
+    /// Run an orch binary that must succeed; the JSON it printed.
+    pub fn run_json(&self, name: &str, args: &[&str]) -> Value {
+        let o = self.run(name, args);
+        crate::assert_code(&o, 0);
+        crate::json_of(&o)
+    }
+
     /// Run an orch binary with `args` as if from inside `pane`.
     pub fn run_in(&self, name: &str, pane: &str, args: &[&str]) -> Output {
         self.cmd_in(name, pane).args(args).output().unwrap()

@@ -6,11 +6,23 @@ use std::time::Duration;
 
 use crate::prelude::*;
 
-/// The pane of the test server's first window: where spawn "is called from".
-fn caller(env: &TestEnv) -> String {
-    env.tmux(&["display-message", "-p", "-t", "main:0", "#{pane_id}"])
-        .trim()
-        .to_string()
+/// A world, and the pane of its first window: where spawn "is called from".
+fn world() -> Option<(TestEnv, String)> {
+    let env = TestEnv::with_tmux()?;
+    let me = env.pane_format("main:0", "#{pane_id}");
+    Some((env, me))
+}
+
+/// orch-spawn ARGS run from inside `me`.
+fn spawn(env: &TestEnv, me: &str, args: &[&str]) -> (Output, Value) {
+    spawn_from(env, Some(me), args)
+}
+
+/// orch-spawn ARGS run from inside `me`, which must report the agent
+/// ready; its pane and report.
+fn ready(env: &TestEnv, me: &str, args: &[&str]) -> (String, Value) {
+    let (o, v) = spawn(env, me, args);
+    (assert_ready(&o, &v), v)
 }
 
 fn spawn_from(env: &TestEnv, from: Option<&str>, args: &[&str]) -> (Output, Value) {
@@ -26,22 +38,31 @@ fn spawn_from(env: &TestEnv, from: Option<&str>, args: &[&str]) -> (Output, Valu
     (o, v)
 }
 
-fn panes(env: &TestEnv) -> Vec<String> {
-    env.tmux(&["list-panes", "-a", "-F", "#{pane_id}"])
-        .lines()
-        .map(str::to_string)
+/// `orch-listen NAME` for its session_start: what the name resolves to.
+fn session_start_of(env: &TestEnv, name: &str) -> Output {
+    let args = [
+        name,
+        "--since",
+        "0",
+        "--kinds",
+        "session_start",
+        "--timeout",
+        "5",
+    ];
+    env.run("orch-listen", &args)
+}
+
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
         .collect()
 }
 
-/// `#{…}` formats of a pane.
-fn fmt(env: &TestEnv, pane: &str, f: &str) -> String {
-    env.tmux(&["display-message", "-p", "-t", pane, f])
-        .trim()
-        .to_string()
-}
-
 fn num(env: &TestEnv, pane: &str, f: &str) -> i64 {
-    fmt(env, pane, f).parse().unwrap()
+    env.pane_format(pane, f).parse().unwrap()
 }
 
 fn assert_ready(o: &Output, v: &Value) -> String {
@@ -53,15 +74,13 @@ fn assert_ready(o: &Output, v: &Value) -> String {
 
 #[test]
 fn spawn_in_every_position() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
+    let (env, me) = or_skip!(world());
     for pos in ["right", "left", "above", "below"] {
-        let (o, v) = spawn_from(&env, Some(&me), &["echo", "--position", pos]);
-        let pane = assert_ready(&o, &v);
+        let (pane, v) = ready(&env, &me, &["echo", "--position", pos]);
         assert_eq!(v["placement"], format!("{pos} of {me}"));
         assert_eq!(
-            fmt(&env, &pane, "#{window_id}"),
-            fmt(&env, &me, "#{window_id}"),
+            env.pane_format(&pane, "#{window_id}"),
+            env.pane_format(&me, "#{window_id}"),
             "{pos}: not split off the caller's window"
         );
         let (l, t) = (
@@ -84,20 +103,17 @@ fn spawn_in_every_position() {
 
 #[test]
 fn spawn_window_and_headless_then_show_and_hide() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--window", "--name", "win"]);
-    let win = assert_ready(&o, &v);
+    let (env, me) = or_skip!(world());
+    let (win, _) = ready(&env, &me, &["echo", "--window", "--name", "win"]);
     assert_ne!(
-        fmt(&env, &win, "#{window_id}"),
-        fmt(&env, &me, "#{window_id}")
+        env.pane_format(&win, "#{window_id}"),
+        env.pane_format(&me, "#{window_id}")
     );
-    assert_eq!(fmt(&env, &win, "#{session_name}"), "main");
-    assert_eq!(fmt(&env, &win, "#{window_name}"), "win");
+    assert_eq!(env.pane_format(&win, "#{session_name}"), "main");
+    assert_eq!(env.pane_format(&win, "#{window_name}"), "win");
 
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--headless", "--name", "ghost"]);
-    let ghost = assert_ready(&o, &v);
-    assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
+    let (ghost, _) = ready(&env, &me, &["echo", "--headless", "--name", "ghost"]);
+    assert_eq!(env.pane_format(&ghost, "#{session_name}"), "orch-headless");
 
     let o = env.run_in(
         "orch-spawn",
@@ -106,18 +122,18 @@ fn spawn_window_and_headless_then_show_and_hide() {
     );
     assert_code(&o, 0);
     assert_eq!(
-        fmt(&env, &ghost, "#{window_id}"),
-        fmt(&env, &me, "#{window_id}")
+        env.pane_format(&ghost, "#{window_id}"),
+        env.pane_format(&me, "#{window_id}")
     );
     assert!(num(&env, &ghost, "#{pane_top}") > num(&env, &me, "#{pane_top}"));
 
     let o = env.run_in("orch-spawn", &me, &["--hide", "ghost"]);
     assert_code(&o, 0);
-    assert_eq!(fmt(&env, &ghost, "#{session_name}"), "orch-headless");
+    assert_eq!(env.pane_format(&ghost, "#{session_name}"), "orch-headless");
     // A pane alone in its window moves with its window.
     let o = env.run_in("orch-spawn", &me, &["--hide", &win]);
     assert_code(&o, 0);
-    assert_eq!(fmt(&env, &win, "#{session_name}"), "orch-headless");
+    assert_eq!(env.pane_format(&win, "#{session_name}"), "orch-headless");
 }
 
 #[test]
@@ -128,18 +144,17 @@ fn outside_tmux_falls_back_to_a_window_and_says_so() {
     assert_eq!(v["placement"], "window");
     assert!(v["note"].as_str().unwrap().contains("new window"), "{v}");
     assert!(v.get("parent").is_none(), "{v}");
-    assert!(panes(&env).contains(&pane));
+    assert!(env.panes().contains(&pane));
 }
 
 #[test]
 fn ready_means_session_start_and_is_recorded() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
+    let (env, me) = or_skip!(world());
     let dir = env.dir.path().join("work");
     std::fs::create_dir(&dir).unwrap();
-    let (o, v) = spawn_from(
+    let (pane, v) = ready(
         &env,
-        Some(&me),
+        &me,
         &[
             "echo",
             "--name",
@@ -152,7 +167,6 @@ fn ready_means_session_start_and_is_recorded() {
             "m1",
         ],
     );
-    let pane = assert_ready(&o, &v);
     let sid = v["session_id"].as_str().unwrap().to_string();
     assert_eq!(v["name"], "rev");
     assert_eq!(v["role"], "observer");
@@ -180,12 +194,7 @@ fn ready_means_session_start_and_is_recorded() {
     assert_eq!(rec["session_id"], sid.as_str());
     assert!(rec["spawned_ts"].is_u64());
     assert_eq!(rec["last_event"]["kind"], "session_start");
-    let argv: Vec<&str> = rec["command"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let argv = strings(&rec["command"]);
     assert!(argv[0].ends_with("orch-echo"), "{argv:?}");
     assert!(argv.contains(&sid.as_str()), "{argv:?}");
     let prompt = argv
@@ -198,7 +207,7 @@ fn ready_means_session_start_and_is_recorded() {
 
     // The agent's environment, as the pane sees it.
     let env_of = |var: &str| -> String {
-        let pid = fmt(&env, &pane, "#{pane_pid}");
+        let pid = env.pane_format(&pane, "#{pane_pid}");
         let data = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
         data.split(|&b| b == 0)
             .filter_map(|kv| std::str::from_utf8(kv).ok())
@@ -214,30 +223,17 @@ fn ready_means_session_start_and_is_recorded() {
 
 #[test]
 fn name_resolves_and_duplicates_are_refused() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "alpha"]);
-    let pane = assert_ready(&o, &v);
+    let (env, me) = or_skip!(world());
+    let (pane, _) = ready(&env, &me, &["echo", "--name", "alpha"]);
 
-    let o = env.run(
-        "orch-listen",
-        &[
-            "alpha",
-            "--since",
-            "0",
-            "--kinds",
-            "session_start",
-            "--timeout",
-            "5",
-        ],
-    );
+    let o = session_start_of(&env, "alpha");
     assert_code(&o, 0);
     let ev = &json_lines(&o)[0];
     assert_eq!(ev["pane"], pane.as_str());
     assert_eq!(ev["name"], "alpha");
 
-    let before = panes(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "alpha"]);
+    let before = env.panes();
+    let (o, v) = spawn(&env, &me, &["echo", "--name", "alpha"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(v, Value::Null, "nothing on stdout");
     let err = stderr(&o);
@@ -246,17 +242,16 @@ fn name_resolves_and_duplicates_are_refused() {
         err.contains("\"alpha\" is taken") && err.contains(&pane),
         "{err}"
     );
-    assert_eq!(panes(&env), before, "a pane was created anyway");
+    assert_eq!(env.panes(), before, "a pane was created anyway");
 }
 
 #[test]
 fn agent_that_exits_at_once_is_reported_exited() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let before = panes(&env);
-    let (o, v) = spawn_from(
+    let (env, me) = or_skip!(world());
+    let before = env.panes();
+    let (o, v) = spawn(
         &env,
-        Some(&me),
+        &me,
         &["echo", "--name", "dies", "--", "--exit-immediately"],
     );
     assert_code(&o, 7);
@@ -271,7 +266,7 @@ fn agent_that_exits_at_once_is_reported_exited() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("exited during start-up"), "{err}");
     let pane = v["pane"].as_str().unwrap();
-    assert_eq!(panes(&env), before, "the dead pane was left behind");
+    assert_eq!(env.panes(), before, "the dead pane was left behind");
     let evs = env.events(pane);
     let exited = evs
         .iter()
@@ -293,13 +288,8 @@ fn agent_that_exits_at_once_is_reported_exited() {
 
 #[test]
 fn startup_dialog_is_reported_blocked_with_the_excerpt() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(
-        &env,
-        Some(&me),
-        &["echo", "--name", "shy", "--", "--dialog"],
-    );
+    let (env, me) = or_skip!(world());
+    let (o, v) = spawn(&env, &me, &["echo", "--name", "shy", "--", "--dialog"]);
     assert_code(&o, 6);
     assert_eq!(v["state"], "blocked:dialog");
     assert_eq!(v["dialog"], "trust");
@@ -314,7 +304,7 @@ fn startup_dialog_is_reported_blocked_with_the_excerpt() {
     let rec = env.registry(&pane).unwrap();
     assert_eq!(rec["screen"]["state"], "blocked:dialog");
     assert!(
-        panes(&env).contains(&pane),
+        env.panes().contains(&pane),
         "the pane is left for someone to answer"
     );
 
@@ -332,10 +322,8 @@ fn startup_dialog_is_reported_blocked_with_the_excerpt() {
 
 #[test]
 fn hookless_agent_is_ready_by_screen_quiescence_flagged_inferred() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--no-hooks"]);
-    let pane = assert_ready(&o, &v);
+    let (env, me) = or_skip!(world());
+    let (pane, v) = ready(&env, &me, &["echo", "--", "--no-hooks"]);
     assert_eq!(v["inferred"], true, "{v}");
     assert!(v["session_id"].is_string());
     let rec = env.registry(&pane).unwrap();
@@ -366,8 +354,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn worktree_is_created_in_a_repo_and_refused_outside() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
+    let (env, me) = or_skip!(world());
     let repo = env.dir.path().join("app");
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
@@ -375,9 +362,9 @@ fn worktree_is_created_in_a_repo_and_refused_outside() {
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "init"]);
 
-    let (o, v) = spawn_from(
+    let (pane, v) = ready(
         &env,
-        Some(&me),
+        &me,
         &[
             "echo",
             "--name",
@@ -387,7 +374,6 @@ fn worktree_is_created_in_a_repo_and_refused_outside() {
             repo.join("sub").to_str().unwrap(),
         ],
     );
-    let pane = assert_ready(&o, &v);
     let wt = env.dir.path().join("app.worktrees").join("orch-wt");
     let wt = std::fs::canonicalize(&wt).expect("worktree dir missing");
     assert_eq!(v["worktree"]["branch"], "orch/wt");
@@ -408,10 +394,10 @@ fn worktree_is_created_in_a_repo_and_refused_outside() {
 
     let plain = env.dir.path().join("plain");
     std::fs::create_dir(&plain).unwrap();
-    let before = panes(&env);
-    let (o, _) = spawn_from(
+    let before = env.panes();
+    let (o, _) = spawn(
         &env,
-        Some(&me),
+        &me,
         &["echo", "--worktree", "--cwd", plain.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(2));
@@ -420,7 +406,7 @@ fn worktree_is_created_in_a_repo_and_refused_outside() {
         err.contains("not inside") && err.lines().count() == 1,
         "{err}"
     );
-    assert_eq!(panes(&env), before);
+    assert_eq!(env.panes(), before);
 }
 
 #[test]
@@ -445,26 +431,17 @@ fn outfit_is_applied_to_the_claude_command_line() {
         .to_string(),
     )
     .unwrap();
-    let o = env.run(
-        "orch-spawn",
-        &[
-            "--outfit",
-            "auditor",
-            "--name",
-            "aud",
-            "--dry-run",
-            "--",
-            "--verbose",
-        ],
-    );
-    assert_code(&o, 0);
-    let v = json_of(&o);
-    let argv: Vec<&str> = v["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
+    let args = [
+        "--outfit",
+        "auditor",
+        "--name",
+        "aud",
+        "--dry-run",
+        "--",
+        "--verbose",
+    ];
+    let v = env.run_json("orch-spawn", &args);
+    let argv = strings(&v["argv"]);
     assert!(argv[0].ends_with("claude"), "{argv:?}");
     let sid = v["session_id"].as_str().unwrap();
     for want in [
@@ -509,21 +486,10 @@ fn outfit_is_applied_to_the_claude_command_line() {
     assert!(!env.state.exists(), "--dry-run created state");
 
     // Command-line flags beat the outfit; a built-in outfit works with no file.
-    let o = env.run(
-        "orch-spawn",
-        &[
-            "claude",
-            "--outfit",
-            "reviewer",
-            "--model",
-            "opus",
-            "--role",
-            "worker",
-            "--dry-run",
-        ],
-    );
-    assert_code(&o, 0);
-    let v = json_of(&o);
+    let args = [
+        "claude", "--outfit", "reviewer", "--model", "opus", "--role", "worker",
+    ];
+    let v = env.run_json("orch-spawn", &[&args[..], &["--dry-run"]].concat());
     let argv = v["argv"].to_string();
     assert!(
         argv.contains("--model=opus") && argv.contains("--disallowedTools=Write"),
@@ -534,7 +500,7 @@ fn outfit_is_applied_to_the_claude_command_line() {
 
 #[test]
 fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
-    let env = or_skip!(TestEnv::with_tmux());
+    let (env, me) = or_skip!(world());
     // tmux refuses commands over ~16 KiB; the launch file carries the argv.
     let outfits = env.config.join("outfits");
     std::fs::create_dir_all(&outfits).unwrap();
@@ -544,8 +510,7 @@ fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
         serde_json::json!({"harness": "echo", "system_prompt": long}).to_string(),
     )
     .unwrap();
-    let (o, v) = spawn_from(&env, Some(&caller(&env)), &["--outfit", "verbose"]);
-    let pane = assert_ready(&o, &v);
+    let (pane, _) = ready(&env, &me, &["--outfit", "verbose"]);
     let argv = env.registry(&pane).unwrap()["command"].to_string();
     assert!(argv.len() > 50_000, "{}", argv.len());
     assert!(
@@ -559,7 +524,7 @@ fn a_system_prompt_beyond_tmux_command_limit_still_starts() {
 
 #[test]
 fn invalid_outfit_is_refused_naming_the_field() {
-    let env = or_skip!(TestEnv::with_tmux());
+    let (env, me) = or_skip!(world());
     let outfits = env.config.join("outfits");
     std::fs::create_dir_all(&outfits).unwrap();
     std::fs::write(
@@ -572,9 +537,9 @@ fn invalid_outfit_is_refused_naming_the_field() {
         r#"{"harness":"echo","allowed_tools":"Read"}"#,
     )
     .unwrap();
-    let before = panes(&env);
+    let before = env.panes();
     for (outfit, field) in [("typo", "`modle`"), ("badtype", "`allowed_tools`")] {
-        let (o, _) = spawn_from(&env, Some(&caller(&env)), &["--outfit", outfit]);
+        let (o, _) = spawn(&env, &me, &["--outfit", outfit]);
         assert_eq!(o.status.code(), Some(2), "{outfit}");
         let err = stderr(&o);
         assert!(err.contains(field) && err.contains(outfit), "{err}");
@@ -588,19 +553,17 @@ fn invalid_outfit_is_refused_naming_the_field() {
         "lists known outfits: {}",
         stderr(&o)
     );
-    assert_eq!(panes(&env), before);
+    assert_eq!(env.panes(), before);
 }
 
 #[test]
 fn stop_and_restart_are_recorded_and_resume_the_session() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(
+    let (env, me) = or_skip!(world());
+    let (old, v) = ready(
         &env,
-        Some(&me),
+        &me,
         &["echo", "--name", "phoenix", "--", "--turn-ms", "20"],
     );
-    let old = assert_ready(&o, &v);
     let sid = v["session_id"].as_str().unwrap().to_string();
     // One turn, so there is a conversation to resume.
     env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
@@ -622,19 +585,14 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
     let v = json_of(&o);
     assert_eq!(v["state"], "exited");
     assert_eq!(v["how"], "exit-command");
-    assert!(!panes(&env).contains(&old));
+    assert!(!env.panes().contains(&old));
     let evs = env.events(&old);
     assert!(evs.iter().any(|e| e["kind"] == "session_end"), "{evs:?}");
     let exited = evs.iter().find(|e| e["kind"] == "exited").unwrap();
     assert_eq!(exited["reason"], "stopped");
     assert!(env.registry(&old).unwrap()["gone_ts"].is_u64());
 
-    let (o, v) = spawn_from(
-        &env,
-        Some(&me),
-        &["--restart", "phoenix", "--position", "below"],
-    );
-    let new = assert_ready(&o, &v);
+    let (new, v) = ready(&env, &me, &["--restart", "phoenix", "--position", "below"]);
     assert_ne!(new, old);
     assert_eq!(v["session_id"], sid.as_str());
     assert_eq!(v["restart_of"], old.as_str());
@@ -656,31 +614,18 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
     );
     assert_eq!(env.registry(&old).unwrap()["restarted_as"], new.as_str());
     // The name now means the new pane.
-    let o = env.run(
-        "orch-listen",
-        &[
-            "phoenix",
-            "--since",
-            "0",
-            "--kinds",
-            "session_start",
-            "--timeout",
-            "5",
-        ],
-    );
+    let o = session_start_of(&env, "phoenix");
     assert_eq!(json_lines(&o)[0]["pane"], new.as_str(), "{}", stderr(&o));
 }
 
 #[test]
 fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--name", "mute"]);
-    let old = assert_ready(&o, &v);
+    let (env, me) = or_skip!(world());
+    let (old, v) = ready(&env, &me, &["echo", "--name", "mute"]);
     let sid = v["session_id"].as_str().unwrap().to_string();
     let o = env.run_in("orch-spawn", &me, &["--stop", "mute"]);
     assert_code(&o, 0);
-    let (o, v) = spawn_from(&env, Some(&me), &["--restart", &old]);
+    let (o, v) = spawn(&env, &me, &["--restart", &old]);
     assert_ready(&o, &v);
     assert_ne!(v["session_id"], sid.as_str());
     assert!(
@@ -694,10 +639,8 @@ fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
 
 #[test]
 fn stop_mid_turn_still_exits_gracefully() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let (o, v) = spawn_from(&env, Some(&me), &["echo"]);
-    let pane = assert_ready(&o, &v);
+    let (env, me) = or_skip!(world());
+    let (pane, _) = ready(&env, &me, &["echo"]);
     env.tmux(&["send-keys", "-t", &pane, "-l", "[[slow:1500]] busy"]);
     env.tmux(&["send-keys", "-t", &pane, "Enter"]);
     eventually(Duration::from_secs(10), "the prompt", || {
@@ -719,23 +662,20 @@ fn stop_mid_turn_still_exits_gracefully() {
 
 #[test]
 fn stop_kills_an_agent_that_ignores_its_exit_command() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
+    let (env, me) = or_skip!(world());
     // The first Enter is swallowed, so /exit never submits.
-    let (o, v) = spawn_from(&env, Some(&me), &["echo", "--", "--swallow-enter", "5"]);
-    let pane = assert_ready(&o, &v);
+    let (pane, _) = ready(&env, &me, &["echo", "--", "--swallow-enter", "5"]);
     let o = env.run_in("orch-spawn", &me, &["--stop", &pane, "--grace", "0.3"]);
     assert_code(&o, 0);
     let v = json_of(&o);
     assert_eq!(v["how"], "killed-after-grace");
-    assert!(!panes(&env).contains(&pane));
+    assert!(!env.panes().contains(&pane));
 }
 
 #[test]
 fn bad_input_is_one_usage_error_and_creates_nothing() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let me = caller(&env);
-    let before = panes(&env);
+    let (env, me) = or_skip!(world());
+    let before = env.panes();
     let cases: &[(&[&str], &str)] = &[
         (&["vim"], "unknown harness"),
         (&["echo", "--cwd", "/no/such/dir"], "no such directory"),
@@ -747,7 +687,7 @@ fn bad_input_is_one_usage_error_and_creates_nothing() {
         (&["echo", "--prompt", "  "], "--prompt"),
     ];
     for (args, want) in cases {
-        let (o, _) = spawn_from(&env, Some(&me), args);
+        let (o, _) = spawn(&env, &me, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
@@ -757,7 +697,7 @@ fn bad_input_is_one_usage_error_and_creates_nothing() {
         );
         assert!(stdout(&o).is_empty(), "{args:?}");
     }
-    assert_eq!(panes(&env), before);
+    assert_eq!(env.panes(), before);
     assert!(
         !env.server_state().join("events").exists()
             || std::fs::read_dir(env.server_state().join("events"))
@@ -770,11 +710,11 @@ fn bad_input_is_one_usage_error_and_creates_nothing() {
 
 #[test]
 fn project_resolves_under_the_projects_root() {
-    let env = or_skip!(TestEnv::with_tmux());
+    let (env, me) = or_skip!(world());
     let root = env.dir.path().join("projects");
     std::fs::create_dir_all(root.join("shop")).unwrap();
     let o = env
-        .cmd_in("orch-spawn", &caller(&env))
+        .cmd_in("orch-spawn", &me)
         .env("ORCH_PROJECTS_DIR", &root)
         .args(["echo", "--project", "shop", "--timeout", "20"])
         .output()
@@ -817,13 +757,12 @@ fn hooks_passed_by_spawn_and_installed_globally_record_each_event_once() {
 #[test]
 
 fn prompt_is_delivered_once_when_ready() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let (o, v) = spawn_from(
+    let (env, me) = or_skip!(world());
+    let (pane, _) = ready(
         &env,
-        Some(&caller(&env)),
+        &me,
         &["echo", "--name", "tasked", "--prompt", "first task: say hi"],
     );
-    let pane = assert_ready(&o, &v);
     let stop = eventually(Duration::from_secs(10), "the first turn", || {
         env.events(&pane).into_iter().find(|e| e["kind"] == "stop")
     });

@@ -179,12 +179,7 @@ fn subs_file(env: &TestEnv, peer: &str) -> PathBuf {
 }
 
 fn agent<'a>(survey: &'a Value, pane: &str) -> &'a Value {
-    survey["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["pane"] == pane)
-        .unwrap_or_else(|| panic!("{pane} not in survey: {survey}"))
+    entry(&survey["agents"], "pane", pane)
 }
 
 #[test]

@@ -31,12 +31,7 @@ fn survey(env: &TestEnv, args: &[&str]) -> Value {
 }
 
 fn agent<'a>(v: &'a Value, pane: &str) -> &'a Value {
-    v["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["pane"] == pane)
-        .unwrap_or_else(|| panic!("no agent {pane} in {v}"))
+    entry(&v["agents"], "pane", pane)
 }
 
 fn panes_of(v: &Value) -> Vec<String> {
@@ -231,6 +226,7 @@ fn echo_agents_in_every_state_with_evidence() {
     let v = survey(&env, &[]);
     let state = |p: &str| agent(&v, p)["state"].as_str().unwrap().to_string();
     let evidence = |p: &str| agent(&v, p)["evidence"].clone();
+    let detail = |p: &str| evidence(p)["detail"].as_str().unwrap().to_string();
 
     assert_eq!(state(&idle), "idle");
     let a = agent(&v, &idle);
@@ -270,12 +266,7 @@ fn echo_agents_in_every_state_with_evidence() {
     assert_eq!(state(&perm), "blocked:permission");
     assert_eq!(evidence(&perm)["kind"], "notify");
     assert_eq!(evidence(&perm)["notification_type"], "permission_prompt");
-    assert!(
-        evidence(&perm)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("permission")
-    );
+    assert!(detail(&perm).contains("permission"));
 
     assert_eq!(state(&limited), "blocked:rate-limit");
     assert_eq!(evidence(&limited)["kind"], "stop_failure");
@@ -287,16 +278,11 @@ fn echo_agents_in_every_state_with_evidence() {
 
     assert_eq!(state(&ended), "exited");
     assert_eq!(evidence(&ended)["kind"], "session_end");
-    assert!(
-        evidence(&ended)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("prompt_input_exit")
-    );
+    assert!(detail(&ended).contains("prompt_input_exit"));
 
     assert_eq!(state(&dead), "exited");
     assert_eq!(evidence(&dead)["source"], "tmux");
-    assert!(evidence(&dead)["detail"].as_str().unwrap().contains("dead"));
+    assert!(detail(&dead).contains("dead"));
 
     assert_eq!(
         state(&killed),
@@ -310,12 +296,7 @@ fn echo_agents_in_every_state_with_evidence() {
 
     assert_eq!(state(&dialog), "blocked:dialog");
     assert_eq!(evidence(&dialog)["source"], "screen");
-    assert!(
-        evidence(&dialog)["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("inferred from screen")
-    );
+    assert!(detail(&dialog).starts_with("inferred from screen"));
 
     // Gone: shown once, with its last known info...
     assert_eq!(state(&gone), "gone");

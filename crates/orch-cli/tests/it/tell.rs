@@ -4,8 +4,7 @@
 //! `prompt` events (fired through orch-hook from what it actually received),
 //! never orch-tell's claims.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use orch::deliver::sanitize;
@@ -18,13 +17,23 @@ const T: Duration = Duration::from_secs(15);
 
 /// Start an echo agent in a new pane and wait for its session_start.
 fn start_echo(env: &TestEnv, args: &str) -> String {
-    let pane = env.new_pane(&format!("orch-echo --turn-ms 20 {args}"));
-    eventually(T, "the echo agent's session_start", || {
-        kinds(env, &pane)
-            .contains(&"session_start".to_string())
-            .then_some(())
-    });
-    pane
+    env.start_echo(&format!("--turn-ms 20 {args}"))
+}
+
+/// A world with an echo agent started with `args` that fires no hook yet,
+/// once its screen shows `shown`.
+fn on_screen(args: &str, shown: &str) -> Option<(TestEnv, String)> {
+    let env = TestEnv::with_tmux()?;
+    let pane = env.new_pane(&format!("orch-echo {args}"));
+    env.wait_for_screen(&pane, shown, T);
+    Some((env, pane))
+}
+
+/// A world with `N` echo agents started with `args`.
+fn agents<const N: usize>(args: &str) -> Option<(TestEnv, [String; N])> {
+    let env = TestEnv::with_tmux()?;
+    let panes = std::array::from_fn(|_| start_echo(&env, args));
+    Some((env, panes))
 }
 
 /// Register name/role/parent the way orch-spawn does.
@@ -39,59 +48,17 @@ fn register(env: &TestEnv, pane: &str, name: &str, role: &str, parent: Option<&s
         .unwrap();
 }
 
-fn kinds(env: &TestEnv, pane: &str) -> Vec<String> {
-    env.events(pane)
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
 fn of_kind(env: &TestEnv, pane: &str, kind: &str) -> Vec<Value> {
-    env.events(pane)
-        .into_iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
+    env.events_of(pane, kind)
 }
 
 fn tell(env: &TestEnv, args: &[&str]) -> Output {
-    env.cmd("orch-tell").args(args).output().unwrap()
-}
-
-fn tell_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    let out = stdout(o);
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON object ({e}): {out:?}; stderr: {}",
-            stderr(o)
-        )
-    })
-}
-
-fn assert_code(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
+    env.run("orch-tell", args)
 }
 
 /// One clear line on stderr, prefixed with the binary's name.
 fn assert_one_line_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert!(err.starts_with("orch-tell: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    orch_testkit::assert_one_line_error(o, "orch-tell", needle)
 }
 
 /// Every pane's sent events: nothing may have been typed anywhere.
@@ -102,7 +69,7 @@ fn sent_anywhere(env: &TestEnv, panes: &[&str]) -> usize {
 /// Tell `text` and check the echo agent received exactly it, once.
 fn check_delivered_intact(env: &TestEnv, pane: &str, o: &Output, text: &str) {
     assert_code(o, 0);
-    let j = json(o);
+    let j = json_of(o);
     assert_eq!(j["status"], "delivered", "{j}");
     assert_eq!(j["pane"], pane);
     let expected = sanitize(text);
@@ -135,8 +102,7 @@ fn check_delivered_intact(env: &TestEnv, pane: &str, o: &Output, text: &str) {
 
 #[test]
 fn every_kind_of_text_arrives_intact_exactly_once() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     let title_before = env.tmux(&["display-message", "-p", "-t", &pane, "#{pane_title}"]);
 
     let one_line = "Review the diff in src/auth.rs and report problems";
@@ -153,7 +119,7 @@ fn every_kind_of_text_arrives_intact_exactly_once() {
     check_delivered_intact(&env, &pane, &o, multi);
 
     let crlf = "windows\r\nline endings\r\n";
-    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), crlf.as_bytes());
+    let o = output_with_stdin(env.cmd("orch-tell").args([&pane, "-"]), crlf.as_bytes());
     check_delivered_intact(&env, &pane, &o, crlf);
 
     // 20 KiB, 300 lines, through stdin.
@@ -161,9 +127,9 @@ fn every_kind_of_text_arrives_intact_exactly_once() {
         .map(|i| format!("line {i:03}: {}\n", "x".repeat(55 + i % 7)))
         .collect();
     assert!(big.len() >= 20 * 1024, "{}", big.len());
-    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), big.as_bytes());
+    let o = output_with_stdin(env.cmd("orch-tell").args([&pane, "-"]), big.as_bytes());
     check_delivered_intact(&env, &pane, &o, &big);
-    assert_eq!(json(&o)["bytes"].as_u64().unwrap() as usize, big.len());
+    assert_eq!(json_of(&o)["bytes"].as_u64().unwrap() as usize, big.len());
 
     let unicode = "Grüße, 世界! Emoji 🎉👩‍💻 and RTL שלום, combining é, math ∑";
     check_delivered_intact(&env, &pane, &tell(&env, &[&pane, unicode]), unicode);
@@ -172,7 +138,7 @@ fn every_kind_of_text_arrives_intact_exactly_once() {
     // on), a fake end-of-paste marker (would let the rest submit early),
     // NUL, BEL, DEL, colours, a C1 CSI.
     let hostile = "safe start \x1b]2;pwned\x07 ctrl-c:\x03 nul:\x00 \x1b[201~escaped\r \x1b[31mred\x1b[0m del:\x7f c1:\u{9b}2J end";
-    let o = tell_stdin(env.cmd("orch-tell").args([&pane, "-"]), hostile.as_bytes());
+    let o = output_with_stdin(env.cmd("orch-tell").args([&pane, "-"]), hostile.as_bytes());
     check_delivered_intact(&env, &pane, &o, hostile);
     let got = of_kind(&env, &pane, "prompt").last().unwrap()["prompt"]
         .as_str()
@@ -200,13 +166,12 @@ fn every_kind_of_text_arrives_intact_exactly_once() {
     assert_eq!(prompts, 9, "one prompt per tell");
     let o = tell(&env, &[&pane, "still alive?", "--wait"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["reply"], reply_for("still alive?").as_str());
+    assert_eq!(json_of(&o)["reply"], reply_for("still alive?").as_str());
 }
 
 #[test]
 fn concurrent_tells_to_one_pane_arrive_whole() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     let texts: Vec<String> = (0..3)
         .map(|n| {
             (0..40)
@@ -216,23 +181,12 @@ fn concurrent_tells_to_one_pane_arrive_whole() {
         .collect();
     let children: Vec<_> = texts
         .iter()
-        .map(|t| {
-            let mut c = env.cmd("orch-tell");
-            c.args([&pane, "-"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = c.spawn().unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            let t = t.clone();
-            std::thread::spawn(move || stdin.write_all(t.as_bytes()).unwrap());
-            child
-        })
+        .map(|t| spawn_with_stdin(env.cmd("orch-tell").args([&pane, "-"]), t.as_bytes()))
         .collect();
     for child in children {
         let o = child.wait_with_output().unwrap();
         assert_code(&o, 0);
-        assert_eq!(json(&o)["status"], "delivered");
+        assert_eq!(json_of(&o)["status"], "delivered");
     }
     let mut got: Vec<String> = of_kind(&env, &pane, "prompt")
         .iter()
@@ -246,8 +200,7 @@ fn concurrent_tells_to_one_pane_arrive_whole() {
 
 #[test]
 fn permission_dialog_is_refused_and_nothing_is_typed() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     let o = tell(&env, &[&pane, "[[permission]] touch a file"]);
     assert_code(&o, 0);
     eventually(T, "the permission notification", || {
@@ -287,7 +240,7 @@ fn permission_dialog_is_refused_and_nothing_is_typed() {
     env.tmux(&["send-keys", "-t", &pane, "2"]);
     let o = waiting.wait_with_output().unwrap();
     assert_code(&o, 0);
-    assert_eq!(json(&o)["status"], "delivered");
+    assert_eq!(json_of(&o)["status"], "delivered");
     assert!(env.capture(&pane).contains("(denied)"));
     let prompts = of_kind(&env, &pane, "prompt");
     assert_eq!(prompts.len(), 2);
@@ -296,10 +249,8 @@ fn permission_dialog_is_refused_and_nothing_is_typed() {
 
 #[test]
 fn startup_dialog_seen_only_on_screen_is_refused() {
-    let env = or_skip!(TestEnv::with_tmux());
     // --dialog: a trust dialog before any hook fires; only the screen shows it.
-    let pane = env.new_pane("orch-echo --dialog");
-    env.wait_for_screen(&pane, "2. No, exit", T);
+    let (env, pane) = or_skip!(on_screen("--dialog", "2. No, exit"));
     let o = tell(&env, &[&pane, "1"]);
     assert_code(&o, 4);
     assert_one_line_error(&o, "Do you trust the files in this folder?");
@@ -313,11 +264,10 @@ fn startup_dialog_seen_only_on_screen_is_refused() {
 
 #[test]
 fn swallowed_enter_is_retried_and_delivered_once() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "--swallow-enter 1");
+    let (env, [pane]) = or_skip!(agents("--swallow-enter 1"));
     let o = tell(&env, &[&pane, "please submit me"]);
     check_delivered_intact(&env, &pane, &o, "please submit me");
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["attempts"], 2, "{j}");
     assert!(j["receipt_ms"].as_f64().unwrap() >= 900.0, "{j}");
     assert_eq!(of_kind(&env, &pane, "prompt").len(), 1);
@@ -331,12 +281,11 @@ fn swallowed_enter_is_retried_and_delivered_once() {
 /// --paste-draw-ms.
 #[test]
 fn enter_waits_for_the_paste_to_be_drawn() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "--paste-draw-ms 150");
+    let (env, [pane]) = or_skip!(agents("--paste-draw-ms 150"));
     for text in ["drawn late, submitted once", "and a second one"] {
         let o = tell(&env, &[&pane, text]);
         check_delivered_intact(&env, &pane, &o, text);
-        let j = json(&o);
+        let j = json_of(&o);
         assert_eq!(
             j["attempts"], 1,
             "Enter pressed before the paste showed: {j}"
@@ -348,12 +297,11 @@ fn enter_waits_for_the_paste_to_be_drawn() {
 
 #[test]
 fn wait_returns_the_reply_or_the_blocker() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     let text = "What is the answer?\nThink briefly.";
     let o = tell(&env, &[&pane, text, "--wait"]);
     assert_code(&o, 0);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["status"], "delivered");
     assert_eq!(j["stop_kind"], "stop");
     assert_eq!(j["reply"], reply_for(text).as_str());
@@ -370,13 +318,13 @@ fn wait_returns_the_reply_or_the_blocker() {
 
     let o = tell(&env, &[&pane, "[[fail]] hit the limit", "--wait"]);
     assert_code(&o, 6);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["stop_kind"], "stop_failure");
     assert_eq!(j["error"], "rate_limit");
 
     let o = tell(&env, &[&pane, "[[permission]] needs a yes", "--wait"]);
     assert_code(&o, 6);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["stop_kind"], "notify");
     assert_eq!(j["notification_type"], "permission_prompt");
     let stops = of_kind(&env, &pane, "stop").len();
@@ -385,18 +333,10 @@ fn wait_returns_the_reply_or_the_blocker() {
         (of_kind(&env, &pane, "stop").len() > stops).then_some(())
     });
 
-    let o = tell(
-        &env,
-        &[
-            &pane,
-            "[[slow:3000]] a long turn",
-            "--wait",
-            "--timeout",
-            "0.5",
-        ],
-    );
+    let long = "[[slow:3000]] a long turn";
+    let o = tell(&env, &[&pane, long, "--wait", "--timeout", "0.5"]);
     assert_code(&o, 3);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(
         j["status"], "delivered",
         "delivery is reported even when the wait times out"
@@ -408,13 +348,12 @@ fn wait_returns_the_reply_or_the_blocker() {
         &[&pane, "[[exit]] goodbye", "--wait", "--timeout", "10"],
     );
     assert_code(&o, 0);
-    assert_eq!(json(&o)["reply"], reply_for("[[exit]] goodbye").as_str());
+    assert_eq!(json_of(&o)["reply"], reply_for("[[exit]] goodbye").as_str());
 }
 
 #[test]
 fn busy_target_is_waited_for_or_queued() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     assert_code(&tell(&env, &[&pane, "[[slow:3000]] long turn"]), 0);
 
     // Too short a timeout: nothing typed.
@@ -426,7 +365,7 @@ fn busy_target_is_waited_for_or_queued() {
     // --queue types now; the harness takes it when the turn ends.
     let o = tell(&env, &[&pane, "queued one", "--queue"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["status"], "queued");
+    assert_eq!(json_of(&o)["status"], "queued");
     assert!(
         of_kind(&env, &pane, "prompt").len() == 1,
         "not yet received"
@@ -436,7 +375,7 @@ fn busy_target_is_waited_for_or_queued() {
     let start = Instant::now();
     let o = tell(&env, &[&pane, "after the turn"]);
     assert_code(&o, 0);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["status"], "delivered");
     assert!(start.elapsed() >= Duration::from_millis(500), "{j}");
     let prompts: Vec<String> = of_kind(&env, &pane, "prompt")
@@ -451,17 +390,13 @@ fn busy_target_is_waited_for_or_queued() {
 
 #[test]
 fn roles_matrix_force_and_audit() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let op = start_echo(&env, "");
-    let w1 = start_echo(&env, "");
-    let w2 = start_echo(&env, "");
-    let obs = start_echo(&env, "");
+    let (env, [op, w1, w2, obs]) = or_skip!(agents(""));
     register(&env, &w1, "alpha", "worker", Some(&op));
     register(&env, &w2, "beta", "worker", Some(&op));
     register(&env, &obs, "watcher", "observer", None);
     let claim = env.run_in("orch-tell", &op, &["--claim-operator"]);
     assert_code(&claim, 0);
-    assert_eq!(json(&claim)["pane"], op.as_str());
+    assert_eq!(json_of(&claim)["pane"], op.as_str());
 
     let as_pane =
         |pane: &str, args: &[&str]| env.cmd_in("orch-tell", pane).args(args).output().unwrap();
@@ -473,7 +408,7 @@ fn roles_matrix_force_and_audit() {
     // parent resolves through the registry.
     let o = as_pane(&w2, &["parent", "hi parent"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["pane"], op.as_str());
+    assert_eq!(json_of(&o)["pane"], op.as_str());
 
     // worker → observer: refused, nothing typed.
     let o = as_pane(&w1, &["watcher", "look at this"]);
@@ -489,7 +424,7 @@ fn roles_matrix_force_and_audit() {
     // --force overrides and is audited.
     let o = as_pane(&w1, &["watcher", "forced note", "--force"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["forced"], true);
+    assert_eq!(json_of(&o)["forced"], true);
     assert_eq!(of_kind(&env, &obs, "prompt")[0]["prompt"], "forced note");
 
     // Only the operator may send as another pane.
@@ -578,10 +513,7 @@ fn roles_matrix_force_and_audit() {
 
 #[test]
 fn escalation_axes() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let op = start_echo(&env, "");
-    let w = start_echo(&env, "");
-    let peer = start_echo(&env, "");
+    let (env, [op, w, peer]) = or_skip!(agents(""));
     register(&env, &w, "alpha", "worker", Some(&op));
     register(&env, &peer, "beta", "worker", None);
     assert_code(&env.run_in("orch-tell", &op, &["--claim-operator"]), 0);
@@ -594,7 +526,7 @@ fn escalation_axes() {
         "Split the store crate?",
     ]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["escalation"], "architecture");
+    assert_eq!(json_of(&o)["escalation"], "architecture");
     assert_eq!(
         of_kind(&env, &op, "prompt")[0]["prompt"],
         "[escalation: architecture] Split the store crate?"
@@ -623,10 +555,7 @@ fn escalation_axes() {
 
 #[test]
 fn operator_claims_are_guarded() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = start_echo(&env, "");
-    let b = start_echo(&env, "");
-    let w = start_echo(&env, "");
+    let (env, [a, b, w]) = or_skip!(agents(""));
     register(&env, &w, "alpha", "worker", None);
 
     let o = tell(&env, &["operator", "anyone there?"]);
@@ -649,10 +578,10 @@ fn operator_claims_are_guarded() {
     assert_one_line_error(&o, "already holds the operator role");
     let o = claim(&b, &["--force"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["previous"], a.as_str());
+    assert_eq!(json_of(&o)["previous"], a.as_str());
     let o = tell(&env, &["operator", "who is it now?"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["pane"], b.as_str());
+    assert_eq!(json_of(&o)["pane"], b.as_str());
 
     let o = env.run_in("orch-tell", &b, &["--release-operator"]);
     assert_code(&o, 0);
@@ -661,9 +590,7 @@ fn operator_claims_are_guarded() {
 
 #[test]
 fn bad_targets_and_texts_type_nothing_anywhere() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = start_echo(&env, "");
-    let b = start_echo(&env, "");
+    let (env, [a, b]) = or_skip!(agents(""));
     register(&env, &a, "alpha", "worker", None);
     let shell = env.new_pane("sh");
     let doomed = start_echo(&env, "");
@@ -687,7 +614,7 @@ fn bad_targets_and_texts_type_nothing_anywhere() {
     let o = tell(&env, &[&a, ""]);
     assert_code(&o, 2);
     assert_one_line_error(&o, "empty");
-    let o = tell_stdin(
+    let o = output_with_stdin(
         env.cmd("orch-tell").args([&a, "-"]),
         b"\x1b[31m\x1b]2;x\x07 \r\n\x03",
     );
@@ -696,7 +623,7 @@ fn bad_targets_and_texts_type_nothing_anywhere() {
     let o = tell(&env, &[&a]);
     assert_code(&o, 2);
     assert_one_line_error(&o, "no text");
-    let o = tell_stdin(env.cmd("orch-tell").args([&a, "-"]), b"bad \xff\xfe utf8");
+    let o = output_with_stdin(env.cmd("orch-tell").args([&a, "-"]), b"bad \xff\xfe utf8");
     assert_code(&o, 2);
     assert_one_line_error(&o, "not UTF-8");
 
@@ -722,12 +649,10 @@ fn bad_targets_and_texts_type_nothing_anywhere() {
 
 #[test]
 fn hookless_agent_is_unconfirmed_not_delivered() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = env.new_pane("orch-echo --no-hooks --turn-ms 20");
-    env.wait_for_screen(&pane, "echo>", T);
+    let (env, pane) = or_skip!(on_screen("--no-hooks --turn-ms 20", "echo>"));
     let o = tell(&env, &[&pane, "can you hear me"]);
     assert_code(&o, 5);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["status"], "unconfirmed");
     assert!(
         j["reason"].as_str().unwrap().contains("never fired a hook"),
@@ -740,17 +665,16 @@ fn hookless_agent_is_unconfirmed_not_delivered() {
 
 #[test]
 fn large_prompt_goes_through_a_file() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     let big: String = (0..200).map(|i| format!("spec line {i}\n")).collect();
-    let o = tell_stdin(
+    let o = output_with_stdin(
         env.cmd("orch-tell")
             .env("ORCH_TELL_PASTE_MAX", "1024")
             .args([&pane, "-", "--wait"]),
         big.as_bytes(),
     );
     assert_code(&o, 0);
-    let j = json(&o);
+    let j = json_of(&o);
     let path = j["file"]["path"].as_str().unwrap().to_string();
     assert_eq!(j["file"]["bytes"].as_u64().unwrap() as usize, big.len());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), big);
@@ -772,13 +696,11 @@ fn large_prompt_goes_through_a_file() {
 
 #[test]
 fn self_and_orch_parent_addressing() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = start_echo(&env, "");
-    let b = start_echo(&env, "");
+    let (env, [a, b]) = or_skip!(agents(""));
     // `self` from inside a pane (tell run on the agent's behalf).
     let o = env.run_in("orch-tell", &a, &["self", "note to self"]);
     assert_code(&o, 0);
-    assert_eq!(json(&o)["pane"], a.as_str());
+    assert_eq!(json_of(&o)["pane"], a.as_str());
     let o = env.run_in("orch-tell", &a, &["self", "note", "--wait"]);
     assert_code(&o, 2);
     // `parent` from ORCH_PARENT when the registry has none.
@@ -789,7 +711,7 @@ fn self_and_orch_parent_addressing() {
         .output()
         .unwrap();
     assert_code(&o, 0);
-    assert_eq!(json(&o)["pane"], b.as_str());
+    assert_eq!(json_of(&o)["pane"], b.as_str());
     let o = env.run_in("orch-tell", &a, &["parent", "hello?"]);
     assert_code(&o, 2);
     assert_one_line_error(&o, "no parent");
@@ -802,7 +724,7 @@ fn enter_retries_are_bounded_and_never_repaste() {
     let pane = start_echo(&env, "--swallow-enter 10");
     let o = tell(&env, &[&pane, "stuck in the box", "--timeout", "5"]);
     assert_code(&o, 5);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["status"], "unconfirmed");
     assert_eq!(j["attempts"], 4, "1 Enter + 3 retries: {j}");
     assert!(
@@ -818,12 +740,11 @@ fn enter_retries_are_bounded_and_never_repaste() {
 
 #[test]
 fn agent_exiting_after_the_paste_is_reported_as_exited() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let pane = start_echo(&env, "");
+    let (env, [pane]) = or_skip!(agents(""));
     // The echo agent treats /exit as a command: no prompt event, session end.
     let o = tell(&env, &[&pane, "/exit"]);
     assert_code(&o, 7);
-    let j = json(&o);
+    let j = json_of(&o);
     assert_eq!(j["status"], "exited", "typed, so stdout says what happened");
     assert!(stderr(&o).contains("ended its session"), "{}", stderr(&o));
     let recs = json_lines(&tell(&env, &["--audit"]));

@@ -22,13 +22,6 @@ fn orch_command(arg: &str) -> String {
     orch::install::shellwords::join(&[bin("orch-hook").to_string_lossy().as_ref(), arg])
 }
 
-/// Run `name` `args`, insist on exit 0; its JSON report.
-fn ok(env: &TestEnv, name: &str, args: &[&str]) -> Value {
-    let o = env.run(name, args);
-    assert_code(&o, 0);
-    json_of(&o)
-}
-
 fn backups(env: &TestEnv) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(&env.claude_config)
         .map(|rd| {
@@ -402,7 +395,7 @@ fn corpus_older_orch_entry_is_updated_in_place() {
     let env = or_skip!(round_trip(Some(original)));
     // And in detail: the old entry is rewritten where it was.
     fs::write(settings(&env), original).unwrap();
-    let report = ok(&env, "orch-up", &[]);
+    let report = env.run_json("orch-up", &[]);
     let stop = entry(&report["claude"]["hooks"], "event", "Stop");
     assert_eq!(stop["action"], "updated");
     assert_eq!(stop["previous"], "/opt/old-orch/bin/orch-hook stop");
@@ -431,7 +424,7 @@ fn corpus_hand_formatted_file_only_gains_lines() {
     let original = "{\n    \"permissions\": {\"allow\": [\"Bash(ls)\", \"Read(*)\"], \"deny\": []},\n    \"env\": { \"A\" : \"1\" },\n    \"hooks\": {\n        \"Stop\": [ {\"hooks\": [{\"type\": \"command\", \"command\": \"say done\"}]} ]\n    },\n    \"model\": \"opus\"\n}\n";
     let env = or_skip!(round_trip(Some(original)));
     fs::write(settings(&env), original).unwrap();
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     let after = fs::read_to_string(settings(&env)).unwrap();
     let diff = orch::install::diff::unified(original, &after, "a", "b");
     for line in diff.lines().skip(2).filter(|l| l.starts_with('-')) {
@@ -461,7 +454,7 @@ fn down_keeps_what_changed_after_up() {
     fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
     fs::write(settings(&env), original).unwrap();
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     // Claude Code rewrites its settings (JSON.stringify(…, null, 2)) and
     // adds a key of its own.
     let mut doc = read_doc(&settings(&env));
@@ -642,7 +635,7 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
     fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\"\n}\n";
     fs::write(&path, original).unwrap();
-    let report = ok(&env, "orch-up", &["--dry-run"]);
+    let report = env.run_json("orch-up", &["--dry-run"]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["changed"], false);
     let diff = report["diff"].as_str().unwrap();
@@ -676,7 +669,7 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
     // And down --dry-run after a real up.
     assert!(env.run("orch-up", &["--quiet"]).stdout.is_empty());
     let installed = fs::read(&path).unwrap();
-    let report = ok(&env, "orch-down", &["--dry-run"]);
+    let report = env.run_json("orch-down", &["--dry-run"]);
     assert!(report["diff"].as_str().unwrap().contains(&format!(
         "-            \"command\": \"{}\",\n",
         orch_command("stop")
@@ -688,7 +681,7 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
 #[test]
 fn down_without_yes_and_without_a_terminal_refuses() {
     let env = or_skip!(TestEnv::if_tmux_installed());
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     let installed = fs::read(settings(&env)).unwrap();
     let o = env.run("orch-down", &[]);
     assert_eq!(o.status.code(), Some(4));
@@ -705,7 +698,7 @@ fn down_without_yes_and_without_a_terminal_refuses() {
 #[test]
 fn down_keep_state_keeps_the_state_dir() {
     let env = or_skip!(TestEnv::if_tmux_installed());
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     fs::create_dir_all(env.state.join("servers")).unwrap();
     fs::write(env.state.join("errors.log"), "x\n").unwrap();
     let o = env.run("orch-down", &["--yes", "--keep-state"]);
@@ -728,7 +721,7 @@ fn down_keep_state_keeps_the_state_dir() {
 #[test]
 fn down_refuses_to_delete_home_as_state_dir() {
     let env = or_skip!(TestEnv::if_tmux_installed());
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     let o = env
         .cmd("orch-down")
         .arg("--yes")
@@ -776,7 +769,7 @@ fn symlinked_settings_stay_a_symlink_and_keep_their_mode() {
     fs::write(&real, "{\"model\": \"opus\"}").unwrap();
     fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink(&real, settings(&env)).unwrap();
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     assert!(
         fs::symlink_metadata(settings(&env))
             .unwrap()
@@ -793,7 +786,7 @@ fn symlinked_settings_stay_a_symlink_and_keep_their_mode() {
     );
     // Compact one-line files stay compact.
     assert_eq!(fs::read_to_string(&real).unwrap().lines().count(), 1);
-    ok(&env, "orch-down", &["--yes"]);
+    env.run_json("orch-down", &["--yes"]);
     assert!(
         fs::symlink_metadata(settings(&env))
             .unwrap()
@@ -833,12 +826,12 @@ fn skills_are_installed_and_removed_exactly() {
     // A skill of the user's own must survive up and down.
     fs::create_dir_all(skills_dir.join("mine")).unwrap();
     fs::write(skills_dir.join("mine/SKILL.md"), "---\nname: mine\n---\n").unwrap();
-    let report = ok(&env, "orch-up", &[]);
+    let report = env.run_json("orch-up", &[]);
     assert_eq!(report["skills"].as_array().unwrap().len(), expected.len());
     for (rel, data) in &expected {
         assert_eq!(&fs::read(skills_dir.join(rel)).unwrap(), data, "{rel:?}");
     }
-    ok(&env, "orch-down", &["--yes"]);
+    env.run_json("orch-down", &["--yes"]);
     for (rel, _) in &expected {
         assert!(!skills_dir.join(rel).exists(), "{rel:?} not removed");
     }
@@ -863,7 +856,7 @@ fn harness_glue_is_installed_and_removed_exactly() {
     let pi = env.home.join(".pi/agent");
     fs::create_dir_all(&pi).unwrap();
 
-    let report = ok(&env, "orch-up", &[]);
+    let report = env.run_json("orch-up", &[]);
     let glue = report["glue"].as_array().unwrap();
     for h in ["codex", "gemini", "pi"] {
         let g = glue.iter().find(|g| g["harness"] == h).unwrap();
@@ -934,7 +927,7 @@ fn codex_notify_of_someone_else_is_left_alone() {
     fs::create_dir_all(&codex).unwrap();
     let config = "notify = [\"terminal-notifier\", \"-title\", \"Codex\"]\n";
     fs::write(codex.join("config.toml"), config).unwrap();
-    let report = ok(&env, "orch-up", &[]);
+    let report = env.run_json("orch-up", &[]);
     let g = entry(&report["glue"], "harness", "codex");
     assert_eq!(g["action"], "skipped");
     assert!(g["reason"].as_str().unwrap().contains("terminal-notifier"));
@@ -949,7 +942,7 @@ fn codex_notify_of_someone_else_is_left_alone() {
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         config
     );
-    ok(&env, "orch-down", &["--yes"]);
+    env.run_json("orch-down", &["--yes"]);
     assert_eq!(
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         config
@@ -960,7 +953,7 @@ fn codex_notify_of_someone_else_is_left_alone() {
 fn codex_glue_records_a_turn_end() {
     let env = or_skip!(TestEnv::with_tmux());
     fs::create_dir_all(env.home.join(".codex")).unwrap();
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     let script = env.config.join("glue/codex-notify.sh");
     // What Codex runs on a turn end: the program with one JSON argument.
     let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/tmp","input-messages":["hi"],"last-assistant-message":"done"}"#;
@@ -991,7 +984,7 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
             .contains("run orch up")
     );
 
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     let o = env.run("orch-doctor", &[]);
     let report = json_of(&o);
     assert_eq!(o.status.code(), Some(0), "doctor after up: {report:#}");
@@ -1041,7 +1034,7 @@ fn doctor_passes_after_up_and_detects_a_removed_hook() {
 #[test]
 fn doctor_sees_a_hook_that_runs_but_records_nothing() {
     let env = or_skip!(TestEnv::with_tmux());
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     // A "hook" that is named orch-hook but records nothing.
     let fake_dir = env.home.join("fake");
     fs::create_dir_all(&fake_dir).unwrap();
@@ -1070,7 +1063,7 @@ fn doctor_sees_a_hook_that_runs_but_records_nothing() {
 #[test]
 fn doctor_reports_a_state_dir_that_is_not_private() {
     let env = or_skip!(TestEnv::if_tmux_installed());
-    ok(&env, "orch-up", &[]);
+    env.run_json("orch-up", &[]);
     fs::create_dir_all(&env.state).unwrap();
     fs::set_permissions(&env.state, fs::Permissions::from_mode(0o755)).unwrap();
     let o = env.run("orch-doctor", &["--no-probe"]);
@@ -1166,7 +1159,7 @@ fn glue_files_orch_created_leave_nothing_behind() {
     assert_code(&o, 0);
     assert!(env.home.join(".codex/config.toml").exists());
     assert!(env.home.join(".gemini/settings.json").exists());
-    ok(&env, "orch-down", &["--yes"]);
+    env.run_json("orch-down", &["--yes"]);
     for d in [".codex", ".gemini", ".pi/agent"] {
         let left: Vec<_> = fs::read_dir(env.home.join(d))
             .unwrap()
