@@ -232,6 +232,27 @@ pub fn orch_hook_settings() -> Value {
     json!({ "hooks": hooks })
 }
 
+/// orch's hooks plus `skipDangerousModePermissionPrompt`: what the user
+/// settings of an enrolled test world hold.
+pub fn settings_with_hooks() -> Value {
+    let mut s = orch_hook_settings();
+    s["skipDangerousModePermissionPrompt"] = json!(true);
+    s
+}
+
+/// The start-up and permission dialogs (of [`screen`]) `text` shows.
+pub fn dialogs_on(text: &str) -> Vec<&'static str> {
+    [
+        screen::TRUST_DIALOG,
+        screen::API_KEY_DIALOG,
+        screen::BYPASS_WARNING,
+        screen::PERMISSION_PROMPT,
+    ]
+    .into_iter()
+    .filter(|d| text.contains(d))
+    .collect()
+}
+
 impl ClaudeEnv {
     /// A ready world with the default options, or `None` when skipped.
     pub fn new() -> Option<ClaudeEnv> {
@@ -324,6 +345,11 @@ impl ClaudeEnv {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+    }
+
+    /// `$CLAUDE_CONFIG_DIR/settings.json`.
+    pub fn user_settings(&self) -> PathBuf {
+        self.claude_config.join("settings.json")
     }
 
     /// An orch binary run in this world, with Claude's environment too.

@@ -364,6 +364,15 @@ impl TestEnv {
             .collect()
     }
 
+    /// The string `key` of each of `pane`'s `kind` events (the `prompt`
+    /// of its prompts, the `reply` of its stops), in order.
+    pub fn texts(&self, pane: &str, kind: &str, key: &str) -> Vec<String> {
+        self.events_of(pane, kind)
+            .iter()
+            .map(|e| e[key].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// The kinds of `pane`'s events, in order.
     pub fn kinds(&self, pane: &str) -> Vec<String> {
         self.events(pane)

@@ -29,8 +29,8 @@ pub use bins::{bin, bin_dir};
 pub use env::{Options, TestEnv, Tmux};
 pub use lines::Lines;
 pub use output::{
-    assert_code, assert_one_line_error, entry, eventually, json_lines, json_of, mentions,
-    output_with_stdin, show, spawn_with_stdin, stderr, stdout,
+    assert_code, assert_one_line_error, big_prompt, entry, eventually, field, json_lines, json_of,
+    mentions, output_with_stdin, put, show, spawn_with_stdin, stderr, stdout,
 };
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux};

@@ -50,6 +50,16 @@ pub fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {key} = {value:?} in {list}"))
 }
 
+/// The string `key` of each element of JSON array `list` (`""` where it
+/// has none).
+pub fn field<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e[key].as_str().unwrap_or(""))
+        .collect()
+}
+
 /// Does any string in JSON array `list` contain `needle`?
 pub fn mentions(list: &Value, needle: &str) -> bool {
     list.as_array().is_some_and(|a| {
@@ -90,6 +100,33 @@ pub fn spawn_with_stdin(c: &mut Command, input: &[u8]) -> Child {
 /// Run `c` to the end with `input` on its stdin.
 pub fn output_with_stdin(c: &mut Command, input: &[u8]) -> Output {
     spawn_with_stdin(c, input).wait_with_output().unwrap()
+}
+
+/// Write `contents` to `path`, making its parent dirs first.
+pub fn put(path: impl AsRef<std::path::Path>, contents: impl AsRef<[u8]>) {
+    let path = path.as_ref();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// A large multi-line prompt of mixed scripts: `first`, then lines of
+/// words (ASCII, accented, CJK, symbols) until it holds `bytes`, then
+/// `last` as given.
+pub fn big_prompt(first: &str, bytes: usize, last: &str) -> String {
+    let words = ["alpha", "bravo", "ünïcødé", "日本語", "✓", "delta", "echo"];
+    let mut text = format!("{first}\n");
+    let mut i = 0;
+    while text.len() < bytes {
+        let line: Vec<&str> = (0..12)
+            .map(|j| words[(i * 5 + j * 3) % words.len()])
+            .collect();
+        text.push_str(&format!("L{i:03} {}\n", line.join(" ")));
+        i += 1;
+    }
+    text.push_str(last);
+    text
 }
 
 /// Poll `f` until it returns Some, or panic after `timeout`. For waiting on

@@ -933,16 +933,11 @@ fn worker_skill_transcripts_run() {
 /// tmux server, and cleans up after itself.
 #[test]
 fn demo_script_runs() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
-    let tmp = env.dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    // The world's TMPDIR: the demo's own tmux server goes there.
     let out = env
         .command("sh")
         .arg(repo().join("share/demo.sh"))
-        .env("TMPDIR", &tmp)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -960,7 +955,7 @@ fn demo_script_runs() {
         assert!(so.contains(want), "demo output lacks {want:?}:\n{so}");
     }
     // Everything it made is gone: its temp dir (state and tmux socket).
-    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    let left: Vec<_> = std::fs::read_dir(&env.tmp).unwrap().flatten().collect();
     assert!(left.is_empty(), "the demo left {left:?} behind");
     // It used its own state dir, not the caller's.
     assert!(
@@ -987,10 +982,7 @@ const BINARIES: &[&str] = &[
 /// this build (`ORCH_INSTALL_FROM`), so the test does not rebuild orch.
 #[test]
 fn install_sh_twice_into_a_temp_prefix() {
-    if !have_tmux() {
-        return;
-    }
-    let env = TestEnv::new();
+    let env = or_skip!(TestEnv::if_tmux_installed());
     let prefix = env.dir.path().join("prefix");
     // The first run names the prefix with --prefix, the second with PREFIX.
     let run = |flag: bool| {
@@ -1091,14 +1083,14 @@ fn install_sh_explains_missing_tools() {
             std::os::unix::fs::symlink(p, bin_only.join(tool)).unwrap();
         }
     }
-    let o = env
-        .command("sh")
-        .arg(repo().join("install.sh"))
-        .arg("--prefix")
-        .arg(&prefix)
-        .env("PATH", &bin_only)
-        .output()
-        .unwrap();
+    let install = || {
+        let mut c = env.command("sh");
+        c.arg(repo().join("install.sh"))
+            .arg("--prefix")
+            .arg(&prefix);
+        c.env("PATH", &bin_only).output().unwrap()
+    };
+    let o = install();
     assert_code(&o, 1);
     let err = stderr(&o);
     assert!(
@@ -1114,15 +1106,8 @@ fn install_sh_explains_missing_tools() {
     // With tmux present but no cargo (and no ORCH_INSTALL_FROM).
     if let Some(t) = which("tmux") {
         std::os::unix::fs::symlink(t, bin_only.join("tmux")).unwrap();
-        let o = env
-            .command("sh")
-            .arg(repo().join("install.sh"))
-            .arg("--prefix")
-            .arg(&prefix)
-            .env("PATH", &bin_only)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(1));
+        let o = install();
+        assert_code(&o, 1);
         let err = stderr(&o);
         assert!(err.contains("cargo") && err.contains("rustup"), "{err}");
     }

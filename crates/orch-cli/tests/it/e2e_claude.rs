@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, orch_hook_settings, screen};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, dialogs_on, screen, settings_with_hooks};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{bin, eventually, json_lines, or_skip, stderr};
+use orch_testkit::{big_prompt, bin, eventually, json_lines, or_skip, stderr};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -43,16 +43,7 @@ fn claude_turn_round_trip_through_orch_hooks() {
     assert!(start["session_id"].as_str().is_some_and(|s| s.len() == 36));
     let screen = ce.capture(&pane);
     assert!(screen.contains(screen::READY), "{screen}");
-    for dialog in [
-        screen::TRUST_DIALOG,
-        screen::API_KEY_DIALOG,
-        screen::BYPASS_WARNING,
-    ] {
-        assert!(
-            !screen.contains(dialog),
-            "dialog {dialog:?} left:\n{screen}"
-        );
-    }
+    assert_eq!(dialogs_on(&screen), Vec::<&str>::new(), "{screen}");
 
     // One turn: the reply in the Stop event is what the mock sent.
     ce.mock.push(Reply::text("The answer is 42. E2E-ONE"));
@@ -118,17 +109,11 @@ fn claude_large_paste_arrives_intact() {
     let ce = or_skip!(ClaudeEnv::new());
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
-    let words = ["alpha", "bravo", "ünïcødé", "日本語", "✓", "delta", "echo"];
-    let mut text = String::from("START of a large prompt\n");
-    let mut i = 0;
-    while text.len() < 20 * 1024 {
-        let line: Vec<&str> = (0..12)
-            .map(|j| words[(i * 5 + j * 3) % words.len()])
-            .collect();
-        text.push_str(&format!("L{i:03} {}\n", line.join(" ")));
-        i += 1;
-    }
-    text.push_str("END-OF-LARGE-PROMPT\n");
+    let text = big_prompt(
+        "START of a large prompt",
+        20 * 1024,
+        "END-OF-LARGE-PROMPT\n",
+    );
     let newlines = text.matches('\n').count();
 
     ce.mock.push(Reply::Echo);
@@ -386,9 +371,8 @@ fn claude_startup_dialogs_hold_back_session_start() {
 #[test]
 fn claude_runs_identical_hook_commands_once() {
     let ce = or_skip!(ClaudeEnv::new());
-    let user_settings = ce.claude_config.join("settings.json");
-    let mut settings = orch_hook_settings();
-    settings["skipDangerousModePermissionPrompt"] = json!(true);
+    let user_settings = ce.user_settings();
+    let settings = settings_with_hooks();
     std::fs::write(&user_settings, settings.to_string()).unwrap();
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
@@ -465,9 +449,8 @@ fn claude_idle_prompt_notification_after_a_turn() {
 #[test]
 fn claude_picks_up_hook_edits_in_user_settings_live() {
     let ce = or_skip!(ClaudeEnv::new());
-    let user_settings = ce.claude_config.join("settings.json");
-    let mut with_hooks = orch_hook_settings();
-    with_hooks["skipDangerousModePermissionPrompt"] = json!(true);
+    let user_settings = ce.user_settings();
+    let with_hooks = settings_with_hooks();
     let without_hooks = json!({"skipDangerousModePermissionPrompt": true});
     std::fs::write(&user_settings, with_hooks.to_string()).unwrap();
     let pane = ce.start_plain_claude(&[]);

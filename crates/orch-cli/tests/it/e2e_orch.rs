@@ -9,47 +9,23 @@
 //! ([`ClaudeEnv`]); they skip loudly without npm (and fail in CI). Facts:
 //! docs/claude-code-e2e.md (the scenario list is there too).
 
-use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, screen};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, dialogs_on, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{eventually, json_lines, or_skip, stderr, stdout};
+use orch_testkit::{
+    assert_code, big_prompt, eventually, json_lines, or_skip, output_with_stdin, show,
+    spawn_with_stdin, stderr, stdout,
+};
 
 const T: Duration = Duration::from_secs(30);
-
-/// Run a command, feeding `input` on stdin.
-fn run_with_stdin(mut c: Command, input: &[u8]) -> Output {
-    let mut child = start_with_stdin(&mut c, input);
-    child.stdin.take();
-    child.wait_with_output().unwrap()
-}
-
-fn start_with_stdin(c: &mut Command, input: &[u8]) -> Child {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child.stdin.as_mut().unwrap().write_all(input).unwrap();
-    drop(child.stdin.take());
-    child
-}
 
 /// The one JSON object an orch command printed (Null when it printed none).
 fn json_out(o: &Output) -> Value {
     serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    )
 }
 
 /// `orch-spawn claude --window --cwd <project> ARGS…`; (output, JSON).
@@ -68,21 +44,15 @@ fn spawn_claude(ce: &ClaudeEnv, args: &[&str]) -> (Output, Value) {
 /// Spawn, insist it is ready with no dialog left on screen; the pane id.
 fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
     let (o, v) = spawn_claude(ce, args);
-    assert_eq!(o.status.code(), Some(0), "orch-spawn: {}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
     let s = ce.capture(&pane);
-    for dialog in [
-        screen::TRUST_DIALOG,
-        screen::API_KEY_DIALOG,
-        screen::BYPASS_WARNING,
-        screen::PERMISSION_PROMPT,
-    ] {
-        assert!(
-            !s.contains(dialog),
-            "dialog {dialog:?} left on screen:\n{s}"
-        );
-    }
+    assert_eq!(
+        dialogs_on(&s),
+        Vec::<&str>::new(),
+        "dialog left on screen:\n{s}"
+    );
     assert_eq!(orch::deliver::screen_dialog(&s), None, "{s}");
     pane
 }
@@ -95,7 +65,7 @@ fn tell_cmd(ce: &ClaudeEnv, pane: &str, args: &[&str]) -> Command {
 }
 
 fn tell(ce: &ClaudeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = run_with_stdin(tell_cmd(ce, pane, args), text.as_bytes());
+    let o = output_with_stdin(&mut tell_cmd(ce, pane, args), text.as_bytes());
     let v = json_out(&o);
     (o, v)
 }
@@ -103,7 +73,7 @@ fn tell(ce: &ClaudeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value
 /// `orch-tell --wait` that must end in a `stop`; its JSON.
 fn ask(ce: &ClaudeEnv, pane: &str, text: &str) -> Value {
     let (o, v) = tell(ce, pane, text, &["--wait"]);
-    assert_eq!(o.status.code(), Some(0), "orch-tell --wait: {}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["stop_kind"], "stop", "{v}");
     v
@@ -117,20 +87,13 @@ fn survey(ce: &ClaudeEnv, args: &[&str], env: &[(&str, &str)]) -> Value {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "orch-survey: {}", show(&o));
+    assert_code(&o, 0);
     json_out(&o)
 }
 
 /// The survey's entry for `pane`.
 fn agent<'a>(s: &'a Value, pane: &str) -> Option<&'a Value> {
     s["agents"].as_array()?.iter().find(|a| a["pane"] == pane)
-}
-
-fn events_of(ce: &ClaudeEnv, pane: &str, kind: &str) -> Vec<Value> {
-    ce.events(pane)
-        .into_iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
 }
 
 /// The main turns the mock saw whose user text is exactly `text`.
@@ -150,14 +113,14 @@ fn turns_with(ce: &ClaudeEnv, text: &str) -> usize {
 fn spawn_tell_wait_and_listen() {
     let ce = or_skip!(ClaudeEnv::new());
     let (o, v) = spawn_claude(&ce, &["--name", "e2e"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     assert_eq!(v["harness"], "claude");
     assert_eq!(v["name"], "e2e");
     assert!(v["ready_ms"].as_u64().is_some_and(|ms| ms > 0), "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
     // Ready means Claude's own SessionStart hook, for the session spawn assigned.
-    let starts = events_of(&ce, &pane, "session_start");
+    let starts = ce.events_of(&pane, "session_start");
     assert_eq!(starts.len(), 1, "{:#?}", ce.events(&pane));
     assert_eq!(starts[0]["source"], "startup");
     assert_eq!(starts[0]["session_id"], v["session_id"]);
@@ -170,18 +133,18 @@ fn spawn_tell_wait_and_listen() {
     ce.mock.push(Reply::text("The answer is 42. E2E-ORCH-ONE"));
     let text = "what is the answer?";
     let (o, v) = tell(&ce, "e2e", text, &["--wait"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["pane"], pane.as_str());
     assert!(v["receipt_ms"].as_f64().is_some(), "{v}");
-    let prompts = events_of(&ce, &pane, "prompt");
+    let prompts = ce.events_of(&pane, "prompt");
     assert_eq!(prompts.len(), 1, "submitted exactly once: {prompts:#?}");
     assert_eq!(prompts[0]["prompt"], text);
     assert_eq!(
         v["prompt_seq"], prompts[0]["seq"],
         "the receipt is the hook's event"
     );
-    let stops = events_of(&ce, &pane, "stop");
+    let stops = ce.events_of(&pane, "stop");
     assert_eq!(stops.len(), 1);
     assert_eq!(v["stop_kind"], "stop");
     assert_eq!(v["stop_seq"], stops[0]["seq"]);
@@ -195,12 +158,12 @@ fn spawn_tell_wait_and_listen() {
     let v2 = ask(&ce, &pane, "and a second question");
     assert_eq!(v2["reply"], "second reply, E2E-ORCH-TWO");
     assert_eq!(turns_with(&ce, "and a second question"), 1);
-    assert_eq!(events_of(&ce, &pane, "prompt").len(), 2);
+    assert_eq!(ce.events_of(&pane, "prompt").len(), 2);
 
     // A listener started after the reply still gets it (cursor: the turn
     // after the last prompt sent).
     let o = ce.run("orch-listen", &[&pane, "--timeout", "10"]);
-    assert_eq!(o.status.code(), Some(0), "orch-listen: {}", show(&o));
+    assert_code(&o, 0);
     let got = json_lines(&o);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["kind"], "stop");
@@ -211,11 +174,7 @@ fn spawn_tell_wait_and_listen() {
     let o = ce.run("orch-tell", &["--audit", "--pane", &pane]);
     let audit = json_lines(&o);
     let outcomes: Vec<&Value> = audit.iter().map(|r| &r["outcome"]).collect();
-    assert_eq!(
-        outcomes,
-        [&json!("delivered"), &json!("delivered")],
-        "{audit:?}"
-    );
+    assert_eq!(outcomes, [&"delivered", &"delivered"], "{audit:?}");
 }
 
 /// Multi-line, unicode, 20 KiB and tab-carrying prompts through
@@ -229,17 +188,7 @@ fn tell_delivers_big_and_odd_prompts_intact() {
 
     let multi = "first line — ünïcødé ✓ 日本語 🎉\n  indented second line\n\nfourth, after a blank line\nEND-MULTI";
     let one_line_unicode = "Ünïcødé only: 日本語のテキスト, emoji 🎉🚀, RTL שלום, combining é";
-    let mut big = String::from("START of a 20 KiB prompt\n");
-    let words = ["alpha", "bravo", "ünïcødé", "日本語", "✓", "delta", "echo"];
-    let mut i = 0;
-    while big.len() < 20 * 1024 {
-        let line: Vec<&str> = (0..12)
-            .map(|j| words[(i * 5 + j * 3) % words.len()])
-            .collect();
-        big.push_str(&format!("L{i:03} {}\n", line.join(" ")));
-        i += 1;
-    }
-    big.push_str("END-OF-BIG-PROMPT");
+    let big = big_prompt("START of a 20 KiB prompt", 20 * 1024, "END-OF-BIG-PROMPT");
     for text in [multi, one_line_unicode, big.as_str()] {
         let v = ask(&ce, &pane, text);
         assert_eq!(v["bytes"], text.len(), "{v}");
@@ -267,8 +216,8 @@ fn tell_delivers_big_and_odd_prompts_intact() {
     let expanded = tabbed.replace('\t', "    ");
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap()).unwrap();
     assert_eq!(echoed, EchoSummary::of(&expanded));
-    assert_eq!(events_of(&ce, &pane, "prompt").len(), 4);
-    assert_eq!(events_of(&ce, &pane, "sent").len(), 4);
+    assert_eq!(ce.events_of(&pane, "prompt").len(), 4);
+    assert_eq!(ce.events_of(&pane, "sent").len(), 4);
 }
 
 /// A prompt for a busy agent: `--queue` types it now (Claude queues it and
@@ -283,25 +232,25 @@ fn tell_to_a_busy_agent_queues_or_waits() {
     ce.mock.push(Reply::text("reply to C"));
 
     let (o, v) = tell(&ce, &pane, "prompt A, slow to answer", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["status"], "delivered");
     ce.mock.wait_main_turns(1, T);
     ce.wait_for_screen(&pane, screen::BUSY, T);
 
     // --queue: typed at once, reported as queued.
     let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["status"], "queued", "{v}");
-    let sent_b = events_of(&ce, &pane, "sent").pop().unwrap();
+    let sent_b = ce.events_of(&pane, "sent").pop().unwrap();
     assert_eq!(sent_b["prompt"], "prompt B, queued");
     assert_eq!(sent_b["data"]["queued"], true);
 
     // Default: waits for the turn to end; nothing typed meanwhile.
     let mut c = tell_cmd(&ce, &pane, &["--wait"]);
-    let waiting = start_with_stdin(&mut c, b"prompt C, waits for idle");
+    let waiting = spawn_with_stdin(&mut c, b"prompt C, waits for idle");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        events_of(&ce, &pane, "sent").len(),
+        ce.events_of(&pane, "sent").len(),
         2,
         "C was typed into a busy agent"
     );
@@ -309,36 +258,23 @@ fn tell_to_a_busy_agent_queues_or_waits() {
 
     ce.mock.release();
     let o = waiting.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     let v = json_out(&o);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["reply"], "reply to C", "{v}");
     assert!(v["waited_ms"].as_f64().unwrap() > 1000.0, "{v}");
 
-    let prompts: Vec<Value> = events_of(&ce, &pane, "prompt")
-        .iter()
-        .map(|e| e["prompt"].clone())
-        .collect();
+    let prompts = ce.texts(&pane, "prompt", "prompt");
     assert_eq!(
         prompts,
         [
-            json!("prompt A, slow to answer"),
-            json!("prompt B, queued"),
-            json!("prompt C, waits for idle")
+            "prompt A, slow to answer",
+            "prompt B, queued",
+            "prompt C, waits for idle"
         ]
     );
-    let replies: Vec<Value> = events_of(&ce, &pane, "stop")
-        .iter()
-        .map(|e| e["reply"].clone())
-        .collect();
-    assert_eq!(
-        replies,
-        [
-            json!("reply to A"),
-            json!("reply to B"),
-            json!("reply to C")
-        ]
-    );
+    let replies = ce.texts(&pane, "stop", "reply");
+    assert_eq!(replies, ["reply to A", "reply to B", "reply to C"]);
     for t in [
         "prompt A, slow to answer",
         "prompt B, queued",
@@ -361,11 +297,11 @@ fn permission_prompt_blocks_and_refuses_tells() {
         .push(Reply::bash(format!("touch {}", made.display())));
 
     let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
-    assert_eq!(o.status.code(), Some(6), "{}", show(&o));
+    assert_code(&o, 6);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["stop_kind"], "notify", "{v}");
     assert_eq!(v["notification_type"], "permission_prompt", "{v}");
-    let notify = events_of(&ce, &pane, "notify").pop().unwrap();
+    let notify = ce.events_of(&pane, "notify").pop().unwrap();
     assert_eq!(notify["notification_type"], "permission_prompt");
     assert_eq!(v["stop_seq"], notify["seq"]);
     assert!(
@@ -375,16 +311,16 @@ fn permission_prompt_blocks_and_refuses_tells() {
     );
 
     let turns = ce.mock.main_turns().len();
-    let sent = events_of(&ce, &pane, "sent").len();
+    let sent = ce.events_of(&pane, "sent").len();
     let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
-    assert_eq!(o.status.code(), Some(4), "{}", show(&o));
+    assert_code(&o, 4);
     assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
     let err = stderr(&o);
     assert!(err.starts_with("orch-tell: "), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("dialog"), "{err}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(events_of(&ce, &pane, "sent").len(), sent);
+    assert_eq!(ce.events_of(&pane, "sent").len(), sent);
     assert_eq!(ce.mock.main_turns().len(), turns, "no new turn");
     let s = ce.capture(&pane);
     assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
@@ -405,30 +341,24 @@ fn permission_prompt_blocks_and_refuses_tells() {
     ce.mock.push(Reply::text("file made, as asked"));
     ce.mock.push(Reply::text("and the follow-up is done"));
     let mut c = tell_cmd(&ce, &pane, &["--wait-idle", "--wait"]);
-    let waiting = start_with_stdin(&mut c, b"a follow-up, after approval");
+    let waiting = spawn_with_stdin(&mut c, b"a follow-up, after approval");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        events_of(&ce, &pane, "sent").len(),
+        ce.events_of(&pane, "sent").len(),
         sent,
         "typed into the dialog"
     );
     ce.tmux(&["send-keys", "-t", &pane, "1"]);
     let o = waiting.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     let v = json_out(&o);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["reply"], "and the follow-up is done", "{v}");
     assert!(made.exists(), "the approved command did not run");
-    let replies: Vec<Value> = events_of(&ce, &pane, "stop")
-        .iter()
-        .map(|e| e["reply"].clone())
-        .collect();
+    let replies = ce.texts(&pane, "stop", "reply");
     assert_eq!(
         replies,
-        [
-            json!("file made, as asked"),
-            json!("and the follow-up is done")
-        ]
+        ["file made, as asked", "and the follow-up is done"]
     );
     assert_eq!(turns_with(&ce, "a follow-up, after approval"), 1);
     let sv = survey(&ce, &[], &[]);
@@ -449,7 +379,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
 
     ce.mock.push(Reply::server_error());
     let (o, v) = tell(&ce, &pane, "this will fail", &["--wait"]);
-    assert_eq!(o.status.code(), Some(6), "{}", show(&o));
+    assert_code(&o, 6);
     assert_eq!(v["stop_kind"], "stop_failure", "{v}");
     assert_eq!(v["error"], "server_error", "{v}");
     assert!(
@@ -458,7 +388,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
             .is_some_and(|r| r.starts_with("API Error: 500")),
         "{v}"
     );
-    let fail = events_of(&ce, &pane, "stop_failure").pop().unwrap();
+    let fail = ce.events_of(&pane, "stop_failure").pop().unwrap();
     assert_eq!(v["stop_seq"], fail["seq"]);
     let err = stderr(&o);
     assert!(err.contains("stop_failure"), "{err}");
@@ -474,7 +404,7 @@ fn api_errors_end_the_turn_and_survey_says_so() {
 
     ce.mock.push(Reply::rate_limited());
     let (o, v) = tell(&ce, &pane, "and this hits a rate limit", &["--wait"]);
-    assert_eq!(o.status.code(), Some(6), "{}", show(&o));
+    assert_code(&o, 6);
     assert_eq!(v["error"], "rate_limit", "{v}");
     let sv = survey(&ce, &[], &[]);
     let a = agent(&sv, &pane).unwrap();
@@ -497,9 +427,9 @@ fn exit_and_killed_pane_are_gone_and_collected() {
     let victim = spawn_ready(&ce, &["--name", "victim"]);
 
     let (o, v) = tell(&ce, &quitter, "/exit", &[]);
-    assert_eq!(o.status.code(), Some(7), "{}", show(&o));
+    assert_code(&o, 7);
     assert_eq!(v["status"], "exited", "{v}");
-    let end = events_of(&ce, &quitter, "session_end");
+    let end = ce.events_of(&quitter, "session_end");
     assert_eq!(end.len(), 1);
     assert_eq!(end[0]["reason"], "prompt_input_exit");
     let pane_list = || ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
@@ -570,7 +500,7 @@ fn exit_and_killed_pane_are_gone_and_collected() {
     }
     // The names are free again.
     let o = ce.run("orch-tell", &["victim", "hello"]);
-    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert_code(&o, 2);
 }
 
 /// `orch up` into the scratch config: a `claude` started by hand (not by
@@ -585,7 +515,7 @@ fn up_enrols_a_hand_started_claude_and_down_removes_it() {
     std::fs::write(&settings, before).unwrap();
 
     let o = ce.run("orch-up", &["--yes", "--claude-only"]);
-    assert_eq!(o.status.code(), Some(0), "orch-up: {}", show(&o));
+    assert_code(&o, 0);
     let o = ce.cmd("orch-doctor").output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -607,7 +537,7 @@ fn up_enrols_a_hand_started_claude_and_down_removes_it() {
     assert_eq!(v["reply"], "enrolled by orch up");
 
     let o = ce.run("orch-down", &["--yes", "--keep-state"]);
-    assert_eq!(o.status.code(), Some(0), "orch-down: {}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(
         std::fs::read_to_string(&settings).unwrap(),
         before,
@@ -657,7 +587,7 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
     let ce = or_skip!(ClaudeEnv::with(opts));
     let started = Instant::now();
     let (o, v) = spawn_claude(&ce, &[]);
-    assert_eq!(o.status.code(), Some(6), "{}", show(&o));
+    assert_code(&o, 6);
     assert!(
         started.elapsed() < Duration::from_secs(55),
         "spawn waited for its timeout"
@@ -669,7 +599,7 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
     assert!(v["fix"].is_string(), "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
     assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG));
-    assert!(events_of(&ce, &pane, "session_start").is_empty());
+    assert!(ce.events_of(&pane, "session_start").is_empty());
 
     let sv = survey(&ce, &[], &[]);
     assert_eq!(
@@ -678,7 +608,7 @@ fn unanswered_startup_dialog_is_reported_not_waited_for() {
         "{sv}"
     );
     let (o, _) = tell(&ce, &pane, "1", &[]);
-    assert_eq!(o.status.code(), Some(4), "{}", show(&o));
+    assert_code(&o, 4);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         ce.capture(&pane).contains(screen::TRUST_DIALOG),
@@ -694,35 +624,35 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
     let ce = or_skip!(ClaudeEnv::new());
     ce.mock.push(Reply::text("first task done"));
     let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["prompt"]["status"], "delivered", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
     let session = v["session_id"].as_str().unwrap().to_string();
     let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(json_lines(&o)[0]["reply"], "first task done");
-    let prompts = events_of(&ce, &pane, "prompt");
+    let prompts = ce.events_of(&pane, "prompt");
     assert_eq!(prompts.len(), 1);
     assert_eq!(prompts[0]["prompt"], "first task, from spawn");
     assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
 
     let o = ce.run("orch-spawn", &["--stop", "p"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     let v = json_out(&o);
     assert_eq!(v["state"], "exited", "{v}");
     assert_eq!(v["how"], "exit-command", "{v}");
-    let end = events_of(&ce, &pane, "session_end");
+    let end = ce.events_of(&pane, "session_end");
     assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
     assert_eq!(end[0]["reason"], "prompt_input_exit");
 
     let o = ce.run("orch-spawn", &["--restart", "p", "--timeout", "60"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     let v = json_out(&o);
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["restart_of"], pane.as_str());
     assert_eq!(v["session_id"], session.as_str());
-    let start = events_of(&ce, &again, "session_start");
+    let start = ce.events_of(&again, "session_start");
     assert_eq!(start.len(), 1);
     assert_eq!(start[0]["source"], "resume");
     assert_eq!(start[0]["session_id"], session.as_str());
@@ -751,15 +681,15 @@ fn two_queued_prompts_are_answered_in_one_turn() {
     ce.mock.push(Reply::held(Reply::text("reply to A")));
     ce.mock.push(Reply::text("one reply to B and C"));
     let (o, _) = tell(&ce, &pane, "prompt A", &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     ce.mock.wait_main_turns(1, T);
 
     let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     assert_eq!(v["status"], "queued", "{v}");
     // --queue --wait: typed now, acknowledged when A's turn ends.
     let mut c = tell_cmd(&ce, &pane, &["--queue", "--wait"]);
-    let waiting = start_with_stdin(&mut c, b"prompt C, queued too");
+    let waiting = spawn_with_stdin(&mut c, b"prompt C, queued too");
     // Release A only once C sits in Claude's queue (listed under the
     // spinner, indented), not merely pasted.
     let t0 = Instant::now();
@@ -781,24 +711,17 @@ fn two_queued_prompts_are_answered_in_one_turn() {
     }
     ce.mock.release();
     let o = waiting.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_code(&o, 0);
     let v = json_out(&o);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["reply"], "one reply to B and C", "{v}");
 
-    let prompts: Vec<Value> = events_of(&ce, &pane, "prompt")
-        .iter()
-        .map(|e| e["prompt"].clone())
-        .collect();
+    let prompts = ce.texts(&pane, "prompt", "prompt");
     assert_eq!(
         prompts,
-        [
-            json!("prompt A"),
-            json!("prompt B, queued"),
-            json!("prompt C, queued too")
-        ]
+        ["prompt A", "prompt B, queued", "prompt C, queued too"]
     );
-    assert_eq!(events_of(&ce, &pane, "stop").len(), 2);
+    assert_eq!(ce.events_of(&pane, "stop").len(), 2);
     let turns: Vec<Option<String>> = ce
         .mock
         .main_turns()

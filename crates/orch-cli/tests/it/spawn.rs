@@ -559,11 +559,8 @@ fn invalid_outfit_is_refused_naming_the_field() {
 #[test]
 fn stop_and_restart_are_recorded_and_resume_the_session() {
     let (env, me) = or_skip!(world());
-    let (old, v) = ready(
-        &env,
-        &me,
-        &["echo", "--name", "phoenix", "--", "--turn-ms", "20"],
-    );
+    let args = ["echo", "--name", "phoenix", "--", "--turn-ms", "20"];
+    let (old, v) = ready(&env, &me, &args);
     let sid = v["session_id"].as_str().unwrap().to_string();
     // One turn, so there is a conversation to resume.
     env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
@@ -755,14 +752,10 @@ fn hooks_passed_by_spawn_and_installed_globally_record_each_event_once() {
 }
 
 #[test]
-
 fn prompt_is_delivered_once_when_ready() {
     let (env, me) = or_skip!(world());
-    let (pane, _) = ready(
-        &env,
-        &me,
-        &["echo", "--name", "tasked", "--prompt", "first task: say hi"],
-    );
+    let args = ["echo", "--name", "tasked", "--prompt", "first task: say hi"];
+    let (pane, _) = ready(&env, &me, &args);
     let stop = eventually(Duration::from_secs(10), "the first turn", || {
         env.events(&pane).into_iter().find(|e| e["kind"] == "stop")
     });

@@ -16,41 +16,40 @@ const T: Duration = Duration::from_secs(30);
 
 /// Spawn a named echo agent (headless) and return its pane.
 fn spawn_echo(env: &TestEnv, name: &str) -> String {
-    let o = env
-        .cmd("orch-spawn")
-        .args(["echo", "--name", name, "--headless", "--timeout", "20"])
-        .args(["--", "--turn-ms", "20"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "spawn: {}", stderr(&o));
-    let v = json_of(&o);
+    let args = ["echo", "--name", name, "--headless", "--timeout", "20"];
+    let v = env.run_json(
+        "orch-spawn",
+        &[&args[..], &["--", "--turn-ms", "20"]].concat(),
+    );
     v["pane"].as_str().unwrap().to_string()
 }
 
+/// A world with `N` named echo agents, `a`, `b`, … (headless).
+fn agents<const N: usize>() -> Option<(TestEnv, [String; N])> {
+    let env = TestEnv::with_tmux()?;
+    let panes = std::array::from_fn(|i| spawn_echo(&env, ["a", "b", "c", "d"][i]));
+    Some((env, panes))
+}
+
+/// The one-line notice `pane` (named `name`) sends when it has answered
+/// `prompt`.
+fn notice(pane: &str, name: &str, prompt: &str) -> String {
+    let reply = reply_for(prompt);
+    format!("[orch] {pane} ({name}) finished: {reply} (notice from orch; no reply needed)")
+}
+
 fn sub(env: &TestEnv, args: &[&str]) -> Output {
-    env.cmd("orch-subscribe").args(args).output().unwrap()
+    env.run("orch-subscribe", args)
 }
 
 fn sub_ok(env: &TestEnv, args: &[&str]) -> Value {
-    let o = sub(env, args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "orch-subscribe {args:?}: stdout {} stderr {}",
-        stdout(&o),
-        stderr(&o)
-    );
-    serde_json::from_str(stdout(&o).trim())
-        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", stdout(&o)))
+    env.run_json("orch-subscribe", args)
 }
 
 /// One clear line on stderr, nothing on stdout, the documented code.
 fn assert_error(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    assert!(err.starts_with("orch-subscribe: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert_code(o, code);
+    assert_one_line_error(o, "orch-subscribe", needle);
     assert_eq!(stdout(o), "", "nothing on stdout after an error");
 }
 
@@ -184,9 +183,7 @@ fn agent<'a>(survey: &'a Value, pane: &str) -> &'a Value {
 
 #[test]
 fn a_hears_once_when_b_finishes_and_survey_shows_it() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
+    let (env, [a, b]) = or_skip!(agents());
     let v = sub_ok(&env, &["--for", "a", "b"]);
     assert_eq!(v["subscriber"], a.as_str());
     assert_eq!(v["subscriptions"][0]["peer"], b.as_str());
@@ -203,13 +200,7 @@ fn a_hears_once_when_b_finishes_and_survey_shows_it() {
 
     tell_wait(&env, &b, "hello from the test");
     let got = wait_notices(&env, &a, 1);
-    assert_eq!(
-        text(&got[0]),
-        format!(
-            "[orch] {b} (b) finished: {} (notice from orch; no reply needed)",
-            reply_for("hello from the test")
-        )
-    );
+    assert_eq!(text(&got[0]), notice(&b, "b", "hello from the test"));
     // Typed through tell's path: a `sent` event marked as a notice.
     let sent = of_kind(&env, &a, "sent");
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -234,9 +225,7 @@ fn a_hears_once_when_b_finishes_and_survey_shows_it() {
 
 #[test]
 fn notices_to_a_busy_subscriber_arrive_as_one_message_after_its_turn() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
+    let (env, [a, b]) = or_skip!(agents());
     sub_ok(&env, &["--for", &a, &b]);
     let o = env
         .cmd("orch-tell")
@@ -285,10 +274,7 @@ fn notices_to_a_busy_subscriber_arrive_as_one_message_after_its_turn() {
 
 #[test]
 fn self_mutual_and_cyclic_subscriptions_are_refused() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let _b = spawn_echo(&env, "b");
-    let c = spawn_echo(&env, "c");
+    let (env, [a, _b, c]) = or_skip!(agents());
     assert_error(&sub(&env, &["--for", "a", "a"]), 4, "itself");
     assert_error(&sub(&env, &["--for", "a", "self"]), 4, "itself");
     assert_error(&sub(&env, &["--for", &a, &a]), 4, "itself");
@@ -313,11 +299,7 @@ fn self_mutual_and_cyclic_subscriptions_are_refused() {
 
 #[test]
 fn subscriptions_end_when_either_pane_dies() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
-    let c = spawn_echo(&env, "c");
-    let d = spawn_echo(&env, "d");
+    let (env, [a, b, c, d]) = or_skip!(agents());
     sub_ok(&env, &["--for", &a, &b, &d]);
     sub_ok(&env, &["--for", &c, &b]);
 
@@ -341,12 +323,7 @@ fn subscriptions_end_when_either_pane_dies() {
     // A peer gone: the lazy check of --list.
     env.tmux(&["kill-pane", "-t", &b]);
     let v = sub_ok(&env, &["--list", "--for", &a]);
-    let peers: Vec<&str> = v["subscriptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["peer"].as_str().unwrap())
-        .collect();
+    let peers = field(&v["subscriptions"], "peer");
     assert_eq!(peers, [d.as_str()]);
     assert!(!subs_file(&env, &b).exists());
 
@@ -361,17 +338,9 @@ fn subscriptions_end_when_either_pane_dies() {
 
 #[test]
 fn list_unsub_and_cancel() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
-    let c = spawn_echo(&env, "c");
+    let (env, [a, b, c]) = or_skip!(agents());
     let v = sub_ok(&env, &["--for", "a", "b", "c", "--kinds", "notify,stop"]);
-    let statuses: Vec<&str> = v["subscriptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["status"].as_str().unwrap())
-        .collect();
+    let statuses = field(&v["subscriptions"], "status");
     assert_eq!(statuses, ["added", "added"]);
     let v = sub_ok(
         &env,
@@ -426,9 +395,7 @@ fn list_unsub_and_cancel() {
 
 #[test]
 fn bad_input_is_a_one_line_error_and_changes_nothing() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let _b = spawn_echo(&env, "b");
+    let (env, [a, _b]) = or_skip!(agents());
     assert_error(&sub(&env, &["--for", "a"]), 2, "nothing to do");
     assert_error(&sub(&env, &["b"]), 2, "--for");
     assert_error(
@@ -473,10 +440,7 @@ fn bad_input_is_a_one_line_error_and_changes_nothing() {
 
 #[test]
 fn a_turn_started_by_a_notice_does_not_notify_further() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
-    let c = spawn_echo(&env, "c");
+    let (env, [a, b, c]) = or_skip!(agents());
     sub_ok(&env, &["--for", "a", "b"]);
     sub_ok(&env, &["--for", "c", "a"]);
     tell_wait(&env, &b, "ping");
@@ -490,13 +454,7 @@ fn a_turn_started_by_a_notice_does_not_notify_further() {
     // A real turn of a does.
     tell_wait(&env, &a, "real work");
     let got = wait_notices(&env, &c, 1);
-    assert_eq!(
-        text(&got[0]),
-        format!(
-            "[orch] {a} (a) finished: {} (notice from orch; no reply needed)",
-            reply_for("real work")
-        )
-    );
+    assert_eq!(text(&got[0]), notice(&a, "a", "real work"));
     assert_flushers_exited(&env);
     assert_eq!(notices(&env, &c).len(), 1);
     assert_eq!(notices(&env, &a).len(), 1);
@@ -519,13 +477,7 @@ fn beyond_the_rate_limit_notices_batch() {
         "b's turns should fit in the rate window (machine too slow?)"
     );
     let got = wait_notices(&env, &a, 2);
-    assert_eq!(
-        text(&got[0]),
-        format!(
-            "[orch] {b} (b) finished: {} (notice from orch; no reply needed)",
-            reply_for("r1")
-        )
-    );
+    assert_eq!(text(&got[0]), notice(&b, "b", "r1"));
     assert_eq!(
         text(&got[1]),
         format!(
@@ -549,9 +501,7 @@ fn beyond_the_rate_limit_notices_batch() {
 /// its successor asks the subscriber's log whether the batch was typed.
 #[test]
 fn an_interrupted_delivery_is_neither_repeated_nor_lost() {
-    let env = or_skip!(TestEnv::with_tmux());
-    let a = spawn_echo(&env, "a");
-    let b = spawn_echo(&env, "b");
+    let (env, [a, b]) = or_skip!(agents());
     let st = env.store();
     let ap: PaneId = a.parse().unwrap();
     let bp: PaneId = b.parse().unwrap();

@@ -80,6 +80,14 @@ fn type_prompt(env: &TestEnv, pane: &str, text: &str) {
     env.tmux(&["send-keys", "-t", pane, "Enter"]);
 }
 
+/// An echo agent that was given `prompt`, once its log has a `kind` event.
+fn after_turn(env: &TestEnv, prompt: &str, kind: &str) -> String {
+    let p = echo(env, "");
+    type_prompt(env, &p, prompt);
+    wait_event(env, &p, kind);
+    p
+}
+
 fn tag(env: &TestEnv, pane: &str, name: &str, role: &str) {
     env.store()
         .update_registry(pane_id(pane), |r| {
@@ -125,24 +133,16 @@ const AGENT_FIELDS: &[&str] = &[
 #[test]
 fn echo_agents_in_every_state_with_evidence() {
     let env = or_skip!(TestEnv::with_tmux());
-    let idle = echo(&env, "");
+    let idle = after_turn(&env, "hello survey", "stop");
     tag(&env, &idle, "idler", "worker");
-    type_prompt(&env, &idle, "hello survey");
-    wait_event(&env, &idle, "stop");
 
-    let working = echo(&env, "");
+    let working = after_turn(&env, "think hard [[slow:60000]]", "prompt");
     tag(&env, &working, "busy", "worker");
-    type_prompt(&env, &working, "think hard [[slow:60000]]");
-    wait_event(&env, &working, "prompt");
 
-    let perm = echo(&env, "");
+    let perm = after_turn(&env, "touch a file [[permission]]", "notify");
     tag(&env, &perm, "asker", "worker");
-    type_prompt(&env, &perm, "touch a file [[permission]]");
-    wait_event(&env, &perm, "notify");
 
-    let limited = echo(&env, "");
-    type_prompt(&env, &limited, "one more [[fail]]");
-    wait_event(&env, &limited, "stop_failure");
+    let limited = after_turn(&env, "one more [[fail]]", "stop_failure");
 
     // Ended its session; the pane lives on (a process that is not a shell).
     let ended = echo(&env, "; exec sleep 600");
@@ -373,13 +373,9 @@ fn echo_agents_in_every_state_with_evidence() {
 #[test]
 fn pretty_table_is_aligned_and_plain_when_piped() {
     let env = or_skip!(TestEnv::with_tmux());
-    let a = echo(&env, "");
+    let a = after_turn(&env, "review \x1b[31mthis\x1b[0m please", "stop");
     tag(&env, &a, "reviewer-long-name", "worker");
-    type_prompt(&env, &a, "review \x1b[31mthis\x1b[0m please");
-    wait_event(&env, &a, "stop");
-    let b = echo(&env, "");
-    type_prompt(&env, &b, "hold on [[permission]]");
-    wait_event(&env, &b, "notify");
+    let b = after_turn(&env, "hold on [[permission]]", "notify");
     // Hostile text in a reply must not reach the terminal as escapes.
     let c = env.new_pane("sleep 600");
     let st = env.store();

@@ -30,24 +30,18 @@ fn orch_version() {
 
 #[test]
 fn orch_dispatches_to_subcommand_binary() {
-    let env = TestEnv::new();
     // `orch listen` with no target is orch-listen's own usage error.
-    let o = env.run("orch", &["listen"]);
-    assert_eq!(o.status.code(), Some(2));
+    let o = TestEnv::new().run("orch", &["listen"]);
+    assert_code(&o, 2);
     assert!(stderr(&o).starts_with("orch-listen: "), "{}", stderr(&o));
 }
 
 #[test]
 fn orch_unknown_subcommand_is_a_usage_error() {
-    let env = TestEnv::new();
-    let o = env.run("orch", &["frobnicate"]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = stderr(&o);
-    assert!(
-        err.contains("unknown command") && err.contains("listen"),
-        "{err}"
-    );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let o = TestEnv::new().run("orch", &["frobnicate"]);
+    assert_code(&o, 2);
+    assert_one_line_error(&o, "orch", "unknown command");
+    assert!(stderr(&o).contains("listen"), "{}", stderr(&o));
 }
 
 #[test]

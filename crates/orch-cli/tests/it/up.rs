@@ -451,9 +451,8 @@ fn corpus_hand_formatted_file_only_gains_lines() {
 #[test]
 fn down_keeps_what_changed_after_up() {
     let env = or_skip!(TestEnv::if_tmux_installed());
-    fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
-    fs::write(settings(&env), original).unwrap();
+    put(settings(&env), original);
     env.run_json("orch-up", &[]);
     // Claude Code rewrites its settings (JSON.stringify(…, null, 2)) and
     // adds a key of its own.
@@ -497,8 +496,7 @@ fn corpus_large_file() {
 fn refused(text: &str, mode: Option<u32>, code: i32, needle: &str) {
     let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
-    fs::create_dir_all(&env.claude_config).unwrap();
-    fs::write(&path, text).unwrap();
+    put(&path, text);
     if let Some(m) = mode {
         fs::set_permissions(&path, fs::Permissions::from_mode(m)).unwrap();
     }
@@ -588,9 +586,8 @@ fn corpus_read_only_file_is_refused() {
 fn concurrent_ups_lose_nothing() {
     let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
-    fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  },\n  \"model\": \"opus\"\n}\n";
-    fs::write(&path, original).unwrap();
+    put(&path, original);
     let children: Vec<_> = (0..4)
         .map(|_| {
             env.cmd("orch-up")
@@ -632,9 +629,8 @@ fn concurrent_ups_lose_nothing() {
 fn dry_run_changes_nothing_and_shows_the_diff() {
     let env = or_skip!(TestEnv::if_tmux_installed());
     let path = settings(&env);
-    fs::create_dir_all(&env.claude_config).unwrap();
     let original = "{\n  \"model\": \"opus\"\n}\n";
-    fs::write(&path, original).unwrap();
+    put(&path, original);
     let report = env.run_json("orch-up", &["--dry-run"]);
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["changed"], false);
@@ -846,13 +842,11 @@ fn harness_glue_is_installed_and_removed_exactly() {
     let env = or_skip!(TestEnv::if_tmux_installed());
     // A home where codex, gemini and pi have been used before.
     let codex = env.home.join(".codex");
-    fs::create_dir_all(&codex).unwrap();
     let codex_config = "model = \"o3\"\n\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\n";
-    fs::write(codex.join("config.toml"), codex_config).unwrap();
+    put(codex.join("config.toml"), codex_config);
     let gemini = env.home.join(".gemini");
-    fs::create_dir_all(&gemini).unwrap();
     let gemini_settings = "{\n  \"theme\": \"GitHub\",\n  \"hooks\": {\n    \"AfterAgent\": [\n      {\n        \"matcher\": \"*\",\n        \"hooks\": [\n          {\n            \"name\": \"peon\",\n            \"type\": \"command\",\n            \"command\": \"peon-ping AfterAgent\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
-    fs::write(gemini.join("settings.json"), gemini_settings).unwrap();
+    put(gemini.join("settings.json"), gemini_settings);
     let pi = env.home.join(".pi/agent");
     fs::create_dir_all(&pi).unwrap();
 
@@ -924,9 +918,8 @@ fn harness_glue_is_installed_and_removed_exactly() {
 fn codex_notify_of_someone_else_is_left_alone() {
     let env = or_skip!(TestEnv::if_tmux_installed());
     let codex = env.home.join(".codex");
-    fs::create_dir_all(&codex).unwrap();
     let config = "notify = [\"terminal-notifier\", \"-title\", \"Codex\"]\n";
-    fs::write(codex.join("config.toml"), config).unwrap();
+    put(codex.join("config.toml"), config);
     let report = env.run_json("orch-up", &[]);
     let g = entry(&report["glue"], "harness", "codex");
     assert_eq!(g["action"], "skipped");

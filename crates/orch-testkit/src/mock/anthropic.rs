@@ -14,7 +14,7 @@
 use serde_json::{Value, json};
 
 use super::http::Responder;
-use super::{Answer, Input, Protocol, Turn, arr, named, shell_call};
+use super::{Answer, Input, Protocol, Turn, arr, named, shell_call, text_of};
 
 #[derive(Debug, Default, Clone)]
 pub struct Anthropic;
@@ -26,13 +26,7 @@ impl Protocol for Anthropic {
     const SIDE_REPLY: &'static str = r#"{"title": "Mock session"}"#;
 
     fn input(&self, body: &Value) -> Input {
-        let messages = body
-            .get("messages")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let users = messages
-            .iter()
+        let users = arr(body.get("messages"))
             .rev()
             .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"));
         let mut input = Input::default();
@@ -63,12 +57,10 @@ impl Protocol for Anthropic {
         let id = format!("msg_mock_{}", turn.n);
         let (content, stop_reason) = match &turn.answer {
             Answer::Text(t) => (json!({"type": "text", "text": t}), "end_turn"),
-            Answer::Bash {
-                command,
-                description,
-            } => {
+            Answer::Bash(sh) => {
                 let tools = named(arr(body.get("tools")), &["input_schema"]);
-                let (name, input) = shell_call(&tools, &["Bash", "bash"], command, description);
+                let (name, input) =
+                    shell_call(&tools, &["Bash", "bash"], &sh.command, &sh.description);
                 let id = format!("toolu_mock_{}", turn.n);
                 let call = json!({"type": "tool_use", "id": id, "name": name, "input": input});
                 (call, "tool_use")
@@ -159,15 +151,7 @@ fn last_tool_result(m: &Value) -> Option<String> {
         .iter()
         .rev()
         .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))?;
-    Some(match r.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    })
+    Some(text_of(r.get("content"), &[], " "))
 }
 
 fn error_type(status: u16) -> &'static str {

@@ -129,15 +129,12 @@ impl Protocol for Gemini {
     fn write(&self, out: &mut Responder, mut turn: Turn) -> std::io::Result<()> {
         let (part, tokens) = match &turn.answer {
             Answer::Text(t) => (json!({"text": t}), (t.len() / 4).max(1)),
-            Answer::Bash {
-                command,
-                description,
-            } => {
+            Answer::Bash(sh) => {
                 let decls =
                     arr(turn.body.get("tools")).flat_map(|t| arr(t.get("functionDeclarations")));
                 let tools = named(decls, &["parametersJsonSchema", "parameters"]);
                 let names = ["run_shell_command", "shell", "bash"];
-                let (name, args) = shell_call(&tools, &names, command, description);
+                let (name, args) = shell_call(&tools, &names, &sh.command, &sh.description);
                 (json!({"functionCall": {"name": name, "args": args}}), 20)
             }
         };

@@ -200,10 +200,14 @@ impl Request {
 #[derive(Debug, Clone)]
 pub enum Answer {
     Text(String),
-    Bash {
-        command: String,
-        description: String,
-    },
+    Bash(ShellCall),
+}
+
+/// A call to the shell tool.
+#[derive(Debug, Clone)]
+pub struct ShellCall {
+    pub command: String,
+    pub description: String,
 }
 
 /// A model request being answered.
@@ -555,10 +559,10 @@ fn resolve(mut reply: Reply, input: &Input) -> Resolved {
                 command,
                 description,
             } => {
-                let bash = Answer::Bash {
+                let bash = Answer::Bash(ShellCall {
                     command,
                     description,
-                };
+                });
                 return (waits, Ok(bash));
             }
             Reply::Error { status, message } => return (waits, Err((status, message))),
@@ -593,8 +597,24 @@ pub(crate) fn kind_by_tools(tools: Option<&Value>) -> Kind {
 }
 
 /// The elements of a JSON array (none when `v` is not one).
-pub(crate) fn arr(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+pub(crate) fn arr(v: Option<&Value>) -> impl DoubleEndedIterator<Item = &Value> {
     v.and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The text of message content: a plain string, or the `text` of its parts
+/// (of one of `types`, when given) joined with `sep`.
+pub(crate) fn text_of(content: Option<&Value>, types: &[&str], sep: &str) -> String {
+    if let Some(s) = content.and_then(Value::as_str) {
+        return s.to_string();
+    }
+    let of_type = |p: &&Value| {
+        types.is_empty() || types.contains(&p.get("type").and_then(Value::as_str).unwrap_or(""))
+    };
+    arr(content)
+        .filter(of_type)
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// Tool declarations as (name, parameter schema): the first of

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::http::Responder;
 use super::openai_responses::openai_error;
-use super::{Answer, Input, Protocol, Turn, arr, named, shell_call};
+use super::{Answer, Input, Protocol, Turn, arr, named, shell_call, text_of};
 
 #[derive(Debug, Default, Clone)]
 pub struct Chat;
@@ -57,14 +57,11 @@ impl Protocol for Chat {
         let n = turn.n;
         let (message, finish) = match &turn.answer {
             Answer::Text(t) => (json!({"role": "assistant", "content": t}), "stop"),
-            Answer::Bash {
-                command,
-                description,
-            } => {
+            Answer::Bash(sh) => {
                 let decls = arr(body.get("tools")).map(|t| t.get("function").unwrap_or(t));
                 let tools = named(decls, &["parameters"]);
                 let names = ["bash", "shell", "run_shell_command"];
-                let (name, args) = shell_call(&tools, &names, command, description);
+                let (name, args) = shell_call(&tools, &names, &sh.command, &sh.description);
                 let call = json!({"id": format!("call_mock_{n}"), "type": "function",
                     "function": {"name": name, "arguments": args.to_string()}});
                 let message = json!({"role": "assistant", "content": null, "tool_calls": [call]});
@@ -112,16 +109,7 @@ impl Protocol for Chat {
 
 /// A message's text: a plain string, or its `text` parts joined.
 fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+    text_of(content, &["text"], "\n")
 }
 
 #[cfg(test)]

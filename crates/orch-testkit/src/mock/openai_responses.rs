@@ -22,7 +22,7 @@
 use serde_json::{Value, json};
 
 use super::http::Responder;
-use super::{Answer, Input, Protocol, Turn};
+use super::{Answer, Input, Protocol, Turn, text_of};
 
 #[derive(Debug, Clone)]
 pub struct Responses {
@@ -108,10 +108,7 @@ impl Protocol for Responses {
                 "status": "completed",
                 "content": [{"type": "output_text", "text": t, "annotations": []}],
             }),
-            Answer::Bash {
-                command,
-                description,
-            } => self.shell_call(body, n, command, description),
+            Answer::Bash(sh) => self.shell_call(body, n, &sh.command, &sh.description),
         };
         let usage = json!({"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": 8, "output_tokens_details": {"reasoning_tokens": 0},
@@ -245,37 +242,21 @@ fn full_access(body: &Value) -> bool {
 }
 
 fn item_text(it: &Value) -> String {
-    match it.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.get("type").and_then(Value::as_str),
-                    Some("input_text" | "text" | "output_text")
-                )
-            })
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
+    text_of(
+        it.get("content"),
+        &["input_text", "text", "output_text"],
+        "\n",
+    )
 }
 
 fn output_text(out: Option<&Value>) -> String {
     match out {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
         Some(Value::Object(o)) => o
             .get("content")
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| Value::Object(o.clone()).to_string()),
-        _ => String::new(),
+        other => text_of(other, &[], " "),
     }
 }
 
