@@ -9,7 +9,8 @@
 //! after it is a tool result. opencode's title request ("Generate a title
 //! for this conversation", through `small_model`) has no tools and gets
 //! `Mock session title`. A shell call goes to the declared `bash` tool
-//! (or `shell`, `run_shell_command`).
+//! (or `shell`, `run_shell_command`). `opencode run PROMPT` (1.18) sends the
+//! prompt wrapped in double quotes.
 
 use serde_json::{Value, json};
 

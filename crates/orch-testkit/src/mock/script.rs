@@ -40,7 +40,14 @@ fn decide_text(text: &str) -> Reply {
         }
     }
     if let Some(i) = low.find("use bash") {
+        // `opencode run PROMPT` sends the prompt wrapped in double quotes.
+        let quoted = text.trim().starts_with('"') && text.trim().ends_with('"');
         let rest = &text[i + "use bash".len()..];
+        let rest = if quoted {
+            rest.trim_end().trim_end_matches('"')
+        } else {
+            rest
+        };
         let command = match rest.strip_prefix(':') {
             Some(cmd) if !cmd.trim().is_empty() => cmd.trim().to_string(),
             _ => "echo MOCKTOOL-RAN".to_string(),
@@ -54,11 +61,16 @@ fn decide_text(text: &str) -> Reply {
 }
 
 /// `Tool finished: …` for a tool's output: what follows the last
-/// `Output:` marker (codex and Gemini CLI wrap the command's output), on
-/// one line, cut to 60 characters.
+/// `Output:` marker (codex and Gemini CLI wrap the command's output),
+/// without Gemini CLI's wrapper lines, on one line, cut to 60 characters.
 fn tool_finished(output: &str) -> String {
     let out = output.rsplit("Output:").next().unwrap_or(output);
-    let flat: String = out.trim().replace('\n', " ").chars().take(60).collect();
+    let wrapper = |l: &&str| {
+        let l = l.trim();
+        l.starts_with("Process Group PGID") || l.ends_with("untrusted_context>")
+    };
+    let lines: Vec<&str> = out.lines().filter(|l| !wrapper(l)).collect();
+    let flat: String = lines.join(" ").trim().chars().take(60).collect();
     format!("Tool finished: {} MOCK-OK", flat.trim())
 }
 
@@ -114,5 +126,17 @@ mod tests {
             tool_result: Some("Chunk ID: 1\nOutput:\nfile-a\nfile-b\n".into()),
         });
         assert!(matches!(tool, Reply::Text(t) if t == "Tool finished: file-a file-b MOCK-OK"));
+        // Gemini CLI's wrapper; opencode run's quotes.
+        let tool = decide(&Input {
+            text: None,
+            tool_result: Some(
+                "<untrusted_context>\nOutput: (empty)\nProcess Group PGID: 7\n</untrusted_context>"
+                    .into(),
+            ),
+        });
+        assert!(matches!(tool, Reply::Text(t) if t == "Tool finished: (empty) MOCK-OK"));
+        assert!(
+            matches!(said("\"use bash: echo hi > f\""), Reply::Bash { command, .. } if command == "echo hi > f")
+        );
     }
 }
