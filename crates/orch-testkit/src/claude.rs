@@ -80,6 +80,17 @@ pub struct ClaudeOpts {
     pub env: Vec<(String, String)>,
 }
 
+impl ClaudeOpts {
+    /// `CLAUDE_CODE_MAX_RETRIES=0`: an API error ends the turn at once
+    /// (by default 500 and 429 are retried 10 times with backoff).
+    pub fn no_retries() -> ClaudeOpts {
+        ClaudeOpts {
+            env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
+            ..ClaudeOpts::default()
+        }
+    }
+}
+
 impl Default for ClaudeOpts {
     fn default() -> Self {
         ClaudeOpts {

@@ -267,11 +267,7 @@ fn claude_permission_prompt_notifies_and_is_answered_by_keys() {
 /// backoff, ~3 minutes, for 500 and 429; a 529 is tried 3 times).
 #[test]
 fn claude_api_errors_end_in_stop_failure() {
-    let opts = ClaudeOpts {
-        env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
-        ..Default::default()
-    };
-    let ce = or_skip!(ClaudeEnv::with(opts));
+    let ce = or_skip!(ClaudeEnv::with(ClaudeOpts::no_retries()));
     let pane = ce.start_claude(&[]);
     ce.wait_ready(&pane);
     for (reply, error, shown) in [

@@ -57,6 +57,22 @@ fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
     pane
 }
 
+/// A ready agent mid-turn on `prompt`: told it, its reply (`reply to A`)
+/// held at the mock until `ce.mock.release()`, `then` queued as the next
+/// replies.
+fn busy_on(ce: &ClaudeEnv, prompt: &str, then: &[&str]) -> String {
+    let pane = spawn_ready(ce, &[]);
+    ce.mock.push(Reply::held(Reply::text("reply to A")));
+    for r in then {
+        ce.mock.push(Reply::text(*r));
+    }
+    let (o, v) = tell(ce, &pane, prompt, &[]);
+    assert_code(&o, 0);
+    assert_eq!(v["status"], "delivered", "{v}");
+    ce.mock.wait_main_turns(1, T);
+    pane
+}
+
 /// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
 fn tell_cmd(ce: &ClaudeEnv, pane: &str, args: &[&str]) -> Command {
     let mut c = ce.cmd("orch-tell");
@@ -226,15 +242,11 @@ fn tell_delivers_big_and_odd_prompts_intact() {
 #[test]
 fn tell_to_a_busy_agent_queues_or_waits() {
     let ce = or_skip!(ClaudeEnv::new());
-    let pane = spawn_ready(&ce, &[]);
-    ce.mock.push(Reply::held(Reply::text("reply to A")));
-    ce.mock.push(Reply::text("reply to B"));
-    ce.mock.push(Reply::text("reply to C"));
-
-    let (o, v) = tell(&ce, &pane, "prompt A, slow to answer", &[]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered");
-    ce.mock.wait_main_turns(1, T);
+    let pane = busy_on(
+        &ce,
+        "prompt A, slow to answer",
+        &["reply to B", "reply to C"],
+    );
     ce.wait_for_screen(&pane, screen::BUSY, T);
 
     // --queue: typed at once, reported as queued.
@@ -370,11 +382,7 @@ fn permission_prompt_blocks_and_refuses_tells() {
 /// limit shows as `blocked:rate-limit`.
 #[test]
 fn api_errors_end_the_turn_and_survey_says_so() {
-    let opts = ClaudeOpts {
-        env: vec![("CLAUDE_CODE_MAX_RETRIES".into(), "0".into())],
-        ..Default::default()
-    };
-    let ce = or_skip!(ClaudeEnv::with(opts));
+    let ce = or_skip!(ClaudeEnv::with(ClaudeOpts::no_retries()));
     let pane = spawn_ready(&ce, &[]);
 
     ce.mock.push(Reply::server_error());
@@ -677,12 +685,7 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
 #[test]
 fn two_queued_prompts_are_answered_in_one_turn() {
     let ce = or_skip!(ClaudeEnv::new());
-    let pane = spawn_ready(&ce, &[]);
-    ce.mock.push(Reply::held(Reply::text("reply to A")));
-    ce.mock.push(Reply::text("one reply to B and C"));
-    let (o, _) = tell(&ce, &pane, "prompt A", &[]);
-    assert_code(&o, 0);
-    ce.mock.wait_main_turns(1, T);
+    let pane = busy_on(&ce, "prompt A", &["one reply to B and C"]);
 
     let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
     assert_code(&o, 0);
