@@ -730,17 +730,25 @@ impl Drop for Watching {
     }
 }
 
+/// An agent pane (started, idle) and `orch-survey --watch=60` once it has
+/// drawn its first frame.
+fn watching_one_agent(env: &TestEnv) -> (String, Watching) {
+    let p = env.new_pane("sleep 600");
+    env.store()
+        .append(pane_id(&p), Event::new(Kind::SessionStart))
+        .unwrap();
+    let w = Watching::start(env, "--watch=60");
+    eventually(T, "first frame", || (w.frames() >= 1).then_some(()));
+    (p, w)
+}
+
 #[test]
 fn watch_redraws_on_events_not_just_on_the_clock() {
     let env = or_skip!(TestEnv::with_tmux());
-    let p = env.new_pane("sleep 600");
-    let st = env.store();
-    st.append(pane_id(&p), Event::new(Kind::SessionStart))
-        .unwrap();
     // A 60 s period: any second frame within the test's timeout was drawn
     // because of the event, not the clock.
-    let w = Watching::start(&env, "--watch=60");
-    eventually(T, "first frame", || (w.frames() >= 1).then_some(()));
+    let (p, w) = watching_one_agent(&env);
+    let st = env.store();
     assert!(w.text().contains(" idle "), "{}", w.text());
     st.append(pane_id(&p), Event::new(Kind::Prompt)).unwrap();
     eventually(T, "a frame drawn for the event", || {
@@ -757,15 +765,8 @@ fn watch_redraws_on_events_not_just_on_the_clock() {
 /// the next one.
 #[test]
 fn idle_watch_is_woken_by_nothing_but_its_clock() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
-    let p = env.new_pane("sleep 600");
-    let st = env.store();
-    st.append(pane_id(&p), Event::new(Kind::SessionStart))
-        .unwrap();
-    let w = Watching::start(&env, "--watch=60");
-    eventually(T, "first frame", || (w.frames() >= 1).then_some(()));
+    let env = or_skip!(TestEnv::with_tmux());
+    let (_, w) = watching_one_agent(&env);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(w.frames(), 1, "frames drawn while idle:\n{}", w.text());
 }

@@ -96,9 +96,7 @@ fn orch_passes_help_and_version_to_the_subcommand() {
 /// reported "Broken pipe" and exited 1.
 #[test]
 fn a_closed_stdout_is_a_silent_clean_exit() {
-    let Some(env) = TestEnv::with_tmux() else {
-        return;
-    };
+    let env = or_skip!(TestEnv::with_tmux());
     let pane = env.new_pane("sleep 600");
     let mut stop = orch::event::Event::new(orch::event::Kind::Stop);
     stop.reply = Some("done".into());
