@@ -582,7 +582,7 @@ fn lock_until(path: PathBuf, deadline: Instant, pane: PaneId) -> Result<FileLock
 /// Write a large prompt to `servers/<key>/prompts/` (0600) and return the
 /// pointer message that replaces it.
 fn write_prompt_file(store: &Store, pane: PaneId, text: &str) -> Result<(String, PromptFile)> {
-    let dir = store.dir().join("prompts");
+    let dir = store.layout().prompts_dir();
     paths::ensure_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     prune_prompt_files(&dir);
     let path = dir.join(format!("{}-{}-{}.md", pane.0, now_ns(), std::process::id()));
@@ -711,9 +711,9 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         check_pane(&tmux, pane)?;
     }
 
-    let _delivery = lock_until(store.delivery_lock_path(pane), opts.deadline, pane)?;
+    let _delivery = lock_until(store.layout().delivery_lock(pane), opts.deadline, pane)?;
     // Armed before the first look at the log, so no event is missed.
-    let waiter = Waiter::new(&store.events_dir());
+    let waiter = Waiter::new(&store.layout().events_dir());
     let (busy, mut screen_before) = wait_ready(store, &tmux, pane, opts, &waiter)?;
     if busy {
         screen_before = wait_input_settled(
@@ -1043,7 +1043,7 @@ pub fn wait_turn_end(
 ) -> Result<TurnEnd> {
     let start = Instant::now();
     let tmux = Tmux::for_server(store.server());
-    let waiter = Waiter::new(&store.events_dir());
+    let waiter = Waiter::new(&store.layout().events_dir());
     let mut cursor = LogCursor::new(pane, after);
     let mut end = TurnEnd {
         kind: "timeout",

@@ -77,7 +77,7 @@ pub fn run(args: HookRequest) {
     let result =
         Store::open(&server).and_then(|store| crate::notice::record(&store, pane, ev).map(drop));
     if let Err(e) = result
-        && let Ok(root) = crate::paths::state_dir()
+        && let Ok(root) = crate::layout::state_dir()
     {
         log_error(&root, &format!("orch-hook {pane}: {e:#}"));
     }

@@ -17,6 +17,7 @@ pub mod gc;
 pub mod harness;
 pub mod hook;
 pub mod install;
+pub mod layout;
 pub mod listen;
 pub mod lock;
 pub mod notice;

@@ -37,7 +37,6 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -85,48 +84,6 @@ const FLUSH_LOG_MAX_BYTES: u64 = 256 * 1024;
 const DELIVER_TIMEOUT: Duration = Duration::from_secs(15);
 /// A flusher re-checks at most this many times after releasing its lock.
 const MAX_ROUNDS: usize = 50;
-
-// ---------------------------------------------------------------------------
-// Paths.
-
-pub fn inbox_dir(store: &Store) -> PathBuf {
-    store.dir().join("inbox")
-}
-pub fn inbox_path(store: &Store, pane: PaneId) -> PathBuf {
-    inbox_dir(store).join(format!("{}.jsonl", pane.0))
-}
-fn state_path(store: &Store, pane: PaneId) -> PathBuf {
-    inbox_dir(store).join(format!("{}.state.json", pane.0))
-}
-fn lock_path(store: &Store, pane: PaneId) -> PathBuf {
-    inbox_dir(store).join(format!("{}.lock", pane.0))
-}
-fn flush_lock_path(store: &Store, pane: PaneId) -> PathBuf {
-    inbox_dir(store).join(format!("{}.flush.lock", pane.0))
-}
-pub fn flush_log_path(store: &Store) -> PathBuf {
-    inbox_dir(store).join("flush.log")
-}
-
-/// Every file the inbox of `pane` may have (for cleanup).
-pub fn inbox_files(store: &Store, pane: PaneId) -> [PathBuf; 4] {
-    [
-        inbox_path(store, pane),
-        state_path(store, pane),
-        lock_path(store, pane),
-        flush_lock_path(store, pane),
-    ]
-}
-
-/// Pane number of an inbox file name (`3.jsonl`, `3.state.json`, `3.lock`,
-/// `3.flush.lock`).
-pub fn pane_of_inbox_file(name: &str) -> Option<PaneId> {
-    let stem = name.split('.').next()?;
-    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) || stem == name {
-        return None;
-    }
-    stem.parse().ok().map(PaneId)
-}
 
 // ---------------------------------------------------------------------------
 // Records.
@@ -307,10 +264,10 @@ pub fn take_batch(pending: &[Notice]) -> &[Notice] {
 // is held only for file operations (never while typing).
 
 fn lock_inbox(store: &Store, pane: PaneId) -> io::Result<FileLock> {
-    let p = lock_path(store, pane);
+    let p = store.layout().inbox_lock(pane);
     match FileLock::acquire(&p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            paths::ensure_private_dir(&inbox_dir(store))?;
+            paths::ensure_private_dir(&store.layout().inbox_dir())?;
             FileLock::acquire(&p)
         }
         r => r,
@@ -318,7 +275,7 @@ fn lock_inbox(store: &Store, pane: PaneId) -> io::Result<FileLock> {
 }
 
 fn read_state(store: &Store, pane: PaneId) -> InboxState {
-    fs::read(state_path(store, pane))
+    fs::read(store.layout().inbox_state(pane))
         .ok()
         .and_then(|d| serde_json::from_slice(&d).ok())
         .unwrap_or_default()
@@ -327,7 +284,7 @@ fn read_state(store: &Store, pane: PaneId) -> InboxState {
 fn write_state(store: &Store, pane: PaneId, st: &InboxState) -> Result<()> {
     let mut st = st.clone();
     st.v = 1;
-    let p = state_path(store, pane);
+    let p = store.layout().inbox_state(pane);
     paths::write_atomic(&p, &serde_json::to_vec(&st)?, 0o600)
         .with_context(|| format!("cannot write {}", p.display()))
 }
@@ -349,7 +306,7 @@ fn parse_inbox(data: &[u8]) -> (Vec<Notice>, bool) {
 
 /// The notices in an inbox file, whether it is torn, and its size.
 fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64)> {
-    let data = match fs::read(inbox_path(store, pane)) {
+    let data = match fs::read(store.layout().inbox(pane)) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), false, 0)),
         Err(e) => return Err(e),
@@ -366,7 +323,7 @@ fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64
 /// every pending notice is in the file.
 pub fn append(store: &Store, sub: PaneId, notice: &Notice) -> Result<()> {
     let _lock = lock_inbox(store, sub).context("cannot lock the inbox")?;
-    let p = inbox_path(store, sub);
+    let p = store.layout().inbox(sub);
     let mut file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -436,7 +393,7 @@ fn ack(store: &Store, sub: PaneId, upto: u64, dropped_reported: u64, at: u64) ->
     // cursor that points at renumbered notices.
     write_state(store, sub, &st)?;
     let (notices, _, size) = read_inbox(store, sub)?;
-    let p = inbox_path(store, sub);
+    let p = store.layout().inbox(sub);
     if notices.iter().all(|n| n.n <= st.acked) {
         let _ = fs::remove_file(&p);
     } else if size > COMPACT_BYTES {
@@ -660,8 +617,8 @@ pub fn flush_log(store: &Store, mut v: Value) {
         o.insert("ts".into(), now_ns().into());
         o.insert("pid".into(), std::process::id().into());
     }
-    let path = flush_log_path(store);
-    if paths::ensure_private_dir(&inbox_dir(store)).is_err() {
+    let path = store.layout().flush_log();
+    if paths::ensure_private_dir(&store.layout().inbox_dir()).is_err() {
         return;
     }
     if fs::metadata(&path).is_ok_and(|m| m.len() > FLUSH_LOG_MAX_BYTES) {
@@ -729,7 +686,7 @@ fn seen_now(store: &Store, sub: PaneId, with_event: bool) -> Seen {
 /// subscriber's state moved), so nothing queued meanwhile is stranded.
 fn flush_subscriber(store: &Store, sub: PaneId) {
     for _ in 0..MAX_ROUNDS {
-        let lock = match FileLock::try_acquire(&flush_lock_path(store, sub)) {
+        let lock = match FileLock::try_acquire(&store.layout().flush_lock(sub)) {
             Ok(Some(l)) => l,
             Ok(None) => return,
             Err(e) => {
@@ -998,14 +955,6 @@ mod tests {
     }
 
     #[test]
-    fn inbox_file_names() {
-        assert_eq!(pane_of_inbox_file("3.jsonl"), Some(PaneId(3)));
-        assert_eq!(pane_of_inbox_file("12.flush.lock"), Some(PaneId(12)));
-        assert_eq!(pane_of_inbox_file("flush.log"), None);
-        assert_eq!(pane_of_inbox_file("12"), None);
-    }
-
-    #[test]
     fn rate_wait_counts_the_window() {
         let st = InboxState {
             recent: vec![10, 20, 30, 40, 50, 60],
@@ -1042,7 +991,10 @@ mod tests {
         let (_, pend, _) = pending(&store, s).unwrap();
         assert_eq!(pend.iter().map(|n| n.n).collect::<Vec<_>>(), [3]);
         ack(&store, s, 3, 0, now_ns()).unwrap();
-        assert!(!inbox_path(&store, s).exists(), "fully acked inbox removed");
+        assert!(
+            !&store.layout().inbox(s).exists(),
+            "fully acked inbox removed"
+        );
         // Numbering carries on from the cursor.
         append(&store, s, &notice(0, Kind::Stop, "t4")).unwrap();
         let (_, pend, last) = pending(&store, s).unwrap();
@@ -1056,7 +1008,7 @@ mod tests {
         append(&store, s, &notice(0, Kind::Stop, "a")).unwrap();
         let mut f = OpenOptions::new()
             .append(true)
-            .open(inbox_path(&store, s))
+            .open(store.layout().inbox(s))
             .unwrap();
         f.write_all(br#"{"n":2,"ts":1,"pe"#).unwrap();
         append(&store, s, &notice(0, Kind::Stop, "b")).unwrap();
@@ -1077,7 +1029,7 @@ mod tests {
             acked: 10,
             ..Default::default()
         };
-        paths::ensure_private_dir(&inbox_dir(&store)).unwrap();
+        paths::ensure_private_dir(&store.layout().inbox_dir()).unwrap();
         write_state(&store, s, &st).unwrap();
         let mut data = Vec::new();
         for i in 11..=10 + INBOX_MAX_PENDING {
@@ -1086,7 +1038,7 @@ mod tests {
             serde_json::to_writer(&mut data, &n).unwrap();
             data.push(b'\n');
         }
-        fs::write(inbox_path(&store, s), &data).unwrap();
+        fs::write(store.layout().inbox(s), &data).unwrap();
         append(&store, s, &notice(0, Kind::Stop, "overflow")).unwrap();
         let (st, pend, _) = pending(&store, s).unwrap();
         assert_eq!(pend.len() as u64, INBOX_MAX_PENDING);

@@ -1,45 +1,11 @@
-//! Where orch keeps its state and config.
-//!
-//! State: `$ORCH_STATE_DIR`, else the XDG state dir (`~/.local/state/orch`).
-//! Config: `$ORCH_CONFIG_DIR`, else the XDG config dir (`~/.config/orch`).
-//! The overrides exist so tests (and people with odd setups) never touch a
-//! real home. The state dir is created 0700; files in it are 0600.
+//! Private directories and atomic writes: the state dir and every
+//! directory under it are created 0700, files in it 0600 (where files
+//! are is [`crate::layout`]).
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
-
-pub const STATE_ENV: &str = "ORCH_STATE_DIR";
-pub const CONFIG_ENV: &str = "ORCH_CONFIG_DIR";
-
-fn project_dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("", "", "orch")
-}
-
-/// The state root, without creating it.
-pub fn state_dir() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os(STATE_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let dirs = project_dirs().context("cannot find a home directory; set ORCH_STATE_DIR")?;
-    Ok(dirs
-        .state_dir()
-        .map(Path::to_path_buf)
-        // macOS has no XDG state dir; keep state beside the data.
-        .unwrap_or_else(|| dirs.data_local_dir().to_path_buf()))
-}
-
-/// The config root, without creating it.
-pub fn config_dir() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    let dirs = project_dirs().context("cannot find a home directory; set ORCH_CONFIG_DIR")?;
-    Ok(dirs.config_dir().to_path_buf())
-}
+use std::path::Path;
 
 /// Create `dir` (and parents) with mode 0700 if missing.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {

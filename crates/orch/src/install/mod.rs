@@ -164,16 +164,18 @@ pub fn pi_agent_dir() -> Result<PathBuf> {
 }
 
 pub fn manifest_path() -> Result<PathBuf> {
-    Ok(crate::paths::config_dir()?.join("install.json"))
+    Ok(crate::layout::install_manifest(
+        &crate::layout::config_dir()?
+    ))
 }
 
 fn lock_path() -> Result<PathBuf> {
-    Ok(crate::paths::config_dir()?.join("install.lock"))
+    Ok(crate::layout::install_lock(&crate::layout::config_dir()?))
 }
 
 /// Serialize `up`/`down` runs (across processes): held until dropped.
 pub fn lock_install() -> Result<FileLock> {
-    let dir = crate::paths::config_dir()?;
+    let dir = crate::layout::config_dir()?;
     crate::paths::ensure_private_dir(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     let p = lock_path()?;
