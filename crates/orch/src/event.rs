@@ -21,6 +21,15 @@ pub const REPLY_KEEP_BYTES: usize = 256 * 1024;
 /// Longest notification message / error text kept.
 pub const MESSAGE_KEEP_BYTES: usize = 4096;
 
+/// Every notice orch types into a subscriber starts with this, so the turn
+/// it starts is recognisable (see [`crate::notice`]).
+pub const NOTICE_PREFIX: &str = "[orch] ";
+
+/// Is this prompt text one of orch's notices?
+pub fn is_notice_text(prompt: &str) -> bool {
+    prompt.trim_start().starts_with(NOTICE_PREFIX)
+}
+
 /// What happened. Hook events first, then orch's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

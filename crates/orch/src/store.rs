@@ -19,7 +19,7 @@ use crate::layout::Layout;
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
-use crate::registry::PaneRecord;
+use crate::registry::{Folded, PaneRecord};
 use crate::server::Server;
 use crate::time::now_ns;
 
@@ -28,6 +28,13 @@ use crate::time::now_ns;
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 4 * 1024 * 1024;
 pub const LOG_MAX_ENV: &str = "ORCH_LOG_MAX_BYTES";
 const ERROR_LOG_MAX_BYTES: u64 = 1024 * 1024;
+
+/// An event as written, and what folding it into the registry found.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub event: Event,
+    pub folded: Folded,
+}
 
 /// One tmux server's state directory.
 #[derive(Debug, Clone)]
@@ -120,9 +127,25 @@ impl Store {
     pub fn append_with(
         &self,
         pane: PaneId,
-        mut ev: Event,
+        ev: Event,
         update: impl FnOnce(&mut PaneRecord),
     ) -> Result<Event> {
+        self.write_event(pane, ev, update).map(|a| a.event)
+    }
+
+    /// Append a hook's event: like [`Store::append`], also saying which
+    /// notice flags the fold consumed ([`Folded`]), for
+    /// [`crate::notice::fan_out`].
+    pub fn record(&self, pane: PaneId, ev: Event) -> Result<Appended> {
+        self.write_event(pane, ev, |_| {})
+    }
+
+    fn write_event(
+        &self,
+        pane: PaneId,
+        mut ev: Event,
+        update: impl FnOnce(&mut PaneRecord),
+    ) -> Result<Appended> {
         let _lock = self.lock_pane(pane)?;
         let path = self.layout.log(pane);
         let mut file = open_log_for_append(&path)?;
@@ -153,7 +176,7 @@ impl Store {
         // (a listener, tell waiting for a turn end) and then looks at the
         // registry (survey) must find the event already folded in.
         rec.server = self.server.key();
-        rec.observe(&ev);
+        let folded = rec.observe(&ev);
         update(&mut rec);
         let registry = self.write_registry(&rec, pane);
 
@@ -170,7 +193,7 @@ impl Store {
         file.write_all(&line)
             .with_context(|| format!("cannot append to {}", path.display()))?;
         registry?;
-        Ok(ev)
+        Ok(Appended { event: ev, folded })
     }
 
     pub fn read_registry(&self, pane: PaneId) -> Option<PaneRecord> {
