@@ -28,6 +28,7 @@ pub mod registry;
 pub mod roles;
 pub mod screen;
 pub mod server;
+pub mod shellwords;
 pub mod spawn;
 pub mod store;
 pub mod subs;

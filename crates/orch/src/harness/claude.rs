@@ -8,7 +8,8 @@
 
 use serde_json::json;
 
-use super::{Harness, Launch, LaunchSpec, Readiness, shell_quote};
+use super::{Harness, Launch, LaunchSpec, Readiness};
+use crate::shellwords::quote as shell_quote;
 
 pub const HARNESS: Harness = Harness {
     name: "claude",

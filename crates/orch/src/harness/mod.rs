@@ -161,18 +161,6 @@ pub fn new_session_id() -> String {
     )
 }
 
-/// Quote `s` for a POSIX shell (hook commands are run through one by the
-/// harness; everything orch itself starts gets argv).
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// Push `flag value` when there is a value.
 fn push_opt(argv: &mut Vec<String>, flag: &str, value: &Option<String>) {
     if let Some(v) = value {
@@ -207,14 +195,6 @@ mod tests {
         );
         assert!(parts[2].starts_with('4'));
         assert!("89ab".contains(&parts[3][..1]));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("/usr/bin/orch-hook"), "/usr/bin/orch-hook");
-        assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub mod down;
 pub mod jsonedit;
 pub mod jsonfile;
 pub mod jsonhooks;
-pub mod shellwords;
 pub mod up;
 
 use std::fs;
@@ -27,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::Fail;
 use crate::lock::FileLock;
+use crate::shellwords;
 use jsonhooks::HookSpec;
 
 /// An embedded file from the repository's `skills/` or `hooks/`.
@@ -402,15 +402,9 @@ impl Manifest {
     }
 }
 
-/// FNV-1a, 64 bit: a stable content fingerprint (std's hasher is not
-/// guaranteed stable across Rust versions, and the manifest outlives them).
+/// The content fingerprint the manifest records ([`crate::event::fnv1a64`]).
 pub fn fnv64(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::event::fnv1a64(data))
 }
 
 // ------------------------------------------------------- managed files --
