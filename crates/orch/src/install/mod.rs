@@ -58,15 +58,9 @@ pub fn skill_names() -> Vec<&'static str> {
 }
 
 /// Claude Code's event name → the `orch-hook` argument orch registers
-/// (what `hooks/claude/settings.json` must contain; tested).
-pub const CLAUDE_EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session_start"),
-    ("UserPromptSubmit", "prompt"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop_failure"),
-    ("Notification", "notify"),
-    ("SessionEnd", "session_end"),
-];
+/// (what `hooks/claude/settings.json` must contain; tested): the same
+/// table spawn passes with `--settings`.
+pub use crate::harness::claude::HOOK_EVENTS as CLAUDE_EVENTS;
 
 /// Gemini CLI's event name → `orch-hook` argument
 /// (`hooks/gemini/settings.json`; tested).
