@@ -52,10 +52,10 @@ fn setup(subscribers: usize) -> Result<Case> {
         let subs: Vec<serde_json::Value> = (0..subscribers)
             .map(|i| serde_json::json!({"pane": format!("%{}", 10 + i), "kinds": ["stop"], "since_ts": 1}))
             .collect();
-        let dir = orch::subs::subs_dir(&store);
+        let dir = store.layout().subs_dir();
         std::fs::create_dir_all(&dir)?;
         std::fs::write(
-            orch::subs::subs_path(&store, PEER.parse()?),
+            store.layout().subs(PEER.parse()?),
             serde_json::json!({"v": 1, "peer": PEER, "subscribers": subs}).to_string(),
         )?;
     }
@@ -69,7 +69,7 @@ fn setup(subscribers: usize) -> Result<Case> {
 
 fn log_lines(world: &TestEnv, event: &str) -> usize {
     let store = store(world);
-    std::fs::read_to_string(orch::notice::flush_log_path(&store))
+    std::fs::read_to_string(store.layout().flush_log())
         .unwrap_or_default()
         .lines()
         .filter(|l| l.contains(&format!("\"event\":\"{event}\"")))
@@ -92,10 +92,10 @@ fn settle(case: &Case) -> Result<()> {
         std::thread::sleep(Duration::from_millis(1));
     }
     let store = store(&case.world);
-    std::fs::remove_file(orch::notice::flush_log_path(&store))?;
+    std::fs::remove_file(store.layout().flush_log())?;
     for i in 0..case.subscribers {
         let p = format!("%{}", 10 + i).parse()?;
-        for f in orch::notice::inbox_files(&store, p) {
+        for f in store.layout().inbox_files(p) {
             let _ = std::fs::remove_file(f);
         }
     }

@@ -67,15 +67,6 @@ pub fn run(a: DownArgs) -> Result<Code> {
     if a.quiet {
         return Ok(Code::Ok);
     }
-    if a.pretty {
-        let mut text = report.pretty();
-        if let Some(diff) = report.diff.as_deref().filter(|d| !d.is_empty()) {
-            text.push('\n');
-            text.push_str(diff);
-        }
-        out::text(&text)?;
-    } else {
-        out::json_line(&report)?;
-    }
+    out::install_report(&report, a.pretty, report.pretty(), report.diff.as_deref())?;
     Ok(Code::Ok)
 }

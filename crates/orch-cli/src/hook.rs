@@ -53,7 +53,7 @@ pub fn main() {
             if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
                 // A person asked; they get the answer on stdout.
                 let _ = e.print();
-            } else if let Ok(root) = orch::paths::state_dir() {
+            } else if let Ok(root) = orch::layout::state_dir() {
                 let first = e.to_string();
                 let first = first.lines().next().unwrap_or("").to_string();
                 orch::store::log_error(&root, &format!("orch-hook: bad arguments: {first}"));

@@ -20,6 +20,24 @@ pub fn json_line(value: &impl Serialize) -> io::Result<()> {
     text(&s)
 }
 
+/// An `up`/`down` report: JSON, or for people its text and then the
+/// dry-run diff.
+pub fn install_report(
+    report: &impl Serialize,
+    pretty: bool,
+    mut text: String,
+    diff: Option<&str>,
+) -> io::Result<()> {
+    if !pretty {
+        return json_line(report);
+    }
+    if let Some(diff) = diff.filter(|d| !d.is_empty()) {
+        text.push('\n');
+        text.push_str(diff);
+    }
+    self::text(&text)
+}
+
 /// `value` as JSON: one line, or indented for people with `pretty`.
 pub fn json(value: &impl Serialize, pretty: bool) -> io::Result<()> {
     if !pretty {

@@ -379,30 +379,6 @@ pub fn parse_reset(msg: &str) -> (Option<String>, Option<u64>) {
     }
 }
 
-/// Shell names: a shell in a pane's foreground means whatever the shell
-/// started has finished.
-pub fn is_shell(command: &str) -> bool {
-    let c = command.trim_start_matches('-');
-    let c = c.rsplit('/').next().unwrap_or(c);
-    matches!(
-        c,
-        "sh" | "bash"
-            | "zsh"
-            | "fish"
-            | "dash"
-            | "ash"
-            | "ksh"
-            | "mksh"
-            | "pdksh"
-            | "tcsh"
-            | "csh"
-            | "nu"
-            | "elvish"
-            | "xonsh"
-            | "yash"
-    )
-}
-
 /// Does process `pid` have children? `None` when the system cannot say
 /// (no `/proc/<pid>/task/<pid>/children`).
 pub fn has_children(pid: u32) -> Option<bool> {
@@ -551,7 +527,7 @@ pub fn with_tmux(
     if derived.state == State::Exited {
         return derived;
     }
-    if is_shell(&p.current_command) {
+    if crate::tmux::is_shell(&p.current_command) {
         let young =
             derived.state == State::Starting && now.saturating_sub(derived.since) < START_GRACE_NS;
         // A shell that still has children is a wrapper (`sh -c 'cd x &&
@@ -791,6 +767,5 @@ mod tests {
         for s in ALL_STATES {
             assert_eq!(s.as_str().parse::<State>().unwrap(), *s);
         }
-        assert!(is_shell("-bash") && is_shell("/bin/zsh") && !is_shell("claude"));
     }
 }

@@ -85,7 +85,7 @@ pub struct AuditRecord {
 }
 
 pub fn path(root: &Path) -> PathBuf {
-    root.join("audit.jsonl")
+    crate::layout::audit_log(root)
 }
 
 fn max_bytes() -> u64 {
@@ -107,12 +107,12 @@ fn append_bounded(root: &Path, rec: &AuditRecord, max: u64) -> Result<()> {
         .with_context(|| format!("cannot create state dir {}", root.display()))?;
     let mut line = serde_json::to_vec(rec)?;
     line.push(b'\n');
-    let lock_path = root.join("audit.lock");
+    let lock_path = crate::layout::audit_lock(root);
     let _lock = FileLock::acquire(&lock_path)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let p = path(root);
     if fs::metadata(&p).is_ok_and(|m| m.len() > max) {
-        fs::rename(&p, root.join("audit.jsonl.1"))
+        fs::rename(&p, crate::layout::rotated(&p))
             .with_context(|| format!("cannot rotate {}", p.display()))?;
     }
     let mut f = OpenOptions::new()
@@ -164,7 +164,7 @@ impl Filter {
 /// fields written by newer versions survive).
 pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
     let mut out = Vec::new();
-    for p in [root.join("audit.jsonl.1"), path(root)] {
+    for p in [crate::layout::rotated(&path(root)), path(root)] {
         let data = match fs::read(&p) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

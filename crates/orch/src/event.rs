@@ -21,6 +21,15 @@ pub const REPLY_KEEP_BYTES: usize = 256 * 1024;
 /// Longest notification message / error text kept.
 pub const MESSAGE_KEEP_BYTES: usize = 4096;
 
+/// Every notice orch types into a subscriber starts with this, so the turn
+/// it starts is recognisable (see [`crate::notice`]).
+pub const NOTICE_PREFIX: &str = "[orch] ";
+
+/// Is this prompt text one of orch's notices?
+pub fn is_notice_text(prompt: &str) -> bool {
+    prompt.trim_start().starts_with(NOTICE_PREFIX)
+}
+
 /// What happened. Hook events first, then orch's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -219,15 +228,25 @@ pub fn normalize_prompt(text: &str) -> String {
         .to_string()
 }
 
-/// `fnv1a64:<16 hex>` of the normalized text. Not cryptographic: it only
-/// has to match a receipt to what was sent.
-pub fn prompt_hash(text: &str) -> String {
+/// FNV-1a, 64 bit: a stable fingerprint (std's hasher is not guaranteed
+/// stable across Rust versions, and hashes outlive them in logs and the
+/// install manifest). Not cryptographic.
+pub fn fnv1a64(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in normalize_prompt(text).bytes() {
-        h ^= b as u64;
+    for b in data {
+        h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("fnv1a64:{h:016x}")
+    h
+}
+
+/// `fnv1a64:<16 hex>` of the normalized text: it only has to match a
+/// receipt to what was sent.
+pub fn prompt_hash(text: &str) -> String {
+    format!(
+        "fnv1a64:{:016x}",
+        fnv1a64(normalize_prompt(text).as_bytes())
+    )
 }
 
 /// Fill the prompt fields of `ev` from the full text.

@@ -89,7 +89,7 @@ pub fn collect_listed_at(store: &Store, live: &[PaneId], listed_ns: u64) -> GcRe
 
 /// When `pane`'s registry record or log last changed (ns; 0 if neither exists).
 fn changed_ns(store: &Store, pane: PaneId) -> u64 {
-    [store.registry_path(pane), store.log_path(pane)]
+    [store.layout().registry(pane), store.layout().log(pane)]
         .iter()
         .filter_map(|p| fs::metadata(p).ok()?.modified().ok())
         .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -101,11 +101,11 @@ fn changed_ns(store: &Store, pane: PaneId) -> u64 {
 /// Delete the state directories of tmux servers that are no longer running.
 pub fn collect_dead_servers(root: &std::path::Path) -> Vec<String> {
     let mut removed = Vec::new();
-    let Ok(rd) = fs::read_dir(root.join("servers")) else {
+    let Ok(rd) = fs::read_dir(crate::layout::servers_dir(root)) else {
         return removed;
     };
     for e in rd.flatten() {
-        let info = fs::read(e.path().join("server.json"))
+        let info = fs::read(crate::layout::Layout::at(e.path()).server_json())
             .ok()
             .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok());
         let Some(info) = info else { continue };

@@ -72,12 +72,15 @@ pub fn run(args: HookRequest) {
         &payload,
         truncated,
     );
-    // Recording goes through the notice module, which also pushes the event
-    // to the pane's subscribers (crate::notice, docs/subscribe.md).
-    let result =
-        Store::open(&server).and_then(|store| crate::notice::record(&store, pane, ev).map(drop));
+    // The store appends the event, then notice fans it out to the pane's
+    // subscribers (docs/subscribe.md).
+    let result = Store::open(&server).and_then(|store| {
+        let appended = store.record(pane, ev)?;
+        crate::notice::fan_out(&store, pane, &appended);
+        Ok(())
+    });
     if let Err(e) = result
-        && let Ok(root) = crate::paths::state_dir()
+        && let Ok(root) = crate::layout::state_dir()
     {
         log_error(&root, &format!("orch-hook {pane}: {e:#}"));
     }

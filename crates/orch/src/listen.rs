@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
+use crate::layout::pane_of_file;
 use crate::pane::PaneId;
-use crate::store::{LogCursor, Store, pane_of_file};
+use crate::store::{LogCursor, Store};
 use crate::watch::{Waiter, Wake};
 
 /// What to listen for (`orch-listen`'s flags).
@@ -124,7 +125,7 @@ pub fn listen(
     }
     // Cursors are fixed; now arm the watch, then read. Whatever is appended
     // after this point either is read by the first pass or wakes us.
-    let waiter = Waiter::new(&store.events_dir());
+    let waiter = Waiter::new(&store.layout().events_dir());
 
     let mut printed = 0usize;
     let mut wake = Wake::Changed(Vec::new());

@@ -239,7 +239,7 @@ pub fn load(name: &str) -> Result<Outfit> {
 
 /// `$ORCH_CONFIG_DIR/outfits`.
 pub fn outfits_dir() -> Result<PathBuf> {
-    Ok(crate::paths::config_dir()?.join("outfits"))
+    Ok(crate::layout::outfits_dir(&crate::layout::config_dir()?))
 }
 
 /// Expand `~/` in a skills dir and check it exists.

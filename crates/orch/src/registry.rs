@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, Kind, truncate_utf8};
+use crate::event::{Event, Kind, is_notice_text, truncate_utf8};
 use crate::pane::PaneId;
 
 /// Previews in the registry are short: survey shows them in one line.
@@ -105,6 +105,13 @@ pub struct PaneRecord {
     /// record is deleted on a later GC pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gone_ts: Option<u64>,
+    /// The current turn was started by an orch notice: its end tells no one
+    /// (the loop rule, docs/subscribe.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice_turn: bool,
+    /// Notices wait for this pane's next turn end (set by the flusher).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inbox_waiting: bool,
     /// Keys written by other orch versions/components, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -120,9 +127,41 @@ fn preview(ev: &Event, text: &str) -> Preview {
     }
 }
 
+/// What folding an event into a record found, under the pane lock: the
+/// flags it consumed, so that exactly one writer acts on each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// The event ended a turn a notice had started.
+    pub ended_notice_turn: bool,
+    /// The event freed a pane whose notices were waiting for it.
+    pub freed_waiting_inbox: bool,
+}
+
+/// Does this event mean the pane can take a prompt now?
+fn frees_pane(ev: &Event) -> bool {
+    match ev.kind {
+        Some(Kind::Stop | Kind::StopFailure | Kind::SessionStart) => true,
+        Some(Kind::Notify) => ev.notification_type.as_deref() == Some("idle_prompt"),
+        _ => false,
+    }
+}
+
 impl PaneRecord {
     /// Fold one appended event into the summary.
-    pub fn observe(&mut self, ev: &Event) {
+    pub fn observe(&mut self, ev: &Event) -> Folded {
+        let mut folded = Folded::default();
+        match ev.kind {
+            Some(Kind::Prompt) => {
+                self.notice_turn = ev.prompt.as_deref().is_some_and(is_notice_text);
+            }
+            Some(Kind::Stop | Kind::StopFailure) => {
+                folded.ended_notice_turn = std::mem::take(&mut self.notice_turn);
+            }
+            _ => {}
+        }
+        if frees_pane(ev) {
+            folded.freed_waiting_inbox = std::mem::take(&mut self.inbox_waiting);
+        }
         self.v = crate::event::SCHEMA_VERSION;
         if self.pane.is_none() {
             self.pane = ev.pane;
@@ -179,5 +218,6 @@ impl PaneRecord {
             self.screen = None;
         }
         self.gone_ts = None;
+        folded
     }
 }

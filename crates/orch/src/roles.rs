@@ -129,7 +129,7 @@ impl Matrix {
     }
 
     pub fn path() -> Result<PathBuf> {
-        Ok(paths::config_dir()?.join(ROLES_FILE))
+        Ok(crate::layout::roles_file(&crate::layout::config_dir()?))
     }
 
     /// The built-in matrix with the rows of the roles file (if any) applied.
@@ -254,13 +254,9 @@ pub struct OperatorClaim {
     pub ts: u64,
 }
 
-pub fn operator_path(store: &Store) -> PathBuf {
-    store.dir().join("operator.json")
-}
-
 /// The pane that claimed the operator role on this server, if any.
 pub fn claimed_operator(store: &Store) -> Option<PaneId> {
-    let data = fs::read(operator_path(store)).ok()?;
+    let data = fs::read(store.layout().operator()).ok()?;
     serde_json::from_slice::<OperatorClaim>(&data)
         .ok()
         .map(|c| c.pane)
@@ -270,7 +266,7 @@ pub fn claimed_operator(store: &Store) -> Option<PaneId> {
 pub fn claim_operator(store: &Store, pane: PaneId) -> Result<Option<PaneId>> {
     let previous = claimed_operator(store);
     let claim = OperatorClaim { pane, ts: now_ns() };
-    let path = operator_path(store);
+    let path = store.layout().operator();
     paths::write_atomic(&path, &serde_json::to_vec(&claim)?, 0o600)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(previous)
@@ -279,7 +275,7 @@ pub fn claim_operator(store: &Store, pane: PaneId) -> Result<Option<PaneId>> {
 /// Remove the operator claim. Returns the pane that held it.
 pub fn release_operator(store: &Store) -> Result<Option<PaneId>> {
     let previous = claimed_operator(store);
-    match fs::remove_file(operator_path(store)) {
+    match fs::remove_file(store.layout().operator()) {
         Ok(()) => Ok(previous),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).context("cannot remove the operator claim"),

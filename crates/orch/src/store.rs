@@ -1,18 +1,7 @@
-//! The on-disk state of one tmux server: event logs, registry records,
-//! locks. The layout and rules are documented in `docs/protocol.md`; this
-//! module is their only implementation.
-//!
-//! ```text
-//! $ORCH_STATE_DIR/
-//!   errors.log                    hook failures (bounded)
-//!   servers/<socket>-<pid>/
-//!     server.json                 {"socket": …, "pid": …}
-//!     events/<N>.jsonl            pane %N's event log (append-only)
-//!     events/<N>.jsonl.1          its previous generation after rotation
-//!     panes/<N>.json              pane %N's registry record
-//!     panes/<N>.lock              log + registry lock
-//!     panes/<N>.deliver.lock      delivery lock (held by tell while typing)
-//! ```
+//! One tmux server's event logs and registry records, and the rules that
+//! keep them consistent (docs/protocol.md, "Writing" and "Reading"): the
+//! pane lock, sequence numbers, rotation, torn lines, cursors. Where the
+//! files are is [`crate::layout`].
 //!
 //! Only logs live in `events/`, so a listener watching that one directory is
 //! woken by appends and nothing else.
@@ -26,10 +15,11 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::event::Event;
+use crate::layout::Layout;
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
-use crate::registry::PaneRecord;
+use crate::registry::{Folded, PaneRecord};
 use crate::server::Server;
 use crate::time::now_ns;
 
@@ -39,11 +29,18 @@ pub const DEFAULT_LOG_MAX_BYTES: u64 = 4 * 1024 * 1024;
 pub const LOG_MAX_ENV: &str = "ORCH_LOG_MAX_BYTES";
 const ERROR_LOG_MAX_BYTES: u64 = 1024 * 1024;
 
+/// An event as written, and what folding it into the registry found.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub event: Event,
+    pub folded: Folded,
+}
+
 /// One tmux server's state directory.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    dir: PathBuf,
+    layout: Layout,
     server: Server,
 }
 
@@ -63,23 +60,23 @@ fn log_max_bytes() -> u64 {
 impl Store {
     /// Open (creating if needed, mode 0700) the state of `server`.
     pub fn open(server: &Server) -> Result<Store> {
-        let root = paths::state_dir()?;
+        let root = crate::layout::state_dir()?;
         Store::open_in(&root, server)
     }
 
     pub fn open_in(root: &Path, server: &Server) -> Result<Store> {
-        let dir = root.join("servers").join(server.key());
         let store = Store {
             root: root.to_path_buf(),
-            dir,
+            layout: Layout::new(root, &server.key()),
             server: server.clone(),
         };
-        if !store.dir.join("panes").is_dir() || !store.events_dir().is_dir() {
+        let l = &store.layout;
+        if !l.panes_dir().is_dir() || !l.events_dir().is_dir() {
             for d in [
                 &store.root,
-                &store.dir,
-                &store.events_dir(),
-                &store.panes_dir(),
+                &l.dir().to_path_buf(),
+                &l.events_dir(),
+                &l.panes_dir(),
             ] {
                 paths::ensure_private_dir(d)
                     .with_context(|| format!("cannot create state dir {}", d.display()))?;
@@ -87,11 +84,7 @@ impl Store {
             let info = serde_json::json!({
                 "socket": server.socket, "pid": server.pid, "created_ts": now_ns()
             });
-            let _ = paths::write_atomic(
-                &store.dir.join("server.json"),
-                info.to_string().as_bytes(),
-                0o600,
-            );
+            let _ = paths::write_atomic(&l.server_json(), info.to_string().as_bytes(), 0o600);
         }
         Ok(store)
     }
@@ -107,35 +100,19 @@ impl Store {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// The server's state directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.layout.dir()
     }
-    pub fn events_dir(&self) -> PathBuf {
-        self.dir.join("events")
-    }
-    pub fn panes_dir(&self) -> PathBuf {
-        self.dir.join("panes")
-    }
-    pub fn log_path(&self, pane: PaneId) -> PathBuf {
-        self.events_dir().join(format!("{}.jsonl", pane.0))
-    }
-    pub fn rotated_log_path(&self, pane: PaneId) -> PathBuf {
-        self.events_dir().join(format!("{}.jsonl.1", pane.0))
-    }
-    pub fn registry_path(&self, pane: PaneId) -> PathBuf {
-        self.panes_dir().join(format!("{}.json", pane.0))
-    }
-    pub fn lock_path(&self, pane: PaneId) -> PathBuf {
-        self.panes_dir().join(format!("{}.lock", pane.0))
-    }
-    pub fn delivery_lock_path(&self, pane: PaneId) -> PathBuf {
-        self.panes_dir().join(format!("{}.deliver.lock", pane.0))
+    /// Where this server's files are.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The pane lock: guards the pane's log and registry record.
     /// Lock order: delivery lock, then pane lock; never the reverse.
     pub fn lock_pane(&self, pane: PaneId) -> Result<FileLock> {
-        let p = self.lock_path(pane);
+        let p = self.layout.pane_lock(pane);
         FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
     }
 
@@ -150,24 +127,40 @@ impl Store {
     pub fn append_with(
         &self,
         pane: PaneId,
-        mut ev: Event,
+        ev: Event,
         update: impl FnOnce(&mut PaneRecord),
     ) -> Result<Event> {
+        self.write_event(pane, ev, update).map(|a| a.event)
+    }
+
+    /// Append a hook's event: like [`Store::append`], also saying which
+    /// notice flags the fold consumed ([`Folded`]), for
+    /// [`crate::notice::fan_out`].
+    pub fn record(&self, pane: PaneId, ev: Event) -> Result<Appended> {
+        self.write_event(pane, ev, |_| {})
+    }
+
+    fn write_event(
+        &self,
+        pane: PaneId,
+        mut ev: Event,
+        update: impl FnOnce(&mut PaneRecord),
+    ) -> Result<Appended> {
         let _lock = self.lock_pane(pane)?;
-        let path = self.log_path(pane);
+        let path = self.layout.log(pane);
         let mut file = open_log_for_append(&path)?;
         let size = file.metadata()?.len();
         let (mut last, ends_clean) = last_seq_in(&file, size)?;
         if last.is_none() {
             // Fresh generation after rotation: the sequence carries on.
-            if let Ok(old) = File::open(self.rotated_log_path(pane)) {
+            if let Ok(old) = File::open(self.layout.rotated_log(pane)) {
                 let len = old.metadata()?.len();
                 last = last_seq_in(&old, len)?.0;
             }
         }
         let mut torn = !ends_clean;
         if size > log_max_bytes() {
-            fs::rename(&path, self.rotated_log_path(pane))
+            fs::rename(&path, self.layout.rotated_log(pane))
                 .with_context(|| format!("cannot rotate {}", path.display()))?;
             file = open_log_for_append(&path)?;
             torn = false;
@@ -183,7 +176,7 @@ impl Store {
         // (a listener, tell waiting for a turn end) and then looks at the
         // registry (survey) must find the event already folded in.
         rec.server = self.server.key();
-        rec.observe(&ev);
+        let folded = rec.observe(&ev);
         update(&mut rec);
         let registry = self.write_registry(&rec, pane);
 
@@ -200,11 +193,11 @@ impl Store {
         file.write_all(&line)
             .with_context(|| format!("cannot append to {}", path.display()))?;
         registry?;
-        Ok(ev)
+        Ok(Appended { event: ev, folded })
     }
 
     pub fn read_registry(&self, pane: PaneId) -> Option<PaneRecord> {
-        let data = fs::read(self.registry_path(pane)).ok()?;
+        let data = fs::read(self.layout.registry(pane)).ok()?;
         serde_json::from_slice(&data).ok()
     }
 
@@ -217,7 +210,7 @@ impl Store {
             rec.server = self.server.key();
         }
         let data = serde_json::to_vec(&rec)?;
-        let p = self.registry_path(pane);
+        let p = self.layout.registry(pane);
         paths::write_atomic(&p, &data, 0o600)
             .with_context(|| format!("cannot write {}", p.display()))
     }
@@ -241,10 +234,10 @@ impl Store {
     /// Every pane this server has state for (registry or log), sorted.
     pub fn known_panes(&self) -> Vec<PaneId> {
         let mut panes = Vec::new();
-        for dir in [self.panes_dir(), self.events_dir()] {
+        for dir in [self.layout.panes_dir(), self.layout.events_dir()] {
             if let Ok(rd) = fs::read_dir(dir) {
                 for e in rd.flatten() {
-                    if let Some(p) = pane_of_file(&e.file_name().to_string_lossy()) {
+                    if let Some(p) = crate::layout::pane_of_file(&e.file_name().to_string_lossy()) {
                         panes.push(p);
                     }
                 }
@@ -258,13 +251,12 @@ impl Store {
     /// Every registry record, sorted by pane.
     pub fn list_registry(&self) -> Vec<PaneRecord> {
         let mut out = Vec::new();
-        if let Ok(rd) = fs::read_dir(self.panes_dir()) {
+        if let Ok(rd) = fs::read_dir(self.layout.panes_dir()) {
             for e in rd.flatten() {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                if let Some(n) = name.strip_suffix(".json")
-                    && let Ok(n) = n.parse::<u32>()
-                    && let Some(r) = self.read_registry(PaneId(n))
+                if let Some(pane) = crate::layout::pane_of_registry(&name)
+                    && let Some(r) = self.read_registry(pane)
                 {
                     out.push(r);
                 }
@@ -277,7 +269,7 @@ impl Store {
     /// All retained events of `pane` with `seq > after`, oldest first.
     pub fn read_events(&self, pane: PaneId, after: u64) -> Result<Vec<Event>> {
         let mut out = Vec::new();
-        for p in [self.rotated_log_path(pane), self.log_path(pane)] {
+        for p in [self.layout.rotated_log(pane), self.layout.log(pane)] {
             match fs::read(&p) {
                 Ok(data) => parse_complete_lines(&data, |ev| {
                     if ev.seq > after && out.last().is_none_or(|l: &Event| ev.seq > l.seq) {
@@ -293,7 +285,7 @@ impl Store {
 
     /// The seq of the newest event of `pane` (0 if none).
     pub fn last_seq(&self, pane: PaneId) -> Result<u64> {
-        for p in [self.log_path(pane), self.rotated_log_path(pane)] {
+        for p in [self.layout.log(pane), self.layout.rotated_log(pane)] {
             if let Ok(f) = File::open(&p) {
                 let len = f.metadata()?.len();
                 if let (Some(s), _) = last_seq_in(&f, len)? {
@@ -308,32 +300,10 @@ impl Store {
     /// file and inbox (other panes' subscriptions to it are GC's job:
     /// [`crate::subs::collect_garbage`]).
     pub fn remove_pane(&self, pane: PaneId) {
-        for p in [
-            self.log_path(pane),
-            self.rotated_log_path(pane),
-            self.registry_path(pane),
-            self.lock_path(pane),
-            self.delivery_lock_path(pane),
-            crate::subs::subs_path(self, pane),
-        ]
-        .into_iter()
-        .chain(crate::notice::inbox_files(self, pane))
-        {
+        for p in self.layout.pane_files(pane) {
             let _ = fs::remove_file(p);
         }
     }
-}
-
-/// Pane number of a state file name (`12.jsonl`, `12.jsonl.1`, `12.json`).
-pub fn pane_of_file(name: &str) -> Option<PaneId> {
-    let stem = name
-        .strip_suffix(".jsonl.1")
-        .or_else(|| name.strip_suffix(".jsonl"))
-        .or_else(|| name.strip_suffix(".json"))?;
-    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    stem.parse().ok().map(PaneId)
 }
 
 fn open_log_for_append(path: &Path) -> Result<File> {
@@ -430,11 +400,11 @@ impl LogCursor {
     /// New complete events since the last call.
     pub fn poll(&mut self, store: &Store) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        let path = store.log_path(self.pane);
+        let path = store.layout.log(self.pane);
         if self.open.is_none() {
             // First look: replay the rotated generation too, if the cursor
             // may reach back into it.
-            if let Ok(data) = fs::read(store.rotated_log_path(self.pane)) {
+            if let Ok(data) = fs::read(store.layout.rotated_log(self.pane)) {
                 self.take_lines(&data, &mut out);
             }
         }
@@ -496,14 +466,14 @@ impl LogCursor {
 /// Append one line to `$ORCH_STATE_DIR/errors.log` (bounded: rotated at
 /// 1 MiB). Hooks report their own failures here instead of to the agent.
 pub fn log_error(root: &Path, msg: &str) {
-    let path = root.join("errors.log");
+    let path = crate::layout::errors_log(root);
     if paths::ensure_private_dir(root).is_err() {
         return;
     }
     if let Ok(m) = fs::metadata(&path)
         && m.len() > ERROR_LOG_MAX_BYTES
     {
-        let _ = fs::rename(&path, root.join("errors.log.1"));
+        let _ = fs::rename(&path, crate::layout::rotated(&path));
     }
     if let Ok(mut f) = OpenOptions::new()
         .append(true)

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,6 @@ use serde_json::Value;
 
 use crate::event::Kind;
 use crate::lock::FileLock;
-use crate::notice;
 use crate::pane::PaneId;
 use crate::paths;
 use crate::store::Store;
@@ -68,39 +66,22 @@ impl Subscriber {
     }
 }
 
-pub fn subs_dir(store: &Store) -> PathBuf {
-    store.dir().join("subs")
-}
-pub fn subs_path(store: &Store, peer: PaneId) -> PathBuf {
-    subs_dir(store).join(format!("{}.json", peer.0))
-}
-fn subs_lock_path(store: &Store) -> PathBuf {
-    subs_dir(store).join(".lock")
-}
-
 pub(crate) fn lock_subs(store: &Store) -> Result<FileLock> {
-    let dir = subs_dir(store);
+    let dir = store.layout().subs_dir();
     paths::ensure_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let p = subs_lock_path(store);
+    let p = store.layout().subs_lock();
     FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
-}
-
-fn peer_of_file(name: &str) -> Option<PaneId> {
-    name.strip_suffix(".json")
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|n| n.parse().ok())
-        .map(PaneId)
 }
 
 /// Every subscription file of the server, by peer. Unreadable files are
 /// skipped (and left alone).
 pub(crate) fn load_all(store: &Store) -> BTreeMap<PaneId, SubsFile> {
     let mut out = BTreeMap::new();
-    let Ok(rd) = fs::read_dir(subs_dir(store)) else {
+    let Ok(rd) = fs::read_dir(store.layout().subs_dir()) else {
         return out;
     };
     for e in rd.flatten() {
-        let Some(peer) = peer_of_file(&e.file_name().to_string_lossy()) else {
+        let Some(peer) = crate::layout::peer_of_subs_file(&e.file_name().to_string_lossy()) else {
             continue;
         };
         if let Some(mut f) = fs::read(e.path())
@@ -132,7 +113,7 @@ pub(crate) fn save_changes(
         if same {
             continue;
         }
-        let p = subs_path(store, peer);
+        let p = store.layout().subs(peer);
         match new.filter(|f| !f.subscribers.is_empty()) {
             Some(f) => {
                 let mut f = f.clone();
@@ -179,7 +160,7 @@ pub(crate) fn prune(files: &mut BTreeMap<PaneId, SubsFile>, live: &HashSet<PaneI
 }
 
 pub(crate) fn remove_inbox(store: &Store, pane: PaneId) {
-    for p in notice::inbox_files(store, pane) {
+    for p in store.layout().inbox_files(pane) {
         let _ = fs::remove_file(p);
     }
 }
@@ -221,13 +202,13 @@ pub fn collect_garbage(store: &Store, live: &[PaneId], listed_ns: u64) -> Vec<Pa
             .map_or(0, |d| d.as_nanos() as u64)
     };
     let mut gone = Vec::new();
-    if subs_dir(store).is_dir()
+    if store.layout().subs_dir().is_dir()
         && let Ok(_lock) = lock_subs(store)
     {
         let before = load_all(store);
         let mut after = before.clone();
         after.retain(|peer, _| {
-            let dead = !live.contains(peer) && old_enough(mtime(&subs_path(store, *peer)));
+            let dead = !live.contains(peer) && old_enough(mtime(&store.layout().subs(*peer)));
             if dead {
                 gone.push(*peer);
             }
@@ -247,9 +228,9 @@ pub fn collect_garbage(store: &Store, live: &[PaneId], listed_ns: u64) -> Vec<Pa
             crate::store::log_error(store.root(), &format!("subscription GC: {e:#}"));
         }
     }
-    if let Ok(rd) = fs::read_dir(notice::inbox_dir(store)) {
+    if let Ok(rd) = fs::read_dir(store.layout().inbox_dir()) {
         for e in rd.flatten() {
-            if let Some(p) = notice::pane_of_inbox_file(&e.file_name().to_string_lossy())
+            if let Some(p) = crate::layout::pane_of_inbox_file(&e.file_name().to_string_lossy())
                 && !live.contains(&p)
                 && old_enough(mtime(&e.path()))
             {
@@ -352,7 +333,7 @@ impl Subscriptions {
 
 /// The subscribers of `peer` (one open; a missing file is no subscribers).
 pub fn subscribers_of(store: &Store, peer: PaneId) -> Result<Vec<Subscriber>> {
-    let path = subs_path(store, peer);
+    let path = store.layout().subs(peer);
     let data = match fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -202,7 +202,7 @@ fn subscribe(
     check_live(subscriber, &panes, "subscriber")?;
     let info = panes.iter().find(|p| p.pane == subscriber);
     if let Some(cmd) = info.map(|p| p.current_command.rsplit('/').next().unwrap_or(""))
-        && deliver_is_shell(cmd)
+        && crate::tmux::is_shell(cmd)
     {
         return Err(Fail::refused(format!(
             "subscriber {subscriber} is at a {cmd} prompt, not an agent: notices are typed into the subscriber's pane and would run as commands; nothing changed (subscribe from an agent's pane, or --for one)"
@@ -310,10 +310,6 @@ fn peer_of(r: &Value) -> PaneId {
         .as_str()
         .and_then(|p| p.parse().ok())
         .unwrap_or(PaneId(0))
-}
-
-fn deliver_is_shell(cmd: &str) -> bool {
-    crate::deliver::is_shell(cmd)
 }
 
 fn unsubscribe(

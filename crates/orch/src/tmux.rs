@@ -220,6 +220,20 @@ fn parse_pane_line(line: &str) -> Option<PaneInfo> {
     })
 }
 
+/// Is `command` (a pane's foreground command, as tmux reports it) a shell?
+/// Typing there runs the text as a command, and a shell in an agent's pane
+/// means the agent has finished. A login shell's `-` and a path are
+/// ignored.
+pub fn is_shell(command: &str) -> bool {
+    let c = command.trim_start_matches('-');
+    let c = c.rsplit('/').next().unwrap_or(c);
+    const SHELLS: &[&str] = &[
+        "sh", "bash", "zsh", "fish", "dash", "ash", "ksh", "mksh", "pdksh", "tcsh", "csh", "yash",
+        "busybox", "nu", "elvish", "xonsh", "pwsh",
+    ];
+    SHELLS.contains(&c)
+}
+
 /// tmux's version as (major, minor), e.g. "tmux 3.3a" → (3, 3).
 pub fn version() -> Result<(u32, u32)> {
     let out = Command::new("tmux")
@@ -247,6 +261,12 @@ pub fn parse_version(s: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shells() {
+        assert!(is_shell("-bash") && is_shell("/bin/zsh") && is_shell("pwsh"));
+        assert!(!is_shell("claude") && !is_shell("node"));
+    }
 
     #[test]
     fn versions() {

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -68,10 +68,6 @@ struct Cache {
     seen: bool,
 }
 
-pub fn cache_path(store: &Store) -> PathBuf {
-    store.dir().join("usage.json")
-}
-
 /// Every pane's counting state, loaded once per survey and saved once.
 #[derive(Debug, Default)]
 pub struct UsageCache {
@@ -81,7 +77,7 @@ pub struct UsageCache {
 
 impl UsageCache {
     pub fn load(store: &Store) -> UsageCache {
-        let panes = fs::read(cache_path(store))
+        let panes = fs::read(store.layout().usage())
             .ok()
             .and_then(|d| serde_json::from_slice(&d).ok())
             .unwrap_or_default();
@@ -100,7 +96,7 @@ impl UsageCache {
             return;
         }
         if let Ok(data) = serde_json::to_vec(&self.panes) {
-            let _ = paths::write_atomic(&cache_path(store), &data, 0o600);
+            let _ = paths::write_atomic(&store.layout().usage(), &data, 0o600);
         }
     }
 

@@ -53,7 +53,7 @@ fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
         Vec::<&str>::new(),
         "dialog left on screen:\n{s}"
     );
-    assert_eq!(orch::deliver::screen_dialog(&s), None, "{s}");
+    assert_eq!(orch::screen::dialog(&s), None, "{s}");
     pane
 }
 
@@ -143,7 +143,7 @@ fn spawn_tell_wait_and_listen() {
     assert_eq!(starts[0]["harness"], "claude");
     let s = ce.capture(&pane);
     assert!(s.contains(screen::READY_BYPASS), "{s}");
-    assert_eq!(orch::deliver::screen_dialog(&s), None, "{s}");
+    assert_eq!(orch::screen::dialog(&s), None, "{s}");
 
     // One prompt, by name, right after start-up.
     ce.mock.push(Reply::text("The answer is 42. E2E-ORCH-ONE"));

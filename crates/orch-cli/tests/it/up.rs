@@ -19,7 +19,7 @@ fn settings(env: &TestEnv) -> PathBuf {
 }
 
 fn orch_command(arg: &str) -> String {
-    orch::install::shellwords::join(&[bin("orch-hook").to_string_lossy().as_ref(), arg])
+    orch::shellwords::join(&[bin("orch-hook").to_string_lossy().as_ref(), arg])
 }
 
 fn backups(env: &TestEnv) -> Vec<PathBuf> {
@@ -950,7 +950,7 @@ fn codex_glue_records_a_turn_end() {
     let script = env.config.join("glue/codex-notify.sh");
     // What Codex runs on a turn end: the program with one JSON argument.
     let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/tmp","input-messages":["hi"],"last-assistant-message":"done"}"#;
-    let argv = orch::install::shellwords::join(&[script.to_string_lossy().as_ref(), payload]);
+    let argv = orch::shellwords::join(&[script.to_string_lossy().as_ref(), payload]);
     let pane = env.new_pane(&format!("{argv}; sleep 30"));
     let ev = eventually(
         std::time::Duration::from_secs(10),

@@ -8,7 +8,8 @@
 
 use serde_json::json;
 
-use super::{Harness, Launch, LaunchSpec, Readiness, shell_quote};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports};
+use crate::shellwords::quote as shell_quote;
 
 pub const HARNESS: Harness = Harness {
     name: "claude",
@@ -19,6 +20,7 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: true,
     injects_hooks: true,
+    supports: Supports::ALL,
     build,
 };
 
@@ -113,7 +115,7 @@ mod tests {
 
     #[test]
     fn full_command_line() {
-        let l = build(&spec());
+        let l = HARNESS.launch(&spec());
         assert_eq!(
             l.argv,
             [
@@ -139,7 +141,7 @@ mod tests {
         let mut s = spec();
         s.resume = Some("abc".into());
         s.is_root = false;
-        let l = build(&s);
+        let l = HARNESS.launch(&s);
         assert_eq!(l.argv[1], "--resume=abc");
         assert!(!l.argv.iter().any(|a| a.starts_with("--session-id")));
         assert!(l.env.is_empty());

@@ -7,7 +7,7 @@
 //! prompt-receipt notification, so readiness is read off the screen.
 //! The appended system prompt goes in as `developer_instructions`.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, push_opt, unsupported};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "codex",
@@ -18,6 +18,11 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: true,
+    supports: Supports {
+        allowed_tools: false,
+        disallowed_tools: false,
+        ..Supports::ALL
+    },
     build,
 };
 
@@ -59,18 +64,6 @@ fn build(s: &LaunchSpec) -> Launch {
         a.push(format!("notify=[{}]", notify.join(",")));
     }
     a.extend(s.extra_args.iter().cloned());
-    unsupported(
-        &mut l,
-        "codex",
-        "allowed_tools",
-        !s.allowed_tools.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "codex",
-        "disallowed_tools",
-        !s.disallowed_tools.is_empty(),
-    );
     l
 }
 
@@ -80,7 +73,7 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "codex".into(),
             resume: Some("t-1".into()),
             model: Some("gpt-5".into()),

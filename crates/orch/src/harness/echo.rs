@@ -4,7 +4,7 @@
 //! session, model and system-prompt options as claude, which lets tests
 //! check what spawn passes without an API key.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, push_opt};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "echo",
@@ -15,6 +15,7 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: true,
     injects_hooks: false,
+    supports: Supports::ALL,
     build,
 };
 
@@ -42,7 +43,7 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "/bin/orch-echo".into(),
             session_id: Some("s1".into()),
             system_prompt: "fleet".into(),
@@ -59,7 +60,7 @@ mod tests {
                 "--dialog"
             ]
         );
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "orch-echo".into(),
             session_id: Some("s1".into()),
             resume: Some("old".into()),

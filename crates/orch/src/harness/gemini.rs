@@ -8,7 +8,7 @@
 //! append to its system prompt (`GEMINI_SYSTEM_MD` replaces it whole), so
 //! the fleet prompt is not given: spawn says so.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, push_opt, unsupported};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "gemini",
@@ -19,6 +19,12 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: false,
+    supports: Supports {
+        system_prompt: false,
+        allowed_tools: false,
+        disallowed_tools: false,
+        ..Supports::ALL
+    },
     build,
 };
 
@@ -36,24 +42,6 @@ fn build(s: &LaunchSpec) -> Launch {
         a.push(d.clone());
     }
     a.extend(s.extra_args.iter().cloned());
-    unsupported(
-        &mut l,
-        "gemini",
-        "an appended system prompt (fleet prompt and outfit system_prompt)",
-        !s.system_prompt.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "gemini",
-        "allowed_tools",
-        !s.allowed_tools.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "gemini",
-        "disallowed_tools",
-        !s.disallowed_tools.is_empty(),
-    );
     l
 }
 
@@ -63,7 +51,7 @@ mod tests {
 
     #[test]
     fn command_line_and_the_missing_system_prompt_is_said() {
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "gemini".into(),
             model: Some("gemini-2.5-pro".into()),
             system_prompt: "fleet".into(),

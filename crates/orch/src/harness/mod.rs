@@ -12,7 +12,7 @@
 //! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
 //! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
 //! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
-//! | `opencode` | a plugin in `~/.config/opencode/plugins/`, if installed        | `session_start` if it comes, else screen |
+//! | `opencode` | nothing yet: orch has no opencode plugin (`orch up` installs none) | screen quiescence, inferred |
 //!
 //! **Hooks recorded once.** A spawned claude gets orch's hooks on its
 //! command line (`--settings`), so it emits events even where `orch up` was
@@ -99,7 +99,28 @@ pub struct Harness {
     pub assigns_session_id: bool,
     /// spawn passes orch's hooks on the command line (see the module doc).
     pub injects_hooks: bool,
+    /// Which spawn/outfit options its command line can carry; the others
+    /// are ignored with a warning (said, not hidden).
+    pub supports: Supports,
     pub build: fn(&LaunchSpec) -> Launch,
+}
+
+/// The options a harness's command line can carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Supports {
+    pub system_prompt: bool,
+    pub add_dirs: bool,
+    pub allowed_tools: bool,
+    pub disallowed_tools: bool,
+}
+
+impl Supports {
+    pub const ALL: Supports = Supports {
+        system_prompt: true,
+        add_dirs: true,
+        allowed_tools: true,
+        disallowed_tools: true,
+    };
 }
 
 pub const HARNESSES: &[&Harness] = &[
@@ -127,7 +148,34 @@ pub fn names() -> String {
 
 impl Harness {
     pub fn launch(&self, spec: &LaunchSpec) -> Launch {
-        (self.build)(spec)
+        let mut launch = (self.build)(spec);
+        let s = self.supports;
+        for (supported, given, what) in [
+            (
+                s.system_prompt,
+                !spec.system_prompt.is_empty(),
+                "an appended system prompt (fleet prompt and outfit system_prompt)",
+            ),
+            (s.add_dirs, !spec.add_dirs.is_empty(), "extra directories"),
+            (
+                s.allowed_tools,
+                !spec.allowed_tools.is_empty(),
+                "allowed_tools",
+            ),
+            (
+                s.disallowed_tools,
+                !spec.disallowed_tools.is_empty(),
+                "disallowed_tools",
+            ),
+        ] {
+            if given && !supported {
+                launch.warnings.push(format!(
+                    "{} has no command-line option for {what}; ignored",
+                    self.name
+                ));
+            }
+        }
+        launch
     }
 
     /// The readiness rule for this launch: echo started with `--no-hooks`
@@ -161,32 +209,11 @@ pub fn new_session_id() -> String {
     )
 }
 
-/// Quote `s` for a POSIX shell (hook commands are run through one by the
-/// harness; everything orch itself starts gets argv).
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// Push `flag value` when there is a value.
 fn push_opt(argv: &mut Vec<String>, flag: &str, value: &Option<String>) {
     if let Some(v) = value {
         argv.push(flag.to_string());
         argv.push(v.clone());
-    }
-}
-
-/// A warning for each outfit/spawn option this harness has no way to honour.
-fn unsupported(launch: &mut Launch, harness: &str, what: &str, given: bool) {
-    if given {
-        launch.warnings.push(format!(
-            "{harness} has no command-line option for {what}; ignored"
-        ));
     }
 }
 
@@ -207,14 +234,6 @@ mod tests {
         );
         assert!(parts[2].starts_with('4'));
         assert!("89ab".contains(&parts[3][..1]));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("/usr/bin/orch-hook"), "/usr/bin/orch-hook");
-        assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
     }
 
     #[test]

@@ -1,25 +1,32 @@
 //! opencode (`opencode`).
 //!
-//! Events: opencode plugins (`session.idle` and friends) auto-loaded from
-//! `~/.config/opencode/plugins/`: they reach orch when `orch up` installed
-//! orch's plugin; otherwise readiness is read off the screen. Permissions
+//! Events: none yet. opencode reports turns to plugins (`session.idle` and
+//! friends, auto-loaded from `~/.config/opencode/plugins/`), but orch ships
+//! no opencode plugin and `orch up` installs none, so readiness and state
+//! are read off the screen (inferred). Permissions
 //! are bypassed through `OPENCODE_CONFIG_CONTENT` (inline config, applied
 //! over the user's files). opencode has no command-line option to append to
 //! its system prompt, so the fleet prompt is not given: spawn says so.
 
 use serde_json::json;
 
-use super::{Harness, Launch, LaunchSpec, Readiness, push_opt, unsupported};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "opencode",
     program: "opencode",
     install_hint: "install opencode: npm install -g opencode-ai",
     readiness: Readiness::SessionStartOrQuiet,
-    events: "orch's plugin in ~/.config/opencode/plugins/ when `orch up` installed it; otherwise state inferred from the screen",
+    events: "no hooks yet (orch has no opencode plugin; `orch up` installs none): state inferred from the screen",
     exit_command: Some("/exit"),
     assigns_session_id: false,
     injects_hooks: false,
+    supports: Supports {
+        system_prompt: false,
+        add_dirs: false,
+        allowed_tools: false,
+        disallowed_tools: false,
+    },
     build,
 };
 
@@ -35,30 +42,6 @@ fn build(s: &LaunchSpec) -> Launch {
         l.env
             .push(("OPENCODE_CONFIG_CONTENT".into(), cfg.to_string()));
     }
-    unsupported(
-        &mut l,
-        "opencode",
-        "an appended system prompt (fleet prompt and outfit system_prompt)",
-        !s.system_prompt.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "opencode",
-        "extra directories",
-        !s.add_dirs.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "opencode",
-        "allowed_tools",
-        !s.allowed_tools.is_empty(),
-    );
-    unsupported(
-        &mut l,
-        "opencode",
-        "disallowed_tools",
-        !s.disallowed_tools.is_empty(),
-    );
     l
 }
 
@@ -68,7 +51,7 @@ mod tests {
 
     #[test]
     fn command_line_and_bypass_through_env() {
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "opencode".into(),
             model: Some("anthropic/claude-sonnet-4".into()),
             bypass: true,

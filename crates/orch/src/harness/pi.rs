@@ -6,7 +6,7 @@
 //! screen. pi has no permission prompts to bypass and takes
 //! `--append-system-prompt`.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, push_opt, unsupported};
+use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "pi",
@@ -17,6 +17,12 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: false,
+    supports: Supports {
+        add_dirs: false,
+        allowed_tools: false,
+        disallowed_tools: false,
+        ..Supports::ALL
+    },
     build,
 };
 
@@ -31,14 +37,6 @@ fn build(s: &LaunchSpec) -> Launch {
         a.push(s.system_prompt.clone());
     }
     a.extend(s.extra_args.iter().cloned());
-    unsupported(&mut l, "pi", "extra directories", !s.add_dirs.is_empty());
-    unsupported(&mut l, "pi", "allowed_tools", !s.allowed_tools.is_empty());
-    unsupported(
-        &mut l,
-        "pi",
-        "disallowed_tools",
-        !s.disallowed_tools.is_empty(),
-    );
     l
 }
 
@@ -48,7 +46,7 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let l = build(&LaunchSpec {
+        let l = HARNESS.launch(&LaunchSpec {
             program: "pi".into(),
             model: Some("sonnet".into()),
             system_prompt: "fleet".into(),

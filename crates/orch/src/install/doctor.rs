@@ -357,7 +357,7 @@ fn expand_tilde(p: &str) -> PathBuf {
 }
 
 fn check_state_dir(problems: &mut Vec<String>) -> Result<StateDirCheck> {
-    let path = crate::paths::state_dir()?;
+    let path = crate::layout::state_dir()?;
     Ok(match fs::metadata(&path) {
         Ok(m) => {
             let mode = m.permissions().mode() & 0o7777;
@@ -616,9 +616,10 @@ fn run_probe(
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let state_root = crate::paths::state_dir()?;
-        let server_dir = state_root.join("servers").join(server.key());
-        let log = server_dir.join("events").join(format!("{}.jsonl", pane.0));
+        let state_root = crate::layout::state_dir()?;
+        let layout = crate::layout::Layout::new(&state_root, &server.key());
+        let server_dir = layout.dir().to_path_buf();
+        let log = layout.log(pane);
         let events: Vec<Value> = fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()

@@ -171,9 +171,7 @@ fn plan_files(manifest: Option<&Manifest>, warnings: &mut Vec<String>) -> Result
             if let Ok(hook) = locate_orch_hook(None) {
                 let glue = [
                     (
-                        crate::paths::config_dir()?
-                            .join("glue")
-                            .join("codex-notify.sh"),
+                        crate::layout::codex_notify_script(&crate::layout::config_dir()?),
                         "codex/notify.sh",
                         "codex notify glue",
                     ),
@@ -281,7 +279,7 @@ fn state_dir_removable(state: &Path) -> Result<(), String> {
     if let Ok(h) = home_dir() {
         guarded.push(h);
     }
-    if let Ok(c) = crate::paths::config_dir() {
+    if let Ok(c) = crate::layout::config_dir() {
         guarded.push(c);
     }
     if let Ok(c) = claude_dir() {
@@ -334,7 +332,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
     }
     let files = plan_files(manifest.as_ref(), &mut warnings)?;
     let tomls = plan_toml(manifest.as_ref())?;
-    let state = crate::paths::state_dir()?;
+    let state = crate::layout::state_dir()?;
     let remove_state = !args.keep_state && state.exists();
     if remove_state && let Err(why) = state_dir_removable(&state) {
         return Err(Fail::refused(format!(
@@ -495,9 +493,9 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
         }
         // orch's config dir goes only if nothing else (a person's outfits,
         // roles…) is left in it.
-        if let Ok(cfg) = crate::paths::config_dir() {
-            let _ = fs::remove_file(cfg.join("install.lock"));
-            let _ = fs::remove_dir(cfg.join("glue"));
+        if let Ok(cfg) = crate::layout::config_dir() {
+            let _ = fs::remove_file(crate::layout::install_lock(&cfg));
+            let _ = fs::remove_dir(crate::layout::config_glue_dir(&cfg));
             let _ = fs::remove_dir(&cfg);
         }
     } else if remove_state {

@@ -347,42 +347,15 @@ pub fn write_backup(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
     anyhow::bail!("cannot find a free backup name for {}", path.display())
 }
 
-/// Temp file beside `path`, fsync, rename over `path`. The temp file is
-/// removed on any failure, so a failed write leaves the old file alone.
+/// Temp file beside `path`, fsync, rename over `path`
+/// ([`crate::paths::write_durable`]).
 pub fn write_replace(
     path: &Path,
     data: &[u8],
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.orch-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-        if let Some((uid, gid)) = owner
-            && nix::unistd::geteuid().is_root()
-        {
-            let _ = nix::unistd::chown(
-                &tmp,
-                Some(nix::unistd::Uid::from_raw(uid)),
-                Some(nix::unistd::Gid::from_raw(gid)),
-            );
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::paths::write_durable(path, data, mode, owner)
 }
 
 #[cfg(test)]

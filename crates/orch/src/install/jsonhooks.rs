@@ -34,8 +34,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::shellwords;
 use crate::event::Kind;
+use crate::shellwords;
 
 /// One handler orch wants registered.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,6 @@ pub mod down;
 pub mod jsonedit;
 pub mod jsonfile;
 pub mod jsonhooks;
-pub mod shellwords;
 pub mod up;
 
 use std::fs;
@@ -27,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::Fail;
 use crate::lock::FileLock;
+use crate::shellwords;
 use jsonhooks::HookSpec;
 
 /// An embedded file from the repository's `skills/` or `hooks/`.
@@ -58,15 +58,9 @@ pub fn skill_names() -> Vec<&'static str> {
 }
 
 /// Claude Code's event name → the `orch-hook` argument orch registers
-/// (what `hooks/claude/settings.json` must contain; tested).
-pub const CLAUDE_EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session_start"),
-    ("UserPromptSubmit", "prompt"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop_failure"),
-    ("Notification", "notify"),
-    ("SessionEnd", "session_end"),
-];
+/// (what `hooks/claude/settings.json` must contain; tested): the same
+/// table spawn passes with `--settings`.
+pub use crate::harness::claude::HOOK_EVENTS as CLAUDE_EVENTS;
 
 /// Gemini CLI's event name → `orch-hook` argument
 /// (`hooks/gemini/settings.json`; tested).
@@ -164,16 +158,18 @@ pub fn pi_agent_dir() -> Result<PathBuf> {
 }
 
 pub fn manifest_path() -> Result<PathBuf> {
-    Ok(crate::paths::config_dir()?.join("install.json"))
+    Ok(crate::layout::install_manifest(
+        &crate::layout::config_dir()?
+    ))
 }
 
 fn lock_path() -> Result<PathBuf> {
-    Ok(crate::paths::config_dir()?.join("install.lock"))
+    Ok(crate::layout::install_lock(&crate::layout::config_dir()?))
 }
 
 /// Serialize `up`/`down` runs (across processes): held until dropped.
 pub fn lock_install() -> Result<FileLock> {
-    let dir = crate::paths::config_dir()?;
+    let dir = crate::layout::config_dir()?;
     crate::paths::ensure_private_dir(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     let p = lock_path()?;
@@ -400,15 +396,9 @@ impl Manifest {
     }
 }
 
-/// FNV-1a, 64 bit: a stable content fingerprint (std's hasher is not
-/// guaranteed stable across Rust versions, and the manifest outlives them).
+/// The content fingerprint the manifest records ([`crate::event::fnv1a64`]).
 pub fn fnv64(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::event::fnv1a64(data))
 }
 
 // ------------------------------------------------------- managed files --

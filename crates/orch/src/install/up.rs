@@ -163,9 +163,7 @@ fn plan_codex(orch_hook: &Path, manifest: &Manifest) -> Result<GluePlan> {
     }
     let template =
         hook_asset("codex/notify.sh").context("codex glue is missing from this build")?;
-    let script_path = crate::paths::config_dir()?
-        .join("glue")
-        .join("codex-notify.sh");
+    let script_path = crate::layout::codex_notify_script(&crate::layout::config_dir()?);
     let script = plan_file(
         script_path.clone(),
         render_template(template, orch_hook),

@@ -27,7 +27,7 @@ use crate::tmux::Tmux;
 
 /// The spawn lock of a tmux server: held while a name is checked and taken.
 fn lock_spawns(store: &Store) -> Result<FileLock> {
-    let p = store.dir().join("spawn.lock");
+    let p = store.layout().spawn_lock();
     FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
 }
 
@@ -120,7 +120,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     let pane = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
     undo.pane = Some(pane);
     let (lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
-    let launch_file = store.panes_dir().join(format!("{}.launch.json", pane.0));
+    let launch_file = store.layout().launch_file(pane);
     undo.launch_file = Some(launch_file.clone());
     launch::write(&launch_file, &lf)?;
     let worktree = plan

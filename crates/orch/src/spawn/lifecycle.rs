@@ -127,7 +127,7 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
                         // Hook evidence: a prompt with no turn end after it.
                         Some(k) if k != Kind::Spawned => k == Kind::Prompt,
                         // None (a hookless harness): its status line.
-                        _ => crate::screen::tail(&screen, 2).contains("esc to interrupt"),
+                        _ => crate::screen::working(&screen),
                     };
                     if mid_turn {
                         let _ = tmux.run(["send-keys", "-t", &pane.to_string(), "Escape"]);

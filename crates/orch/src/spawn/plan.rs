@@ -294,9 +294,9 @@ pub fn fleet_prompt(
     parent: Option<PaneId>,
     harness: &str,
 ) -> String {
-    let template = crate::paths::config_dir()
+    let template = crate::layout::config_dir()
         .ok()
-        .and_then(|d| std::fs::read_to_string(d.join("fleet-prompt.md")).ok())
+        .and_then(|d| std::fs::read_to_string(crate::layout::fleet_prompt_file(&d)).ok())
         .unwrap_or_else(|| FLEET_PROMPT.to_string());
     let parent = parent
         .map(|p| p.to_string())
@@ -346,7 +346,7 @@ impl Plan {
         let text = harness::claude::settings_json(hook, self.bypass);
         let hash = crate::event::prompt_hash(&text);
         let short = hash.rsplit(':').next().unwrap_or("0");
-        let dir = crate::paths::state_dir()?.join("glue");
+        let dir = crate::layout::spawn_glue_dir(&crate::layout::state_dir()?);
         Ok((dir.join(format!("claude-settings-{short}.json")), text))
     }
 

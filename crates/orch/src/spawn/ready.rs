@@ -83,7 +83,7 @@ impl Watch<'_> {
     pub fn wait(&self, deadline: Instant) -> Result<Outcome> {
         // Arm the watch before the first read: an event landing in between
         // either is read by the first poll or wakes the wait.
-        let waiter = Waiter::new(&self.store.events_dir());
+        let waiter = Waiter::new(&self.store.layout().events_dir());
         let mut cursor = LogCursor::new(self.pane, 0);
         let mut interval = FIRST_LOOK;
         let mut next_look = Instant::now() + interval;

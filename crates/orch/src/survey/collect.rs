@@ -49,9 +49,9 @@ fn log_tail(store: &Store, pane: PaneId) -> Vec<Event> {
         parse_complete_lines(body, |e| out.push(e));
         out
     }
-    let mut events = tail_of(&store.log_path(pane));
+    let mut events = tail_of(&store.layout().log(pane));
     if events.len() < 4 {
-        let mut older = tail_of(&store.rotated_log_path(pane));
+        let mut older = tail_of(&store.layout().rotated_log(pane));
         let first = events.first().map_or(u64::MAX, |e| e.seq);
         older.retain(|e| e.seq < first);
         older.extend(events);

@@ -273,7 +273,7 @@ pub fn watch(
     let server = Server::current()?;
     let store = Store::open(&server)?;
     let tmux = Tmux::for_server(&server);
-    let waiter = crate::watch::Waiter::new(&store.events_dir());
+    let waiter = crate::watch::Waiter::new(&store.layout().events_dir());
     loop {
         let drawn = Instant::now();
         draw(&collect(&store, &tmux, &filters, gc_mode)?)?;

@@ -360,7 +360,7 @@ fn send(
 
 /// `--audit [--pane P] [--since D]`: the records to show.
 fn audit_records(args: &TellRequest) -> Result<Vec<Value>> {
-    let root = crate::paths::state_dir()?;
+    let root = crate::layout::state_dir()?;
     let mut filter = audit::Filter::default();
     if let Some(p) = &args.pane {
         if p.starts_with('%') {

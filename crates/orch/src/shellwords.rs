@@ -108,6 +108,13 @@ mod tests {
     }
 
     #[test]
+    fn hostile_words_are_quoted() {
+        assert_eq!(quote("/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
+    }
+
+    #[test]
     fn awkward_paths_round_trip() {
         for p in [
             "/home/a b/bin/orch-hook",

@@ -1,0 +1,222 @@
+//! After the paste: Enter once the text shows, then the receipt — the
+//! agent's own `prompt` event — with Enter (never the paste) retried while
+//! the text visibly still sits in the input box.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::{DeliverOpts, PASTE_SHOW_POLL, Receipt, Status, ms};
+use crate::event::{Event, Kind, normalize_prompt};
+use crate::pane::PaneId;
+use crate::screen;
+use crate::store::{LogCursor, Store};
+use crate::tmux::Tmux;
+use crate::watch::Waiter;
+
+fn matches_text(ev: &Event, hash: &str, squashed_prefix: &str) -> Option<&'static str> {
+    if ev.prompt_hash.as_deref() == Some(hash) {
+        return Some("hash");
+    }
+    let got: String = ev
+        .prompt
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(squashed_prefix.chars().count())
+        .collect();
+    (!squashed_prefix.is_empty() && got == squashed_prefix).then_some("text")
+}
+
+/// Return once the pasted `typed` is visible in the pane's input area on a
+/// screen that changed since `before` (the screen before the paste), or at
+/// `until`, whichever comes first: whether it showed, and the last screen.
+/// No event marks a redraw, so this polls (every few ms, for at most
+/// [`PASTE_SHOW_WAIT`]).
+pub(super) fn wait_paste_shown(
+    tmux: &Tmux,
+    pane: PaneId,
+    typed: &str,
+    before: &str,
+    until: Instant,
+) -> (bool, String) {
+    loop {
+        let screen = match tmux.capture(pane) {
+            Ok(s) if s != before && screen::text_in_input(&s, typed) => return (true, s),
+            Ok(s) => s,
+            // The pane is gone: Enter will fail and say so.
+            Err(_) => return (false, String::new()),
+        };
+        let now = Instant::now();
+        if now >= until {
+            return (false, screen);
+        }
+        std::thread::sleep(PASTE_SHOW_POLL.min(until - now));
+    }
+}
+
+/// Before typing into a busy agent: wait until it shows it is working
+/// (Claude Code: `esc to interrupt`), which it does not while input sits in
+/// its box. Claude Code clears its input box only after handling an Enter
+/// (a submit, or queueing a prompt during a turn), and wipes whatever was
+/// pasted in the meantime: a `--queue` tell right behind another one lost
+/// its text that way under load (issue 5; reproduced by pasting 0 ms after
+/// an Enter). Returns the last screen; gives up at `until` and types anyway
+/// (a harness that never says it is working must not stall tells).
+pub(super) fn wait_input_settled(
+    tmux: &Tmux,
+    pane: PaneId,
+    mut screen: String,
+    until: Instant,
+) -> String {
+    while !screen::working(&screen) && Instant::now() < until {
+        std::thread::sleep(PASTE_SHOW_POLL);
+        match tmux.capture(pane) {
+            Ok(s) => screen = s,
+            Err(_) => break,
+        }
+    }
+    screen
+}
+
+/// A paste that never showed, and a dialog on screen now: the dialog came
+/// up after the readiness check (say a tool asked for permission while a
+/// `--queue`d prompt was on its way), the paste went into it or nowhere,
+/// and Enter would answer it (Claude Code: "Yes"). Returns the dialog's
+/// excerpt when Enter must not be pressed.
+pub(super) fn enter_would_answer_dialog(shown: bool, screen: &str) -> Option<String> {
+    if shown {
+        return None;
+    }
+    screen::dialog(screen)
+}
+
+/// Wait for the `prompt` event matching `typed`, pressing Enter again (only
+/// Enter) when the text visibly still sits in the input box.
+#[allow(clippy::too_many_arguments)]
+pub fn await_receipt(
+    store: &Store,
+    tmux: &Tmux,
+    waiter: &Waiter,
+    mut cursor: LogCursor,
+    typed: &str,
+    pasted_at: Instant,
+    deadline: Instant,
+    may_retry: bool,
+    opts: &DeliverOpts,
+    mut receipt: Receipt,
+) -> Result<Receipt> {
+    let pane = receipt.pane;
+    let squashed: String = normalize_prompt(typed)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(200)
+        .collect();
+    // Counted from the (first) Enter, which may come a little after the paste.
+    let mut next_check = Instant::now() + opts.enter_window;
+    let mut not_retried: Option<String> = None;
+    // A prompt that is not ours: the agent took *something* (perhaps our
+    // text, transformed past recognition), so pressing Enter again could
+    // submit a second prompt. Stop retrying.
+    let mut foreign_prompt = false;
+    loop {
+        let events = match cursor.poll(store) {
+            Ok(evs) => evs,
+            Err(e) => {
+                receipt.reason = Some(format!(
+                    "the prompt was typed, but the event log of {pane} cannot be read: {e}"
+                ));
+                return Ok(receipt);
+            }
+        };
+        for ev in &events {
+            match ev.kind {
+                Some(Kind::Prompt) => {
+                    if let Some(how) = matches_text(ev, &receipt.hash, &squashed) {
+                        receipt.status = Status::Delivered;
+                        receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
+                        receipt.prompt_seq = Some(ev.seq);
+                        receipt.matched_by = Some(how);
+                        receipt.reason = None;
+                        return Ok(receipt);
+                    }
+                    foreign_prompt = true;
+                    not_retried = Some(format!(
+                        "{pane} accepted a prompt that does not match (seq {})",
+                        ev.seq
+                    ));
+                }
+                Some(Kind::SessionEnd) | Some(Kind::Exited) => {
+                    receipt.status = Status::Exited;
+                    receipt.reason = Some(format!(
+                        "{pane} ended its session before acknowledging the prompt (typed, never received)"
+                    ));
+                    return Ok(receipt);
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            receipt.reason = Some(format!(
+                "no matching prompt event from {pane} within {:.1}s after pasting ({} Enter press(es){})",
+                pasted_at.elapsed().as_secs_f64(),
+                receipt.attempts,
+                not_retried
+                    .map(|r| format!("; Enter not retried: {r}"))
+                    .unwrap_or_default()
+            ));
+            return Ok(receipt);
+        }
+        if now >= next_check {
+            if !tmux
+                .pane_status(pane)
+                .is_ok_and(|s| s.is_some_and(|s| !s.dead))
+            {
+                receipt.status = Status::Exited;
+                receipt.reason = Some(format!(
+                    "pane {pane} died after the prompt was typed, before the agent acknowledged it"
+                ));
+                return Ok(receipt);
+            }
+            if may_retry && !foreign_prompt && receipt.attempts <= opts.max_enter_retries {
+                let screen = tmux.capture(pane).unwrap_or_default();
+                not_retried = if let Some(d) = screen::dialog(&screen) {
+                    Some(format!("a dialog is showing ({d})"))
+                } else if screen::working(&screen) {
+                    Some("the agent shows it is working".into())
+                } else if !screen::text_in_input(&screen, typed) {
+                    Some("the text is not visible in the input box".into())
+                } else if let Err(e) = tmux.send_enter(pane) {
+                    Some(format!("Enter could not be re-sent ({e:#})"))
+                } else {
+                    receipt.attempts += 1;
+                    None
+                };
+            }
+            next_check = now + opts.enter_window;
+        }
+        waiter.wait(Some(next_check.min(deadline)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_enter_into_a_dialog_that_came_up_during_the_paste() {
+        // Claude Code 2.1.197's permission prompt (docs/claude-code-e2e.md).
+        let permission = " Bash command\n\n   touch /tmp/x\n   Run a command\n\n Do you want to proceed?\n ❯ 1. Yes\n   2. Yes, and always allow access to tmp/ from this project\n   3. No\n\n Esc to cancel · Tab to amend · ctrl+e to explain\n";
+        assert!(
+            enter_would_answer_dialog(false, permission)
+                .unwrap()
+                .contains("Do you want to proceed?")
+        );
+        // The paste showed: the input box has it, Enter submits it.
+        assert_eq!(enter_would_answer_dialog(true, permission), None);
+        let idle = "❯\u{a0}some text\n──────\n  ? for shortcuts\n";
+        assert_eq!(enter_would_answer_dialog(false, idle), None);
+    }
+}

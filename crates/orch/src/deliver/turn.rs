@@ -1,0 +1,161 @@
+//! `tell --wait`: blocking until the turn a prompt started ends.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::{DIALOG_NOTIFICATIONS, RECHECK, ms};
+use crate::event::Kind;
+use crate::exit::Code;
+use crate::pane::PaneId;
+use crate::store::{LogCursor, Store};
+use crate::tmux::Tmux;
+use crate::watch::{Waiter, Wake};
+
+/// How a turn ended, for `--wait`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnEnd {
+    /// `stop`, `stop_failure`, `notify` (a dialog), `session_end`,
+    /// `exited` (pane gone), or `timeout`.
+    pub kind: &'static str,
+    pub seq: Option<u64>,
+    pub reply: Option<String>,
+    pub reply_truncated: bool,
+    pub notification_type: Option<String>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub reason: Option<String>,
+    /// Receipt → turn end, in ms.
+    pub turn_ms: f64,
+}
+
+impl TurnEnd {
+    pub fn code(&self) -> Code {
+        match self.kind {
+            "stop" => Code::Ok,
+            "stop_failure" | "notify" => Code::Blocked,
+            "session_end" | "exited" => Code::Exited,
+            _ => Code::Timeout,
+        }
+    }
+}
+
+/// Block until the turn whose `prompt` event is `after` ends: its `stop`,
+/// or a blocker (a dialog notification, `stop_failure`), or the session's
+/// end, or the pane's disappearance, or `deadline`.
+pub fn wait_turn_end(
+    store: &Store,
+    pane: PaneId,
+    after: u64,
+    deadline: Instant,
+) -> Result<TurnEnd> {
+    let start = Instant::now();
+    let tmux = Tmux::for_server(store.server());
+    let waiter = Waiter::new(&store.layout().events_dir());
+    let mut cursor = LogCursor::new(pane, after);
+    let mut end = TurnEnd {
+        kind: "timeout",
+        seq: None,
+        reply: None,
+        reply_truncated: false,
+        notification_type: None,
+        message: None,
+        error: None,
+        reason: None,
+        turn_ms: 0.0,
+    };
+    loop {
+        for ev in cursor
+            .poll(store)
+            .with_context(|| format!("cannot read the event log of {pane}"))?
+        {
+            let kind = match ev.kind {
+                Some(Kind::Stop) => "stop",
+                Some(Kind::StopFailure) => "stop_failure",
+                Some(Kind::Notify)
+                    if ev
+                        .notification_type
+                        .as_deref()
+                        .is_some_and(|t| DIALOG_NOTIFICATIONS.contains(&t)) =>
+                {
+                    "notify"
+                }
+                Some(Kind::SessionEnd) | Some(Kind::Exited) => "session_end",
+                _ => continue,
+            };
+            end.kind = kind;
+            end.seq = Some(ev.seq);
+            end.reply_truncated = ev.truncated && ev.reply.is_some();
+            end.reply = ev.reply;
+            end.notification_type = ev.notification_type;
+            end.message = ev.message;
+            end.error = ev.error;
+            end.reason = ev.reason;
+            end.turn_ms = ms(start.elapsed());
+            return Ok(end);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            end.turn_ms = ms(start.elapsed());
+            return Ok(end);
+        }
+        if let Wake::Timeout = waiter.wait(Some(deadline.min(now + RECHECK)))
+            && tmux.pane_status(pane)?.is_none_or(|s| s.dead)
+        {
+            end.kind = "exited";
+            end.reason = Some(format!("pane {pane} disappeared before the turn ended"));
+            end.turn_ms = ms(start.elapsed());
+            return Ok(end);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, set_prompt};
+    use std::time::Duration;
+
+    /// Regression (issue 5): a turn end read from the log is also in the
+    /// registry by the time `wait_turn_end` returns (the store writes the
+    /// registry before the log line, docs/protocol.md "Writing").
+    #[test]
+    fn turn_end_is_in_the_registry_when_the_wait_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = crate::server::Server {
+            socket: dir.path().join("sock"),
+            pid: std::process::id(),
+        };
+        let store = Store::open_in(&dir.path().join("state"), &server).unwrap();
+        let pane = PaneId(4);
+        let mut prompt = Event::new(Kind::Prompt);
+        set_prompt(&mut prompt, "hello");
+        let prompt = store.append(pane, prompt).unwrap();
+
+        std::thread::scope(|sc| {
+            let writer = sc.spawn(|| {
+                // The stop lands while wait_turn_end is already waiting.
+                std::thread::sleep(Duration::from_millis(300));
+                let mut stop = Event::new(Kind::Stop);
+                stop.reply = Some("done".into());
+                store.append(pane, stop).unwrap();
+            });
+            let end = wait_turn_end(
+                &store,
+                pane,
+                prompt.seq,
+                Instant::now() + Duration::from_secs(10),
+            )
+            .unwrap();
+            assert_eq!(end.kind, "stop");
+            let rec = store.read_registry(pane).unwrap();
+            assert_eq!(
+                rec.last_event.and_then(|l| l.kind),
+                Some(Kind::Stop),
+                "the wait returned before the registry had the stop"
+            );
+            writer.join().unwrap();
+        });
+    }
+}
