@@ -18,9 +18,17 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Approval;
+use super::assets::{CLAUDE_EVENTS, skill_files};
+use super::codex_toml::codex_remove;
+use super::glue::{self, Footprint, GLUES};
 use super::jsonfile::{JsonFile, write_backup, write_replace};
 use super::jsonhooks::{self, Created, Removed};
-use super::*;
+use super::manifest::{FileRecord, Manifest, SettingsRecord, TomlRecord, fnv64};
+use super::paths::{
+    claude_dir, claude_settings_path, home_dir, locate_orch_hook, lock_install, manifest_path,
+};
+use super::settings::diff_of;
 use crate::exit::Fail;
 
 /// What `orch-down` was asked (its flags that change what it does).
@@ -85,12 +93,13 @@ struct SettingsPlan {
     action: &'static str,
 }
 
+/// The events whose orch entries are removed from `harness`'s settings
+/// (Claude Code's unless its glue names others).
 fn default_events(harness: &str) -> &'static [(&'static str, &'static str)] {
-    if harness == "gemini" {
-        GEMINI_EVENTS
-    } else {
-        CLAUDE_EVENTS
-    }
+    glue::find(harness)
+        .map(|g| g.hook_events)
+        .filter(|e| !e.is_empty())
+        .unwrap_or(CLAUDE_EVENTS)
 }
 
 fn plan_settings(harness: &str, path: &Path, rec: Option<&SettingsRecord>) -> Result<SettingsPlan> {
@@ -154,7 +163,11 @@ fn original_equals(bytes: &[u8], value: &Value) -> bool {
     serde_json::from_str::<Value>(text).is_ok_and(|v| v == *value)
 }
 
-fn plan_files(manifest: Option<&Manifest>, warnings: &mut Vec<String>) -> Result<Vec<FileRemoval>> {
+fn plan_files(
+    manifest: Option<&Manifest>,
+    footprints: &[Footprint],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<FileRemoval>> {
     let mut out = Vec::new();
     let records: Vec<FileRecord> = match manifest {
         Some(m) => m.files.clone(),
@@ -168,29 +181,7 @@ fn plan_files(manifest: Option<&Manifest>, warnings: &mut Vec<String>) -> Result
                     what,
                 })
                 .collect();
-            if let Ok(hook) = locate_orch_hook(None) {
-                let glue = [
-                    (
-                        crate::layout::codex_notify_script(&crate::layout::config_dir()?),
-                        "codex/notify.sh",
-                        "codex notify glue",
-                    ),
-                    (
-                        pi_agent_dir()?.join("extensions").join("orch.ts"),
-                        "pi/orch.ts",
-                        "pi extension",
-                    ),
-                ];
-                for (path, asset, what) in glue {
-                    if let Some(t) = hook_asset(asset) {
-                        recs.push(FileRecord {
-                            path,
-                            fnv: fnv64(&render_template(t, &hook)),
-                            what: what.into(),
-                        });
-                    }
-                }
-            }
+            recs.extend(footprints.iter().flat_map(|f| f.files.iter().cloned()));
             recs
         }
     };
@@ -233,14 +224,10 @@ struct TomlPlan {
     new: Option<String>,
 }
 
-fn plan_toml(manifest: Option<&Manifest>) -> Result<Vec<TomlPlan>> {
+fn plan_toml(manifest: Option<&Manifest>, footprints: &[Footprint]) -> Result<Vec<TomlPlan>> {
     let records: Vec<TomlRecord> = match manifest {
         Some(m) => m.toml.clone(),
-        None => vec![TomlRecord {
-            path: codex_dir()?.join("config.toml"),
-            lines: Vec::new(),
-            file_created: false,
-        }],
+        None => footprints.iter().flat_map(|f| f.toml.clone()).collect(),
     };
     let mut out = Vec::new();
     for rec in records {
@@ -307,7 +294,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
     let mut warnings = Vec::new();
 
     // Which settings files to clean: those recorded, plus Claude's and
-    // Gemini's current ones (by recognition) when not recorded.
+    // each glue's current ones (by recognition) when not recorded.
     let mut targets: Vec<(String, PathBuf, Option<SettingsRecord>)> = manifest
         .iter()
         .flat_map(|m| m.settings.iter())
@@ -317,9 +304,22 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
     if !targets.iter().any(|t| t.1 == claude_path) {
         targets.push(("claude".into(), claude_path, None));
     }
-    let gemini_path = gemini_dir()?.join("settings.json");
-    if !targets.iter().any(|t| t.1 == gemini_path) && gemini_path.exists() {
-        targets.push(("gemini".into(), gemini_path, None));
+    // Without a manifest, glue files are found by rendering them for the
+    // orch-hook this build would register.
+    let orch_hook = match manifest {
+        Some(_) => None,
+        None => locate_orch_hook(None).ok(),
+    };
+    let footprints: Vec<Footprint> = GLUES
+        .iter()
+        .map(|g| (g.footprint)(orch_hook.as_deref()))
+        .collect::<Result<_>>()?;
+    for (g, f) in GLUES.iter().zip(&footprints) {
+        for path in &f.settings {
+            if !targets.iter().any(|t| &t.1 == path) && path.exists() {
+                targets.push((g.harness.into(), path.clone(), None));
+            }
+        }
     }
     let mut settings = Vec::new();
     for (harness, path, rec) in &targets {
@@ -330,8 +330,8 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
             Err(e) => warnings.push(format!("{harness}: {e:#}; left alone")),
         }
     }
-    let files = plan_files(manifest.as_ref(), &mut warnings)?;
-    let tomls = plan_toml(manifest.as_ref())?;
+    let files = plan_files(manifest.as_ref(), &footprints, &mut warnings)?;
+    let tomls = plan_toml(manifest.as_ref(), &footprints)?;
     let state = crate::layout::state_dir()?;
     let remove_state = !args.keep_state && state.exists();
     if remove_state && let Err(why) = state_dir_removable(&state) {
@@ -349,23 +349,11 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
                 .as_deref()
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
-            let p = s.file.path.display();
-            diff.push_str(&super::diff::unified(
-                &s.file.text(),
-                &new,
-                &format!("a{p}"),
-                &format!("b{p}"),
-            ));
+            diff.push_str(&diff_of(&s.file.path, &s.file.text(), &new));
         }
     }
     for t in &tomls {
-        let p = t.path.display();
-        diff.push_str(&super::diff::unified(
-            &t.old,
-            t.new.as_deref().unwrap_or(""),
-            &format!("a{p}"),
-            &format!("b{p}"),
-        ));
+        diff.push_str(&diff_of(&t.path, &t.old, t.new.as_deref().unwrap_or("")));
     }
     let changes = settings.iter().any(|s| s.action != "unchanged")
         || files.iter().any(|f| f.action == "remove")

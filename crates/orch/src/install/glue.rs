@@ -1,0 +1,134 @@
+//! The seam between `up`/`down`/`doctor` and each harness's glue (the
+//! hook entries, scripts, extensions and config lines that make a
+//! harness report to orch). Claude Code's hooks and orch's skills are the
+//! core of `up` and not glue; every other harness is one `glue_<name>`
+//! module exporting one [`Glue`], listed in [`GLUES`]. Adding a harness is
+//! adding a module and a line here: `up`, `down` and `doctor` only walk
+//! the list.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::manifest::{FileRecord, Manifest, TomlRecord};
+use super::{glue_codex, glue_gemini, glue_pi};
+
+/// One harness's glue: how to install it, find it again, check it.
+pub struct Glue {
+    pub harness: &'static str,
+    /// The hook events its JSON settings register, event → `orch-hook`
+    /// argument (empty when it has no JSON settings).
+    pub hook_events: &'static [(&'static str, &'static str)],
+    /// `orch up`: read and decide what to install for `orch_hook`; write
+    /// nothing. A harness that is absent or whose files orch must not
+    /// touch gives a [`skip`] plan, not an error.
+    pub plan: fn(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>>,
+    /// `orch down`: where this build's glue would be, for removal by
+    /// recognition when the manifest does not record it. Files need the
+    /// `orch-hook` they were rendered for (none when it cannot be found).
+    pub footprint: fn(orch_hook: Option<&Path>) -> Result<Footprint>,
+    /// `orch doctor`: checks beyond the manifest's file records, adding to
+    /// the problems and warnings. `None`: the file records say it all.
+    pub check: Option<GlueCheck>,
+}
+
+/// A `doctor` check: the manifest (if any) → problems, warnings.
+pub type GlueCheck = fn(Option<&Manifest>, &mut Vec<String>, &mut Vec<String>);
+
+/// Every harness's glue, in the order `up` reports them.
+pub const GLUES: &[Glue] = &[glue_codex::GLUE, glue_gemini::GLUE, glue_pi::GLUE];
+
+/// The glue for `harness`, if it has any.
+pub fn find(harness: &str) -> Option<&'static Glue> {
+    GLUES.iter().find(|g| g.harness == harness)
+}
+
+/// What `up` decided for one harness's glue.
+pub trait GluePlan {
+    /// What the report says about it (the same before and after applying).
+    fn outcome(&self) -> GlueOutcome;
+    /// Would applying it change a file?
+    fn changes(&self) -> bool;
+    /// The dry-run diff of the configuration it edits (files orch owns
+    /// outright are listed, not diffed).
+    fn diff(&self) -> String {
+        String::new()
+    }
+    /// Write it, recording each step in `manifest` as it succeeds.
+    fn apply(&self, manifest: &mut Manifest) -> Result<()>;
+}
+
+/// One harness's glue in `up`'s report.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlueOutcome {
+    pub harness: &'static str,
+    /// `installed`, `updated`, `unchanged`, `skipped` or `not_found`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where a harness's glue lives, for `down` without a record.
+#[derive(Debug, Default)]
+pub struct Footprint {
+    /// JSON settings files that may hold orch's hook entries.
+    pub settings: Vec<PathBuf>,
+    /// Files this build writes, with the content it writes.
+    pub files: Vec<FileRecord>,
+    /// TOML files that may hold orch's lines.
+    pub toml: Vec<TomlRecord>,
+}
+
+/// A plan that installs nothing: the harness is absent (`not_found`) or
+/// orch must leave its files alone (`skipped`, reported as a warning).
+struct Skipped(GlueOutcome);
+
+impl GluePlan for Skipped {
+    fn outcome(&self) -> GlueOutcome {
+        self.0.clone()
+    }
+    fn changes(&self) -> bool {
+        false
+    }
+    fn apply(&self, _: &mut Manifest) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub fn skip(
+    harness: &'static str,
+    action: &'static str,
+    path: Option<PathBuf>,
+    reason: impl Into<String>,
+) -> Box<dyn GluePlan> {
+    Box::new(Skipped(GlueOutcome {
+        harness,
+        action,
+        path,
+        reason: Some(reason.into()),
+    }))
+}
+
+/// Is the harness there at all: its config dir, or its binary on PATH?
+pub fn found(dir: &Path, bin: &str) -> bool {
+    dir.is_dir() || which::which(bin).is_ok()
+}
+
+/// The record of glue file `asset` rendered for `orch_hook`, as this build
+/// would write it at `path` (none without an `orch-hook` to render for).
+pub fn rendered_record(
+    path: PathBuf,
+    asset: &str,
+    what: &str,
+    orch_hook: Option<&Path>,
+) -> Option<FileRecord> {
+    let template = super::assets::hook_asset(asset)?;
+    Some(FileRecord {
+        path,
+        fnv: super::manifest::fnv64(&super::assets::render_template(template, orch_hook?)),
+        what: what.into(),
+    })
+}
