@@ -145,7 +145,7 @@ fn populate(store: &Store, panes: &[PaneId], dir: &Path) -> Result<Vec<PathBuf>>
         }
         store.update_registry(p, |r| {
             r.name = Some(format!("agent-{i}"));
-            r.role = Some("worker".into());
+            r.role = Some(orch::roles::Role::Worker);
         })?;
     }
     Ok(transcripts)

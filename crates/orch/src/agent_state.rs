@@ -16,91 +16,13 @@
 //! Pure functions over the registry record and one `list-panes` row, so the
 //! rules are unit-tested without tmux.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
+
+use crate::state::State;
 
 use crate::event::{Event, Kind};
 use crate::registry::{LastEvent, PaneRecord};
 use crate::tmux::PaneInfo;
-
-/// The survey states. Names are part of the JSON contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    /// Spawned (or known) but no `session_start` yet.
-    Starting,
-    /// Waiting for a prompt.
-    Idle,
-    /// Running a turn.
-    Working,
-    /// Parked on a permission dialog (needs a person or the operator).
-    BlockedPermission,
-    /// Parked on another dialog (start-up trust, API key, MCP elicitation).
-    BlockedDialog,
-    /// The last turn hit a rate / usage limit.
-    BlockedRateLimit,
-    /// The agent's session ended or its process is gone; the pane remains.
-    Exited,
-    /// The pane no longer exists.
-    Gone,
-}
-
-pub const ALL_STATES: &[State] = &[
-    State::Starting,
-    State::Idle,
-    State::Working,
-    State::BlockedPermission,
-    State::BlockedDialog,
-    State::BlockedRateLimit,
-    State::Exited,
-    State::Gone,
-];
-
-impl State {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            State::Starting => "starting",
-            State::Idle => "idle",
-            State::Working => "working",
-            State::BlockedPermission => "blocked:permission",
-            State::BlockedDialog => "blocked:dialog",
-            State::BlockedRateLimit => "blocked:rate-limit",
-            State::Exited => "exited",
-            State::Gone => "gone",
-        }
-    }
-
-    pub fn is_blocked(&self) -> bool {
-        matches!(
-            self,
-            State::BlockedPermission | State::BlockedDialog | State::BlockedRateLimit
-        )
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for State {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL_STATES
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown state {s:?}"))
-    }
-}
-
-impl Serialize for State {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
 
 /// Where a state came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -394,9 +316,8 @@ pub const START_GRACE_NS: u64 = 5_000_000_000;
 /// the process is applied. `tail` reads the pane's recent events, oldest
 /// first; it is called only when the registry's last event does not decide.
 pub fn from_record(rec: &PaneRecord, tail: &mut dyn FnMut() -> Vec<Event>) -> Derived {
-    if let Some(scr) = &rec.screen
-        && let Ok(state) = scr.state.parse::<State>()
-    {
+    if let Some(scr) = &rec.screen {
+        let state = scr.state;
         let first = scr
             .excerpt
             .lines()
@@ -703,7 +624,7 @@ mod tests {
     fn screen_state_wins_over_older_events() {
         let mut rec = rec_with(last(1, Kind::Spawned));
         rec.screen = Some(ScreenState {
-            state: "blocked:dialog".into(),
+            state: State::BlockedDialog,
             ts: 9000,
             excerpt: "\nDo you trust the files in this folder?\n❯ 1. Yes".into(),
         });
@@ -760,12 +681,5 @@ mod tests {
             Some(false)
         });
         assert_eq!(old.state, State::Exited);
-    }
-
-    #[test]
-    fn state_names_round_trip() {
-        for s in ALL_STATES {
-            assert_eq!(s.as_str().parse::<State>().unwrap(), *s);
-        }
     }
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
+use crate::roles::Role;
 
 pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 4 * 1024 * 1024;
 pub const AUDIT_MAX_ENV: &str = "ORCH_AUDIT_MAX_BYTES";
@@ -43,7 +44,7 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<PaneId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender_role: Option<String>,
+    pub sender_role: Option<Role>,
     /// What the user typed as target (`reviewer`, `operator`, `%3`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target_arg: String,
@@ -51,7 +52,7 @@ pub struct AuditRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_role: Option<String>,
+    pub target_role: Option<Role>,
     /// Bytes of the prompt (sanitized, before any pointer file).
     #[serde(default)]
     pub bytes: u64,

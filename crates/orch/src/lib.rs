@@ -30,6 +30,7 @@ pub mod screen;
 pub mod server;
 pub mod shellwords;
 pub mod spawn;
+pub mod state;
 pub mod store;
 pub mod subs;
 pub mod subscribe;

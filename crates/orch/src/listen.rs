@@ -14,6 +14,7 @@ use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::layout::pane_of_file;
 use crate::pane::PaneId;
+use crate::roles::Role;
 use crate::store::{LogCursor, Store};
 use crate::watch::{Waiter, Wake};
 
@@ -218,7 +219,7 @@ impl Listener<'_> {
             && self
                 .store
                 .read_registry(p)
-                .is_some_and(|r| r.role.as_deref() == Some("observer"))
+                .is_some_and(|r| r.role == Some(Role::Observer))
         {
             return Ok(());
         }

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::exit::Fail;
+use crate::roles::Role;
 
 /// The examples shipped with orch, so `--outfit reviewer` works on a fresh
 /// install without any file in the config dir.
@@ -64,7 +65,7 @@ pub struct Outfit {
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     #[serde(default)]
     pub system_prompt: Option<String>,
     #[serde(default)]
@@ -165,11 +166,11 @@ pub fn parse(text: &str, name: &str, origin: &str) -> Result<Outfit> {
         )));
     }
     if let Some(r) = &o.role
-        && r != "worker"
-        && r != "observer"
+        && !matches!(r, Role::Worker | Role::Observer)
     {
         return Err(bad(format!(
-            "field `role` must be \"worker\" or \"observer\", found {r:?}"
+            "field `role` must be \"worker\" or \"observer\", found {:?}",
+            r.as_str()
         )));
     }
     for d in &o.skills_dirs {
@@ -280,7 +281,7 @@ mod tests {
             assert!(o.system_prompt.is_some(), "{name}");
         }
         let spy = parse(BUILTIN[3].1, "spy", "built-in").unwrap();
-        assert_eq!(spy.role.as_deref(), Some("observer"));
+        assert_eq!(spy.role, Some(Role::Observer));
     }
 
     #[test]

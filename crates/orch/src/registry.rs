@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Kind, is_notice_text, truncate_utf8};
 use crate::pane::PaneId;
+use crate::roles::Role;
+use crate::state::State;
 
 /// Previews in the registry are short: survey shows them in one line.
 pub const PREVIEW_BYTES: usize = 300;
@@ -38,10 +40,10 @@ pub struct LastEvent {
 }
 
 /// A state inferred from the pane's screen.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenState {
-    /// A survey state name, e.g. `blocked:dialog`, `idle`, `working`.
-    pub state: String,
+    /// A survey state, e.g. `blocked:dialog`, `idle`, `working`.
+    pub state: State,
     pub ts: u64,
     /// The lines of the screen that show it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -59,9 +61,8 @@ pub struct PaneRecord {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<String>,
-    /// `operator`, `worker` or `observer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The pane that spawned this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<PaneId>,
@@ -98,8 +99,13 @@ pub struct PaneRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spawned_ts: Option<u64>,
     /// A state orch read off the screen rather than from a hook (a start-up
-    /// dialog, a hookless harness's quiescence), with its evidence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// dialog, a hookless harness's quiescence), with its evidence. One
+    /// naming a state this build does not know is ignored.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "ignore_unknown"
+    )]
     pub screen: Option<ScreenState>,
     /// Set by GC the first time the pane is found missing from tmux; the
     /// record is deleted on a later GC pass.
@@ -115,6 +121,14 @@ pub struct PaneRecord {
     /// Keys written by other orch versions/components, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `screen` as recorded, or none when it is not one this build reads (a
+/// state a newer orch wrote): it is evidence, and unknown evidence is no
+/// evidence.
+fn ignore_unknown<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ScreenState>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 fn preview(ev: &Event, text: &str) -> Preview {
@@ -219,5 +233,27 @@ impl PaneRecord {
         }
         self.gone_ts = None;
         folded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_with_a_screen_state_from_a_newer_orch_still_reads() {
+        let known =
+            r#"{"v":1,"pane":"%3","role":"reviewer","screen":{"state":"blocked:dialog","ts":5}}"#;
+        let rec: PaneRecord = serde_json::from_str(known).unwrap();
+        assert_eq!(rec.screen.as_ref().unwrap().state, State::BlockedDialog);
+        assert_eq!(rec.role, Some(Role::named("reviewer")));
+        let again = serde_json::to_string(&rec).unwrap();
+        assert!(again.contains(r#""role":"reviewer""#), "{again}");
+        assert!(again.contains(r#""state":"blocked:dialog""#), "{again}");
+
+        let newer = r#"{"v":1,"pane":"%3","screen":{"state":"dreaming","ts":5}}"#;
+        let rec: PaneRecord = serde_json::from_str(newer).unwrap();
+        assert_eq!(rec.pane, Some(PaneId(3)));
+        assert!(rec.screen.is_none(), "an unknown state is no evidence");
     }
 }

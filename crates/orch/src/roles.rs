@@ -42,7 +42,7 @@ pub const OPERATOR: &str = "operator";
 pub const WORKER: &str = "worker";
 pub const OBSERVER: &str = "observer";
 /// The roles orch knows without a roles file.
-pub const BUILTIN_ROLES: &[&str] = &[OPERATOR, WORKER, OBSERVER];
+pub const BUILTIN_ROLES: &[Role] = &[Role::Operator, Role::Worker, Role::Observer];
 /// Environment variable naming the role of the process's own pane.
 pub const ROLE_ENV: &str = "ORCH_ROLE";
 /// File name of the role matrix under the config dir.
@@ -101,10 +101,42 @@ impl<'de> Deserialize<'de> for Role {
     }
 }
 
-/// Who may tell whom: sender role → target roles (`*` = any).
+/// One entry of a matrix row: a role, or `*`, anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MayTell {
+    Anyone,
+    Role(Role),
+}
+
+impl MayTell {
+    fn named(name: &str) -> MayTell {
+        match name {
+            "*" => MayTell::Anyone,
+            r => MayTell::Role(Role::named(r)),
+        }
+    }
+
+    fn admits(&self, to: &Role) -> bool {
+        match self {
+            MayTell::Anyone => true,
+            MayTell::Role(r) => r == to,
+        }
+    }
+}
+
+impl std::fmt::Display for MayTell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MayTell::Anyone => f.write_str("*"),
+            MayTell::Role(r) => r.fmt(f),
+        }
+    }
+}
+
+/// Who may tell whom: sender role → the roles it may tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matrix {
-    pub may_tell: BTreeMap<String, Vec<String>>,
+    pub may_tell: BTreeMap<Role, Vec<MayTell>>,
     /// Where the matrix came from (the roles file, or built-in).
     pub source: String,
 }
@@ -117,11 +149,11 @@ struct RolesFile {
 
 impl Matrix {
     pub fn builtin() -> Matrix {
-        let row = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let row = |r: &[&str]| r.iter().map(|s| MayTell::named(s)).collect::<Vec<_>>();
         let mut may_tell = BTreeMap::new();
-        may_tell.insert(OPERATOR.into(), row(&["*"]));
-        may_tell.insert(WORKER.into(), row(&[OPERATOR, WORKER]));
-        may_tell.insert(OBSERVER.into(), row(&[OPERATOR]));
+        may_tell.insert(Role::Operator, row(&["*"]));
+        may_tell.insert(Role::Worker, row(&[OPERATOR, WORKER]));
+        may_tell.insert(Role::Observer, row(&[OPERATOR]));
         Matrix {
             may_tell,
             source: "built-in".into(),
@@ -160,31 +192,30 @@ impl Matrix {
             if role.trim().is_empty() || targets.iter().any(|t| t.trim().is_empty()) {
                 return Err("role names must not be empty".into());
             }
-            m.may_tell.insert(role, targets);
+            let row = targets.iter().map(|t| MayTell::named(t)).collect();
+            m.may_tell.insert(Role::named(&role), row);
         }
         Ok(m)
     }
 
-    pub fn knows(&self, role: &str) -> bool {
+    pub fn knows(&self, role: &Role) -> bool {
         self.may_tell.contains_key(role)
     }
 
     /// May a `from` pane tell a `to` pane?
-    pub fn allows(&self, from: &str, to: &str) -> bool {
-        self.may_tell
-            .get(from)
-            .is_some_and(|row| row.iter().any(|t| t == "*" || t == to))
+    pub fn allows(&self, from: &Role, to: &Role) -> bool {
+        self.row(from).iter().any(|t| t.admits(to))
     }
 
-    pub fn row(&self, from: &str) -> Vec<String> {
-        self.may_tell.get(from).cloned().unwrap_or_default()
+    pub fn row(&self, from: &Role) -> &[MayTell] {
+        self.may_tell.get(from).map_or(&[], Vec::as_slice)
     }
 }
 
 /// A pane's role and how orch knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoleOf {
-    pub role: String,
+    pub role: Role,
     /// `registry`, `env` (ORCH_ROLE), `claimed` (the operator claim) or
     /// `default`.
     pub source: &'static str,
@@ -203,7 +234,7 @@ pub fn role_of(
         && let Some(role) = store
             .read_registry(p)
             .and_then(|r| r.role)
-            .filter(|r| !r.trim().is_empty())
+            .filter(|r| !r.as_str().trim().is_empty())
     {
         return RoleOf {
             role,
@@ -212,19 +243,18 @@ pub fn role_of(
     }
     if let Some(r) = own_env_role.filter(|r| !r.trim().is_empty()) {
         return RoleOf {
-            role: r.trim().to_string(),
+            role: Role::named(r.trim()),
             source: "env",
         };
     }
-    if pane.is_some() && pane == operator {
-        return RoleOf {
-            role: OPERATOR.into(),
-            source: "claimed",
-        };
-    }
+    let source = if pane.is_some() && pane == operator {
+        "claimed"
+    } else {
+        "default"
+    };
     RoleOf {
-        role: OPERATOR.into(),
-        source: "default",
+        role: Role::Operator,
+        source,
     }
 }
 
@@ -289,16 +319,17 @@ mod tests {
     #[test]
     fn builtin_matrix() {
         let m = Matrix::builtin();
+        use Role::*;
         for to in BUILTIN_ROLES {
-            assert!(m.allows(OPERATOR, to));
+            assert!(m.allows(&Operator, to));
         }
-        assert!(m.allows(WORKER, OPERATOR));
-        assert!(m.allows(WORKER, WORKER));
-        assert!(!m.allows(WORKER, OBSERVER));
-        assert!(m.allows(OBSERVER, OPERATOR));
-        assert!(!m.allows(OBSERVER, WORKER));
-        assert!(!m.allows(OBSERVER, OBSERVER));
-        assert!(!m.allows("stranger", OPERATOR));
+        assert!(m.allows(&Worker, &Operator));
+        assert!(m.allows(&Worker, &Worker));
+        assert!(!m.allows(&Worker, &Observer));
+        assert!(m.allows(&Observer, &Operator));
+        assert!(!m.allows(&Observer, &Worker));
+        assert!(!m.allows(&Observer, &Observer));
+        assert!(!m.allows(&Role::named("stranger"), &Operator));
     }
 
     #[test]
@@ -307,9 +338,13 @@ mod tests {
             br#"{"may_tell": {"observer": ["operator", "worker"], "reviewer": ["*"]}}"#,
         )
         .unwrap();
-        assert!(m.allows(OBSERVER, WORKER));
-        assert!(m.allows("reviewer", OBSERVER));
-        assert!(!m.allows(WORKER, OBSERVER), "untouched rows keep defaults");
+        let reviewer = Role::named("reviewer");
+        assert!(m.allows(&Role::Observer, &Role::Worker));
+        assert!(m.allows(&reviewer, &Role::Observer));
+        assert!(
+            !m.allows(&Role::Worker, &Role::Observer),
+            "untouched rows keep defaults"
+        );
         assert!(Matrix::from_json(b"{\"may_tel\": {}}").is_err());
         assert!(Matrix::from_json(b"not json").is_err());
         assert!(Matrix::from_json(br#"{"may_tell": {"": ["x"]}}"#).is_err());

@@ -146,7 +146,7 @@ fn operator(store: &Store) -> Result<PaneId> {
     let ops: Vec<PaneId> = store
         .list_registry()
         .iter()
-        .filter(|r| r.gone_ts.is_none() && r.role.as_deref() == Some(crate::roles::OPERATOR))
+        .filter(|r| r.gone_ts.is_none() && r.role == Some(crate::roles::Role::Operator))
         .filter_map(|r| r.pane)
         .collect();
     match ops.as_slice() {

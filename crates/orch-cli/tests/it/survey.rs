@@ -92,7 +92,7 @@ fn tag(env: &TestEnv, pane: &str, name: &str, role: &str) {
     env.store()
         .update_registry(pane_id(pane), |r| {
             r.name = Some(name.into());
-            r.role = Some(role.into());
+            r.role = Some(orch::roles::Role::named(role));
         })
         .unwrap();
 }
@@ -185,7 +185,7 @@ fn echo_agents_in_every_state_with_evidence() {
     st.update_registry(pane_id(&dialog), |r| {
         r.harness = Some("echo".into());
         r.screen = Some(ScreenState {
-            state: "blocked:dialog".into(),
+            state: orch::state::State::BlockedDialog,
             ts: orch::time::now_ns(),
             excerpt: "Do you trust the files in this folder?".into(),
         });
@@ -645,7 +645,7 @@ fn two_hundred_panes() {
         }
         st.update_registry(id, |r| {
             r.name = Some(format!("agent-{i}"));
-            r.role = Some("worker".into());
+            r.role = Some(orch::roles::Role::Worker);
         })
         .unwrap();
     }

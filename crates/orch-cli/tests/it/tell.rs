@@ -41,7 +41,7 @@ fn register(env: &TestEnv, pane: &str, name: &str, role: &str, parent: Option<&s
     env.store()
         .update_registry(pane_id(pane), |r| {
             r.name = Some(name.into());
-            r.role = Some(role.into());
+            r.role = Some(orch::roles::Role::named(role));
             r.harness = Some("echo".into());
             r.parent = parent.map(pane_id);
         })

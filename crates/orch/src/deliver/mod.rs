@@ -53,6 +53,7 @@ use crate::pane::PaneId;
 use crate::paths;
 use crate::registry::PaneRecord;
 use crate::screen;
+use crate::state::State;
 use crate::store::{LogCursor, Store};
 use crate::time::now_ns;
 use crate::tmux::Tmux;
@@ -242,7 +243,7 @@ pub fn readiness(rec: Option<&PaneRecord>, screen: &str) -> Readiness {
         return Readiness::Idle;
     };
     if let Some(s) = &rec.screen
-        && (s.state == "blocked:dialog" || s.state == "blocked:permission")
+        && matches!(s.state, State::BlockedDialog | State::BlockedPermission)
     {
         return Readiness::Dialog(format!(
             "it is {} ({})",
@@ -647,7 +648,7 @@ mod tests {
         assert!(matches!(readiness(Some(&rec), ""), Readiness::Ended(_)));
         rec.last_event = None;
         rec.screen = Some(crate::registry::ScreenState {
-            state: "blocked:dialog".into(),
+            state: State::BlockedDialog,
             ts: 1,
             excerpt: "Do you trust".into(),
         });

@@ -159,7 +159,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     ev.data = Some(data);
     store.append_with(pane, ev, |r| {
         r.name.clone_from(&plan.name);
-        r.role = Some(plan.role.as_str().into());
+        r.role = Some(plan.role.clone());
         r.harness = Some(h.name.into());
         r.parent = plan.parent;
         r.cwd = Some(plan.cwd.to_string_lossy().into_owned());
@@ -230,10 +230,10 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
 /// agent keeps its pane (its exit closes it again), a state read off the
 /// screen is recorded, an agent that died during start-up is cleared away.
 fn settle(store: &Store, tmux: &Tmux, pane: PaneId, outcome: &Outcome) -> Result<()> {
-    use crate::agent_state::State;
     use crate::registry::ScreenState;
+    use crate::state::State;
     let screen = |state: State, excerpt: &str| ScreenState {
-        state: state.as_str().into(),
+        state,
         ts: now_ns(),
         excerpt: excerpt.to_string(),
     };

@@ -26,13 +26,13 @@ use super::place::{self, Position, Status};
 use super::plan::{Inherit, plan};
 use super::report::{HideReport, ShowReport, SpawnReport, StopReport};
 use super::{Placing, SpawnRequest, caller};
-use crate::agent_state::State;
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
 use crate::pane::PaneId;
 use crate::registry::PaneRecord;
 use crate::roles::Role;
+use crate::state::State;
 use crate::store::Store;
 use crate::time::now_ns;
 use crate::tmux::Tmux;
@@ -241,8 +241,8 @@ pub(super) fn restart(
         harness: Some(hname),
         cwd: rec.cwd.as_ref().map(PathBuf::from),
         name: rec.name.clone(),
-        role: match rec.role.as_deref() {
-            Some("observer") => Some(Role::Observer),
+        role: match rec.role {
+            Some(Role::Observer) => Some(Role::Observer),
             _ => Some(Role::Worker),
         },
         placing,

@@ -166,9 +166,9 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     if let Some(n) = &args.name {
         check_name(n)?;
     }
-    let role = match (&args.role, outfit.as_ref().and_then(|o| o.role.as_deref())) {
+    let role = match (&args.role, outfit.as_ref().and_then(|o| o.role.as_ref())) {
         (Some(r), _) => r.clone(),
-        (None, Some("observer")) => Role::Observer,
+        (None, Some(Role::Observer)) => Role::Observer,
         _ => Role::Worker,
     };
     let timeout = args
@@ -290,7 +290,7 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
 pub fn fleet_prompt(
     pane: &str,
     name: Option<&str>,
-    role: &str,
+    role: &Role,
     parent: Option<PaneId>,
     harness: &str,
 ) -> String {
@@ -304,7 +304,7 @@ pub fn fleet_prompt(
     template
         .replace("{{pane}}", pane)
         .replace("{{name}}", name.unwrap_or("(none; address it by pane id)"))
-        .replace("{{role}}", role)
+        .replace("{{role}}", role.as_str())
         .replace("{{parent}}", &parent)
         .replace("{{harness}}", harness)
 }
@@ -314,7 +314,7 @@ impl Plan {
         let mut p = fleet_prompt(
             pane,
             self.name.as_deref(),
-            self.role.as_str(),
+            &self.role,
             self.parent,
             self.harness.name,
         );
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn fleet_prompt_placeholders_are_filled() {
-        let p = fleet_prompt("%7", Some("rev"), "worker", Some(PaneId(2)), "claude");
+        let p = fleet_prompt("%7", Some("rev"), &Role::Worker, Some(PaneId(2)), "claude");
         assert!(p.contains("Your pane: %7"));
         assert!(p.contains("Your name: rev"));
         assert!(p.contains("%2"));
@@ -544,7 +544,7 @@ mod tests {
     /// tmux) "…"`. The example uses tell's `parent` keyword instead.
     #[test]
     fn fleet_prompt_commands_are_runnable_without_a_parent() {
-        let p = fleet_prompt("%7", None, "worker", None, "claude");
+        let p = fleet_prompt("%7", None, &Role::Worker, None, "claude");
         assert!(p.contains("orch tell parent "), "{p}");
         for line in p.lines().filter(|l| l.trim_start().starts_with("orch ")) {
             assert!(!line.contains("none"), "not a command: {line}");

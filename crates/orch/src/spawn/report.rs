@@ -12,10 +12,10 @@ use serde_json::Value;
 use super::place::HEADLESS_SESSION;
 use super::plan::Plan;
 use super::ready::Outcome;
-use crate::agent_state::State;
 use crate::exit::Code;
 use crate::pane::PaneId;
 use crate::roles::Role;
+use crate::state::State;
 
 /// A git worktree made (or reused) for the agent.
 #[derive(Debug, Clone, Serialize)]

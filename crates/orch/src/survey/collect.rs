@@ -9,12 +9,13 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{Agent, Counts, Filters, GcMode, GcOut, Report, ServerOut, TextAt};
-use crate::agent_state::{self, Derived, State};
+use crate::agent_state::{self, Derived};
 use crate::event::Event;
 use crate::exit::Fail;
 use crate::gc::{self, GcReport};
 use crate::pane::PaneId;
 use crate::registry::PaneRecord;
+use crate::state::State;
 use crate::store::{Store, parse_complete_lines};
 use crate::subs::Subscriptions;
 use crate::time::now_ns;
@@ -163,11 +164,7 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
             // A live pane is never gone, whatever a racing GC pass wrote.
             rec.gone_ts = None;
         }
-        if !filters.roles.is_empty()
-            && !filters
-                .roles
-                .iter()
-                .any(|x| Some(x.as_str()) == rec.role.as_deref())
+        if !filters.roles.is_empty() && !filters.roles.iter().any(|x| Some(x) == rec.role.as_ref())
         {
             continue;
         }

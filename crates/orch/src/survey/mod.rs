@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::agent_state::{ALL_STATES, Evidence, RateLimit, State};
+use crate::agent_state::{Evidence, RateLimit};
 use crate::exit::{Code, Fail};
 use crate::pane::PaneId;
 use crate::registry::Preview;
+use crate::roles::{BUILTIN_ROLES, Role};
 use crate::server::Server;
+use crate::state::{ALL_STATES, State, StateFilter};
 use crate::store::Store;
 use crate::subs::Subscription;
 use crate::tmux::Tmux;
@@ -48,34 +50,38 @@ pub struct SurveyRequest {
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     pub targets: Vec<String>,
-    pub roles: Vec<String>,
-    /// State names or families (`blocked`).
-    pub states: Vec<String>,
+    pub roles: Vec<Role>,
+    pub states: Vec<StateFilter>,
     pub since: Option<Duration>,
     pub all: bool,
 }
 
-pub const ROLES: &[&str] = &["operator", "worker", "observer"];
-
 impl Filters {
     /// Check every value before anything is read or changed.
     pub fn new(a: &SurveyRequest) -> Result<Filters> {
+        let mut roles = Vec::new();
         for r in &a.role {
-            if !ROLES.contains(&r.as_str()) {
-                return Err(Fail::usage(format!(
-                    "unknown role {r:?} for --role; roles: {}",
-                    ROLES.join(", ")
-                )));
+            match Role::named(r) {
+                Role::Other(_) => {
+                    let names: Vec<_> = BUILTIN_ROLES.iter().map(Role::as_str).collect();
+                    return Err(Fail::usage(format!(
+                        "unknown role {r:?} for --role; roles: {}",
+                        names.join(", ")
+                    )));
+                }
+                role => roles.push(role),
             }
         }
+        let mut states = Vec::new();
         for s in &a.state {
-            if s.parse::<State>().is_err() && s != "blocked" {
+            let Ok(f) = s.parse::<StateFilter>() else {
                 let names: Vec<_> = ALL_STATES.iter().map(State::as_str).collect();
                 return Err(Fail::usage(format!(
                     "unknown state {s:?} for --state; states: {}, or blocked for all blocked:*",
                     names.join(", ")
                 )));
-            }
+            };
+            states.push(f);
         }
         for t in &a.targets {
             if t.starts_with('%') {
@@ -89,23 +95,19 @@ impl Filters {
         }
         Ok(Filters {
             targets: a.targets.clone(),
-            roles: a.role.clone(),
-            states: a.state.clone(),
+            roles,
+            states,
             since: a.since,
             all: a.all,
         })
     }
 
     pub(crate) fn state_matches(&self, s: State) -> bool {
-        self.states.is_empty()
-            || self.states.iter().any(|f| {
-                let name = s.as_str();
-                name == f || (name.starts_with(f.as_str()) && name[f.len()..].starts_with(':'))
-            })
+        self.states.is_empty() || self.states.iter().any(|f| f.matches(s))
     }
 
     pub(crate) fn wants_gone(&self) -> bool {
-        self.all || self.states.iter().any(|s| s == "gone")
+        self.all || self.states.contains(&StateFilter::Is(State::Gone))
     }
 }
 
@@ -135,7 +137,7 @@ pub struct Agent {
     pub location: Option<String>,
     pub name: Option<String>,
     pub harness: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub parent: Option<PaneId>,
     pub state: State,
     /// When the agent entered its state (ns since the epoch).
@@ -295,14 +297,14 @@ mod tests {
     #[test]
     fn state_filter_families() {
         let f = Filters {
-            states: vec!["blocked".into()],
+            states: vec![StateFilter::Blocked],
             ..Default::default()
         };
         assert!(f.state_matches(State::BlockedPermission));
         assert!(f.state_matches(State::BlockedRateLimit));
         assert!(!f.state_matches(State::Idle));
         let f = Filters {
-            states: vec!["idle".into(), "exited".into()],
+            states: vec!["idle".parse().unwrap(), "exited".parse().unwrap()],
             ..Default::default()
         };
         assert!(f.state_matches(State::Exited) && !f.state_matches(State::Working));

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal};
 use std::time::Duration;
 
 use super::{Agent, Counts, Report};
-use crate::agent_state::State;
+use crate::state::State;
 
 /// The status-bar line: `◌1 ⚙3 ✓2 ⚠1 ✗1`, zero counts left out; empty when
 /// there are no agents. Gone panes are not counted.
@@ -115,7 +115,10 @@ pub fn render_table(r: &Report, width: usize, colour: bool) -> String {
                     .map(clean)
                     .map(|n| cut(&n, 24))
                     .unwrap_or_else(dash),
-                a.role.as_deref().map(clean).unwrap_or_else(dash),
+                a.role
+                    .as_ref()
+                    .map(|r| clean(r.as_str()))
+                    .unwrap_or_else(dash),
                 a.harness.as_deref().map(clean).unwrap_or_else(dash),
                 a.state.to_string(),
                 a.state_age.clone(),

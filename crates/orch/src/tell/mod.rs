@@ -22,7 +22,7 @@ use crate::deliver::{self, Busy, DeliverOpts, Status};
 use crate::event::{SCHEMA_VERSION, prompt_hash, truncate_utf8};
 use crate::exit::{Code, Fail, code_of};
 use crate::pane::PaneId;
-use crate::roles::{self, Matrix, RoleOf};
+use crate::roles::{self, Matrix, Role, RoleOf};
 use crate::store::Store;
 use crate::target::{name_of, own_pane, resolve_from};
 use crate::time::now_ns;
@@ -124,8 +124,8 @@ fn write_audit(store: &Store, rec: &AuditRecord) {
 }
 
 /// "a worker", "an observer".
-fn article(role: &str) -> String {
-    let vowel = role.starts_with(['a', 'e', 'i', 'o', 'u']);
+fn article(role: &Role) -> String {
+    let vowel = role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']);
     format!("{} {role}", if vowel { "an" } else { "a" })
 }
 
@@ -245,7 +245,7 @@ fn send(
     let mut overrides = Vec::new();
     if from != me {
         let caller = roles::role_of(store, me, env_role.as_deref(), operator);
-        if caller.role != roles::OPERATOR {
+        if caller.role != Role::Operator {
             if !args.force {
                 rec.role_check = "denied".into();
                 return Err(Fail::refused(format!(
@@ -265,11 +265,13 @@ fn send(
             let may = if !matrix.knows(&sender.role) {
                 format!(
                     "role {:?} is not in the role matrix ({})",
-                    sender.role, matrix.source
+                    sender.role.as_str(),
+                    matrix.source
                 )
             } else if row.is_empty() {
                 format!("{} may tell no one", article(&sender.role))
             } else {
+                let row: Vec<String> = row.iter().map(ToString::to_string).collect();
                 format!("{} may tell: {}", article(&sender.role), row.join(", "))
             };
             return Err(Fail::refused(format!(
@@ -287,7 +289,7 @@ fn send(
 
     if let Some(a) = &axis {
         let a = roles::check_axis(a)?;
-        if target_role.role != roles::OPERATOR {
+        if target_role.role != Role::Operator {
             return Err(Fail::refused(format!(
                 "escalations go to the operator, and {target} is {}; send it with `orch tell operator --escalate {a} …`",
                 article(&target_role.role)

@@ -10,7 +10,7 @@ use crate::deliver;
 use crate::event::SCHEMA_VERSION;
 use crate::exit::{Fail, code_of};
 use crate::pane::PaneId;
-use crate::roles;
+use crate::roles::{self, Role};
 use crate::store::Store;
 use crate::target::{name_of, own_pane, resolve_from};
 use crate::time::now_ns;
@@ -76,7 +76,7 @@ pub(super) fn claim(store: &Store, args: &TellRequest) -> Result<OperatorReport>
         rec.target = Some(pane);
         deliver::check_pane_exists(&tmux, pane)?;
         if let Some(role) = store.read_registry(pane).and_then(|r| r.role)
-            && role != roles::OPERATOR
+            && role != Role::Operator
             && !args.force
         {
             return Err(Fail::refused(format!(
