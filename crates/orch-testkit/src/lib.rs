@@ -6,6 +6,8 @@
 //!   XDG dirs; a cleared environment for every command; optionally a private
 //!   tmux server on a socket in that dir, killed on drop after every process
 //!   its panes started has ended.
+//! - [`agents`]: the pinned agent CLIs of `.ci/agent-versions`, installed on
+//!   first use into the e2e cache.
 //! - [`bins`]: where the binaries under test are (found next to the running
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
@@ -17,6 +19,7 @@
 //! Nothing here depends on the orch library: the kit drives the binaries
 //! and reads the files `docs/protocol.md` documents, as any client would.
 
+pub mod agents;
 pub mod bins;
 pub mod claude;
 mod env;
