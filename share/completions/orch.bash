@@ -37,6 +37,9 @@ _orch() {
             orch,listen)
                 cmd="orch__subcmd__listen"
                 ;;
+            orch,restore)
+                cmd="orch__subcmd__restore"
+                ;;
             orch,spawn)
                 cmd="orch__subcmd__spawn"
                 ;;
@@ -59,7 +62,7 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe completions help"
+            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -165,7 +168,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="-h --help spawn tell listen survey subscribe up down doctor hook echo"
+            opts="-h --help spawn tell listen survey restore subscribe up down doctor hook echo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +211,32 @@ _orch() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__restore)
+            opts="-h -V --only --from --dry-run --list --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --only)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

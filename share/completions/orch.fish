@@ -35,6 +35,7 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "doctor" -d 'Check that or
 complete -c orch -n "__fish_orch_needs_command" -f -a "survey" -d 'Show what every agent is doing: state, age, last prompt/reply, tokens, blockers'
 complete -c orch -n "__fish_orch_needs_command" -f -a "spawn" -d 'Start an agent in a new tmux pane and wait until it is ready'
 complete -c orch -n "__fish_orch_needs_command" -f -a "subscribe" -d 'Have a pane receive notices when chosen peers finish (no background process)'
+complete -c orch -n "__fish_orch_needs_command" -f -a "restore" -d 'Bring back the agents of a tmux server that died, each resuming its own session'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print a subcommand\'s help'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l file -d 'Read the prompt from this file (`-`: stdin)' -r -F
@@ -148,5 +149,12 @@ complete -c orch -n "__fish_orch_using_subcommand subscribe" -l cancel -d 'Remov
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -l pretty -d 'Human-readable output instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand restore" -l only -d 'Only the agents with these names' -r
+complete -c orch -n "__fish_orch_using_subcommand restore" -l from -d 'Restore from this dead server (its key, `<socket>-<pid>`) instead of the newest' -r
+complete -c orch -n "__fish_orch_using_subcommand restore" -l timeout -d 'Give each agent this long to get ready [default: 90 s]' -r
+complete -c orch -n "__fish_orch_using_subcommand restore" -l dry-run -d 'Say what would be restored; start nothing'
+complete -c orch -n "__fish_orch_using_subcommand restore" -l list -d 'List the dead servers whose state is kept, newest first, and exit'
+complete -c orch -n "__fish_orch_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand restore" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand help" -s h -l help -d 'Print help'

@@ -206,6 +206,19 @@ _arguments "${_arguments_options[@]}" : \
 '*::peers -- Peers whose events this pane should hear about:_default' \
 && ret=0
 ;;
+(restore)
+_arguments "${_arguments_options[@]}" : \
+'*--only=[Only the agents with these names]:NAME:_default' \
+'--from=[Restore from this dead server (its key, \`<socket>-<pid>\`) instead of the newest]:KEY:_default' \
+'--timeout=[Give each agent this long to get ready \[default\: 90 s\]]:SECS:_default' \
+'--dry-run[Say what would be restored; start nothing]' \
+'(--only --from --dry-run)--list[List the dead servers whose state is kept, newest first, and exit]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -217,7 +230,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command:(spawn tell listen survey subscribe up down doctor hook echo)' \
+'::command:(spawn tell listen survey restore subscribe up down doctor hook echo)' \
 && ret=0
 ;;
         esac
@@ -238,6 +251,7 @@ _orch_commands() {
 'survey:Show what every agent is doing\: state, age, last prompt/reply, tokens, blockers' \
 'spawn:Start an agent in a new tmux pane and wait until it is ready' \
 'subscribe:Have a pane receive notices when chosen peers finish (no background process)' \
+'restore:Bring back the agents of a tmux server that died, each resuming its own session' \
 'completions:Print shell completions' \
 'help:Print a subcommand'\''s help' \
     )
@@ -277,6 +291,11 @@ _orch__subcmd__hook_commands() {
 _orch__subcmd__listen_commands() {
     local commands; commands=()
     _describe -t commands 'orch listen commands' commands "$@"
+}
+(( $+functions[_orch__subcmd__restore_commands] )) ||
+_orch__subcmd__restore_commands() {
+    local commands; commands=()
+    _describe -t commands 'orch restore commands' commands "$@"
 }
 (( $+functions[_orch__subcmd__spawn_commands] )) ||
 _orch__subcmd__spawn_commands() {

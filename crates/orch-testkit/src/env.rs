@@ -135,6 +135,22 @@ impl TestEnv {
         Ok(env)
     }
 
+    /// Kill the world's tmux server (as a crash or `tmux kill-server`
+    /// would: its panes' processes end) and start a new one on the same
+    /// socket, as a person does after a reboot. The new server has a new
+    /// pid, so orch sees a new server; the old one's state stays on disk.
+    pub fn restart_tmux(&mut self) {
+        let socket = self.server().socket.clone();
+        crate::tmux::shut_down(&socket);
+        self.tmux = None;
+        let opts = Options {
+            tmux: Tmux::Private,
+            ..Options::default()
+        };
+        self.start_tmux(&opts).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(self.server().socket, socket);
+    }
+
     fn start_tmux(&mut self, opts: &Options) -> Result<(), String> {
         let socket = self.dir.path().join("tmux.sock");
         let mut args = vec!["-f", "/dev/null", "new-session", "-d", "-s", opts.session];

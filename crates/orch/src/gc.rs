@@ -3,15 +3,14 @@
 //! Rule (docs/protocol.md, "Retention"): a pane missing from one
 //! `tmux list-panes -a` answer is marked `gone_ts` (survey shows it as
 //! `gone` once); on a later pass, at least [`grace`] after it was marked,
-//! its files are deleted. A server directory whose tmux server process is
-//! dead is deleted whole.
+//! its files are deleted. A dead tmux server's directory is kept for
+//! `orch restore`, then deleted whole (`crate::restore::collect_dead_servers`).
 
 use std::collections::HashSet;
 use std::fs;
 use std::time::Duration;
 
 use crate::pane::PaneId;
-use crate::server::Server;
 use crate::store::Store;
 use crate::time::now_ns;
 
@@ -96,32 +95,4 @@ fn changed_ns(store: &Store, pane: PaneId) -> u64 {
         .map(|d| d.as_nanos() as u64)
         .max()
         .unwrap_or(0)
-}
-
-/// Delete the state directories of tmux servers that are no longer running.
-pub fn collect_dead_servers(root: &std::path::Path) -> Vec<String> {
-    let mut removed = Vec::new();
-    let Ok(rd) = fs::read_dir(crate::layout::servers_dir(root)) else {
-        return removed;
-    };
-    for e in rd.flatten() {
-        let info = fs::read(crate::layout::Layout::at(e.path()).server_json())
-            .ok()
-            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok());
-        let Some(info) = info else { continue };
-        let (Some(socket), Some(pid)) = (
-            info.get("socket").and_then(|s| s.as_str()),
-            info.get("pid").and_then(|p| p.as_u64()),
-        ) else {
-            continue;
-        };
-        let server = Server {
-            socket: socket.into(),
-            pid: pid as u32,
-        };
-        if !server.is_alive() && fs::remove_dir_all(e.path()).is_ok() {
-            removed.push(e.file_name().to_string_lossy().into_owned());
-        }
-    }
-    removed
 }

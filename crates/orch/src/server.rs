@@ -87,16 +87,32 @@ impl Server {
     pub fn is_alive(&self) -> bool {
         use nix::sys::signal::kill;
         use nix::unistd::Pid;
-        match kill(Pid::from_raw(self.pid as i32), None) {
+        let alive = match kill(Pid::from_raw(self.pid as i32), None) {
             Ok(()) => true,
             Err(nix::errno::Errno::EPERM) => true,
             Err(_) => false,
-        }
+        };
+        // A killed server whose parent is an init that does not reap
+        // (many containers' PID 1) stays a zombie: signal 0 still succeeds.
+        alive && !is_zombie(self.pid)
     }
 
     pub fn socket(&self) -> &Path {
         &self.socket
     }
+}
+
+/// Is `pid` a zombie (Linux `/proc/<pid>/stat` state `Z`)? Elsewhere: no.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command may contain spaces and parentheses: the state
+            // follows the last `)`.
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace().next().map(|st| st == "Z")
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

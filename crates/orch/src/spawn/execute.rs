@@ -100,7 +100,10 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     let tmux = Tmux::for_server(store.server());
     let h = plan.harness;
     let title = plan.name.clone().unwrap_or_else(|| h.name.to_string());
-    let exe = std::env::current_exe().context("cannot find orch-spawn's own path")?;
+    // The trampoline is orch-spawn's, also when another binary spawns
+    // (orch-restore).
+    let exe = crate::exe::sibling("spawn")
+        .context("cannot find orch-spawn next to this binary or on PATH")?;
 
     let lock = lock_spawns(store)?;
     if let Some(n) = &plan.name {

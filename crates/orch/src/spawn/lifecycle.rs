@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::execute::execute;
 use super::place::{self, Position, Status};
-use super::plan::{Inherit, plan};
+use super::plan::{Inherit, Plan, plan};
 use super::report::{HideReport, ShowReport, SpawnReport, StopReport};
 use super::{Placing, SpawnRequest, caller};
 use crate::event::{Event, Kind};
@@ -207,7 +207,7 @@ pub(super) fn restart(
 ) -> Result<SpawnReport> {
     let (store, tmux) = open()?;
     let (old, rec) = find_record(&store, target)?;
-    let (Some(hname), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
+    let (Some(_), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
         return Err(Fail::usage(format!(
             "{old} was not started by orch-spawn, so orch does not know how to restart it"
         )));
@@ -223,9 +223,44 @@ pub(super) fn restart(
             "the agent in {old} is still running; stop it first (orch-spawn --stop {old}) or talk to it"
         )));
     }
+    let plan = resume_plan(
+        &rec,
+        old,
+        Some(&session),
+        rec.parent,
+        placing,
+        prompt,
+        timeout,
+        Some(old),
+    )?;
+    if matches!(status, Status::Dead(_)) {
+        place::kill(&tmux, old);
+    }
+    // The old pane's name must stop resolving before the new pane takes it.
+    store.update_registry(old, |r| {
+        r.gone_ts.get_or_insert(now_ns());
+    })?;
+    execute(&store, plan, started)
+}
+
+/// The plan that brings back the agent `rec` (pane `old`) in a new pane:
+/// same harness, name, role, cwd, worktree, outfit, model and flags,
+/// resuming `session` when it had a conversation; `parent` as given.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn resume_plan(
+    rec: &PaneRecord,
+    old: PaneId,
+    session: Option<&str>,
+    parent: Option<PaneId>,
+    placing: Placing,
+    prompt: Option<String>,
+    timeout: Option<Duration>,
+    restart_of: Option<PaneId>,
+) -> Result<Plan> {
+    let hname = rec.harness.clone().unwrap_or_default();
     // A session nobody talked to is not saved by claude, so it cannot be
     // resumed: start a fresh one (said in the warnings).
-    let talked = rec.last_prompt.is_some() || rec.turns > 0;
+    let talked = session.is_some() && (rec.last_prompt.is_some() || rec.turns > 0);
     let saved = rec.extra.get("spawn").cloned().unwrap_or_default();
     let strings = |key: &str| -> Vec<String> {
         saved[key]
@@ -250,7 +285,7 @@ pub(super) fn restart(
         prompt,
         outfit: rec.outfit.clone(),
         timeout,
-        resume: talked.then(|| session.clone()),
+        resume: session.filter(|_| talked).map(str::to_string),
         add_dir: strings("explicit_add_dirs")
             .into_iter()
             .map(PathBuf::from)
@@ -259,26 +294,20 @@ pub(super) fn restart(
         ..Default::default()
     };
     let inherit = Inherit {
-        parent: rec.parent,
+        parent,
         keep_parent: true,
-        restart_of: Some(old),
+        restart_of,
         worktree: rec.worktree.clone(),
         bypass: saved["bypass"].as_bool(),
     };
     let mut plan = plan(&again, inherit)?;
     if !talked {
         plan.warnings.push(format!(
-            "{old} never received a prompt, so there was no conversation to resume (session {session}); started a new session"
+            "{old} never received a prompt, so there was no conversation to resume (session {}); started a new session",
+            session.unwrap_or("unknown")
         ));
     }
-    if matches!(status, Status::Dead(_)) {
-        place::kill(&tmux, old);
-    }
-    // The old pane's name must stop resolving before the new pane takes it.
-    store.update_registry(old, |r| {
-        r.gone_ts.get_or_insert(now_ns());
-    })?;
-    execute(&store, plan, started)
+    Ok(plan)
 }
 
 /// After a restart: the old record points to the new pane, and children of

@@ -173,6 +173,30 @@ pub fn spawn(cmd: SpawnCommand) -> Result<Spawned> {
     }
 }
 
+/// Bring back agent `rec`, pane `old` of a dead tmux server, on this one
+/// (`orch restore`): a new pane resuming its session, with `parent`.
+pub fn respawn(
+    rec: &crate::registry::PaneRecord,
+    old: PaneId,
+    parent: Option<PaneId>,
+    placing: Placing,
+    timeout: Option<Duration>,
+) -> Result<SpawnReport> {
+    let started = Instant::now();
+    let plan = lifecycle::resume_plan(
+        rec,
+        old,
+        rec.session_id.as_deref(),
+        parent,
+        placing,
+        None,
+        timeout,
+        None,
+    )?;
+    let store = Store::current()?;
+    execute::execute(&store, plan, started)
+}
+
 /// The pane's side of `orch-spawn`: run the agent a launch file describes
 /// (see [`launch`]). Returns only if it could not be started.
 pub fn exec_launch(file: &std::path::Path) -> Result<Code> {

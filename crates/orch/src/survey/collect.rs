@@ -123,6 +123,8 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     let gc_report = match gc_mode {
         GcMode::Collect => {
             let live: Vec<PaneId> = panes.iter().map(|p| p.pane).collect();
+            // Dead servers' state is kept for `orch restore`, then collected.
+            crate::restore::collect_dead_servers(store.root());
             gc::collect_listed_at(store, &live, listed_ns)
         }
         GcMode::ReadOnly => GcReport::default(),
