@@ -139,7 +139,7 @@ pub fn dead_servers(root: &Path) -> Vec<DeadServer> {
             created_ts,
         });
     }
-    out.sort_by(|a, b| b.created_ts.cmp(&a.created_ts));
+    out.sort_by_key(|d| std::cmp::Reverse(d.created_ts));
     out
 }
 
