@@ -77,6 +77,7 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
         .filter(|r| r.gone_ts.is_none() && r.name.as_deref() == Some(target))
         .filter_map(|r| r.pane)
         .collect();
+    let hits = prefer_live(store, &recs, hits);
     match hits.as_slice() {
         [one] => Ok(*one),
         [] => Err(Fail::usage(format!(
@@ -91,6 +92,42 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
                 .join(", ")
         ))),
     }
+}
+
+/// Of several panes carrying one name, the live ones: a dead agent's name
+/// is free to reuse, so the agent running now wins over a record whose pane
+/// died before GC noticed. With none alive, the newest record (so the
+/// caller reports it as exited). One hit needs no tmux call.
+fn prefer_live(
+    store: &Store,
+    recs: &[crate::registry::PaneRecord],
+    hits: Vec<PaneId>,
+) -> Vec<PaneId> {
+    if hits.len() < 2 {
+        return hits;
+    }
+    let Ok(listed) = crate::tmux::Tmux::for_server(store.server()).list_panes() else {
+        return hits; // tmux cannot say: ambiguous, as the records are
+    };
+    let live: Vec<PaneId> = hits
+        .iter()
+        .copied()
+        .filter(|h| is_live(&listed, *h))
+        .collect();
+    if !live.is_empty() {
+        return live;
+    }
+    let newest = recs
+        .iter()
+        .filter(|r| r.pane.is_some_and(|p| hits.contains(&p)))
+        .max_by_key(|r| (r.spawned_ts.unwrap_or(0).max(r.created_ts), r.pane))
+        .and_then(|r| r.pane);
+    newest.into_iter().collect()
+}
+
+/// Is this pane listed by tmux and not dead?
+pub fn is_live(listed: &[crate::tmux::PaneInfo], pane: PaneId) -> bool {
+    listed.iter().any(|p| p.pane == pane && !p.dead)
 }
 
 /// One phrase listing the agents this server knows, for error messages.

@@ -969,3 +969,32 @@ fn registry_write_failure_is_not_reported_as_nothing_typed() {
         "{errors}"
     );
 }
+
+/// Regression (issue 15, item 10): an agent whose pane died kept its name
+/// until GC noticed: a new agent of that name made `orch tell alice`
+/// ambiguous, and `orch survey alice` listed the dead one first. Names
+/// resolve to the live agent; a dead agent's name is free to reuse.
+#[test]
+fn dead_agents_name_resolves_to_the_live_one() {
+    let (env, [old, new]) = or_skip!(agents(""));
+    register(&env, &old, "alice", "worker", None);
+    env.tmux(&["kill-pane", "-t", &old]);
+    register(&env, &new, "alice", "worker", None);
+
+    let o = tell(&env, &["alice", "which one?", "--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["pane"], new.as_str());
+    let s = env.run("orch-survey", &["alice"]);
+    assert_code(&s, 0);
+    let agents = json_of(&s)["agents"].as_array().unwrap().clone();
+    let panes: Vec<&str> = agents.iter().map(|a| a["pane"].as_str().unwrap()).collect();
+    assert_eq!(panes, [new.as_str()], "{agents:?}");
+    let l = env.run("orch-listen", &["alice", "--timeout", "10"]);
+    assert_code(&l, 0);
+    assert_eq!(json_lines(&l)[0]["pane"], new.as_str());
+
+    // With only the dead one left, the name still says what became of it.
+    env.tmux(&["kill-pane", "-t", &new]);
+    let o = tell(&env, &["alice", "anyone?"]);
+    assert_code(&o, 7);
+}
