@@ -7,11 +7,13 @@
 //!
 //! Death and absence end a wait. A named target whose pane is gone, or whose
 //! process exited (a dead pane), has no event to wake anyone: every
-//! [`RECHECK`] the listener asks tmux once (`list-panes`, one call for all
-//! targets) and, once a target's log holds nothing more to report, reports
-//! an `exited` event for it that is not in the log (`seq` 0, `reason`
-//! `pane_gone` or `pane_dead`) — exit 7, as `tell --wait` does. A pane
-//! that does not exist and that orch has no record of is an error (exit 7).
+//! [`RECHECK`] the listener sends signal 0 to each target's pane process,
+//! asks tmux (`list-panes`, one call for all targets) when one has gone or
+//! [`LISTING_EVERY`] passed, and, once a target's log holds nothing more to
+//! report, reports an `exited` event for it that is not in the log (`seq`
+//! 0, `reason` `pane_gone` or `pane_dead`) — exit 7, as `tell --wait` does.
+//! A pane that does not exist and that orch has no record of is an error
+//! (exit 7).
 //! Each target's state is its own ([`Follow`]), so a rule over every target
 //! can be built on the same pieces.
 
@@ -158,6 +160,7 @@ pub fn listen(
     // The first pass looks at tmux too: a target that is already gone ends
     // the listen at once.
     let mut next_check = Instant::now();
+    let mut next_listing = Instant::now();
     loop {
         let changed: Vec<PaneId> = match &wake {
             Wake::Changed(paths) if !paths.is_empty() => {
@@ -186,9 +189,16 @@ pub fn listen(
             }
             found.extend(listener.poll(p)?);
         }
-        if listener.has_live_targets() && Instant::now() >= next_check {
-            found.extend(listener.deaths(&tmux, printed + found.len() == 0)?);
-            next_check = Instant::now() + RECHECK;
+        let now = Instant::now();
+        if listener.has_live_targets() && now >= next_check {
+            // Signal 0 to each pane's process costs no process of our own;
+            // tmux is asked when one has gone, and every LISTING_EVERY for
+            // panes killed while their process lives on.
+            if now >= next_listing || listener.a_process_is_gone() {
+                found.extend(listener.deaths(&tmux, printed + found.len() == 0)?);
+                next_listing = now + LISTING_EVERY;
+            }
+            next_check = now + RECHECK;
         }
         for ev in found {
             report(&ev)?;
@@ -228,9 +238,15 @@ pub fn listen(
     }
 }
 
+/// How often a listener asks tmux about its named targets even when their
+/// processes live (a pane killed while its process ignores SIGHUP).
+const LISTING_EVERY: Duration = Duration::from_secs(10);
+
 /// One followed pane.
 struct Follow {
     cursor: LogCursor,
+    /// The pane's process at the last listing (`pane_pid`).
+    pid: Option<u32>,
     /// Named on the command line (not found by `--any`): its death ends
     /// the wait.
     named: bool,
@@ -242,6 +258,7 @@ impl Follow {
     fn named(pane: PaneId, after: u64) -> Follow {
         Follow {
             cursor: LogCursor::new(pane, after),
+            pid: None,
             named: true,
             ended: false,
         }
@@ -309,6 +326,7 @@ impl Listener<'_> {
             p,
             Follow {
                 cursor: LogCursor::new(p, start),
+                pid: None,
                 named: false,
                 ended: false,
             },
@@ -338,6 +356,14 @@ impl Listener<'_> {
         Ok(out)
     }
 
+    /// Has the process of a named, live target gone (or is it unknown)?
+    fn a_process_is_gone(&self) -> bool {
+        self.follows
+            .values()
+            .filter(|f| f.named && !f.ended)
+            .any(|f| f.pid.is_none_or(|p| !crate::server::pid_alive(p)))
+    }
+
     /// Are there named targets whose death we have not reported yet?
     fn has_live_targets(&self) -> bool {
         self.follows.values().any(|f| f.named && !f.ended)
@@ -352,6 +378,9 @@ impl Listener<'_> {
             return Ok(Vec::new());
         };
         let by_pane: HashMap<PaneId, &PaneInfo> = panes.iter().map(|p| (p.pane, p)).collect();
+        for (p, f) in self.follows.iter_mut() {
+            f.pid = by_pane.get(p).filter(|i| !i.dead).map(|i| i.pid);
+        }
         let candidates: Vec<PaneId> = self
             .follows
             .iter()

@@ -347,19 +347,10 @@ fn buffer_name() -> String {
 }
 
 /// The pid in one of our buffer names, `orch-<pid>-<n>`.
-fn buffer_pid(name: &str) -> Option<i32> {
+fn buffer_pid(name: &str) -> Option<u32> {
     let (pid, n) = name.strip_prefix(BUFFER_PREFIX)?.split_once('-')?;
     n.parse::<u64>().ok()?;
     pid.parse().ok()
-}
-
-fn pid_alive(pid: i32) -> bool {
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
-    !matches!(
-        kill(Pid::from_raw(pid), None),
-        Err(nix::errno::Errno::ESRCH)
-    )
 }
 
 /// Delete paste buffers left by tells that died between loading a buffer
@@ -371,7 +362,8 @@ pub fn remove_stale_buffers(tmux: &Tmux) {
         return;
     };
     for name in names {
-        if buffer_pid(&name).is_some_and(|pid| pid != std::process::id() as i32 && !pid_alive(pid))
+        if buffer_pid(&name)
+            .is_some_and(|pid| pid != std::process::id() && !crate::server::pid_alive(pid))
         {
             tmux.delete_buffer(&name);
         }
