@@ -77,7 +77,17 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
         .filter(|r| r.gone_ts.is_none() && r.name.as_deref() == Some(target))
         .filter_map(|r| r.pane)
         .collect();
-    let hits = prefer_live(store, &recs, hits);
+    let hits = if hits.is_empty() {
+        // Only a gone agent has the name (GC or a stop marked it): resolve
+        // to the newest, so the caller says it is gone (exit 7) rather than
+        // that no such agent was ever known. A live agent takes the name
+        // over, and GC forgets gone ones after its grace.
+        newest(recs.iter().filter(|r| r.name.as_deref() == Some(target)))
+            .into_iter()
+            .collect()
+    } else {
+        prefer_live(store, &recs, hits)
+    };
     match hits.as_slice() {
         [one] => Ok(*one),
         [] => Err(Fail::usage(format!(
@@ -117,12 +127,18 @@ fn prefer_live(
     if !live.is_empty() {
         return live;
     }
-    let newest = recs
-        .iter()
-        .filter(|r| r.pane.is_some_and(|p| hits.contains(&p)))
-        .max_by_key(|r| (r.spawned_ts.unwrap_or(0).max(r.created_ts), r.pane))
-        .and_then(|r| r.pane);
-    newest.into_iter().collect()
+    newest(
+        recs.iter()
+            .filter(|r| r.pane.is_some_and(|p| hits.contains(&p))),
+    )
+    .into_iter()
+    .collect()
+}
+
+/// The pane of the most recently created or spawned of `recs`.
+fn newest<'a>(recs: impl Iterator<Item = &'a crate::registry::PaneRecord>) -> Option<PaneId> {
+    recs.max_by_key(|r| (r.spawned_ts.unwrap_or(0).max(r.created_ts), r.pane))
+        .and_then(|r| r.pane)
 }
 
 /// Is this pane listed by tmux and not dead?

@@ -993,8 +993,22 @@ fn dead_agents_name_resolves_to_the_live_one() {
     assert_code(&l, 0);
     assert_eq!(json_lines(&l)[0]["pane"], new.as_str());
 
-    // With only the dead one left, the name still says what became of it.
+    // With only the dead one left, the name still says what became of it,
+    // also once survey's GC has marked it gone: exit 7, not "no agent".
     env.tmux(&["kill-pane", "-t", &new]);
     let o = tell(&env, &["alice", "anyone?"]);
     assert_code(&o, 7);
+    assert_code(&env.run("orch-survey", &[]), 0);
+    assert!(env.registry(&new).unwrap()["gone_ts"].is_u64());
+    let o = tell(&env, &["alice", "anyone?"]);
+    assert_code(&o, 7);
+    assert_one_line_error(&o, "does not exist");
+    // Its reply is still there for a plain listen; after it, its end.
+    let l = env.run("orch-listen", &["alice", "--new", "--timeout", "10"]);
+    assert_code(&l, 7);
+    let ev = json_lines(&l)[0].clone();
+    assert_eq!(
+        (ev["pane"].as_str(), ev["kind"].as_str()),
+        (Some(new.as_str()), Some("exited"))
+    );
 }
