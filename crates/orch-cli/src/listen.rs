@@ -20,8 +20,12 @@ Which events are returned:\n  \
   one target, no --since: the first turn end after the last prompt that pane received,\n  \
     so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
   several targets or --any: events that happen after listen starts;\n  \
-  --since SEQ: every matching event with a sequence number above SEQ (replay).\n\n\
-Exit codes: 0 event(s) printed, 2 bad arguments, 3 timed out, 1 other failure.\n\n\
+  --since SEQ: every matching event with a sequence number above SEQ (replay).\n\
+A named target whose pane is gone or dead ends the wait with an `exited` event\n\
+(seq 0, reason pane_gone/pane_dead) once its log has nothing more to report.\n\n\
+Exit codes: 0 event printed, 1 failure, 2 bad arguments, 3 timed out,\n\
+  7 the agent is gone: the event printed is session_end or exited, a --stream's\n\
+  targets have all died, or the pane does not exist (nothing printed).\n\n\
 Examples:\n  \
   orch-listen %3                    # next turn end of pane %3\n  \
   orch-listen reviewer --timeout 600\n  \

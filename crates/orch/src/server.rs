@@ -83,23 +83,32 @@ impl Server {
         format!("{clean}-{}", self.pid)
     }
 
-    /// Is the server process still alive? (signal 0; EPERM means alive.)
+    /// Is the server process still alive?
     pub fn is_alive(&self) -> bool {
-        use nix::sys::signal::kill;
-        use nix::unistd::Pid;
-        let alive = match kill(Pid::from_raw(self.pid as i32), None) {
-            Ok(()) => true,
-            Err(nix::errno::Errno::EPERM) => true,
-            Err(_) => false,
-        };
-        // A killed server whose parent is an init that does not reap
-        // (many containers' PID 1) stays a zombie: signal 0 still succeeds.
-        alive && !is_zombie(self.pid)
+        pid_alive(self.pid)
     }
 
     pub fn socket(&self) -> &Path {
         &self.socket
     }
+}
+
+/// Is process `pid` alive? (Signal 0: no signal is sent; EPERM means it
+/// exists but belongs to someone else.) A zombie is not: a killed server
+/// whose parent is an init that does not reap (many containers' PID 1)
+/// stays one, and signal 0 still succeeds on it.
+pub fn pid_alive(pid: u32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    let exists = match kill(Pid::from_raw(raw), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    };
+    exists && !is_zombie(pid)
 }
 
 /// Is `pid` a zombie (Linux `/proc/<pid>/stat` state `Z`)? Elsewhere: no.
