@@ -289,10 +289,8 @@ mod tests {
 
     #[test]
     fn json_lines_gain_a_host_field() {
-        assert_eq!(
-            tag_host(r#"{"pane":"%1"}"#, "box"),
-            r#"{"host":"box","pane":"%1"}"#
-        );
+        let v: Value = serde_json::from_str(&tag_host(r#"{"pane":"%1"}"#, "box")).unwrap();
+        assert_eq!(v, serde_json::json!({"host": "box", "pane": "%1"}));
         assert_eq!(tag_host("NAME  STATE", "box"), "NAME  STATE");
         assert_eq!(tag_host(r#"{"host":"x"}"#, "box"), r#"{"host":"x"}"#);
     }
