@@ -46,7 +46,7 @@ complete -c orch -n "__fish_orch_using_subcommand tell" -l since -d 'With --audi
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait -d 'After delivery, wait for that turn to end and include its reply'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l queue -d 'If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait-idle -d 'If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing'
-complete -c orch -n "__fish_orch_using_subcommand tell" -l force -d 'Override the role matrix (recorded in the audit log)'
+complete -c orch -n "__fish_orch_using_subcommand tell" -l force -d 'Override the role matrix, and for non-operators the known-agent and `!`/`/`-into-Claude-Code guards (recorded in the audit log)'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l pretty -d 'Human-readable output instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l claim-operator -d 'Record this pane (or --from) as the operator of this tmux server'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l release-operator -d 'Remove the operator claim'

@@ -37,7 +37,7 @@ _arguments "${_arguments_options[@]}" : \
 '--wait[After delivery, wait for that turn to end and include its reply]' \
 '--queue[If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end]' \
 '--wait-idle[If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing]' \
-'--force[Override the role matrix (recorded in the audit log)]' \
+'--force[Override the role matrix, and for non-operators the known-agent and \`!\`/\`/\`-into-Claude-Code guards (recorded in the audit log)]' \
 '--pretty[Human-readable output instead of JSON]' \
 '(--release-operator --audit --wait --escalate --queue)--claim-operator[Record this pane (or --from) as the operator of this tmux server]' \
 '(--audit --wait --escalate --queue)--release-operator[Remove the operator claim]' \

@@ -24,7 +24,11 @@ Which events are returned:\n  \
 Targets on other hosts: HOST:PANE (box:reviewer), over ssh; each event then has\n\
   a \"host\" field, and targets on several hosts are listened to in parallel\n\
   (docs/remote.md). Subscriptions (`orch subscribe`) do not cross hosts.\n\n\
-Exit codes: 0 event(s) printed, 2 bad arguments, 3 timed out, 1 other failure.\n\n\
+A named target whose pane is gone or dead ends the wait with an `exited` event\n\
+(seq 0, reason pane_gone/pane_dead) once its log has nothing more to report.\n\n\
+Exit codes: 0 event printed, 1 failure, 2 bad arguments, 3 timed out,\n\
+  7 the agent is gone: the event printed is session_end or exited, a --stream's\n\
+  targets have all died, or the pane does not exist (nothing printed).\n\n\
 Examples:\n  \
   orch-listen %3                    # next turn end of pane %3\n  \
   orch-listen reviewer --timeout 600\n  \

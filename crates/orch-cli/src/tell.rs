@@ -27,8 +27,10 @@ Text starting with `-` needs `--` before it (orch-tell %3 -- -v means verbose).\
 Prints one JSON object: {\"status\":\"delivered\",\"pane\":\"%3\",\"name\":…,\"receipt_ms\":…,\n\
 \"bytes\":…,\"hash\":…,\"attempts\":…} (+ \"reply\", \"stop_kind\" with --wait).\n\n\
 Exit codes: 0 delivered (or queued; with --wait: the turn ended with a reply),\n\
-  1 failure, 2 bad arguments or text, 3 timed out, 4 refused (role matrix, a dialog\n\
-  on screen, a shell prompt, bad escalation axis), 5 typed but unconfirmed,\n\
+  1 failure, 2 bad arguments or text, 3 timed out (nothing typed, or with --wait\n\
+  the reply did not come in time), 4 refused (role matrix, a dialog on screen, a\n\
+  shell prompt, bad escalation axis; for non-operators also a pane that is not a\n\
+  known agent, or `!`/`/` text into Claude Code), 5 typed but unconfirmed,\n\
   6 the turn ended blocked (permission dialog, API error), 7 pane or agent gone.\n\
 If anything was typed, stdout has the JSON saying what happened; if stdout is\n\
 empty, nothing was typed (the one-line error on stderr says why).\n\n\
@@ -66,7 +68,8 @@ pub struct TellArgs {
     /// be answered instead of refusing.
     #[arg(long)]
     pub wait_idle: bool,
-    /// Override the role matrix (recorded in the audit log).
+    /// Override the role matrix, and for non-operators the known-agent and
+    /// `!`/`/`-into-Claude-Code guards (recorded in the audit log).
     #[arg(long)]
     pub force: bool,
     /// Mark a question to the operator with its axis: taste, architecture,

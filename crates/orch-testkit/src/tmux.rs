@@ -24,7 +24,8 @@ pub fn have_tmux() -> bool {
 
 /// The tmux server a world's commands talk to: a private one the world
 /// started (killed when the world ends), or a fake identity (no server:
-/// hooks and listeners never call tmux when `TMUX` is set).
+/// hooks never call tmux when `TMUX` is set; listeners ask it whether
+/// their targets live, and on a fake server that fails and is ignored).
 #[derive(Debug)]
 pub struct TmuxServer {
     pub socket: PathBuf,

@@ -69,6 +69,10 @@ pub struct AuditRecord {
     pub role_check: String,
     #[serde(default)]
     pub forced: bool,
+    /// What `--force` overrode: `--from`, `roles`, `unknown-target`
+    /// (not a known agent), `command-text` (`!`/`/` into Claude Code).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<String>,
     /// `delivered`, `queued`, `unconfirmed`, `refused`, `blocked`,

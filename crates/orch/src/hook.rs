@@ -107,6 +107,65 @@ fn read_payload() -> (Vec<u8>, bool) {
     (buf, truncated)
 }
 
+/// Parse a payload as JSON, forgiving what agents really emit: a lone UTF-16
+/// surrogate escape (`"\ud83d"`, which JavaScript's `JSON.stringify` writes
+/// for half an emoji cut at a length limit) or a byte that is not UTF-8.
+/// Strict parsers reject the whole payload for either, and the turn's reply
+/// was lost over one character; the retry replaces each with U+FFFD.
+pub fn parse_payload(payload: &[u8]) -> serde_json::Result<Value> {
+    let err = match serde_json::from_slice::<Value>(payload) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let repaired = replace_lone_surrogates(&String::from_utf8_lossy(payload));
+    serde_json::from_str::<Value>(&repaired).map_err(|_| err)
+}
+
+/// `\uD800`–`\uDFFF` escapes that are not a high-low pair become `\uFFFD`.
+/// Escaped backslashes are skipped as pairs, so `\\ud83d` (a literal
+/// backslash and `ud83d`) is left alone.
+fn replace_lone_surrogates(s: &str) -> String {
+    fn hex4(b: &[u8]) -> Option<u16> {
+        let h = std::str::from_utf8(b.get(..4)?).ok()?;
+        u16::from_str_radix(h, 16).ok()
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) != Some(&b'u') {
+            i += 2; // an escape of one character, `\\` included
+            continue;
+        }
+        let Some(u) = hex4(&b[i + 2..]) else {
+            i += 2;
+            continue;
+        };
+        let paired_low = |j: usize| {
+            b.get(j) == Some(&b'\\')
+                && b.get(j + 1) == Some(&b'u')
+                && hex4(&b[(j + 2).min(b.len())..]).is_some_and(|l| (0xDC00..=0xDFFF).contains(&l))
+        };
+        match u {
+            0xD800..=0xDBFF if paired_low(i + 6) => i += 12,
+            0xD800..=0xDFFF => {
+                out.push_str(&s[copied..i]);
+                out.push_str("\\uFFFD");
+                i += 6;
+                copied = i;
+            }
+            _ => i += 6,
+        }
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
 fn str_field(v: &Value, key: &str, max: usize) -> Option<String> {
     let mut s = v.get(key)?.as_str()?.to_string();
     truncate_utf8(&mut s, max);
@@ -126,7 +185,7 @@ pub fn build_event(
     } else if truncated {
         Err(format!("payload larger than {MAX_PAYLOAD} bytes"))
     } else {
-        match serde_json::from_slice::<Value>(payload) {
+        match parse_payload(payload) {
             Ok(v) if v.is_object() => Ok(v),
             Ok(_) => Err("payload is JSON but not an object".into()),
             Err(e) => Err(format!("payload is not valid JSON: {e}")),
@@ -216,6 +275,42 @@ pub fn build_event(
 #[cfg(test)]
 mod payload_tests {
     use super::*;
+
+    /// Regression (issue 14, item 11): one lone surrogate escape or one
+    /// byte that is not UTF-8 made the whole payload "not valid JSON", and
+    /// the turn's reply was dropped.
+    #[test]
+    fn lone_surrogate_or_invalid_utf8_keeps_the_reply() {
+        let cases: [(&[u8], &str); 5] = [
+            (
+                br#"{"last_assistant_message":"cut \ud83d"}"#,
+                "cut \u{fffd}",
+            ),
+            (
+                br#"{"last_assistant_message":"\udc00 low first"}"#,
+                "\u{fffd} low first",
+            ),
+            (
+                b"{\"last_assistant_message\":\"bad \xff byte\"}",
+                "bad \u{fffd} byte",
+            ),
+            // A real pair, and an escaped backslash before `ud83d`, stay.
+            (
+                br#"{"last_assistant_message":"\ud83c\udf89 \\ud83d \ud800"}"#,
+                "\u{1f389} \\ud83d \u{fffd}",
+            ),
+            (br#"{"last_assistant_message":"\ud83d\u0041"}"#, "\u{fffd}A"),
+        ];
+        for (payload, reply) in cases {
+            let ev = build_event(Some("stop"), None, payload, false);
+            assert_eq!(ev.kind, Some(Kind::Stop));
+            assert_eq!(ev.error, None, "{}", String::from_utf8_lossy(payload));
+            assert_eq!(ev.reply.as_deref(), Some(reply));
+        }
+        // Still not JSON after the repair: the first error is reported.
+        let ev = build_event(Some("stop"), None, b"{\"a\": \xff", false);
+        assert!(ev.error.unwrap().contains("not valid JSON"));
+    }
 
     #[test]
     fn codex_notify_payload() {

@@ -10,6 +10,8 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
 
 /// Held until dropped.
 #[derive(Debug)]
@@ -56,6 +58,25 @@ impl FileLock {
             Ok(()) => Ok(None),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// Block for the lock until `deadline`; `None` if it did not come by
+    /// then. flock has no timeout, so the blocking wait runs on a helper
+    /// thread; if that thread wins after we gave up, it drops the lock at
+    /// once (its receiver is gone).
+    pub fn acquire_until(path: &Path, deadline: Instant) -> io::Result<Option<FileLock>> {
+        if let Some(l) = FileLock::try_acquire(path)? {
+            return Ok(Some(l));
+        }
+        let (tx, rx) = mpsc::channel();
+        let owned = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(FileLock::acquire(&owned));
+        });
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
         }
     }
 

@@ -83,19 +83,28 @@ impl Server {
         format!("{clean}-{}", self.pid)
     }
 
-    /// Is the server process still alive? (signal 0; EPERM means alive.)
+    /// Is the server process still alive?
     pub fn is_alive(&self) -> bool {
-        use nix::sys::signal::kill;
-        use nix::unistd::Pid;
-        match kill(Pid::from_raw(self.pid as i32), None) {
-            Ok(()) => true,
-            Err(nix::errno::Errno::EPERM) => true,
-            Err(_) => false,
-        }
+        pid_alive(self.pid)
     }
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+}
+
+/// Is process `pid` alive? (Signal 0: no signal is sent; EPERM means it
+/// exists but belongs to someone else.)
+pub fn pid_alive(pid: u32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    match kill(Pid::from_raw(raw), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
     }
 }
 

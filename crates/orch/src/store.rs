@@ -10,11 +10,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::event::Event;
+use crate::exit::Fail;
 use crate::layout::Layout;
 use crate::lock::FileLock;
 use crate::pane::PaneId;
@@ -122,6 +124,23 @@ impl Store {
         self.append_with(pane, ev, |_| {})
     }
 
+    /// Like [`Store::append`], but waiting for the pane lock only until
+    /// `deadline`: past it, a [`Fail::timeout`] and nothing written. (A
+    /// sender's `--timeout` must cover every wait before it types.)
+    pub fn append_by(&self, pane: PaneId, ev: Event, deadline: Instant) -> Result<Event> {
+        let p = self.layout.pane_lock(pane);
+        let lock = FileLock::acquire_until(&p, deadline)
+            .with_context(|| format!("cannot lock {}", p.display()))?
+            .ok_or_else(|| {
+                Fail::timeout(format!(
+                    "timed out waiting for the pane lock of {pane} ({}), held by another orch process",
+                    p.display()
+                ))
+            })?;
+        self.write_event_locked(&lock, pane, ev, |_| {})
+            .map(|a| a.event)
+    }
+
     /// Like [`Store::append`], also applying `update` to the registry record
     /// under the same lock.
     pub fn append_with(
@@ -143,10 +162,21 @@ impl Store {
     fn write_event(
         &self,
         pane: PaneId,
+        ev: Event,
+        update: impl FnOnce(&mut PaneRecord),
+    ) -> Result<Appended> {
+        let lock = self.lock_pane(pane)?;
+        self.write_event_locked(&lock, pane, ev, update)
+    }
+
+    /// The write itself; `_lock` is `pane`'s pane lock, held by the caller.
+    fn write_event_locked(
+        &self,
+        _lock: &FileLock,
+        pane: PaneId,
         mut ev: Event,
         update: impl FnOnce(&mut PaneRecord),
     ) -> Result<Appended> {
-        let _lock = self.lock_pane(pane)?;
         let path = self.layout.log(pane);
         let mut file = open_log_for_append(&path)?;
         let size = file.metadata()?.len();
@@ -189,10 +219,21 @@ impl Store {
         serde_json::to_writer(&mut line, &ev)?;
         line.push(b'\n');
         // The event matters more than the summary: append it even if the
-        // registry could not be written, then report that.
+        // registry could not be written (a full disk can refuse the
+        // registry's temp file yet take the line). A written line is a
+        // success — callers act on it (tell types after its `sent`) — so the
+        // registry failure is only logged.
         file.write_all(&line)
             .with_context(|| format!("cannot append to {}", path.display()))?;
-        registry?;
+        if let Err(e) = registry {
+            log_error(
+                &self.root,
+                &format!(
+                    "{pane}: event seq {} was logged, but its registry summary was not updated: {e:#}",
+                    ev.seq
+                ),
+            );
+        }
         Ok(Appended { event: ev, folded })
     }
 

@@ -86,6 +86,17 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
         .filter(|r| r.gone_ts.is_none() && r.name.as_deref() == Some(target))
         .filter_map(|r| r.pane)
         .collect();
+    let hits = if hits.is_empty() {
+        // Only a gone agent has the name (GC or a stop marked it): resolve
+        // to the newest, so the caller says it is gone (exit 7) rather than
+        // that no such agent was ever known. A live agent takes the name
+        // over, and GC forgets gone ones after its grace.
+        newest(recs.iter().filter(|r| r.name.as_deref() == Some(target)))
+            .into_iter()
+            .collect()
+    } else {
+        prefer_live(store, &recs, hits)
+    };
     match hits.as_slice() {
         [one] => Ok(*one),
         [] => Err(Fail::usage(format!(
@@ -100,6 +111,48 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
                 .join(", ")
         ))),
     }
+}
+
+/// Of several panes carrying one name, the live ones: a dead agent's name
+/// is free to reuse, so the agent running now wins over a record whose pane
+/// died before GC noticed. With none alive, the newest record (so the
+/// caller reports it as exited). One hit needs no tmux call.
+fn prefer_live(
+    store: &Store,
+    recs: &[crate::registry::PaneRecord],
+    hits: Vec<PaneId>,
+) -> Vec<PaneId> {
+    if hits.len() < 2 {
+        return hits;
+    }
+    let Ok(listed) = crate::tmux::Tmux::for_server(store.server()).list_panes() else {
+        return hits; // tmux cannot say: ambiguous, as the records are
+    };
+    let live: Vec<PaneId> = hits
+        .iter()
+        .copied()
+        .filter(|h| is_live(&listed, *h))
+        .collect();
+    if !live.is_empty() {
+        return live;
+    }
+    newest(
+        recs.iter()
+            .filter(|r| r.pane.is_some_and(|p| hits.contains(&p))),
+    )
+    .into_iter()
+    .collect()
+}
+
+/// The pane of the most recently created or spawned of `recs`.
+fn newest<'a>(recs: impl Iterator<Item = &'a crate::registry::PaneRecord>) -> Option<PaneId> {
+    recs.max_by_key(|r| (r.spawned_ts.unwrap_or(0).max(r.created_ts), r.pane))
+        .and_then(|r| r.pane)
+}
+
+/// Is this pane listed by tmux and not dead?
+pub fn is_live(listed: &[crate::tmux::PaneInfo], pane: PaneId) -> bool {
+    listed.iter().any(|p| p.pane == pane && !p.dead)
 }
 
 /// One phrase listing the agents this server knows, for error messages.

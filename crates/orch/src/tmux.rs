@@ -175,6 +175,12 @@ impl Tmux {
         .map(drop)
     }
 
+    /// The names of the server's paste buffers.
+    pub fn list_buffers(&self) -> Result<Vec<String>> {
+        let out = self.run(["list-buffers", "-F", "#{buffer_name}"])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
     /// Delete a paste buffer (ignoring a buffer that is already gone).
     pub fn delete_buffer(&self, name: &str) {
         let _ = self.run(["delete-buffer", "-b", name]);

@@ -305,3 +305,26 @@ fn hook_help_is_for_people() {
     assert!(stdout(&o).contains("Never prints to stdout"));
     drop(env);
 }
+
+/// Regression (issue 14, item 11): a reply with one lone surrogate escape
+/// (what `JSON.stringify` writes for half an emoji) or one byte that is not
+/// UTF-8 was recorded without its reply; a listener got an `error` instead.
+#[test]
+fn lone_surrogate_or_invalid_utf8_in_a_reply_does_not_drop_it() {
+    let env = TestEnv::with_fake_server();
+    let payloads: [&[u8]; 2] = [
+        br#"{"session_id":"s","last_assistant_message":"half an emoji \ud83d"}"#,
+        b"{\"session_id\":\"s\",\"last_assistant_message\":\"latin-1 caf\xe9\"}",
+    ];
+    for p in payloads {
+        let out = run_hook(&env, "%4", &["stop"], p);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty());
+    }
+    let replies = env.texts("%4", "stop", "reply");
+    assert_eq!(replies, ["half an emoji \u{fffd}", "latin-1 caf\u{fffd}"]);
+    assert!(env.events("%4").iter().all(|e| e.get("error").is_none()));
+    let out = env.run("orch-listen", &["%4", "--since", "1", "--timeout", "5"]);
+    assert_code(&out, 0);
+    assert_eq!(json_lines(&out)[0]["reply"], "latin-1 caf\u{fffd}");
+}

@@ -442,3 +442,142 @@ fn an_event_seen_by_a_listener_is_already_in_the_registry() {
     let _ = listener.wait();
     assert!(stale.is_empty(), "registry behind the log: {stale:?}");
 }
+
+/// SIGKILL the process running in `pane` and everything it started (no
+/// hook fires: an agent killed mid-turn).
+fn kill_pane_processes(env: &TestEnv, pane: &str) {
+    let pid: u32 = env.pane_format(pane, "#{pane_pid}").trim().parse().unwrap();
+    let mut pids = vec![pid];
+    let mut i = 0;
+    while i < pids.len() {
+        let p = pids[i];
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+        i += 1;
+    }
+    for p in pids.iter().rev() {
+        let _ = env.command("kill").args(["-KILL", &p.to_string()]).status();
+    }
+}
+
+/// Wait up to `bound` for `child` to exit; its output, and whether it had.
+fn exits_within(child: Child, bound: Duration) -> (std::process::Output, bool) {
+    let mut child = child;
+    let end = Instant::now() + bound;
+    let mut exited = false;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    (child.wait_with_output().unwrap(), exited)
+}
+
+/// Regression (issue 14, item 7; issue 15, item 3): an agent SIGKILLed
+/// mid-turn fires no hook, and `orch listen` waited for its whole timeout
+/// and said exit 3 (`tell --wait` said exit 7 after a second). Death ends
+/// the wait: an `exited` event, exit 7 — for a pane that closed and for one
+/// kept dead (`remain-on-exit`), for one target and in a stream.
+#[test]
+fn listen_ends_when_its_target_dies_mid_turn() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let gone = env.start_echo("--turn-ms 20");
+    let dead = env.start_echo("--turn-ms 20");
+    env.tmux(&["set-option", "-p", "-t", &dead, "remain-on-exit", "on"]);
+    for p in [&gone, &dead] {
+        let o = env.run("orch-tell", &[p.as_str(), "[[slow:60000]] a long turn"]);
+        assert_code(&o, 0);
+    }
+    let listen = |args: &[&str]| {
+        env.cmd("orch-listen")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let one = listen(&[&gone, "--timeout", "60"]);
+    let stream = listen(&[&dead, "--stream", "--timeout", "60"]);
+    std::thread::sleep(Duration::from_millis(300));
+    kill_pane_processes(&env, &gone);
+    kill_pane_processes(&env, &dead);
+
+    let (o, exited) = exits_within(one, Duration::from_secs(30));
+    assert!(exited, "listen still waiting 30 s after its target died");
+    assert_code(&o, 7);
+    let evs = json_lines(&o);
+    assert_eq!(evs.len(), 1, "{}", show(&o));
+    assert_eq!(evs[0]["kind"], "exited");
+    assert_eq!(evs[0]["pane"], gone.as_str());
+    assert_eq!(evs[0]["reason"], "pane_gone");
+    assert_eq!(evs[0]["seq"], 0, "not a record of the log");
+
+    let (o, exited) = exits_within(stream, Duration::from_secs(30));
+    assert!(
+        exited,
+        "listen --stream still waiting after its target died"
+    );
+    assert_code(&o, 7);
+    let evs = json_lines(&o);
+    assert_eq!(evs.len(), 1, "{}", show(&o));
+    assert_eq!(evs[0]["kind"], "exited");
+    assert_eq!(evs[0]["reason"], "pane_dead");
+}
+
+/// Regression (issue 15, item 3): `orch listen %999` waited silently (with
+/// `--timeout 1` it only said "timed out"). A pane that does not exist is
+/// an error at once, exit 7, like tell; an agent that exited after its
+/// reply still has that reply returned first, then its end.
+#[test]
+fn listen_to_a_missing_or_exited_pane_is_exit_7() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let o = env.run("orch-listen", &["%999", "--timeout", "30"]);
+    assert_code(&o, 7);
+    assert_one_line_error(&o, "orch-listen", "%999 does not exist");
+    assert_eq!(stdout(&o), "");
+
+    let live = env.start_echo("--turn-ms 20");
+    let quitter = env.start_echo("--turn-ms 20");
+    let o = env.run("orch-tell", &[quitter.as_str(), "[[exit]] goodbye"]);
+    assert_code(&o, 0);
+    eventually(Duration::from_secs(15), "the pane to close", || {
+        (!env.panes().contains(&quitter)).then_some(())
+    });
+    // The reply that landed before it exited comes first.
+    let o = env.run("orch-listen", &[&quitter, "--timeout", "30"]);
+    assert_code(&o, 0);
+    let stop = json_lines(&o)[0].clone();
+    assert_eq!(stop["kind"], "stop");
+    // Then its session's end (exit 7, as tell --wait), then its absence.
+    let since = stop["seq"].to_string();
+    let o = env.run(
+        "orch-listen",
+        &[&quitter, "--since", &since, "--timeout", "30"],
+    );
+    assert_code(&o, 7);
+    let end = json_lines(&o)[0].clone();
+    assert_eq!(end["kind"], "session_end", "{end}");
+    let since = end["seq"].to_string();
+    let o = env.run(
+        "orch-listen",
+        &[&quitter, "--since", &since, "--timeout", "30"],
+    );
+    assert_code(&o, 7);
+    assert_eq!(json_lines(&o)[0]["reason"], "pane_gone");
+    // The first of several: the gone one ends it, the live one is still idle.
+    let o = env.run("orch-listen", &[&live, &quitter, "--timeout", "30"]);
+    assert_code(&o, 7);
+    let evs = json_lines(&o);
+    assert_eq!(evs[0]["pane"], quitter.as_str());
+    assert_eq!(evs[0]["kind"], "exited");
+}

@@ -750,3 +750,265 @@ fn agent_exiting_after_the_paste_is_reported_as_exited() {
     let recs = json_lines(&tell(&env, &["--audit"]));
     assert_eq!(recs.last().unwrap()["outcome"], "exited");
 }
+
+/// Regression (issue 14, item 3): a pane without a registry record counted
+/// as the operator, which a worker may tell, and the shell guard is a list
+/// of shell names: from a worker, `orch tell %2 'import os; …'` into a
+/// python3 REPL ran the code. A worker may tell only known agents and the
+/// claimed operator unless it passes --force; and into Claude Code, text
+/// starting with `!` (bash mode) or `/` (a slash command) needs --force.
+#[test]
+fn worker_cannot_type_into_a_pane_orch_never_spawned() {
+    let (env, [w, claude]) = or_skip!(agents(""));
+    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 is required in CI"
+        );
+        eprintln!("SKIPPED: python3 is not installed; this test needs a REPL to type into");
+        return;
+    };
+    register(&env, &w, "alpha", "worker", None);
+    env.store()
+        .update_registry(pane_id(&claude), |r| {
+            r.name = Some("cc".into());
+            r.role = Some(orch::roles::Role::Worker);
+            r.harness = Some("claude".into());
+        })
+        .unwrap();
+    let repl = env.new_pane(&format!("{python} -q"));
+    env.wait_for_screen(&repl, ">>>", T);
+    let pwned = env.dir.path().join("pwned");
+    let code = format!("import os; os.system('touch {}')", pwned.display());
+    let as_w = |args: &[&str]| env.cmd_in("orch-tell", &w).args(args).output().unwrap();
+
+    let o = as_w(&[&repl, &code]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "not a known agent");
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    // An operator telling it once leaves a registry record (its `sent`):
+    // that does not make the REPL an agent.
+    let o = env.run("orch-tell", &[&repl, "--timeout", "3", "1+1"]);
+    assert_code(&o, 5);
+    let o = as_w(&[&repl, &code]);
+    assert_code(&o, 4);
+    assert_one_line_error(&o, "not a known agent");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!pwned.exists(), "the worker's text ran in the REPL");
+    assert!(!env.capture(&repl).contains("import os"));
+    assert_eq!(of_kind(&env, &repl, "sent").len(), 1, "only the operator's");
+
+    // Bash mode and slash commands into Claude Code: --force only.
+    for t in ["!touch /tmp/x", "/model opus", "  /clear"] {
+        let o = as_w(&["cc", t]);
+        assert_code(&o, 4);
+        assert_one_line_error(&o, "shell command or slash command");
+    }
+    assert!(of_kind(&env, &claude, "sent").is_empty());
+    let o = as_w(&["cc", "/help me", "--force"]);
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["forced"], true);
+    // Ordinary text, and the operator's commands, go through.
+    assert_code(&as_w(&["cc", "a path like /tmp is fine inside"]), 0);
+    assert_code(&tell(&env, &["cc", "/help from the operator"]), 0);
+
+    let recs = json_lines(&tell(&env, &["--audit", "--pane", &w]));
+    let refused = recs.iter().filter(|r| r["outcome"] == "refused").count();
+    assert_eq!(refused, 5, "{recs:?}");
+    assert!(
+        recs.iter()
+            .any(|r| r["forced"] == true && r["outcome"] == "delivered"),
+        "{recs:?}"
+    );
+}
+
+/// Pid of every process blocked waiting for a flock (`->` in /proc/locks).
+fn blocked_on_flock() -> Vec<u32> {
+    std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("->"))
+        .filter_map(|l| l.split_whitespace().nth(5)?.parse().ok())
+        .collect()
+}
+
+/// Hold `pane`'s pane lock (what a hook or another writer holds while it
+/// appends) until dropped.
+fn hold_pane_lock(env: &TestEnv, pane: &str) -> orch::lock::FileLock {
+    let n = pane.trim_start_matches('%');
+    let path = env.server_state().join(format!("panes/{n}.lock"));
+    orch::lock::FileLock::acquire(&path).unwrap()
+}
+
+/// Regression (issue 14, item 8): tell waited for a held pane lock without
+/// a bound (`--timeout 2` returned after 11.7 s, and pasted after its
+/// deadline). The timeout covers that wait: past it, exit 3, nothing typed.
+#[test]
+fn timeout_covers_the_wait_for_a_held_pane_lock() {
+    let (env, [pane]) = or_skip!(agents(""));
+    let lock = hold_pane_lock(&env, &pane);
+    let mut child = env
+        .cmd("orch-tell")
+        .args([&pane, "held up", "--timeout", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gave_up = eventually_or_none(Duration::from_secs(30), || child.try_wait().unwrap());
+    let _ = child.kill();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        gave_up.is_some(),
+        "tell was still waiting for the pane lock 30 s past its 1 s timeout"
+    );
+    drop(lock);
+    assert_code(&o, 3);
+    assert_one_line_error(&o, "pane lock");
+    assert_eq!(stdout(&o), "");
+    assert!(of_kind(&env, &pane, "sent").is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(of_kind(&env, &pane, "prompt").is_empty(), "typed after all");
+    assert!(!env.capture(&pane).contains("held up"));
+}
+
+/// `f` until it returns `Some` or `timeout` passes.
+fn eventually_or_none<R>(timeout: Duration, mut f: impl FnMut() -> Option<R>) -> Option<R> {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if let Some(r) = f() {
+            return Some(r);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn buffers(env: &TestEnv) -> Vec<String> {
+    env.try_tmux(&["list-buffers", "-F", "#{buffer_name}"])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Regression (issue 14, item 9): a tell killed while it waited for the
+/// pane lock left its paste buffer — the prompt text — in `list-buffers`,
+/// because it loaded the buffer before recording the send. Now nothing is
+/// handed to tmux before the last wait, and buffers of dead tells are
+/// deleted by the next one.
+#[test]
+fn killed_tell_leaves_no_paste_buffer_behind() {
+    let (env, [pane]) = or_skip!(agents(""));
+    let lock = hold_pane_lock(&env, &pane);
+    let mut child = env
+        .cmd("orch-tell")
+        .args([&pane, "secret prompt text", "--timeout", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    eventually(T, "tell blocked on the pane lock", || {
+        blocked_on_flock().contains(&pid).then_some(())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(lock);
+    let prefix = format!("orch-{pid}-");
+    let left: Vec<_> = buffers(&env)
+        .into_iter()
+        .filter(|b| b.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "stale buffers: {left:?}");
+
+    // Buffers a dead tell left (killed between load and paste) are removed
+    // by the next tell; a live process's buffer is its delivery in progress.
+    let mut dead = env.command("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    let stale = format!("orch-{dead_pid}-0");
+    let live = format!("orch-{}-3", std::process::id());
+    for b in [&stale, &live] {
+        env.tmux(&["set-buffer", "-b", b, "an old prompt"]);
+    }
+    assert_code(&tell(&env, &[&pane, "after the kill"]), 0);
+    let now = buffers(&env);
+    assert!(!now.contains(&stale), "{now:?}");
+    assert!(now.contains(&live), "{now:?}");
+}
+
+/// Regression (issue 14, item 10): on a full disk the registry's temp file
+/// could not be written though the log line was; tell then said "nothing
+/// was typed" while the log held its `sent`. A written line is a success;
+/// only the registry failure is logged. (A directory where the registry
+/// record belongs fails its write the way ENOSPC does.)
+#[test]
+fn registry_write_failure_is_not_reported_as_nothing_typed() {
+    let (env, [pane]) = or_skip!(agents(""));
+    let n = pane.trim_start_matches('%');
+    let rec = env.server_state().join(format!("panes/{n}.json"));
+    std::fs::remove_file(&rec).unwrap();
+    std::fs::create_dir(&rec).unwrap();
+    let o = tell(&env, &[&pane, "despite the disk", "--wait"]);
+    let sent = of_kind(&env, &pane, "sent").len();
+    if stdout(&o).is_empty() {
+        assert_eq!(sent, 0, "no JSON, yet a send was recorded: {}", show(&o));
+    }
+    assert_code(&o, 0);
+    let j = json_of(&o);
+    assert_eq!(j["status"], "delivered");
+    assert_eq!(j["reply"], reply_for("despite the disk").as_str());
+    assert_eq!(sent, 1);
+    let errors = std::fs::read_to_string(env.state.join("errors.log")).unwrap();
+    assert!(
+        errors.contains("registry summary was not updated"),
+        "{errors}"
+    );
+}
+
+/// Regression (issue 15, item 10): an agent whose pane died kept its name
+/// until GC noticed: a new agent of that name made `orch tell alice`
+/// ambiguous, and `orch survey alice` listed the dead one first. Names
+/// resolve to the live agent; a dead agent's name is free to reuse.
+#[test]
+fn dead_agents_name_resolves_to_the_live_one() {
+    let (env, [old, new]) = or_skip!(agents(""));
+    register(&env, &old, "alice", "worker", None);
+    env.tmux(&["kill-pane", "-t", &old]);
+    register(&env, &new, "alice", "worker", None);
+
+    let o = tell(&env, &["alice", "which one?", "--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["pane"], new.as_str());
+    let s = env.run("orch-survey", &["alice"]);
+    assert_code(&s, 0);
+    let agents = json_of(&s)["agents"].as_array().unwrap().clone();
+    let panes: Vec<&str> = agents.iter().map(|a| a["pane"].as_str().unwrap()).collect();
+    assert_eq!(panes, [new.as_str()], "{agents:?}");
+    let l = env.run("orch-listen", &["alice", "--timeout", "10"]);
+    assert_code(&l, 0);
+    assert_eq!(json_lines(&l)[0]["pane"], new.as_str());
+
+    // With only the dead one left, the name still says what became of it,
+    // also once survey's GC has marked it gone: exit 7, not "no agent".
+    env.tmux(&["kill-pane", "-t", &new]);
+    let o = tell(&env, &["alice", "anyone?"]);
+    assert_code(&o, 7);
+    assert_code(&env.run("orch-survey", &[]), 0);
+    assert!(env.registry(&new).unwrap()["gone_ts"].is_u64());
+    let o = tell(&env, &["alice", "anyone?"]);
+    assert_code(&o, 7);
+    assert_one_line_error(&o, "does not exist");
+    // Its reply is still there for a plain listen; after it, its end.
+    let l = env.run("orch-listen", &["alice", "--new", "--timeout", "10"]);
+    assert_code(&l, 7);
+    let ev = json_lines(&l)[0].clone();
+    assert_eq!(
+        (ev["pane"].as_str(), ev["kind"].as_str()),
+        (Some(new.as_str()), Some("exited"))
+    );
+}

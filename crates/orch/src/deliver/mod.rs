@@ -40,7 +40,6 @@ mod turn;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -337,35 +336,49 @@ pub fn check_pane_exists(tmux: &Tmux, pane: PaneId) -> Result<String> {
 }
 
 static BUFFER_SEQ: AtomicU64 = AtomicU64::new(0);
+const BUFFER_PREFIX: &str = "orch-";
 
 fn buffer_name() -> String {
     format!(
-        "orch-{}-{}",
+        "{BUFFER_PREFIX}{}-{}",
         std::process::id(),
         BUFFER_SEQ.fetch_add(1, Ordering::Relaxed)
     )
 }
 
-/// Block for the lock until `deadline`. The lock is taken on a helper thread
-/// so a timeout can be reported; if that thread wins after we gave up, it
-/// drops the lock at once (its receiver is gone).
+/// The pid in one of our buffer names, `orch-<pid>-<n>`.
+fn buffer_pid(name: &str) -> Option<u32> {
+    let (pid, n) = name.strip_prefix(BUFFER_PREFIX)?.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Delete paste buffers left by tells that died between loading a buffer
+/// and pasting it (`paste-buffer -d` deletes it otherwise): they hold
+/// prompt text, visible to anyone with `tmux list-buffers`. Buffers of live
+/// processes are someone's delivery in progress and are left alone.
+pub fn remove_stale_buffers(tmux: &Tmux) {
+    let Ok(names) = tmux.list_buffers() else {
+        return;
+    };
+    for name in names {
+        if buffer_pid(&name)
+            .is_some_and(|pid| pid != std::process::id() && !crate::server::pid_alive(pid))
+        {
+            tmux.delete_buffer(&name);
+        }
+    }
+}
+
+/// Block for the delivery lock until `deadline`.
 fn lock_until(path: PathBuf, deadline: Instant, pane: PaneId) -> Result<FileLock> {
-    if let Some(l) =
-        FileLock::try_acquire(&path).with_context(|| format!("cannot lock {}", path.display()))?
-    {
-        return Ok(l);
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = FileLock::acquire(&path);
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(r) => r.context("cannot take the delivery lock"),
-        Err(_) => Err(Fail::timeout(format!(
-            "timed out waiting for another delivery to {pane} to finish; nothing was typed"
-        ))),
-    }
+    FileLock::acquire_until(&path, deadline)
+        .with_context(|| format!("cannot lock {}", path.display()))?
+        .ok_or_else(|| {
+            Fail::timeout(format!(
+                "timed out waiting for another delivery to {pane} to finish; nothing was typed"
+            ))
+        })
 }
 
 /// Write a large prompt to `servers/<key>/prompts/` (0600) and return the
@@ -497,8 +510,6 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
             Instant::now() + opts.enter_window,
         );
     }
-    let waited_ms = ms(start.elapsed());
-
     let (typed, file) = if clean.len() > paste_max() {
         let (pointer, file) = write_prompt_file(store, pane, &clean)?;
         (pointer, Some(file))
@@ -506,9 +517,6 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         (clean, None)
     };
     let hash = prompt_hash(&typed);
-    let buffer = buffer_name();
-    tmux.load_buffer(&buffer, typed.as_bytes())
-        .context("cannot hand the prompt to tmux; nothing was typed")?;
 
     let mut sent = Event::new(Kind::Sent);
     sent.from = opts.from;
@@ -525,13 +533,25 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     if !data.is_empty() {
         sent.data = Some(serde_json::Value::Object(data));
     }
-    let sent = match store.append(pane, sent) {
+    // The `sent` record comes before the text goes to tmux: waiting for the
+    // pane lock (bounded by the deadline, like every wait before typing)
+    // must not happen while a buffer holding the prompt sits in tmux, where
+    // a tell killed meanwhile would leave it for anyone to read.
+    let sent = match store.append_by(pane, sent, opts.deadline) {
         Ok(ev) => ev,
-        Err(e) => {
-            tmux.delete_buffer(&buffer);
-            return Err(e.context("cannot record the send; nothing was typed"));
+        Err(e) if crate::exit::code_of(&e) == Code::Timeout => {
+            return Err(Fail::timeout(format!(
+                "{e:#}; nothing was typed (use --timeout)"
+            )));
         }
+        Err(e) => return Err(e.context("cannot record the send; nothing was typed")),
     };
+    let waited_ms = ms(start.elapsed());
+    let buffer = buffer_name();
+    if let Err(e) = tmux.load_buffer(&buffer, typed.as_bytes()) {
+        tmux.delete_buffer(&buffer);
+        return Err(e.context("cannot hand the prompt to tmux; nothing was typed"));
+    }
 
     let mut receipt = Receipt {
         status: Status::Failed,
@@ -577,6 +597,8 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     }
     receipt.attempts = 1;
     receipt.status = Status::Unconfirmed;
+    // Off the critical path: the agent is taking the prompt meanwhile.
+    remove_stale_buffers(&tmux);
 
     let rec = store.read_registry(pane);
     if !has_hooks(store, pane, rec.as_ref()) {

@@ -65,6 +65,7 @@ fn log_tail(store: &Store, pane: PaneId) -> Vec<Event> {
 fn resolve_targets(
     store: &Store,
     records: &[PaneRecord],
+    listed: &[PaneInfo],
     targets: &[String],
 ) -> Result<Option<HashSet<PaneId>>> {
     if targets.is_empty() {
@@ -72,7 +73,6 @@ fn resolve_targets(
     }
     let mut out = HashSet::new();
     for t in targets {
-        let mut found = false;
         let want_pane = if t == "self" {
             Some(PaneId::from_env().ok_or_else(|| {
                 Fail::usage("`self` needs to run inside a tmux pane (TMUX_PANE is unset)")
@@ -85,17 +85,31 @@ fn resolve_targets(
         } else {
             None
         };
-        for r in records {
-            let Some(p) = r.pane else { continue };
-            let hit = match want_pane {
-                Some(w) => p == w,
-                None => r.name.as_deref() == Some(t.as_str()),
-            };
-            if hit {
-                out.insert(p);
-                found = true;
-            }
-        }
+        let hits: Vec<PaneId> = records
+            .iter()
+            .filter_map(|r| {
+                let p = r.pane?;
+                let hit = match want_pane {
+                    Some(w) => p == w,
+                    None => r.name.as_deref() == Some(t.as_str()),
+                };
+                hit.then_some(p)
+            })
+            .collect();
+        // A name resolves to the live agent that has it: a dead agent of the
+        // same name shows only when no live one does.
+        let live: Vec<PaneId> = hits
+            .iter()
+            .copied()
+            .filter(|p| crate::target::is_live(listed, *p))
+            .collect();
+        let chosen = if want_pane.is_none() && !live.is_empty() {
+            live
+        } else {
+            hits
+        };
+        let found = !chosen.is_empty();
+        out.extend(chosen);
         if !found {
             let what = match want_pane {
                 Some(p) => format!("no agent is known in pane {p}"),
@@ -117,7 +131,7 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     let records = store.list_registry();
     let listed_ns = now_ns();
     let panes = tmux.list_panes()?;
-    let wanted = resolve_targets(store, &records, &filters.targets)?;
+    let wanted = resolve_targets(store, &records, &panes, &filters.targets)?;
     let by_pane: HashMap<PaneId, &PaneInfo> = panes.iter().map(|p| (p.pane, p)).collect();
 
     let gc_report = match gc_mode {

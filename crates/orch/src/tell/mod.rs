@@ -288,6 +288,18 @@ fn send(
         rec.role_check = "allowed".into();
     }
 
+    if sender.role != Role::Operator {
+        guard_target(
+            store,
+            args,
+            &sender.role,
+            target,
+            operator,
+            text,
+            &mut overrides,
+        )?;
+    }
+
     if let Some(a) = &axis {
         let a = roles::check_axis(a)?;
         if target_role.role != Role::Operator {
@@ -325,6 +337,7 @@ fn send(
     if !overrides.is_empty() {
         opts.data.insert("forced".into(), json!(overrides));
     }
+    rec.overrides = overrides.iter().map(|o| o.to_string()).collect();
     if let Some(v) = rec.via {
         opts.data.insert("via".into(), v.to_string().into());
     }
@@ -359,6 +372,64 @@ fn send(
         }
     }
     Ok(report)
+}
+
+/// Is `pane` an agent orch knows — spawned by orch (its registry record has
+/// a role or harness) or with hooks that fired — or the claimed operator?
+/// A record made only by someone telling the pane does not count.
+pub fn known_agent(store: &Store, pane: PaneId, operator: Option<PaneId>) -> bool {
+    if Some(pane) == operator {
+        return true;
+    }
+    let rec = store.read_registry(pane);
+    rec.as_ref()
+        .is_some_and(|r| r.role.is_some() || r.harness.is_some() || r.spawned_ts.is_some())
+        || deliver::has_hooks(store, pane, rec.as_ref())
+}
+
+/// Text that a Claude Code input box does not take as a prompt: `!` runs
+/// the rest in a shell (bash mode), `/` runs a slash command.
+fn is_command_text(text: &str) -> bool {
+    text.trim_start().starts_with(['!', '/'])
+}
+
+/// What a sender other than the operator may not do without `--force`
+/// (issue 14): type into a pane that is not a known agent — the shell guard
+/// is a list of names, and a python REPL, ssh, psql or node would run the
+/// text — or send Claude Code a shell command or slash command. Overrides
+/// are added to `overrides` (recorded in the `sent` event and the audit).
+fn guard_target(
+    store: &Store,
+    args: &TellRequest,
+    sender: &Role,
+    target: PaneId,
+    operator: Option<PaneId>,
+    text: &str,
+    overrides: &mut Vec<&'static str>,
+) -> Result<()> {
+    if !known_agent(store, target, operator) {
+        if !args.force {
+            return Err(Fail::refused(format!(
+                "{target} is not a known agent (orch did not spawn it, no hooks fired there, and it is not the claimed operator), and {} may only tell agents: whatever runs there would take the text as input; nothing was typed — use --force to override (audited)",
+                article(sender)
+            )));
+        }
+        overrides.push("unknown-target");
+    }
+    let claude = store
+        .read_registry(target)
+        .and_then(|r| r.harness)
+        .is_some_and(|h| h == "claude");
+    if claude && is_command_text(text) {
+        if !args.force {
+            return Err(Fail::refused(format!(
+                "text starting with `!` or `/` runs a shell command or slash command in Claude Code ({target}), which {} may not send; nothing was typed — use --force to override (audited)",
+                article(sender)
+            )));
+        }
+        overrides.push("command-text");
+    }
+    Ok(())
 }
 
 /// `--audit [--pane P] [--since D]`: the records to show.

@@ -95,7 +95,7 @@ impl TellReport {
             matched_by: r.matched_by.filter(|how| *how != "hash"),
             file: r.file.clone(),
             escalation: rec.escalation.clone(),
-            forced: rec.forced && rec.role_check == "denied",
+            forced: rec.forced && !rec.overrides.is_empty(),
             reason: r.reason.clone(),
             turn: None,
             wait_error: None,
