@@ -252,12 +252,16 @@ _orch() {
             return 0
             ;;
         orch__subcmd__spawn)
-            opts="-h -V --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --exec-launch --help --version"
+            opts="-h -V --host --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --exec-launch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cwd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -368,7 +372,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__survey)
-            opts="-h -V --pretty --watch --status-line --role --state --since --all --help --version"
+            opts="-h -V --pretty --watch --status-line --role --state --since --all --hosts --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,6 +391,10 @@ _orch() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -105,11 +105,13 @@ complete -c orch -n "__fish_orch_using_subcommand survey" -l watch -d 'Redraw th
 complete -c orch -n "__fish_orch_using_subcommand survey" -l role -d 'Only agents with these roles (operator, worker, observer; comma-separated)' -r
 complete -c orch -n "__fish_orch_using_subcommand survey" -l state -d 'Only agents in these states; a prefix before `:` matches a family, so `blocked` matches every blocked:* state (comma-separated)' -r
 complete -c orch -n "__fish_orch_using_subcommand survey" -l since -d 'Only agents whose state changed within DURATION (e.g. 30s, 5m, 2h, 1d)' -r
+complete -c orch -n "__fish_orch_using_subcommand survey" -l hosts -d 'Also survey these hosts over ssh (comma-separated ssh destinations or hosts.json names); without a list, every host in hosts.json. Each agent gains a `host` field (`local` for this one)' -r
 complete -c orch -n "__fish_orch_using_subcommand survey" -l pretty -d 'An aligned table for people instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand survey" -l status-line -d 'One compact line for the tmux status bar, e.g. `⚙3 ✓2 ⚠1`'
 complete -c orch -n "__fish_orch_using_subcommand survey" -l all -d 'Include agents whose panes are gone (kept for the GC grace period, `ORCH_GC_GRACE_SECS`, default 60 s) with their last known info'
 complete -c orch -n "__fish_orch_using_subcommand survey" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand survey" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand spawn" -l host -d 'Start the agent on another host over ssh (same as `orch --host DEST spawn …`); with --headless, a tmux server is started there if it has none. --cwd is a path on that host' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l cwd -d 'Directory the agent works in [default: the current directory]' -r -F
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l project -d 'Work in $ORCH_PROJECTS_DIR/NAME (default root: ~/projects)' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l name -d 'A name for the agent, unique among live agents on this tmux server; usable wherever a pane id is (orch tell NAME, orch listen NAME)' -r

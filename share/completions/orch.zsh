@@ -64,7 +64,7 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
-'*::targets -- Panes to listen to\: pane ids (%12) or agent names:_default' \
+'*::targets -- Panes to listen to\: pane ids (%12), agent names, or HOST\:NAME on another host:_default' \
 && ret=0
 ;;
 (hook)
@@ -146,6 +146,7 @@ _arguments "${_arguments_options[@]}" : \
 '*--role=[Only agents with these roles (operator, worker, observer; comma-separated)]:ROLE,…:_default' \
 '*--state=[Only agents in these states; a prefix before \`\:\` matches a family, so \`blocked\` matches every blocked\:* state (comma-separated)]:STATE,…:_default' \
 '--since=[Only agents whose state changed within DURATION (e.g. 30s, 5m, 2h, 1d)]:DURATION:_default' \
+'*--hosts=[Also survey these hosts over ssh (comma-separated ssh destinations or hosts.json names); without a list, every host in hosts.json. Each agent gains a \`host\` field (\`local\` for this one)]::HOST,…:_default' \
 '--pretty[An aligned table for people instead of JSON]' \
 '(--pretty)--status-line[One compact line for the tmux status bar, e.g. \`⚙3 ✓2 ⚠1\`]' \
 '--all[Include agents whose panes are gone (kept for the GC grace period, \`ORCH_GC_GRACE_SECS\`, default 60 s) with their last known info]' \
@@ -158,6 +159,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (spawn)
 _arguments "${_arguments_options[@]}" : \
+'--host=[Start the agent on another host over ssh (same as \`orch --host DEST spawn …\`); with --headless, a tmux server is started there if it has none. --cwd is a path on that host]:DEST:_default' \
 '(--project)--cwd=[Directory the agent works in \[default\: the current directory\]]:DIR:_files' \
 '--project=[Work in \$ORCH_PROJECTS_DIR/NAME (default root\: ~/projects)]:NAME:_default' \
 '--name=[A name for the agent, unique among live agents on this tmux server; usable wherever a pane id is (orch tell NAME, orch listen NAME)]:NAME:_default' \

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 mod claude;
 mod hook;
 mod listen;
+mod remote;
 mod spawn;
 mod stats;
 mod subscribe;
@@ -62,6 +63,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "tell",
         "tell → receipt on echo agents, one by one and 20 at once",
         tell::run,
+    ),
+    (
+        "remote",
+        "tell --wait / listen wake / survey --hosts over a real sshd (--runs N)",
+        remote::run,
     ),
     (
         "claude",

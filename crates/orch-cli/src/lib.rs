@@ -9,6 +9,7 @@ pub mod echo;
 pub mod hook;
 pub mod listen;
 pub mod out;
+pub mod remote;
 pub mod restore;
 pub mod spawn;
 pub mod subscribe;

@@ -21,6 +21,9 @@ Which events are returned:\n  \
     so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
   several targets or --any: events that happen after listen starts;\n  \
   --since SEQ: every matching event with a sequence number above SEQ (replay).\n\
+Targets on other hosts: HOST:PANE (box:reviewer), over ssh; each event then has\n\
+  a \"host\" field, and targets on several hosts are listened to in parallel\n\
+  (docs/remote.md). Subscriptions (`orch subscribe`) do not cross hosts.\n\n\
 A named target whose pane is gone or dead ends the wait with an `exited` event\n\
 (seq 0, reason pane_gone/pane_dead) once its log has nothing more to report.\n\n\
 Exit codes: 0 event printed, 1 failure, 2 bad arguments, 3 timed out,\n\
@@ -33,7 +36,7 @@ Examples:\n  \
   orch-listen %3 --since 0 --stream --kinds prompt,stop --timeout 1"
 )]
 pub struct ListenArgs {
-    /// Panes to listen to: pane ids (%12) or agent names.
+    /// Panes to listen to: pane ids (%12), agent names, or HOST:NAME on another host.
     #[arg(value_name = "PANE")]
     pub targets: Vec<String>,
     /// Listen to every pane on this tmux server (except your own and observers).
@@ -64,6 +67,18 @@ pub struct ListenArgs {
 }
 
 pub fn run(a: ListenArgs) -> Result<Code> {
+    let hosts = orch::remote::common_host(a.targets.iter().map(String::as_str));
+    if let Some(host) = hosts.only_remote() {
+        return crate::remote::forward(host, "listen", crate::remote::raw_args());
+    }
+    if !hosts.remote.is_empty() {
+        return orch::remote::fanout::listen(
+            &crate::remote::raw_args(),
+            &a.targets,
+            !a.stream,
+            &mut crate::remote::print_line,
+        );
+    }
     let req = ListenRequest {
         targets: a.targets,
         any: a.any,

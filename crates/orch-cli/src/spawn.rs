@@ -40,6 +40,11 @@ pub struct SpawnArgs {
     /// May be omitted when the outfit names one.
     #[arg(value_name = "HARNESS")]
     pub harness: Option<String>,
+    /// Start the agent on another host over ssh (same as `orch --host DEST
+    /// spawn …`); with --headless, a tmux server is started there if it has
+    /// none. --cwd is a path on that host.
+    #[arg(long, value_name = "DEST")]
+    pub host: Option<String>,
     /// Directory the agent works in [default: the current directory].
     #[arg(long, value_name = "DIR", conflicts_with = "project")]
     pub cwd: Option<PathBuf>,
@@ -132,6 +137,10 @@ fn position_parser() -> impl TypedValueParser<Value = Position> {
 pub fn run(a: SpawnArgs) -> Result<Code> {
     if let Some(file) = &a.exec_launch {
         return orch::spawn::exec_launch(file);
+    }
+    if let Some(host) = &a.host {
+        let args = crate::remote::without_option(crate::remote::raw_args(), "host");
+        return crate::remote::forward(host, "spawn", args);
     }
     let pretty = a.pretty;
     let placing = Placing {

@@ -27,6 +27,7 @@ Examples:\n  \
   orch-survey --state blocked        # every blocked:* agent\n  \
   orch-survey --role worker --since 5m\n  \
   orch-survey --watch                # live table, redrawn on every event (at least every 2 s)\n  \
+  orch-survey --hosts box,gpu --pretty  # this host's agents and theirs, over ssh\n  \
   orch-survey --status-line          # ⚙3 ✓2 ⚠1 (see share/tmux/orch-status.conf)"
 )]
 pub struct SurveyArgs {
@@ -62,6 +63,11 @@ pub struct SurveyArgs {
     /// `ORCH_GC_GRACE_SECS`, default 60 s) with their last known info.
     #[arg(long)]
     pub all: bool,
+    /// Also survey these hosts over ssh (comma-separated ssh destinations or
+    /// hosts.json names); without a list, every host in hosts.json. Each
+    /// agent gains a `host` field (`local` for this one).
+    #[arg(long, value_delimiter = ',', value_name = "HOST,…", num_args = 0..=1, default_missing_value = "")]
+    pub hosts: Option<Vec<String>>,
 }
 
 /// `--watch`'s period: a duration from 0.1 s to a day. The hint is for
@@ -79,6 +85,9 @@ fn watch_interval(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(a: SurveyArgs) -> Result<Code> {
+    if a.hosts.is_some() {
+        return run_hosts(a);
+    }
     let req = SurveyRequest {
         targets: a.targets,
         role: a.role,
@@ -105,6 +114,65 @@ pub fn run(a: SurveyArgs) -> Result<Code> {
         out::text(&render::render_table(&report, width, render::use_colour()))?;
     } else {
         out::json_line(&report)?;
+    }
+    Ok(Code::Ok)
+}
+
+/// `--hosts`: this host and the others, merged (`orch::remote::survey`).
+fn run_hosts(a: SurveyArgs) -> Result<Code> {
+    let mut hosts: Vec<String> = a.hosts.clone().unwrap_or_default();
+    hosts.retain(|h| !h.trim().is_empty());
+    if hosts.is_empty() {
+        hosts = orch::remote::Hosts::load(&orch::layout::config_dir()?)?.names();
+    }
+    if hosts.is_empty() {
+        return Err(orch::exit::Fail::usage(
+            "--hosts needs hosts: --hosts box,gpu, or list them in $ORCH_CONFIG_DIR/hosts.json (docs/remote.md)",
+        ));
+    }
+    for h in &hosts {
+        orch::remote::hosts::check_name(h)?;
+    }
+    // The filters travel to every host; display flags stay here.
+    let mut remote_args = a.targets.clone();
+    for (flag, vals) in [("--role", &a.role), ("--state", &a.state)] {
+        if !vals.is_empty() {
+            remote_args.push(format!("{flag}={}", vals.join(",")));
+        }
+    }
+    if let Some(d) = a.since {
+        remote_args.push(format!("--since={}s", d.as_secs().max(1)));
+    }
+    if a.all {
+        remote_args.push("--all".into());
+    }
+    let req = SurveyRequest {
+        targets: a.targets,
+        role: a.role,
+        state: a.state,
+        since: a.since,
+        all: a.all,
+    };
+    let take = || -> Result<orch::remote::survey::MultiReport> {
+        let local =
+            orch::survey::survey(&req, GcMode::Collect).and_then(|r| Ok(serde_json::to_value(r)?));
+        orch::remote::survey::survey_hosts(local, &hosts, &remote_args)
+    };
+    if let Some(every) = a.watch {
+        loop {
+            let r = take()?;
+            out::text(&format!(
+                "\x1b[H\x1b[2J{}",
+                orch::remote::survey::render(&r)
+            ))?;
+            std::thread::sleep(every);
+        }
+    }
+    let r = take()?;
+    if a.pretty {
+        out::text(&orch::remote::survey::render(&r))?;
+    } else {
+        out::json_line(&r)?;
     }
     Ok(Code::Ok)
 }

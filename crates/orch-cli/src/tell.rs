@@ -20,7 +20,8 @@ use crate::out;
     name = "orch-tell",
     version,
     about = "Deliver a prompt to an agent, exactly once, and optionally wait for the reply",
-    after_help = "TARGET: a pane id (%12), an agent name, `operator`, `self` or `parent`.\n\
+    after_help = "TARGET: a pane id (%12), an agent name, `operator`, `self` or `parent`;\n\
+  HOST:TARGET (box:reviewer) on another host, over ssh (docs/remote.md).\n\
 TEXT: the remaining arguments joined by spaces, `-` to read stdin, or --file F.\n\
 Text starting with `-` needs `--` before it (orch-tell %3 -- -v means verbose).\n\n\
 Prints one JSON object: {\"status\":\"delivered\",\"pane\":\"%3\",\"name\":…,\"receipt_ms\":…,\n\
@@ -100,6 +101,9 @@ pub struct TellArgs {
 }
 
 pub fn run(a: TellArgs) -> Result<Code> {
+    if let Some(host) = crate::remote::host_of(a.target.as_deref()) {
+        return crate::remote::forward(&host, "tell", crate::remote::raw_args());
+    }
     let pretty = a.pretty;
     let told = orch::tell::tell(&TellRequest {
         target: a.target,

@@ -69,12 +69,17 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
     name = "orch",
     version,
     about = "Coordinate many AI agent sessions running in tmux panes",
-    override_usage = "orch <COMMAND> [ARGS]...\n       orch completions <SHELL>",
+    override_usage = "orch [--host DEST] <COMMAND> [ARGS]...\n       orch completions <SHELL>",
     disable_help_subcommand = true,
     allow_external_subcommands = true,
     after_help = subcommand_help()
 )]
 pub struct UmbrellaArgs {
+    /// Run the command on another host over ssh: anything ssh accepts
+    /// (host, user@host, a ~/.ssh/config alias) or a hosts.json name.
+    /// `ORCH_SSH` overrides the ssh command (docs/remote.md).
+    #[arg(long, value_name = "DEST")]
+    pub host: Option<String>,
     /// The subcommand and its arguments, passed through verbatim.
     #[command(subcommand)]
     pub sub: Option<External>,
@@ -99,6 +104,9 @@ fn subcommand_help() -> String {
     s
 }
 
+/// The hidden subcommand ssh runs on the far end of `orch --host`.
+pub const REMOTE_SERVE: &str = "__remote";
+
 pub fn umbrella(args: UmbrellaArgs) -> Result<Code> {
     let Some(External::Run(argv)) = args.sub else {
         UmbrellaArgs::command().print_help()?;
@@ -109,6 +117,16 @@ pub fn umbrella(args: UmbrellaArgs) -> Result<Code> {
         return Ok(Code::Usage);
     };
     let sub = sub.to_string_lossy();
+    if sub == REMOTE_SERVE {
+        return orch::remote::serve::serve();
+    }
+    if let Some(host) = &args.host {
+        let rest: Vec<String> = rest
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return crate::remote::forward(host, &sub, rest);
+    }
     if sub == "completions" {
         return completions(rest);
     }

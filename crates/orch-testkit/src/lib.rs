@@ -14,6 +14,8 @@
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
+//! - [`ssh`]: other hosts for the remote tests — real sshds on 127.0.0.1,
+//!   each host a private world of its own.
 //! - [`output`]: reading what a command printed, and waiting on side effects.
 //!
 //! Nothing here depends on the orch library: the kit drives the binaries
@@ -26,6 +28,7 @@ mod env;
 pub mod lines;
 pub mod mock;
 pub mod output;
+pub mod ssh;
 mod tmux;
 
 pub use bins::{bin, bin_dir};

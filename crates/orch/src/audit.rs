@@ -45,6 +45,9 @@ pub struct AuditRecord {
     pub via: Option<PaneId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_role: Option<Role>,
+    /// The send came over ssh from this `user@host %pane` (`orch --host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_from: Option<String>,
     /// What the user typed as target (`reviewer`, `operator`, `%3`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target_arg: String,

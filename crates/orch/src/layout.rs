@@ -7,6 +7,7 @@
 //!   errors.log  errors.log.1      hook failures, one JSON line each
 //!   audit.jsonl  audit.jsonl.1    every orch-tell send
 //!   audit.lock
+//!   ssh/                          ssh connection-sharing sockets (`orch --host`)
 //!   glue/claude-settings-<h>.json --settings files for spawned claudes
 //!   servers/<socket>-<pid>/       one tmux server (Layout)
 //!     server.json                 {"socket", "pid", "created_ts"}
@@ -28,7 +29,7 @@
 //! $ORCH_CONFIG_DIR/               (config_dir(): XDG config dir, ~/.config/orch)
 //!   install.json  install.lock    what `orch up` installed
 //!   glue/codex-notify.sh          Codex's notify program
-//!   outfits/<name>.json  roles.json  fleet-prompt.md
+//!   outfits/<name>.json  roles.json  fleet-prompt.md  hosts.json
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -111,6 +112,15 @@ pub fn codex_notify_script(config: &Path) -> PathBuf {
 pub fn outfits_dir(config: &Path) -> PathBuf {
     config.join("outfits")
 }
+pub fn hosts_file(config: &Path) -> PathBuf {
+    config.join(crate::remote::hosts::HOSTS_FILE)
+}
+
+/// ssh connection-sharing sockets (`orch --host`), one per destination.
+pub fn ssh_control_dir(state: &Path) -> PathBuf {
+    state.join("ssh")
+}
+
 pub fn roles_file(config: &Path) -> PathBuf {
     config.join("roles.json")
 }

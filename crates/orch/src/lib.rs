@@ -25,6 +25,7 @@ pub mod outfit;
 pub mod pane;
 pub mod paths;
 pub mod registry;
+pub mod remote;
 pub mod restore;
 pub mod roles;
 pub mod screen;

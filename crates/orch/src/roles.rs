@@ -258,6 +258,23 @@ pub fn role_of(
     }
 }
 
+/// The role this process sends as (its pane's registry role, else
+/// `ORCH_ROLE`, else operator), carried across an ssh hop so the far end
+/// enforces the same matrix. `None` outside any tmux server.
+pub fn own_role_name() -> Option<String> {
+    let Ok(store) = Store::current() else {
+        return env_role();
+    };
+    let me = PaneId::from_env();
+    let operator = claimed_operator(&store);
+    Some(
+        role_of(&store, me, env_role().as_deref(), operator)
+            .role
+            .as_str()
+            .to_string(),
+    )
+}
+
 /// `ORCH_ROLE` of this process, if set.
 pub fn env_role() -> Option<String> {
     std::env::var(ROLE_ENV)

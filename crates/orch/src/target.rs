@@ -51,6 +51,15 @@ pub fn resolve(store: &Store, target: &str) -> Result<PaneId> {
 /// carries. Unknown or ambiguous names are a usage error listing what
 /// exists. Whether the pane exists in tmux is the caller's question.
 pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<PaneId> {
+    // `box:reviewer` run on box itself (the far end of `orch --host`).
+    let target = match crate::remote::split_target(target) {
+        (None, local) => local,
+        (Some(host), _) => {
+            return Err(Fail::usage(format!(
+                "{target:?} is on host {host:?}: run it through `orch` (orch tell {target} …), which reaches other hosts over ssh"
+            )));
+        }
+    };
     if target.starts_with('%') {
         return target
             .parse::<PaneId>()

@@ -64,7 +64,8 @@ fn a_fleet_comes_back_after_its_tmux_server_dies() {
             .all(|l| l["status"] == "would-restore" && l["from"] == old_key.as_str())
     );
     assert!(
-        !dry.iter().any(|l| l["name"] == "carol" || l["old_pane"] == c.as_str()),
+        !dry.iter()
+            .any(|l| l["name"] == "carol" || l["old_pane"] == c.as_str()),
         "stopped on purpose: {dry:?}"
     );
     assert_eq!(env.panes().len(), panes, "a dry run starts nothing");

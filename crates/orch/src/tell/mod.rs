@@ -186,6 +186,7 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         role_check: "not-checked".into(),
         forced: args.force,
         escalation: axis.clone(),
+        remote_from: std::env::var(crate::remote::FROM_ENV).ok(),
         ..Default::default()
     };
 
