@@ -82,7 +82,7 @@ fn orch_passes_help_and_version_to_the_subcommand() {
     // Options before the subcommand are still orch's own.
     let o = env.run("orch", &["--help"]);
     assert!(
-        stdout(&o).contains("Usage: orch <COMMAND>"),
+        stdout(&o).contains("Usage: orch [--host DEST] <COMMAND>"),
         "{}",
         stdout(&o)
     );
