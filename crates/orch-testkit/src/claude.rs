@@ -338,6 +338,17 @@ impl ClaudeEnv {
         Ok(ce)
     }
 
+    /// Kill the tmux server and start a new one on the same socket (a
+    /// reboot, as far as orch can tell), with Claude's environment set on
+    /// it again.
+    pub fn restart_tmux(&mut self) {
+        self.env.restart_tmux();
+        for (k, v) in self.claude_env() {
+            self.try_tmux(&["set-environment", "-g", &k, &v])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     /// The environment Claude runs with (besides what [`TestEnv`] sets).
     pub fn claude_env(&self) -> Vec<(String, String)> {
         let path = format!(

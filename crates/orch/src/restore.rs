@@ -75,6 +75,9 @@ pub struct Restored {
     pub from: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The agent's last screen, when it did not get ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -164,15 +167,29 @@ fn write_marker(dir: &Path, m: &Marker) -> Result<()> {
         .with_context(|| format!("cannot write {}", dir.join(MARKER).display()))
 }
 
-/// Was the agent alive when its server died? (Not gone, no end event.)
-fn was_alive(r: &PaneRecord) -> bool {
-    r.gone_ts.is_none()
-        && r.spawned_ts.is_some()
-        && !matches!(
-            r.last_event.as_ref().and_then(|e| e.kind),
-            Some(Kind::SessionEnd) | Some(Kind::Exited)
-        )
-        && r.role != Some(Role::Operator)
+/// Was the agent alive when its server died? Not gone, not the operator,
+/// and not ended on purpose: `spawn --stop` writes `exited`, and an agent
+/// that quit by itself (`/exit`, logout) ends with a `session_end` whose
+/// reason says so. A `session_end` with reason `other` is what Claude Code
+/// and the echo agent fire when their terminal goes away (the server
+/// dying, a reboot): that agent comes back.
+fn was_alive(store: &Store, r: &PaneRecord) -> bool {
+    if r.gone_ts.is_some() || r.spawned_ts.is_none() || r.role == Some(Role::Operator) {
+        return false;
+    }
+    match r.last_event.as_ref().and_then(|e| e.kind) {
+        Some(Kind::Exited) => false,
+        Some(Kind::SessionEnd) => {
+            let Some(pane) = r.pane else { return false };
+            let seq = r.last_event.as_ref().map(|e| e.seq).unwrap_or(0);
+            store
+                .read_events(pane, seq.saturating_sub(1))
+                .ok()
+                .and_then(|evs| evs.into_iter().rfind(|e| e.kind == Some(Kind::SessionEnd)))
+                .is_some_and(|e| e.reason.as_deref().is_none_or(|r| r == "other"))
+        }
+        _ => true,
+    }
 }
 
 /// Does `d` hold an agent that was alive and is not restored yet?
@@ -181,7 +198,7 @@ fn has_candidates(root: &Path, d: &DeadServer) -> bool {
     Store::open_in(root, &d.server).is_ok_and(|s| {
         s.list_registry()
             .iter()
-            .filter(|r| was_alive(r))
+            .filter(|r| was_alive(&s, r))
             .any(|r| r.pane.is_some_and(|p| !done.panes.contains_key(&p)))
     })
 }
@@ -237,13 +254,14 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
         },
     };
     let old = Store::open_in(&root, &src.server)?;
+    let tmux = crate::tmux::Tmux::for_server(&here);
     let mut marker = read_marker(&src.dir);
     let into = here.key();
 
     let mut candidates: Vec<(PaneId, PaneRecord)> = old
         .list_registry()
         .into_iter()
-        .filter(was_alive)
+        .filter(|r| was_alive(&old, r))
         .filter_map(|r| Some((r.pane?, r)))
         .filter(|(_, r)| {
             req.only.is_empty() || r.name.as_ref().is_some_and(|n| req.only.contains(n))
@@ -289,6 +307,7 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
             ready_ms: None,
             from: src.key.clone(),
             error: None,
+            excerpt: None,
             warnings: Vec::new(),
         };
         if let Some(new) = marker.panes.get(&old_pane) {
@@ -298,7 +317,7 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
             continue;
         }
         if let Some(h) = &rec.harness
-            && let Some(missing) = missing_cli(h)
+            && let Some(missing) = missing_cli(&tmux, h)
         {
             line.status = "failed";
             line.error = Some(missing);
@@ -346,10 +365,20 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
     Ok(worst)
 }
 
-/// The harness's CLI, when it is not installed here.
-fn missing_cli(harness: &str) -> Option<String> {
+/// The harness's CLI, when it is not installed here: not on the PATH a
+/// new pane gets (the tmux server's global environment, which is what the
+/// agent starts with), nor on ours.
+fn missing_cli(tmux: &crate::tmux::Tmux, harness: &str) -> Option<String> {
     let h = crate::harness::find(harness)?;
     if h.name == "echo" || which::which(h.program).is_ok() {
+        return None;
+    }
+    let pane_path = tmux
+        .run(["show-environment", "-g", "PATH"])
+        .ok()
+        .and_then(|l| l.trim().strip_prefix("PATH=").map(str::to_string));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    if pane_path.is_some_and(|p| which::which_in(h.program, Some(p), &cwd).is_ok()) {
         return None;
     }
     Some(format!(

@@ -677,6 +677,72 @@ fn spawn_prompt_stop_and_restart_resume_the_session() {
     );
 }
 
+/// The tmux server dies (kill-server, as in a crash or reboot); in the new
+/// server `orch restore` brings the worker back under its name, resuming
+/// its Claude session: the next turn's request to the API carries the first
+/// turn's messages.
+#[test]
+fn restore_after_the_server_dies_resumes_the_conversation() {
+    let mut ce = or_skip!(ClaudeEnv::new());
+    ce.mock.push(Reply::text("first task done"));
+    let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+    assert_code(&o, 0);
+    let session = v["session_id"].as_str().unwrap().to_string();
+    let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
+    assert_code(&o, 0);
+    assert_eq!(json_lines(&o)[0]["reply"], "first task done");
+    // Claude Code writes its transcript behind the turn: a server killed
+    // the instant a turn ends can take that turn with it (then `claude
+    // --resume` says "No conversation found"). A person's reboot comes later.
+    let transcript = ce.registry(&pane_of(&ce, "p")).unwrap()["transcript_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually(
+        Duration::from_secs(20),
+        "the transcript holds the reply",
+        || {
+            std::fs::read_to_string(&transcript)
+                .ok()
+                .filter(|t| t.contains("first task done"))
+        },
+    );
+
+    ce.restart_tmux();
+    let op = ce.new_pane("sh");
+    let o = ce
+        .cmd("orch-restore")
+        .env("TMUX_PANE", &op)
+        .args(["--timeout", "60"])
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "restored", "{}", lines[0]);
+    assert_eq!(lines[0]["name"], "p");
+    assert_eq!(lines[0]["session_id"], session.as_str());
+    let again = lines[0]["pane"].as_str().unwrap().to_string();
+    let start = ce.events_of(&again, "session_start");
+    assert_eq!(start[0]["source"], "resume", "{start:?}");
+
+    ce.mock.push(Reply::text("resumed and answering"));
+    let v = ask(&ce, "p", "do you remember?");
+    assert_eq!(v["pane"], again.as_str());
+    assert_eq!(v["reply"], "resumed and answering");
+    let last = ce.mock.main_turns().pop().unwrap();
+    let history = last.body.unwrap()["messages"].to_string();
+    assert!(
+        history.contains("first task, from spawn") && history.contains("first task done"),
+        "the restored session lost its history: {history}"
+    );
+}
+
+fn pane_of(ce: &ClaudeEnv, name: &str) -> String {
+    let s = survey(ce, &[name], &[]);
+    s["agents"][0]["pane"].as_str().unwrap().to_string()
+}
+
 /// Two prompts `--queue`d during one turn: Claude Code fires a
 /// `UserPromptSubmit` for each when the turn ends, but answers them in one
 /// API turn (texts joined by a blank line) with one `Stop`. Each tell is
