@@ -64,7 +64,8 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| bin_dir().parent().unwrap().join("e2e-cache"))
 }
 
-fn repo_root() -> PathBuf {
+/// The workspace root (where `.ci/` is).
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
@@ -79,14 +80,20 @@ fn install(name: &str) -> Result<PathBuf, String> {
     if let Some(v) = version_override(name) {
         cmd.env("ORCH_AGENT_VERSION", v);
     }
+    run_installer(&format!("{} {name}", script.display()), cmd)
+}
+
+/// Run one of the `.ci/install-*.sh` scripts; the last line it prints is
+/// the path of what it installed.
+/// `what` names it in errors.
+pub(crate) fn run_installer(what: &str, mut cmd: Command) -> Result<PathBuf, String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "{} {name} failed: {}",
-            script.display(),
+            "{what} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }

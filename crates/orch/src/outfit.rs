@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::exit::Fail;
+use crate::json::type_name;
 use crate::roles::Role;
 
 /// The examples shipped with orch, so `--outfit reviewer` works on a fresh
@@ -80,17 +81,6 @@ pub struct Outfit {
 
 const STRING_FIELDS: &[&str] = &["description", "harness", "model", "role", "system_prompt"];
 const LIST_FIELDS: &[&str] = &["allowed_tools", "disallowed_tools", "skills_dirs"];
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 fn valid_env_name(k: &str) -> bool {
     let mut b = k.bytes();

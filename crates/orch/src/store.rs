@@ -180,14 +180,7 @@ impl Store {
         update(&mut rec);
         let registry = self.write_registry(&rec, pane);
 
-        let mut line = Vec::with_capacity(256);
-        if torn {
-            // A writer died mid-line: end its fragment so it stays one
-            // unparseable line instead of corrupting ours.
-            line.push(b'\n');
-        }
-        serde_json::to_writer(&mut line, &ev)?;
-        line.push(b'\n');
+        let line = json_line(&ev, torn)?;
         // The event matters more than the summary: append it even if the
         // registry could not be written, then report that.
         file.write_all(&line)
@@ -348,6 +341,20 @@ fn last_seq_in(f: &File, size: u64) -> io::Result<(Option<u64>, bool)> {
         }
         window = (window * 4).min(size);
     }
+}
+
+/// One record as a line to append to a JSON-lines file. After a `torn`
+/// last line (a writer died mid-line) the line starts with a newline that
+/// ends the fragment, so it stays one unparseable line instead of
+/// corrupting this one.
+pub(crate) fn json_line(record: &impl serde::Serialize, torn: bool) -> serde_json::Result<Vec<u8>> {
+    let mut line = Vec::with_capacity(256);
+    if torn {
+        line.push(b'\n');
+    }
+    serde_json::to_writer(&mut line, record)?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// Call `f` for every newline-terminated line of `data` that parses as an
