@@ -51,7 +51,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Outfit {
     /// The name it was asked for by.
     #[serde(skip)]
@@ -59,23 +59,14 @@ pub struct Outfit {
     /// Where it was read from (a path, or `built-in`).
     #[serde(skip)]
     pub origin: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub harness: Option<String>,
-    #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
     pub role: Option<Role>,
-    #[serde(default)]
     pub system_prompt: Option<String>,
-    #[serde(default)]
     pub allowed_tools: Vec<String>,
-    #[serde(default)]
     pub disallowed_tools: Vec<String>,
-    #[serde(default)]
     pub skills_dirs: Vec<String>,
-    #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
 
