@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use super::assets::{hook_asset, render_template};
 use super::codex_toml::{codex_edit, codex_lines};
 use super::files::{FilePlan, apply_file, create_dirs, plan_file};
-use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, found, rendered_record, skip};
+use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, absent, rendered_record, skip};
 use super::jsonfile::{write_backup, write_replace};
 use super::manifest::{Manifest, TomlRecord};
 use super::paths::codex_dir;
@@ -46,13 +46,8 @@ struct CodexPlan {
 
 fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
     let dir = codex_dir()?;
-    if !found(&dir, "codex") {
-        return Ok(skip(
-            "codex",
-            "not_found",
-            None,
-            "codex is not on PATH and ~/.codex does not exist",
-        ));
+    if let Some(absent) = absent("codex", &dir, "~/.codex") {
+        return Ok(absent);
     }
     let template =
         hook_asset("codex/notify.sh").context("codex glue is missing from this build")?;
