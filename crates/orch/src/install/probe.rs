@@ -327,6 +327,10 @@ pub fn probe_run(dir: &Path) -> Result<()> {
 
 /// The probe's plan and result files, private to the user.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    Ok(write_replace(path, &serde_json::to_vec(value)?, 0o600, None)?)
+    Ok(write_replace(
+        path,
+        &serde_json::to_vec(value)?,
+        0o600,
+        None,
+    )?)
 }
-
