@@ -33,6 +33,7 @@ pub mod agent_state;
 pub mod audit;
 pub mod deliver;
 pub mod echo;
+pub mod env;
 pub mod event;
 pub mod exe;
 pub mod exit;

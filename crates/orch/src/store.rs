@@ -50,11 +50,7 @@ struct SeqOnly {
 }
 
 fn log_max_bytes() -> u64 {
-    std::env::var(LOG_MAX_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_LOG_MAX_BYTES)
+    crate::env::positive(LOG_MAX_ENV, DEFAULT_LOG_MAX_BYTES)
 }
 
 impl Store {

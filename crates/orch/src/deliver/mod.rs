@@ -95,21 +95,14 @@ pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 pub(crate) const DIALOG_NOTIFICATIONS: &[&str] = &["permission_prompt", "elicitation_dialog"];
 
 pub fn paste_max() -> usize {
-    std::env::var(PASTE_MAX_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_PASTE_MAX)
+    crate::env::positive(PASTE_MAX_ENV, DEFAULT_PASTE_MAX as u64) as usize
 }
 
 pub fn enter_window() -> Duration {
-    Duration::from_millis(
-        std::env::var(ENTER_WINDOW_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_ENTER_WINDOW_MS),
-    )
+    Duration::from_millis(crate::env::positive(
+        ENTER_WINDOW_ENV,
+        DEFAULT_ENTER_WINDOW_MS,
+    ))
 }
 
 /// What to do when the target is mid-turn.

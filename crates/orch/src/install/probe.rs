@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::doctor_checks::HookCheck;
-use super::jsonfile::write_replace;
 use super::jsonhooks;
 use crate::event::Kind;
+use crate::paths::write_durable;
 use crate::server::Server;
 
 /// One hook run inside the probe pane.
@@ -327,7 +327,7 @@ pub fn probe_run(dir: &Path) -> Result<()> {
 
 /// The probe's plan and result files, private to the user.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    Ok(write_replace(
+    Ok(write_durable(
         path,
         &serde_json::to_vec(value)?,
         0o600,
