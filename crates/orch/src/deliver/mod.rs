@@ -60,7 +60,7 @@ use crate::tmux::Tmux;
 use crate::watch::Waiter;
 pub use receipt::await_receipt;
 pub use sanitize::{INPUT_MAX, sanitize, text_from_bytes};
-pub use turn::{TurnEnd, wait_turn_end};
+pub use turn::{EndKind, TurnEnd, wait_turn_end};
 
 /// Prompts longer than this (bytes) go through a file and a pointer message.
 /// Claude Code took a 20 KiB bracketed paste intact (BRIEF §5); 64 KiB keeps
