@@ -263,20 +263,9 @@ impl TestEnv {
 
     fn tmux_at(&self, socket: &std::path::Path, args: &[&str]) -> Result<String, String> {
         // The client's environment leaks into new panes: keep it private.
-        let out = self
-            .command("tmux")
-            .arg("-S")
-            .arg(socket)
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run tmux: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "tmux {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let mut cmd = self.command("tmux");
+        cmd.arg("-S").arg(socket).args(args);
+        crate::output::stdout_of_ok(&format!("tmux {args:?}"), &mut cmd)
     }
 
     /// Run tmux against the private server; panics on failure.

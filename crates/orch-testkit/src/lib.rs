@@ -41,6 +41,13 @@ pub use output::{
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux};
 
+/// A test that cannot run here says so visibly (`SKIPPED: {why}` on
+/// stderr); with `CI` set it fails instead, saying `{in_ci}`.
+pub fn skip_unless_ci(in_ci: &str, why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{in_ci}");
+    eprintln!("SKIPPED: {why}");
+}
+
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor
 /// has already said why, loudly (and failed instead in CI).

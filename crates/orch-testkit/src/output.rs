@@ -7,6 +7,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Run a helper command (stdin closed) that must succeed: its stdout, or
+/// one line naming it (`what`) with its stderr.
+pub(crate) fn stdout_of_ok(what: &str, cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// stdout of a finished command, asserting nothing about its status.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::state::State;
 
 use crate::event::{Event, Kind};
-use crate::registry::{LastEvent, PaneRecord};
+use crate::registry::PaneRecord;
 use crate::tmux::PaneInfo;
 
 /// Where a state came from.
@@ -83,51 +83,6 @@ pub struct Derived {
     pub rate_limit: Option<RateLimit>,
 }
 
-/// The bits of one event the rules look at. Built from the registry's
-/// `last_event` or from a log record.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Signal {
-    pub seq: u64,
-    pub ts: u64,
-    pub kind: Option<Kind>,
-    pub notification_type: Option<String>,
-    pub message: Option<String>,
-    pub error: Option<String>,
-    /// `session_end`'s reason; `None` when unknown (the registry does not keep it).
-    pub reason: Option<String>,
-    pub source: Option<String>,
-}
-
-impl From<&LastEvent> for Signal {
-    fn from(e: &LastEvent) -> Signal {
-        Signal {
-            seq: e.seq,
-            ts: e.ts,
-            kind: e.kind,
-            notification_type: e.notification_type.clone(),
-            message: e.message.clone(),
-            error: e.error.clone(),
-            reason: None,
-            source: None,
-        }
-    }
-}
-
-impl From<&Event> for Signal {
-    fn from(e: &Event) -> Signal {
-        Signal {
-            seq: e.seq,
-            ts: e.ts,
-            kind: e.kind,
-            notification_type: e.notification_type.clone(),
-            message: e.message.clone(),
-            error: e.error.clone(),
-            reason: e.reason.clone(),
-            source: e.source.clone(),
-        }
-    }
-}
-
 /// What one event says about the state, or `None` when it says nothing on
 /// its own (look further back) or more must be read first (`NeedReason`).
 #[derive(Debug, PartialEq)]
@@ -139,7 +94,7 @@ pub enum Verdict {
     NeedReason,
 }
 
-fn from_event(sig: &Signal, state: State, detail: String) -> Derived {
+fn from_event(sig: &Event, state: State, detail: String) -> Derived {
     Derived {
         state,
         since: sig.ts,
@@ -158,7 +113,7 @@ fn from_event(sig: &Signal, state: State, detail: String) -> Derived {
 }
 
 /// The rule for one event (docs/survey.md, "States").
-pub fn judge(sig: &Signal) -> Verdict {
+pub fn judge(sig: &Event) -> Verdict {
     let decide = |state, detail: String| Verdict::Decides(Box::new(from_event(sig, state, detail)));
     match sig.kind {
         Some(Kind::Spawned) => decide(
@@ -346,29 +301,25 @@ pub fn from_record(rec: &PaneRecord, tail: &mut dyn FnMut() -> Vec<Event>) -> De
         };
     }
     if let Some(last) = &rec.last_event {
-        match judge(&Signal::from(last)) {
+        match judge(&last.to_event()) {
             Verdict::Decides(d) => return *d,
             Verdict::Neutral | Verdict::NeedReason => {
                 // Walk the recent log backwards to the newest deciding event.
                 let events = tail();
                 for ev in events.iter().rev().filter(|e| e.seq <= last.seq) {
-                    match judge(&Signal::from(ev)) {
+                    match judge(ev) {
                         Verdict::Decides(d) => return *d,
                         // The log always has the reason; a record without
                         // one is a session that ended for an unknown reason.
                         Verdict::NeedReason => {
-                            return from_event(
-                                &Signal::from(ev),
-                                State::Exited,
-                                "session ended".into(),
-                            );
+                            return from_event(ev, State::Exited, "session ended".into());
                         }
                         Verdict::Neutral => {}
                     }
                 }
                 // Nothing readable decides: a session end stays an end.
                 if last.kind == Some(Kind::SessionEnd) {
-                    return from_event(&Signal::from(last), State::Exited, "session ended".into());
+                    return from_event(&last.to_event(), State::Exited, "session ended".into());
                 }
             }
         }
@@ -474,7 +425,7 @@ pub fn with_tmux(
 mod tests {
     use super::*;
     use crate::pane::PaneId;
-    use crate::registry::ScreenState;
+    use crate::registry::{LastEvent, ScreenState};
 
     fn last(seq: u64, kind: Kind) -> LastEvent {
         LastEvent {

@@ -97,11 +97,7 @@ pub fn path(root: &Path) -> PathBuf {
 }
 
 fn max_bytes() -> u64 {
-    std::env::var(AUDIT_MAX_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_AUDIT_MAX_BYTES)
+    crate::env::positive(AUDIT_MAX_ENV, DEFAULT_AUDIT_MAX_BYTES)
 }
 
 /// Append one record under the audit lock, rotating first if the log is

@@ -3,9 +3,6 @@
 //! The schema is documented in `docs/protocol.md` ("Event record"); field
 //! names are stable. Optional fields are omitted when absent.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::pane::PaneId;
@@ -111,28 +108,13 @@ impl Kind {
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL_KINDS
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = ALL_KINDS.iter().map(|k| k.as_str()).collect();
-                format!(
-                    "unknown event kind {s:?}; known kinds: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
+named_enum!(Kind, ALL_KINDS, |s| {
+    let names: Vec<_> = ALL_KINDS.iter().map(|k| k.as_str()).collect();
+    format!(
+        "unknown event kind {s:?}; known kinds: {}",
+        names.join(", ")
+    )
+});
 
 /// One event. Fields beyond the first five depend on the kind.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

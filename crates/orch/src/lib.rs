@@ -6,10 +6,34 @@
 //! in `docs/protocol.md` and implemented in [`store`], [`event`],
 //! [`registry`] and [`watch`].
 
+/// `Display` and `FromStr` for an enum with a fixed list of names: `$all`
+/// lists the values, `as_str` names each one, `$unknown` turns a bad name
+/// into the error.
+macro_rules! named_enum {
+    ($t:ty, $all:expr, $unknown:expr) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $all.iter()
+                    .copied()
+                    .find(|k| k.as_str() == s)
+                    .ok_or_else(|| $unknown(s))
+            }
+        }
+    };
+}
+
 pub mod agent_state;
 pub mod audit;
 pub mod deliver;
 pub mod echo;
+pub mod env;
 pub mod event;
 pub mod exe;
 pub mod exit;
@@ -17,6 +41,7 @@ pub mod gc;
 pub mod harness;
 pub mod hook;
 pub mod install;
+pub mod json;
 pub mod layout;
 pub mod listen;
 pub mod lock;

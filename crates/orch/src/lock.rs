@@ -13,6 +13,18 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
+/// The lock file, created 0600 if missing and never truncated (its inode
+/// is what is locked).
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Held until dropped.
 #[derive(Debug)]
 pub struct FileLock {
@@ -24,13 +36,7 @@ impl FileLock {
     /// Block until the lock on `path` is ours (creating the file 0600).
     pub fn acquire(path: &Path) -> io::Result<FileLock> {
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(path)?;
+            let file = open(path)?;
             file.lock()?;
             if file.metadata()?.nlink() > 0 {
                 return Ok(FileLock {
@@ -43,13 +49,7 @@ impl FileLock {
 
     /// Take the lock if free now; `None` if someone else holds it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
+        let file = open(path)?;
         match file.try_lock() {
             Ok(()) if file.metadata()?.nlink() > 0 => Ok(Some(FileLock {
                 file,

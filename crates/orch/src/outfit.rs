@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::exit::Fail;
+use crate::json::type_name;
 use crate::roles::Role;
 
 /// The examples shipped with orch, so `--outfit reviewer` works on a fresh
@@ -50,7 +51,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Outfit {
     /// The name it was asked for by.
     #[serde(skip)]
@@ -58,39 +59,19 @@ pub struct Outfit {
     /// Where it was read from (a path, or `built-in`).
     #[serde(skip)]
     pub origin: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub harness: Option<String>,
-    #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
     pub role: Option<Role>,
-    #[serde(default)]
     pub system_prompt: Option<String>,
-    #[serde(default)]
     pub allowed_tools: Vec<String>,
-    #[serde(default)]
     pub disallowed_tools: Vec<String>,
-    #[serde(default)]
     pub skills_dirs: Vec<String>,
-    #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
 
 const STRING_FIELDS: &[&str] = &["description", "harness", "model", "role", "system_prompt"];
 const LIST_FIELDS: &[&str] = &["allowed_tools", "disallowed_tools", "skills_dirs"];
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 fn valid_env_name(k: &str) -> bool {
     let mut b = k.bytes();

@@ -39,6 +39,22 @@ pub struct LastEvent {
     pub error: Option<String>,
 }
 
+impl LastEvent {
+    /// The event it summarises, as far as it kept it (no `session_end`
+    /// reason, no `source`): what the state rules read.
+    pub fn to_event(&self) -> Event {
+        Event {
+            seq: self.seq,
+            ts: self.ts,
+            kind: self.kind,
+            notification_type: self.notification_type.clone(),
+            message: self.message.clone(),
+            error: self.error.clone(),
+            ..Event::default()
+        }
+    }
+}
+
 /// A state inferred from the pane's screen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreenState {

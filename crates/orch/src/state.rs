@@ -2,7 +2,6 @@
 //! `--state` filters over them. The names are part of the JSON contract;
 //! how a state is derived is [`crate::agent_state`].
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -61,22 +60,7 @@ impl State {
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for State {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL_STATES
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown state {s:?}"))
-    }
-}
+named_enum!(State, ALL_STATES, |s| format!("unknown state {s:?}"));
 
 impl Serialize for State {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

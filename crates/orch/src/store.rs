@@ -52,11 +52,7 @@ struct SeqOnly {
 }
 
 fn log_max_bytes() -> u64 {
-    std::env::var(LOG_MAX_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_LOG_MAX_BYTES)
+    crate::env::positive(LOG_MAX_ENV, DEFAULT_LOG_MAX_BYTES)
 }
 
 impl Store {
@@ -210,14 +206,7 @@ impl Store {
         update(&mut rec);
         let registry = self.write_registry(&rec, pane);
 
-        let mut line = Vec::with_capacity(256);
-        if torn {
-            // A writer died mid-line: end its fragment so it stays one
-            // unparseable line instead of corrupting ours.
-            line.push(b'\n');
-        }
-        serde_json::to_writer(&mut line, &ev)?;
-        line.push(b'\n');
+        let line = json_line(&ev, torn)?;
         // The event matters more than the summary: append it even if the
         // registry could not be written (a full disk can refuse the
         // registry's temp file yet take the line). A written line is a
@@ -389,6 +378,20 @@ fn last_seq_in(f: &File, size: u64) -> io::Result<(Option<u64>, bool)> {
         }
         window = (window * 4).min(size);
     }
+}
+
+/// One record as a line to append to a JSON-lines file. After a `torn`
+/// last line (a writer died mid-line) the line starts with a newline that
+/// ends the fragment, so it stays one unparseable line instead of
+/// corrupting this one.
+pub(crate) fn json_line(record: &impl serde::Serialize, torn: bool) -> serde_json::Result<Vec<u8>> {
+    let mut line = Vec::with_capacity(256);
+    if torn {
+        line.push(b'\n');
+    }
+    serde_json::to_writer(&mut line, record)?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// Call `f` for every newline-terminated line of `data` that parses as an

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::event::Kind;
 use crate::exit::{Code, Fail};
+use crate::lock::FileLock;
 use crate::notice;
 use crate::pane::PaneId;
 use crate::store::Store;
@@ -43,7 +44,7 @@ pub struct SubscribeRequest {
 /// What `orch-subscribe` prints: JSON for models, or text for people.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    Json(Value),
+    Json(Report),
     Text(String),
 }
 
@@ -136,7 +137,7 @@ pub fn run(args: SubscribeRequest) -> Result<Reply> {
     let store = Store::current()?;
     let tmux = Tmux::for_server(store.server());
     if action == "list" && args.all {
-        return list_all(&store, &tmux, args.pretty);
+        return Ok(reply(&store, list_all(&store, &tmux)?, args.pretty));
     }
     let me = own_pane(&store);
     let subscriber = match &args.for_pane {
@@ -147,18 +148,19 @@ pub fn run(args: SubscribeRequest) -> Result<Reply> {
             )
         })?,
     };
-    match action {
-        "list" => list(&store, &tmux, subscriber, args.pretty),
-        "cancel" => unsubscribe(&store, &tmux, subscriber, None, args.pretty),
+    let report = match action {
+        "list" => list(&store, &tmux, subscriber)?,
+        "cancel" => unsubscribe(&store, &tmux, subscriber, None)?,
         "unsub" => {
             let peers = resolve_all(&store, &args.unsub, subscriber)?;
-            unsubscribe(&store, &tmux, subscriber, Some(&peers), args.pretty)
+            unsubscribe(&store, &tmux, subscriber, Some(&peers))?
         }
         _ => {
             let peers = resolve_all(&store, &args.peers, subscriber)?;
-            subscribe(&store, &tmux, subscriber, &peers, &kinds, args.pretty)
+            subscribe(&store, &tmux, subscriber, &peers, &kinds)?
         }
-    }
+    };
+    Ok(reply(&store, report, args.pretty))
 }
 
 fn resolve_all(store: &Store, raw: &[String], subscriber: PaneId) -> Result<Vec<PaneId>> {
@@ -182,25 +184,125 @@ fn run_flush(raw: &[String]) -> Result<Reply> {
     Ok(Reply::Text(String::new()))
 }
 
+/// The subscription files under the subs lock, with the panes tmux no
+/// longer has pruned (the lazy check every command makes).
+struct Edit {
+    _lock: FileLock,
+    panes: Vec<PaneInfo>,
+    before: BTreeMap<PaneId, SubsFile>,
+    after: BTreeMap<PaneId, SubsFile>,
+    gone: Vec<PaneId>,
+}
+
+impl Edit {
+    fn open(store: &Store, tmux: &Tmux) -> Result<Edit> {
+        let lock = lock_subs(store)?;
+        let panes = live_panes(tmux)?;
+        let live: HashSet<PaneId> = panes.iter().map(|p| p.pane).collect();
+        let before = load_all(store);
+        let mut after = before.clone();
+        let gone = prune(&mut after, &live);
+        Ok(Edit {
+            _lock: lock,
+            panes,
+            before,
+            after,
+            gone,
+        })
+    }
+
+    /// Write what changed and drop the inboxes of pruned panes; returns
+    /// the files as they now are and the pruned panes.
+    fn commit(self, store: &Store) -> Result<(BTreeMap<PaneId, SubsFile>, Vec<PaneId>)> {
+        save_changes(store, &self.before, &self.after)?;
+        for p in &self.gone {
+            remove_inbox(store, *p);
+        }
+        Ok((self.after, self.gone))
+    }
+}
+
+/// The JSON answer of each action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    Subscribed(SubscribeReport),
+    Unsubscribed(UnsubscribeReport),
+    Pane(PaneList),
+    Server(ServerList),
+}
+
+/// The report, or its text for people.
+fn reply(store: &Store, report: Report, pretty: bool) -> Reply {
+    if !pretty {
+        return Reply::Json(report);
+    }
+    let mut out = String::new();
+    match &report {
+        Report::Subscribed(r) => render_subscribed(store, r, &mut out),
+        Report::Unsubscribed(r) => render_unsubscribed(store, r, &mut out),
+        Report::Pane(r) => render_pane(store, r, &mut out),
+        Report::Server(r) => render_server(store, r, &mut out),
+    }
+    Reply::Text(out)
+}
+
+/// What a subscription did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Updated => "updated",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One peer of a subscribe request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subscribed {
+    #[serde(flatten)]
+    pub link: Link,
+    pub status: Change,
+    /// The peer has never fired a hook, so it cannot send notices yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// `orch-subscribe PEER…`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubscribeReport {
+    pub subscriber: PaneId,
+    pub name: Option<String>,
+    pub subscriptions: Vec<Subscribed>,
+    /// Panes found gone and removed from every subscription.
+    pub pruned: Vec<PaneId>,
+}
+
 fn subscribe(
     store: &Store,
     tmux: &Tmux,
     subscriber: PaneId,
     peers: &[PaneId],
     kinds: &[String],
-    pretty: bool,
-) -> Result<Reply> {
-    let mut out = String::new();
+) -> Result<Report> {
     if peers.contains(&subscriber) {
         return Err(Fail::refused(format!(
             "{} cannot subscribe to itself: its own turn ends would be typed back into it; nothing changed",
             label(store, subscriber)
         )));
     }
-    let _lock = lock_subs(store)?;
-    let panes = live_panes(tmux)?;
-    check_live(subscriber, &panes, "subscriber")?;
-    let info = panes.iter().find(|p| p.pane == subscriber);
+    let mut edit = Edit::open(store, tmux)?;
+    check_live(subscriber, &edit.panes, "subscriber")?;
+    let info = edit.panes.iter().find(|p| p.pane == subscriber);
     if let Some(cmd) = info.map(|p| p.current_command.rsplit('/').next().unwrap_or(""))
         && crate::tmux::is_shell(cmd)
     {
@@ -209,18 +311,14 @@ fn subscribe(
         )));
     }
     for &p in peers {
-        check_live(p, &panes, "peer")?;
+        check_live(p, &edit.panes, "peer")?;
     }
-    let live: HashSet<PaneId> = panes.iter().map(|p| p.pane).collect();
-    let before = load_all(store);
-    let mut after = before.clone();
-    let gone = prune(&mut after, &live);
     let now = now_ns();
     let mut results = Vec::new();
     for &peer in peers {
         // Notices would flow peer → subscriber; a flow already going from
         // the subscriber to the peer closes a loop.
-        if let Some(path) = flow_path(&after, subscriber, peer) {
+        if let Some(path) = flow_path(&edit.after, subscriber, peer) {
             let mut shown: Vec<String> = path.iter().map(|p| p.to_string()).collect();
             shown.push(subscriber.to_string());
             let why = if path.len() == 2 {
@@ -241,17 +339,17 @@ fn subscribe(
                 shown.join(" → ")
             )));
         }
-        let file = after.entry(peer).or_insert_with(|| SubsFile {
+        let file = edit.after.entry(peer).or_insert_with(|| SubsFile {
             v: 1,
             peer,
             subscribers: Vec::new(),
             extra: Default::default(),
         });
         let status = match file.subscribers.iter_mut().find(|s| s.pane == subscriber) {
-            Some(s) if s.kinds == kinds => "unchanged",
+            Some(s) if s.kinds == kinds => Change::Unchanged,
             Some(s) => {
                 s.kinds = kinds.to_vec();
-                "updated"
+                Change::Updated
             }
             None => {
                 file.subscribers.push(Subscriber {
@@ -259,57 +357,64 @@ fn subscribe(
                     kinds: kinds.to_vec(),
                     since_ts: now,
                 });
-                "added"
+                Change::Added
             }
         };
-        let since = file
+        let since_ts = file
             .subscribers
             .iter()
             .find(|s| s.pane == subscriber)
             .map_or(now, |s| s.since_ts);
-        let mut r = json!({"peer": peer, "name": name_of(store, peer), "kinds": kinds,
-                           "since_ts": since, "status": status});
         let rec = store.read_registry(peer);
-        if !crate::deliver::has_hooks(store, peer, rec.as_ref()) {
-            r["warning"] = json!(format!(
+        let warning = (!crate::deliver::has_hooks(store, peer, rec.as_ref())).then(|| {
+            format!(
                 "{peer} has never fired a hook: notices come only from agents whose hooks run orch-hook (orch spawn, or orch up)"
-            ));
-        }
-        results.push(r);
+            )
+        });
+        results.push(Subscribed {
+            link: Link {
+                end: End::Peer(peer),
+                name: name_of(store, peer),
+                kinds: kinds.to_vec(),
+                since_ts,
+            },
+            status,
+            warning,
+        });
     }
-    save_changes(store, &before, &after)?;
-    for p in &gone {
-        remove_inbox(store, *p);
-    }
-    if pretty {
-        for r in &results {
-            let _ = writeln!(
-                out,
-                "{} {} → {}: {}{}",
-                r["status"].as_str().unwrap_or(""),
-                label(store, peer_of(r)),
-                label(store, subscriber),
-                kinds.join(","),
-                r["warning"]
-                    .as_str()
-                    .map(|w| format!(" (warning: {w})"))
-                    .unwrap_or_default()
-            );
-        }
-    } else {
-        return Ok(Reply::Json(
-            json!({"subscriber": subscriber, "name": name_of(store, subscriber),
-                      "subscriptions": results, "pruned": gone}),
-        ));
-    }
-    Ok(Reply::Text(out))
+    let (_, pruned) = edit.commit(store)?;
+    Ok(Report::Subscribed(SubscribeReport {
+        subscriber,
+        name: name_of(store, subscriber),
+        subscriptions: results,
+        pruned,
+    }))
 }
 
-fn peer_of(r: &Value) -> PaneId {
-    r["peer"]
-        .as_str()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(PaneId(0))
+fn render_subscribed(store: &Store, r: &SubscribeReport, out: &mut String) {
+    for s in &r.subscriptions {
+        let _ = writeln!(
+            out,
+            "{} {} → {}: {}{}",
+            s.status.as_str(),
+            label(store, s.link.end.pane()),
+            label(store, r.subscriber),
+            s.link.kinds.join(","),
+            s.warning
+                .as_deref()
+                .map(|w| format!(" (warning: {w})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// `--unsub PEER…` and `--cancel`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnsubscribeReport {
+    pub subscriber: PaneId,
+    pub removed: Vec<PaneId>,
+    pub not_subscribed: Vec<PaneId>,
+    pub pruned: Vec<PaneId>,
 }
 
 fn unsubscribe(
@@ -317,29 +422,25 @@ fn unsubscribe(
     tmux: &Tmux,
     subscriber: PaneId,
     peers: Option<&[PaneId]>,
-    pretty: bool,
-) -> Result<Reply> {
-    let mut out = String::new();
-    let _lock = lock_subs(store)?;
-    let live: HashSet<PaneId> = live_panes(tmux)?.iter().map(|p| p.pane).collect();
-    let before = load_all(store);
-    let mut after = before.clone();
-    let gone = prune(&mut after, &live);
+) -> Result<Report> {
+    let mut edit = Edit::open(store, tmux)?;
     let mut removed = Vec::new();
     let mut not_subscribed = Vec::new();
     let targets: Vec<PaneId> = match peers {
         Some(p) => p.to_vec(),
-        None => before
+        None => edit
+            .before
             .iter()
             .filter(|(_, f)| f.subscribers.iter().any(|s| s.pane == subscriber))
             .map(|(p, _)| *p)
             .collect(),
     };
     for &peer in &targets {
-        let had = before
+        let had = edit
+            .before
             .get(&peer)
             .is_some_and(|f| f.subscribers.iter().any(|s| s.pane == subscriber));
-        if let Some(f) = after.get_mut(&peer) {
+        if let Some(f) = edit.after.get_mut(&peer) {
             f.subscribers.retain(|s| s.pane != subscriber);
         }
         if had {
@@ -348,120 +449,132 @@ fn unsubscribe(
             not_subscribed.push(peer);
         }
     }
-    after.retain(|_, f| !f.subscribers.is_empty());
-    save_changes(store, &before, &after)?;
-    for p in &gone {
-        remove_inbox(store, *p);
-    }
-    if pretty {
-        for p in &removed {
-            let _ = writeln!(
-                out,
-                "removed {} → {}",
-                label(store, *p),
-                label(store, subscriber)
-            );
-        }
-        for p in &not_subscribed {
-            let _ = writeln!(
-                out,
-                "{} was not subscribed to {}",
-                label(store, subscriber),
-                label(store, *p)
-            );
-        }
-        if removed.is_empty() && not_subscribed.is_empty() {
-            let _ = writeln!(out, "{} had no subscriptions", label(store, subscriber));
-        }
-    } else {
-        return Ok(Reply::Json(
-            json!({"subscriber": subscriber, "removed": removed,
-                      "not_subscribed": not_subscribed, "pruned": gone}),
-        ));
-    }
-    Ok(Reply::Text(out))
+    edit.after.retain(|_, f| !f.subscribers.is_empty());
+    let (_, pruned) = edit.commit(store)?;
+    Ok(Report::Unsubscribed(UnsubscribeReport {
+        subscriber,
+        removed,
+        not_subscribed,
+        pruned,
+    }))
 }
 
-/// Prune gone panes (the lazy check) and return the files.
-fn load_pruned(store: &Store, tmux: &Tmux) -> Result<BTreeMap<PaneId, SubsFile>> {
-    let _lock = lock_subs(store)?;
-    let live: HashSet<PaneId> = live_panes(tmux)?.iter().map(|p| p.pane).collect();
-    let before = load_all(store);
-    let mut after = before.clone();
-    let gone = prune(&mut after, &live);
-    if !gone.is_empty() {
-        save_changes(store, &before, &after)?;
-        for p in &gone {
-            remove_inbox(store, *p);
-        }
+fn render_unsubscribed(store: &Store, r: &UnsubscribeReport, out: &mut String) {
+    let me = label(store, r.subscriber);
+    for p in &r.removed {
+        let _ = writeln!(out, "removed {} → {me}", label(store, *p));
     }
-    Ok(after)
+    for p in &r.not_subscribed {
+        let _ = writeln!(out, "{me} was not subscribed to {}", label(store, *p));
+    }
+    if r.removed.is_empty() && r.not_subscribed.is_empty() {
+        let _ = writeln!(out, "{me} had no subscriptions");
+    }
 }
 
-fn list(store: &Store, tmux: &Tmux, pane: PaneId, pretty: bool) -> Result<Reply> {
-    let mut out = String::new();
-    let files = load_pruned(store, tmux)?;
-    let mut subscriptions = Vec::new();
-    for (peer, f) in &files {
-        if let Some(s) = f.subscribers.iter().find(|s| s.pane == pane) {
-            subscriptions.push(json!({"peer": peer, "name": name_of(store, *peer),
-                                      "kinds": kinds_or_default(&s.kinds), "since_ts": s.since_ts}));
+/// The other end of a listed subscription, keyed by what it is to the
+/// listed pane.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// A peer the listed pane gets notices about.
+    Peer(PaneId),
+    /// A pane that gets notices about the listed pane.
+    Pane(PaneId),
+}
+
+impl End {
+    pub fn pane(self) -> PaneId {
+        match self {
+            End::Peer(p) | End::Pane(p) => p,
         }
     }
-    let subscribers: Vec<Value> = files
+}
+
+/// One subscription as `--list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    #[serde(flatten)]
+    pub end: End,
+    pub name: Option<String>,
+    pub kinds: Vec<String>,
+    pub since_ts: u64,
+}
+
+impl Link {
+    fn new(store: &Store, end: End, s: &Subscriber) -> Link {
+        Link {
+            end,
+            name: name_of(store, end.pane()),
+            kinds: kinds_or_default(&s.kinds),
+            since_ts: s.since_ts,
+        }
+    }
+}
+
+/// `--list`: one pane's subscriptions both ways.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaneList {
+    pub pane: PaneId,
+    pub name: Option<String>,
+    /// The peers it gets notices about.
+    pub subscriptions: Vec<Link>,
+    /// The panes that get notices about it.
+    pub subscribers: Vec<Link>,
+    /// Notices waiting to be delivered to it.
+    pub pending: usize,
+}
+
+fn list(store: &Store, tmux: &Tmux, pane: PaneId) -> Result<Report> {
+    let (files, _) = Edit::open(store, tmux)?.commit(store)?;
+    let subscriptions = files
+        .iter()
+        .filter_map(|(peer, f)| {
+            let s = f.subscribers.iter().find(|s| s.pane == pane)?;
+            Some(Link::new(store, End::Peer(*peer), s))
+        })
+        .collect();
+    let subscribers = files
         .get(&pane)
         .map(|f| {
             f.subscribers
                 .iter()
-                .map(|s| {
-                    json!({"pane": s.pane, "name": name_of(store, s.pane),
-                           "kinds": kinds_or_default(&s.kinds), "since_ts": s.since_ts})
-                })
+                .map(|s| Link::new(store, End::Pane(s.pane), s))
                 .collect()
         })
         .unwrap_or_default();
-    let pending = notice::pending(store, pane).map_or(0, |(_, p, _)| p.len());
-    if pretty {
-        let _ = writeln!(out, "{} gets notices about:", label(store, pane));
-        if subscriptions.is_empty() {
-            let _ = writeln!(out, "  (nothing)");
-        }
-        for s in &subscriptions {
-            let _ = writeln!(
-                out,
-                "  {:<24} {:<32} since {}",
-                label(store, peer_of(s)),
-                s["kinds"]
-                    .as_array()
-                    .map(|k| k
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(","))
-                    .unwrap_or_default(),
-                crate::time::age_of(s["since_ts"].as_u64().unwrap_or(0))
-            );
-        }
-        let _ = writeln!(out, "notices about {} go to:", label(store, pane));
-        if subscribers.is_empty() {
-            let _ = writeln!(out, "  (nobody)");
-        }
-        for s in &subscribers {
-            let p = s["pane"]
-                .as_str()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(PaneId(0));
-            let _ = writeln!(out, "  {}", label(store, p));
-        }
-        let _ = writeln!(out, "{pending} notice(s) waiting to be delivered");
-    } else {
-        return Ok(Reply::Json(
-            json!({"pane": pane, "name": name_of(store, pane),
-                      "subscriptions": subscriptions, "subscribers": subscribers,
-                      "pending": pending}),
-        ));
+    Ok(Report::Pane(PaneList {
+        pane,
+        name: name_of(store, pane),
+        subscriptions,
+        subscribers,
+        pending: notice::pending(store, pane).map_or(0, |(_, p, _)| p.len()),
+    }))
+}
+
+fn render_pane(store: &Store, r: &PaneList, out: &mut String) {
+    let me = label(store, r.pane);
+    let _ = writeln!(out, "{me} gets notices about:");
+    if r.subscriptions.is_empty() {
+        let _ = writeln!(out, "  (nothing)");
     }
-    Ok(Reply::Text(out))
+    for s in &r.subscriptions {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<32} since {}",
+            label(store, s.end.pane()),
+            s.kinds.join(","),
+            crate::time::age_of(s.since_ts)
+        );
+    }
+    let _ = writeln!(out, "notices about {me} go to:");
+    if r.subscribers.is_empty() {
+        let _ = writeln!(out, "  (nobody)");
+    }
+    for s in &r.subscribers {
+        let _ = writeln!(out, "  {}", label(store, s.end.pane()));
+    }
+    let _ = writeln!(out, "{} notice(s) waiting to be delivered", r.pending);
 }
 
 fn kinds_or_default(kinds: &[String]) -> Vec<String> {
@@ -475,38 +588,54 @@ fn kinds_or_default(kinds: &[String]) -> Vec<String> {
     }
 }
 
-fn list_all(store: &Store, tmux: &Tmux, pretty: bool) -> Result<Reply> {
-    let mut out = String::new();
-    let files = load_pruned(store, tmux)?;
-    let mut all = Vec::new();
-    for (peer, f) in &files {
-        for s in &f.subscribers {
-            all.push(
-                json!({"subscriber": s.pane, "subscriber_name": name_of(store, s.pane),
-                            "peer": peer, "peer_name": name_of(store, *peer),
-                            "kinds": kinds_or_default(&s.kinds), "since_ts": s.since_ts}),
-            );
-        }
+/// One subscription of `--list --all`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerLink {
+    pub subscriber: PaneId,
+    pub subscriber_name: Option<String>,
+    pub peer: PaneId,
+    pub peer_name: Option<String>,
+    pub kinds: Vec<String>,
+    pub since_ts: u64,
+}
+
+/// `--list --all`: every subscription on the tmux server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerList {
+    pub subscriptions: Vec<ServerLink>,
+}
+
+fn list_all(store: &Store, tmux: &Tmux) -> Result<Report> {
+    let (files, _) = Edit::open(store, tmux)?.commit(store)?;
+    let subscriptions = files
+        .iter()
+        .flat_map(|(peer, f)| {
+            f.subscribers.iter().map(|s| ServerLink {
+                subscriber: s.pane,
+                subscriber_name: name_of(store, s.pane),
+                peer: *peer,
+                peer_name: name_of(store, *peer),
+                kinds: kinds_or_default(&s.kinds),
+                since_ts: s.since_ts,
+            })
+        })
+        .collect();
+    Ok(Report::Server(ServerList { subscriptions }))
+}
+
+fn render_server(store: &Store, r: &ServerList, out: &mut String) {
+    if r.subscriptions.is_empty() {
+        let _ = writeln!(out, "no subscriptions on this tmux server");
     }
-    if pretty {
-        if all.is_empty() {
-            let _ = writeln!(out, "no subscriptions on this tmux server");
-        }
-        for (peer, f) in &files {
-            for s in &f.subscribers {
-                let _ = writeln!(
-                    out,
-                    "{:<24} gets notices about {:<24} {}",
-                    label(store, s.pane),
-                    label(store, *peer),
-                    kinds_or_default(&s.kinds).join(",")
-                );
-            }
-        }
-    } else {
-        return Ok(Reply::Json(json!({"subscriptions": all})));
+    for s in &r.subscriptions {
+        let _ = writeln!(
+            out,
+            "{:<24} gets notices about {:<24} {}",
+            label(store, s.subscriber),
+            label(store, s.peer),
+            s.kinds.join(",")
+        );
     }
-    Ok(Reply::Text(out))
 }
 
 #[cfg(test)]

@@ -31,6 +31,15 @@ pub fn name_of(store: &Store, pane: PaneId) -> Option<String> {
     store.read_registry(pane).and_then(|r| r.name)
 }
 
+/// `%3, %7`.
+fn ids(panes: &[PaneId]) -> String {
+    panes
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `%7 (reviewer)`, or `%7` for a pane without a name.
 pub fn label(store: &Store, pane: PaneId) -> String {
     match name_of(store, pane) {
@@ -105,10 +114,7 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
         ))),
         many => Err(Fail::usage(format!(
             "name {target:?} is ambiguous: panes {}; use a pane id",
-            many.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            ids(many)
         ))),
     }
 }
@@ -218,10 +224,7 @@ fn operator(store: &Store) -> Result<PaneId> {
         )),
         many => Err(Fail::usage(format!(
             "several panes have role operator ({}) and none claimed it: run `orch tell --claim-operator` in the right one",
-            many.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            ids(many)
         ))),
     }
 }

@@ -54,13 +54,7 @@ enum Mode {
 impl Waiter {
     /// Watch `dir` (not recursively). Never fails: falls back to polling.
     pub fn new(dir: &Path) -> Waiter {
-        let poll = Duration::from_millis(
-            std::env::var(POLL_MS_ENV)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .filter(|&n| n > 0)
-                .unwrap_or(50),
-        );
+        let poll = Duration::from_millis(crate::env::positive(POLL_MS_ENV, 50));
         if std::env::var(POLL_ENV).is_ok_and(|v| v == "1") {
             say_polling(&format!("{POLL_ENV}=1 is set"), poll);
             return Waiter {

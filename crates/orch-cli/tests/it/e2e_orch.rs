@@ -28,6 +28,17 @@ fn json_out(o: &Output) -> Value {
     serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
 }
 
+/// Wait for a `tell --wait` started earlier: it exits 0, delivered, with
+/// this reply; its JSON.
+fn delivered_reply(waiting: std::process::Child, reply: &str) -> Value {
+    let o = waiting.wait_with_output().unwrap();
+    assert_code(&o, 0);
+    let v = json_out(&o);
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(v["reply"], reply, "{v}");
+    v
+}
+
 /// `orch-spawn claude --window --cwd <project> ARGS…`; (output, JSON).
 fn spawn_claude(ce: &ClaudeEnv, args: &[&str]) -> (Output, Value) {
     let o = ce
@@ -269,11 +280,7 @@ fn tell_to_a_busy_agent_queues_or_waits() {
     assert_eq!(ce.mock.main_turns().len(), 1);
 
     ce.mock.release();
-    let o = waiting.wait_with_output().unwrap();
-    assert_code(&o, 0);
-    let v = json_out(&o);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["reply"], "reply to C", "{v}");
+    let v = delivered_reply(waiting, "reply to C");
     assert!(v["waited_ms"].as_f64().unwrap() > 1000.0, "{v}");
 
     let prompts = ce.texts(&pane, "prompt", "prompt");
@@ -361,11 +368,7 @@ fn permission_prompt_blocks_and_refuses_tells() {
         "typed into the dialog"
     );
     ce.tmux(&["send-keys", "-t", &pane, "1"]);
-    let o = waiting.wait_with_output().unwrap();
-    assert_code(&o, 0);
-    let v = json_out(&o);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["reply"], "and the follow-up is done", "{v}");
+    delivered_reply(waiting, "and the follow-up is done");
     assert!(made.exists(), "the approved command did not run");
     let replies = ce.texts(&pane, "stop", "reply");
     assert_eq!(
@@ -779,11 +782,7 @@ fn two_queued_prompts_are_answered_in_one_turn() {
         std::thread::sleep(Duration::from_millis(20));
     }
     ce.mock.release();
-    let o = waiting.wait_with_output().unwrap();
-    assert_code(&o, 0);
-    let v = json_out(&o);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["reply"], "one reply to B and C", "{v}");
+    delivered_reply(waiting, "one reply to B and C");
 
     let prompts = ce.texts(&pane, "prompt", "prompt");
     assert_eq!(

@@ -59,7 +59,7 @@ use crate::tmux::Tmux;
 use crate::watch::Waiter;
 pub use receipt::await_receipt;
 pub use sanitize::{INPUT_MAX, sanitize, text_from_bytes};
-pub use turn::{TurnEnd, wait_turn_end};
+pub use turn::{EndKind, TurnEnd, wait_turn_end};
 
 /// Prompts longer than this (bytes) go through a file and a pointer message.
 /// Claude Code took a 20 KiB bracketed paste intact (BRIEF §5); 64 KiB keeps
@@ -94,21 +94,14 @@ pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 pub(crate) const DIALOG_NOTIFICATIONS: &[&str] = &["permission_prompt", "elicitation_dialog"];
 
 pub fn paste_max() -> usize {
-    std::env::var(PASTE_MAX_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_PASTE_MAX)
+    crate::env::positive(PASTE_MAX_ENV, DEFAULT_PASTE_MAX as u64) as usize
 }
 
 pub fn enter_window() -> Duration {
-    Duration::from_millis(
-        std::env::var(ENTER_WINDOW_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_ENTER_WINDOW_MS),
-    )
+    Duration::from_millis(crate::env::positive(
+        ENTER_WINDOW_ENV,
+        DEFAULT_ENTER_WINDOW_MS,
+    ))
 }
 
 /// What to do when the target is mid-turn.

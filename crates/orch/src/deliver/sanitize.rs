@@ -51,17 +51,7 @@ fn skip_escape(it: &mut std::str::Chars<'_>) {
             // nF escape: intermediates, then one final byte.
             let _ = c;
             *it = look;
-            let mut look = it.clone();
-            while let Some(c) = look.next() {
-                match c {
-                    '\u{20}'..='\u{2f}' => *it = look.clone(),
-                    '\u{30}'..='\u{7e}' => {
-                        *it = look;
-                        return;
-                    }
-                    _ => return,
-                }
-            }
+            skip_sequence(it, '\u{20}'..='\u{2f}', '\u{30}'..='\u{7e}');
         }
         Some('\u{30}'..='\u{7e}') => *it = look,
         // A lone ESC (end of text, or before a control/non-ASCII char):
@@ -71,16 +61,26 @@ fn skip_escape(it: &mut std::str::Chars<'_>) {
 }
 
 fn skip_csi(it: &mut std::str::Chars<'_>) {
+    skip_sequence(it, '\u{20}'..='\u{3f}', '\u{40}'..='\u{7e}');
+}
+
+/// Skip the chars in `params`, then one in `finals`, which ends the
+/// sequence. Malformed (another char first): the sequence ends there and
+/// that char is kept.
+fn skip_sequence(
+    it: &mut std::str::Chars<'_>,
+    params: std::ops::RangeInclusive<char>,
+    finals: std::ops::RangeInclusive<char>,
+) {
     let mut look = it.clone();
     while let Some(c) = look.next() {
-        match c {
-            '\u{20}'..='\u{3f}' => *it = look.clone(),
-            '\u{40}'..='\u{7e}' => {
+        if params.contains(&c) {
+            *it = look.clone();
+        } else {
+            if finals.contains(&c) {
                 *it = look;
-                return;
             }
-            // Malformed: the sequence ends here; the char is kept.
-            _ => return,
+            return;
         }
     }
 }

@@ -13,12 +13,44 @@ use crate::store::{LogCursor, Store};
 use crate::tmux::Tmux;
 use crate::watch::{Waiter, Wake};
 
+/// What ended the wait for a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndKind {
+    Stop,
+    StopFailure,
+    /// A dialog notification: the turn is blocked on someone.
+    Notify,
+    SessionEnd,
+    /// The pane is gone.
+    Exited,
+    /// Nothing ended it before the deadline.
+    Timeout,
+}
+
+impl EndKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndKind::Stop => "stop",
+            EndKind::StopFailure => "stop_failure",
+            EndKind::Notify => "notify",
+            EndKind::SessionEnd => "session_end",
+            EndKind::Exited => "exited",
+            EndKind::Timeout => "timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for EndKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a turn ended, for `--wait`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TurnEnd {
-    /// `stop`, `stop_failure`, `notify` (a dialog), `session_end`,
-    /// `exited` (pane gone), or `timeout`.
-    pub kind: &'static str,
+    pub kind: EndKind,
     pub seq: Option<u64>,
     pub reply: Option<String>,
     pub reply_truncated: bool,
@@ -33,10 +65,10 @@ pub struct TurnEnd {
 impl TurnEnd {
     pub fn code(&self) -> Code {
         match self.kind {
-            "stop" => Code::Ok,
-            "stop_failure" | "notify" => Code::Blocked,
-            "session_end" | "exited" => Code::Exited,
-            _ => Code::Timeout,
+            EndKind::Stop => Code::Ok,
+            EndKind::StopFailure | EndKind::Notify => Code::Blocked,
+            EndKind::SessionEnd | EndKind::Exited => Code::Exited,
+            EndKind::Timeout => Code::Timeout,
         }
     }
 }
@@ -55,7 +87,7 @@ pub fn wait_turn_end(
     let waiter = Waiter::new(&store.layout().events_dir());
     let mut cursor = LogCursor::new(pane, after);
     let mut end = TurnEnd {
-        kind: "timeout",
+        kind: EndKind::Timeout,
         seq: None,
         reply: None,
         reply_truncated: false,
@@ -71,17 +103,17 @@ pub fn wait_turn_end(
             .with_context(|| format!("cannot read the event log of {pane}"))?
         {
             let kind = match ev.kind {
-                Some(Kind::Stop) => "stop",
-                Some(Kind::StopFailure) => "stop_failure",
+                Some(Kind::Stop) => EndKind::Stop,
+                Some(Kind::StopFailure) => EndKind::StopFailure,
                 Some(Kind::Notify)
                     if ev
                         .notification_type
                         .as_deref()
                         .is_some_and(|t| DIALOG_NOTIFICATIONS.contains(&t)) =>
                 {
-                    "notify"
+                    EndKind::Notify
                 }
-                Some(Kind::SessionEnd) | Some(Kind::Exited) => "session_end",
+                Some(Kind::SessionEnd) | Some(Kind::Exited) => EndKind::SessionEnd,
                 _ => continue,
             };
             end.kind = kind;
@@ -103,7 +135,7 @@ pub fn wait_turn_end(
         if let Wake::Timeout = waiter.wait(Some(deadline.min(now + RECHECK)))
             && tmux.pane_status(pane)?.is_none_or(|s| s.dead)
         {
-            end.kind = "exited";
+            end.kind = EndKind::Exited;
             end.reason = Some(format!("pane {pane} disappeared before the turn ended"));
             end.turn_ms = ms(start.elapsed());
             return Ok(end);
@@ -148,7 +180,7 @@ mod tests {
                 Instant::now() + Duration::from_secs(10),
             )
             .unwrap();
-            assert_eq!(end.kind, "stop");
+            assert_eq!(end.kind, EndKind::Stop);
             let rec = store.read_registry(pane).unwrap();
             assert_eq!(
                 rec.last_event.and_then(|l| l.kind),

@@ -22,7 +22,7 @@ use super::Approval;
 use super::assets::{CLAUDE_EVENTS, skill_files};
 use super::codex_toml::codex_remove;
 use super::glue::{self, Footprint, GLUES};
-use super::jsonfile::{JsonFile, write_backup, write_replace};
+use super::jsonfile::{JsonFile, write_backup};
 use super::jsonhooks::{self, Created, Removed};
 use super::manifest::{FileRecord, Manifest, SettingsRecord, TomlRecord, fnv64};
 use super::paths::{
@@ -30,6 +30,7 @@ use super::paths::{
 };
 use super::settings::diff_of;
 use crate::exit::Fail;
+use crate::paths::write_durable;
 
 /// What `orch-down` was asked (its flags that change what it does).
 #[derive(Debug, Clone, Default)]
@@ -440,7 +441,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
                 write_backup(&t.path, t.old.as_bytes(), mode)?;
             }
             match &t.new {
-                Some(new) => write_replace(&t.path, new.as_bytes(), mode, None),
+                Some(new) => write_durable(&t.path, new.as_bytes(), mode, None),
                 None => fs::remove_file(&t.path),
             }
             .with_context(|| format!("cannot write {}", t.path.display()))?;

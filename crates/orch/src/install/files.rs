@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::jsonfile;
 use super::manifest::{FileRecord, Manifest, fnv64};
 
 /// What `up` will do with one file it manages.
@@ -101,7 +100,7 @@ pub fn apply_file(plan: &FilePlan, manifest: &mut Manifest) -> Result<bool> {
             if let Some(dir) = plan.path.parent() {
                 create_dirs(dir, manifest)?;
             }
-            jsonfile::write_replace(&plan.path, &plan.data, plan.mode, None)
+            crate::paths::write_durable(&plan.path, &plan.data, plan.mode, None)
                 .with_context(|| format!("cannot write {}", plan.path.display()))?;
         }
         "unchanged" => {}

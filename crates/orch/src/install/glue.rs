@@ -113,8 +113,21 @@ pub fn skip(
 }
 
 /// Is the harness there at all: its config dir, or its binary on PATH?
-pub fn found(dir: &Path, bin: &str) -> bool {
+fn found(dir: &Path, bin: &str) -> bool {
     dir.is_dir() || which::which(bin).is_ok()
+}
+
+/// The `not_found` outcome when harness `bin` is not here (neither its
+/// config dir, shown as `shown`, nor its binary); `None` when it is.
+pub fn absent(bin: &'static str, dir: &Path, shown: &str) -> Option<Box<dyn GluePlan>> {
+    (!found(dir, bin)).then(|| {
+        skip(
+            bin,
+            "not_found",
+            None,
+            format!("{bin} is not on PATH and {shown} does not exist"),
+        )
+    })
 }
 
 /// The record of glue file `asset` rendered for `orch_hook`, as this build

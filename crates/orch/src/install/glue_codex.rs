@@ -12,11 +12,12 @@ use anyhow::{Context, Result};
 use super::assets::{hook_asset, render_template};
 use super::codex_toml::{codex_edit, codex_lines};
 use super::files::{FilePlan, apply_file, create_dirs, plan_file};
-use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, found, rendered_record, skip};
-use super::jsonfile::{write_backup, write_replace};
+use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, absent, rendered_record, skip};
+use super::jsonfile::write_backup;
 use super::manifest::{Manifest, TomlRecord};
 use super::paths::codex_dir;
 use super::settings::diff_of;
+use crate::paths::write_durable;
 
 pub const GLUE: Glue = Glue {
     harness: "codex",
@@ -46,13 +47,8 @@ struct CodexPlan {
 
 fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
     let dir = codex_dir()?;
-    if !found(&dir, "codex") {
-        return Ok(skip(
-            "codex",
-            "not_found",
-            None,
-            "codex is not on PATH and ~/.codex does not exist",
-        ));
+    if let Some(absent) = absent("codex", &dir, "~/.codex") {
+        return Ok(absent);
     }
     let template =
         hook_asset("codex/notify.sh").context("codex glue is missing from this build")?;
@@ -147,12 +143,12 @@ impl GluePlan for CodexPlan {
             if let Some(old) = &self.old {
                 let mode = fs::metadata(config)?.permissions().mode() & 0o7777;
                 write_backup(config, old.as_bytes(), mode)?;
-                write_replace(config, new.as_bytes(), mode, None)
+                write_durable(config, new.as_bytes(), mode, None)
             } else {
                 if let Some(dir) = config.parent() {
                     create_dirs(dir, manifest)?;
                 }
-                write_replace(config, new.as_bytes(), 0o600, None)
+                write_durable(config, new.as_bytes(), 0o600, None)
             }
             .with_context(|| format!("cannot write {}", config.display()))?;
         }

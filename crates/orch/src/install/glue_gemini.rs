@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::assets::specs_from_fragment;
-use super::glue::{Footprint, Glue, GluePlan, found, skip};
+use super::glue::{Footprint, Glue, GluePlan, absent, skip};
 use super::jsonhooks::HookSpec;
 use super::manifest::Manifest;
 use super::paths::gemini_dir;
@@ -38,13 +38,8 @@ pub fn gemini_specs(orch_hook: &Path) -> Vec<HookSpec> {
 
 fn plan(orch_hook: &Path, _: &Manifest) -> Result<Box<dyn GluePlan>> {
     let dir = gemini_dir()?;
-    if !found(&dir, "gemini") {
-        return Ok(skip(
-            "gemini",
-            "not_found",
-            None,
-            "gemini is not on PATH and ~/.gemini does not exist",
-        ));
+    if let Some(absent) = absent("gemini", &dir, "~/.gemini") {
+        return Ok(absent);
     }
     let path = dir.join("settings.json");
     match JsonPlan::new("gemini", &path, gemini_specs(orch_hook)) {

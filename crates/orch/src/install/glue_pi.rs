@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use super::assets::{hook_asset, render_template};
 use super::files::{FilePlan, apply_file, plan_file};
-use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, found, rendered_record, skip};
+use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, absent, rendered_record, skip};
 use super::manifest::Manifest;
 use super::paths::pi_agent_dir;
 
@@ -25,13 +25,8 @@ fn extension_path() -> Result<PathBuf> {
 
 fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
     let dir = pi_agent_dir()?;
-    if !found(&dir, "pi") {
-        return Ok(skip(
-            "pi",
-            "not_found",
-            None,
-            "pi is not on PATH and ~/.pi/agent does not exist",
-        ));
+    if let Some(absent) = absent("pi", &dir, "~/.pi/agent") {
+        return Ok(absent);
     }
     let template = hook_asset("pi/orch.ts").context("pi glue is missing from this build")?;
     let plan = plan_file(

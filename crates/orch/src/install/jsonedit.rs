@@ -71,6 +71,55 @@ impl Parser<'_> {
         None
     }
 
+    /// After an opening bracket: the items up to `close`, separated by
+    /// commas (none at all is fine, a trailing comma is not).
+    fn items<T>(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&close) {
+            self.i += 1;
+            return Some(out);
+        }
+        loop {
+            out.push(item(self)?);
+            self.ws();
+            match *self.s.get(self.i)? {
+                b',' => self.i += 1,
+                c if c == close => {
+                    self.i += 1;
+                    return Some(out);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `"key": value` inside an object.
+    fn member(&mut self, depth: usize) -> Option<Member> {
+        self.ws();
+        let key_start = self.i;
+        self.string()?;
+        let key_end = self.i;
+        let key: String = serde_json::from_slice(&self.s[key_start..key_end]).ok()?;
+        self.ws();
+        if self.s.get(self.i) != Some(&b':') {
+            return None;
+        }
+        self.i += 1;
+        let value = self.value(depth + 1)?;
+        Some(Member {
+            key,
+            key_start,
+            key_end,
+            value,
+        })
+    }
+
     fn value(&mut self, depth: usize) -> Option<Node> {
         if depth > 200 {
             return None;
@@ -78,67 +127,8 @@ impl Parser<'_> {
         self.ws();
         let start = self.i;
         let kind = match *self.s.get(self.i)? {
-            b'{' => {
-                self.i += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        let key_start = self.i;
-                        self.string()?;
-                        let key_end = self.i;
-                        let key: String =
-                            serde_json::from_slice(&self.s[key_start..key_end]).ok()?;
-                        self.ws();
-                        if self.s.get(self.i) != Some(&b':') {
-                            return None;
-                        }
-                        self.i += 1;
-                        let value = self.value(depth + 1)?;
-                        members.push(Member {
-                            key,
-                            key_start,
-                            key_end,
-                            value,
-                        });
-                        self.ws();
-                        match self.s.get(self.i)? {
-                            b',' => self.i += 1,
-                            b'}' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                NodeKind::Object(members)
-            }
-            b'[' => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                } else {
-                    loop {
-                        items.push(self.value(depth + 1)?);
-                        self.ws();
-                        match self.s.get(self.i)? {
-                            b',' => self.i += 1,
-                            b']' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                NodeKind::Array(items)
-            }
+            b'{' => NodeKind::Object(self.items(b'}', |p| p.member(depth))?),
+            b'[' => NodeKind::Array(self.items(b']', |p| p.value(depth + 1))?),
             b'"' => {
                 self.string()?;
                 NodeKind::Scalar

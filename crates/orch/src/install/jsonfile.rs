@@ -256,7 +256,7 @@ impl JsonFile {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let owner = fs::metadata(&self.target).ok().map(|m| (m.uid(), m.gid()));
-        write_replace(&self.target, data, self.mode.unwrap_or(0o600), owner)
+        crate::paths::write_durable(&self.target, data, self.mode.unwrap_or(0o600), owner)
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(backup_path)
     }
@@ -345,17 +345,6 @@ pub fn write_backup(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {
         }
     }
     anyhow::bail!("cannot find a free backup name for {}", path.display())
-}
-
-/// Temp file beside `path`, fsync, rename over `path`
-/// ([`crate::paths::write_durable`]).
-pub fn write_replace(
-    path: &Path,
-    data: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> io::Result<()> {
-    crate::paths::write_durable(path, data, mode, owner)
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::event::Kind;
+use crate::json::type_name;
 use crate::shellwords;
 
 /// One handler orch wants registered.
@@ -99,13 +100,16 @@ fn is_orch_handler(handler: &Value, also: &[String]) -> bool {
 /// description of the first unexpected shape.
 pub fn validate(root: &Value, events: &[&str]) -> Result<(), String> {
     let Some(obj) = root.as_object() else {
-        return Err(format!("the top level is {}, not an object", kind_of(root)));
+        return Err(format!(
+            "the top level is {}, not an object",
+            type_name(root)
+        ));
     };
     let Some(hooks) = obj.get("hooks") else {
         return Ok(());
     };
     let Some(hooks) = hooks.as_object() else {
-        return Err(format!("\"hooks\" is {}, not an object", kind_of(hooks)));
+        return Err(format!("\"hooks\" is {}, not an object", type_name(hooks)));
     };
     for event in events {
         let Some(groups) = hooks.get(*event) else {
@@ -114,14 +118,14 @@ pub fn validate(root: &Value, events: &[&str]) -> Result<(), String> {
         let Some(groups) = groups.as_array() else {
             return Err(format!(
                 "\"hooks.{event}\" is {}, not an array",
-                kind_of(groups)
+                type_name(groups)
             ));
         };
         for (i, group) in groups.iter().enumerate() {
             let Some(group) = group.as_object() else {
                 return Err(format!(
                     "\"hooks.{event}[{i}]\" is {}, not an object",
-                    kind_of(group)
+                    type_name(group)
                 ));
             };
             match group.get("hooks") {
@@ -130,14 +134,14 @@ pub fn validate(root: &Value, events: &[&str]) -> Result<(), String> {
                     {
                         return Err(format!(
                             "\"hooks.{event}[{i}].hooks[{j}]\" is {}, not an object",
-                            kind_of(h)
+                            type_name(h)
                         ));
                     }
                 }
                 Some(other) => {
                     return Err(format!(
                         "\"hooks.{event}[{i}].hooks\" is {}, not an array",
-                        kind_of(other)
+                        type_name(other)
                     ));
                 }
                 None => {
@@ -147,17 +151,6 @@ pub fn validate(root: &Value, events: &[&str]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// What [`merge`] did to one event.
@@ -387,21 +380,14 @@ mod tests {
     use serde_json::json;
 
     fn specs(path: &str) -> Vec<HookSpec> {
-        [
-            ("SessionStart", "session_start"),
-            ("UserPromptSubmit", "prompt"),
-            ("Stop", "stop"),
-            ("StopFailure", "stop_failure"),
-            ("Notification", "notify"),
-            ("SessionEnd", "session_end"),
-        ]
-        .iter()
-        .map(|(e, k)| HookSpec {
-            event: e.to_string(),
-            command: format!("{path} {k}"),
-            timeout: Some(10),
-        })
-        .collect()
+        crate::harness::claude::HOOK_EVENTS
+            .iter()
+            .map(|(e, k)| HookSpec {
+                event: e.to_string(),
+                command: format!("{path} {k}"),
+                timeout: Some(10),
+            })
+            .collect()
     }
 
     fn all_events() -> Vec<String> {

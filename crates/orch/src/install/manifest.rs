@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::jsonfile;
 use super::paths::manifest_path;
 
 /// What `orch up` installed: `$ORCH_CONFIG_DIR/install.json`. `orch down`
@@ -108,7 +107,7 @@ impl Manifest {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        jsonfile::write_replace(&p, text.as_bytes(), 0o600, None)
+        crate::paths::write_durable(&p, text.as_bytes(), 0o600, None)
             .with_context(|| format!("cannot write {}", p.display()))?;
         Ok(p)
     }

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::doctor_checks::HookCheck;
-use super::jsonfile::write_replace;
 use super::jsonhooks;
 use crate::event::Kind;
+use crate::paths::write_durable;
 use crate::server::Server;
 
 /// One hook run inside the probe pane.
@@ -184,12 +184,7 @@ fn run_probe(
         for s in &mut steps {
             s.payload = synthetic_payload(&s.event, &session, &tmp);
         }
-        write_replace(
-            &tmp.join("plan.json"),
-            &serde_json::to_vec(&steps)?,
-            0o600,
-            None,
-        )?;
+        write_json(&tmp.join("plan.json"), &steps)?;
         let sock = tmp.join("tmux.sock");
         let exe = std::env::current_exe().context("cannot find orch-doctor's own path")?;
         let out = Command::new("tmux")
@@ -326,11 +321,16 @@ pub fn probe_run(dir: &Path) -> Result<()> {
         };
         outcomes.push(outcome);
     }
-    write_replace(
-        &dir.join("result.json"),
-        &serde_json::to_vec(&outcomes)?,
+    write_json(&dir.join("result.json"), &outcomes)?;
+    Ok(())
+}
+
+/// The probe's plan and result files, private to the user.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    Ok(write_durable(
+        path,
+        &serde_json::to_vec(value)?,
         0o600,
         None,
-    )?;
-    Ok(())
+    )?)
 }

@@ -141,12 +141,7 @@ pub fn append(store: &Store, sub: PaneId, notice: &Notice) -> Result<()> {
     };
     let mut n = notice.clone();
     n.n = last + 1;
-    let mut line = Vec::with_capacity(256);
-    if torn {
-        line.push(b'\n');
-    }
-    serde_json::to_writer(&mut line, &n)?;
-    line.push(b'\n');
+    let line = crate::store::json_line(&n, torn)?;
     file.write_all(&line)
         .with_context(|| format!("cannot append to {}", p.display()))
 }

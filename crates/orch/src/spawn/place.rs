@@ -82,6 +82,16 @@ impl Placement {
     }
 }
 
+/// Run a tmux command that makes a pane (`split-window`, `new-window`,
+/// `new-session`) around the placeholder, asking it to print the new pane's
+/// id; tmux's own error is passed back for the caller to interpret.
+fn new_pane<S: AsRef<str>>(tmux: &Tmux, args: &[S]) -> Result<String> {
+    let mut argv: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    argv.extend(["-P", "-F", "#{pane_id}"]);
+    argv.extend(PLACEHOLDER);
+    tmux.run(&argv)
+}
+
 fn pane_from(out: &str) -> Result<PaneId> {
     let id = out.trim();
     id.parse()
@@ -95,12 +105,12 @@ pub fn create(tmux: &Tmux, placement: Placement, cwd: &Path, title: &str) -> Res
     let push = |args: &mut Vec<String>, a: &[&str]| args.extend(a.iter().map(|s| s.to_string()));
     match placement {
         Placement::Split(pos, of) => {
-            push(&mut args, &["split-window", "-d", "-P", "-F", "#{pane_id}"]);
+            push(&mut args, &["split-window", "-d"]);
             push(&mut args, pos.flags());
             push(&mut args, &["-t", &of.to_string(), "-c", &cwd]);
         }
         Placement::Window(after) => {
-            push(&mut args, &["new-window", "-d", "-P", "-F", "#{pane_id}"]);
+            push(&mut args, &["new-window", "-d"]);
             if let Some(p) = after {
                 // new-window wants a window, not a pane: the caller's.
                 let w = tmux.run([
@@ -116,8 +126,7 @@ pub fn create(tmux: &Tmux, placement: Placement, cwd: &Path, title: &str) -> Res
         }
         Placement::Headless => return create_headless(tmux, &cwd, title),
     }
-    push(&mut args, PLACEHOLDER);
-    match tmux.run(&args) {
+    match new_pane(tmux, &args) {
         Ok(out) => pane_from(&out),
         Err(e) if e.to_string().contains("no space for new pane") => bail!(
             "no room to split {}: the window is too small; use --window or --headless, or close a pane",
@@ -133,26 +142,16 @@ pub fn create(tmux: &Tmux, placement: Placement, cwd: &Path, title: &str) -> Res
 fn create_headless(tmux: &Tmux, cwd: &str, title: &str) -> Result<PaneId> {
     // Two spawns may race to create the session: whoever loses adds a window.
     for _ in 0..2 {
-        let mut args = vec![
-            "new-window",
-            "-d",
-            "-P",
-            "-F",
-            "#{pane_id}",
-            "-t",
-            "orch-headless:",
-            "-n",
-            title,
-            "-c",
-            cwd,
-        ];
-        args.extend(PLACEHOLDER);
-        match tmux.run(&args) {
+        let at = ["-n", title, "-c", cwd];
+        match new_pane(
+            tmux,
+            &[&["new-window", "-d", "-t", "orch-headless:"][..], &at].concat(),
+        ) {
             Ok(out) => return pane_from(&out),
             Err(e) if !e.to_string().contains("can't find session") => return Err(e),
             Err(_) => {}
         }
-        let mut args = vec![
+        let session = [
             "new-session",
             "-d",
             "-s",
@@ -161,16 +160,8 @@ fn create_headless(tmux: &Tmux, cwd: &str, title: &str) -> Result<PaneId> {
             "200",
             "-y",
             "50",
-            "-P",
-            "-F",
-            "#{pane_id}",
-            "-n",
-            title,
-            "-c",
-            cwd,
         ];
-        args.extend(PLACEHOLDER);
-        match tmux.run(&args) {
+        match new_pane(tmux, &[&session[..], &at].concat()) {
             Ok(out) => return pane_from(&out),
             Err(e) if e.to_string().contains("duplicate session") => continue,
             Err(e) => return Err(e),
@@ -341,17 +332,8 @@ pub fn hide(tmux: &Tmux, pane: PaneId) -> Result<()> {
     let placeholder = if has {
         None
     } else {
-        let mut args = vec![
-            "new-session",
-            "-d",
-            "-s",
-            HEADLESS_SESSION,
-            "-P",
-            "-F",
-            "#{pane_id}",
-        ];
-        args.extend(PLACEHOLDER);
-        Some(pane_from(&tmux.run(&args)?)?)
+        let session = ["new-session", "-d", "-s", HEADLESS_SESSION];
+        Some(pane_from(&new_pane(tmux, &session)?)?)
     };
     // A pane alone in its window moves with its window; others break out.
     let moved = if panes.trim() == "1" {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::audit::AuditRecord;
-use crate::deliver::{PromptFile, Receipt, Status, TurnEnd};
+use crate::deliver::{EndKind, PromptFile, Receipt, Status, TurnEnd};
 use crate::exit::Code;
 use crate::pane::PaneId;
 
@@ -54,7 +54,7 @@ pub struct TellReport {
 pub struct TurnReport {
     /// `stop`, `stop_failure`, `notify`, `session_end`, `exited`; null when
     /// the wait timed out.
-    pub stop_kind: Option<&'static str>,
+    pub stop_kind: Option<EndKind>,
     pub reply: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reply_truncated: bool,
@@ -111,7 +111,7 @@ impl TellReport {
 
     pub(super) fn add_turn(&mut self, t: &TurnEnd, target: PaneId, timeout: Duration) {
         self.code = t.code();
-        let timed_out = t.kind == "timeout";
+        let timed_out = t.kind == EndKind::Timeout;
         self.turn = Some(TurnReport {
             stop_kind: (!timed_out).then_some(t.kind),
             reply: t.reply.clone(),
@@ -125,11 +125,11 @@ impl TellReport {
             end_reason: t.reason.clone(),
         });
         match t.kind {
-            "timeout" => self.notes.push(format!(
+            EndKind::Timeout => self.notes.push(format!(
                 "delivered, but the turn did not end within --timeout {}s (listen for it: orch listen {target})",
                 timeout.as_secs_f64()
             )),
-            "stop" => {}
+            EndKind::Stop => {}
             _ => self.notes.push(format!(
                 "the turn ended with {}: {}",
                 t.kind,
