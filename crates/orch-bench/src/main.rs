@@ -17,6 +17,7 @@ mod hook;
 mod listen;
 mod spawn;
 mod stats;
+mod stress;
 mod subscribe;
 mod survey;
 mod tell;
@@ -62,6 +63,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "tell",
         "tell → receipt on echo agents, one by one and 20 at once",
         tell::run,
+    ),
+    (
+        "stress",
+        "kill storms, a full disk, the settings race (all 0 lost)",
+        stress::run,
     ),
     (
         "claude",

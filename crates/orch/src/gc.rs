@@ -4,7 +4,8 @@
 //! `tmux list-panes -a` answer is marked `gone_ts` (survey shows it as
 //! `gone` once); on a later pass, at least [`grace`] after it was marked,
 //! its files are deleted. A server directory whose tmux server process is
-//! dead is deleted whole.
+//! dead (or whose socket now belongs to a restarted server) is deleted
+//! whole.
 
 use std::collections::HashSet;
 use std::fs;
@@ -33,6 +34,8 @@ pub struct GcReport {
     pub marked: Vec<PaneId>,
     /// Deleted.
     pub removed: Vec<PaneId>,
+    /// Killed writers' temp files removed.
+    pub temps_removed: usize,
 }
 
 /// Collect panes of `store` that are not in `live` (one `list-panes -a`).
@@ -84,7 +87,29 @@ pub fn collect_listed_at(store: &Store, live: &[PaneId], listed_ns: u64) -> GcRe
     }
     // Subscriptions to or from panes missing from the listing end here.
     crate::subs::collect_garbage(store, &live.iter().copied().collect::<Vec<_>>(), listed_ns);
+    report.temps_removed = remove_stale_temps(store);
     report
+}
+
+/// A temp file lives for microseconds (written, then renamed); one this
+/// old, or whose writer's pid is gone, was left by a killed writer.
+const TEMP_MAX_AGE_NS: u64 = 10 * 60 * 1_000_000_000;
+
+/// Remove killed writers' temp files (`.<name>.<pid>.<random>.tmp`) from
+/// every directory orch writes them in.
+fn remove_stale_temps(store: &Store) -> usize {
+    let l = store.layout();
+    [
+        l.panes_dir(),
+        l.inbox_dir(),
+        l.subs_dir(),
+        l.dir().to_path_buf(),
+        store.root().to_path_buf(),
+        crate::layout::spawn_glue_dir(store.root()),
+    ]
+    .iter()
+    .map(|d| crate::paths::remove_stale_temps(d, TEMP_MAX_AGE_NS))
+    .sum()
 }
 
 /// When `pane`'s registry record or log last changed (ns; 0 if neither exists).
@@ -105,7 +130,7 @@ pub fn collect_dead_servers(root: &std::path::Path) -> Vec<String> {
         return removed;
     };
     for e in rd.flatten() {
-        let info = fs::read(crate::layout::Layout::at(e.path()).server_json())
+        let info = crate::paths::read(&crate::layout::Layout::at(e.path()).server_json())
             .ok()
             .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok());
         let Some(info) = info else { continue };
@@ -115,11 +140,12 @@ pub fn collect_dead_servers(root: &std::path::Path) -> Vec<String> {
         ) else {
             continue;
         };
-        let server = Server {
-            socket: socket.into(),
-            pid: pid as u32,
-        };
-        if !server.is_alive() && fs::remove_dir_all(e.path()).is_ok() {
+        // Dead: its pid is gone, or its socket now belongs to another
+        // instance (a restarted server that got the same pid).
+        let server = Server::new(socket, pid as u32);
+        let name = e.file_name().to_string_lossy().into_owned();
+        let replaced = server.instance.is_some() && server.key() != name;
+        if (!server.is_alive() || replaced) && fs::remove_dir_all(e.path()).is_ok() {
             removed.push(e.file_name().to_string_lossy().into_owned());
         }
     }

@@ -7,6 +7,7 @@ mod e2e_claude;
 mod e2e_orch;
 mod hook;
 mod listen;
+mod safety;
 mod spawn;
 mod subscribe;
 mod suite;
@@ -30,10 +31,7 @@ mod prelude {
     impl OrchState for TestEnv {
         fn store(&self) -> orch::store::Store {
             let s = self.server();
-            let server = orch::server::Server {
-                socket: s.socket.clone(),
-                pid: s.pid,
-            };
+            let server = orch::server::Server::new(s.socket.clone(), s.pid);
             orch::store::Store::open_in(&self.state, &server).unwrap()
         }
     }
