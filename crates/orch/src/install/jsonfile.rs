@@ -141,22 +141,23 @@ impl std::fmt::Display for Changed {
 
 impl std::error::Error for Changed {}
 
-/// How often a change is computed again when another writer keeps
-/// changing the file, and the pause between tries.
-const CHANGE_TRIES: usize = 50;
-const CHANGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(15);
+/// How long a change is computed again while another writer keeps
+/// changing the file, and the pause between tries (plus jitter).
+const CHANGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+const CHANGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Run `attempt` (load, compute, commit) until it does not fail with
-/// [`Changed`], a bounded number of times.
+/// [`Changed`], for up to [`CHANGE_BUDGET`]. Each try's window (first read
+/// to last re-read) spans two fsyncs, so against a writer that rewrites the
+/// file every few milliseconds it takes a few tries to land in a gap.
 pub fn retry_on_change<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut tries = 0;
+    let start = std::time::Instant::now();
     loop {
         match attempt() {
-            Err(e) if e.downcast_ref::<Changed>().is_some() && tries < CHANGE_TRIES => {
-                tries += 1;
-                // A little jitter, so two retrying writers do not keep
-                // meeting at the same moment.
-                let jitter = crate::paths::random_u64() % 10;
+            Err(e) if e.downcast_ref::<Changed>().is_some() && start.elapsed() < CHANGE_BUDGET => {
+                // Jitter, so two retrying writers do not keep meeting at
+                // the same moment.
+                let jitter = crate::paths::random_u64() % 20;
                 std::thread::sleep(CHANGE_PAUSE + std::time::Duration::from_millis(jitter));
             }
             r => return r,
