@@ -18,6 +18,7 @@ mod listen;
 mod remote;
 mod spawn;
 mod stats;
+mod stress;
 mod subscribe;
 mod survey;
 mod tell;
@@ -68,6 +69,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "remote",
         "tell --wait / listen wake / survey --hosts over a real sshd (--runs N)",
         remote::run,
+    ),
+    (
+        "stress",
+        "kill storms, a full disk, the settings race (all 0 lost)",
+        stress::run,
     ),
     (
         "claude",

@@ -38,10 +38,7 @@ pub fn with_tmux(first: Option<&str>, needs: &[&str]) -> Result<TestEnv> {
 /// orch's name for the world's tmux server.
 pub fn server(env: &TestEnv) -> orch::server::Server {
     let s = env.server();
-    orch::server::Server {
-        socket: s.socket.clone(),
-        pid: s.pid,
-    }
+    orch::server::Server::new(s.socket.clone(), s.pid)
 }
 
 /// orch's store for the world's tmux server.

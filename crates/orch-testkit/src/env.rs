@@ -14,8 +14,9 @@ use crate::tmux::{TmuxServer, have_tmux, shut_down};
 pub enum Tmux {
     /// None: no `TMUX` in the environment.
     None,
-    /// A `TMUX` naming a server that does not exist: enough for hooks and
-    /// listeners, which never call tmux when `TMUX` is set.
+    /// A `TMUX` naming a server that does not exist (a socket file nobody
+    /// listens on): enough for hooks and listeners, which never call tmux
+    /// when `TMUX` is set.
     Fake,
     /// A private server on a socket in the world's dir.
     Private,
@@ -124,8 +125,13 @@ impl TestEnv {
         match opts.tmux {
             Tmux::None => {}
             Tmux::Fake => {
+                // A real socket file (nobody listens on it): orch only
+                // believes a `TMUX` whose socket exists and is a socket.
+                let socket = env.dir.path().join("fake.sock");
+                std::os::unix::net::UnixListener::bind(&socket)
+                    .map_err(|e| format!("{}: {e}", socket.display()))?;
                 env.tmux = Some(TmuxServer {
-                    socket: env.dir.path().join("fake.sock"),
+                    socket,
                     pid: std::process::id(),
                     owned: false,
                 })

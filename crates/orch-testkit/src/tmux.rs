@@ -39,13 +39,24 @@ impl TmuxServer {
         format!("{},{},0", self.socket.display(), self.pid)
     }
 
-    /// The state-dir key orch uses for this server (`docs/protocol.md`).
+    /// The state-dir key orch uses for this server (`docs/protocol.md`,
+    /// "Which tmux server"): `<socket name>-<pid>-<instance>`, computed here
+    /// from the documented rule, not by orch's code.
     pub fn key(&self) -> String {
-        format!(
-            "{}-{}",
-            self.socket.file_name().unwrap().to_string_lossy(),
-            self.pid
-        )
+        use std::os::unix::fs::MetadataExt;
+        let name = self.socket.file_name().unwrap().to_string_lossy();
+        match std::fs::metadata(&self.socket) {
+            Ok(m) => {
+                let text = format!("{}.{}.{}", m.ino(), m.mtime(), m.mtime_nsec());
+                let mut h: u64 = 0xcbf29ce484222325;
+                for b in text.bytes() {
+                    h ^= b as u64;
+                    h = h.wrapping_mul(0x100000001b3);
+                }
+                format!("{name}-{}-{:08x}", self.pid, (h ^ (h >> 32)) as u32)
+            }
+            Err(_) => format!("{name}-{}", self.pid),
+        }
     }
 }
 

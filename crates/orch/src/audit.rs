@@ -7,9 +7,8 @@
 //! `audit.jsonl.1` (replacing the previous generation) and a new one starts.
 //! The record's fields are documented in docs/tell.md ("Audit log").
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -107,24 +106,18 @@ pub fn append(root: &Path, rec: &AuditRecord) -> Result<()> {
 }
 
 fn append_bounded(root: &Path, rec: &AuditRecord, max: u64) -> Result<()> {
-    paths::ensure_private_dir(root)
-        .with_context(|| format!("cannot create state dir {}", root.display()))?;
+    paths::ensure_private_dir(root)?;
     let mut line = serde_json::to_vec(rec)?;
     line.push(b'\n');
     let lock_path = crate::layout::audit_lock(root);
     let _lock = FileLock::acquire(&lock_path)
         .with_context(|| format!("cannot lock {}", lock_path.display()))?;
     let p = path(root);
-    if fs::metadata(&p).is_ok_and(|m| m.len() > max) {
+    if fs::symlink_metadata(&p).is_ok_and(|m| m.len() > max) {
         fs::rename(&p, crate::layout::rotated(&p))
             .with_context(|| format!("cannot rotate {}", p.display()))?;
     }
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&p)
-        .with_context(|| format!("cannot open {}", p.display()))?;
+    let mut f = paths::open_append(&p).with_context(|| format!("cannot open {}", p.display()))?;
     f.write_all(&line)
         .with_context(|| format!("cannot append to {}", p.display()))
 }
@@ -169,7 +162,7 @@ impl Filter {
 pub fn read(root: &Path, filter: &Filter) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for p in [crate::layout::rotated(&path(root)), path(root)] {
-        let data = match fs::read(&p) {
+        let data = match paths::read(&p) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),

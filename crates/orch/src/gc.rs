@@ -32,6 +32,8 @@ pub struct GcReport {
     pub marked: Vec<PaneId>,
     /// Deleted.
     pub removed: Vec<PaneId>,
+    /// Killed writers' temp files removed.
+    pub temps_removed: usize,
 }
 
 /// Collect panes of `store` that are not in `live` (one `list-panes -a`).
@@ -83,7 +85,29 @@ pub fn collect_listed_at(store: &Store, live: &[PaneId], listed_ns: u64) -> GcRe
     }
     // Subscriptions to or from panes missing from the listing end here.
     crate::subs::collect_garbage(store, &live.iter().copied().collect::<Vec<_>>(), listed_ns);
+    report.temps_removed = remove_stale_temps(store);
     report
+}
+
+/// A temp file lives for microseconds (written, then renamed); one this
+/// old, or whose writer's pid is gone, was left by a killed writer.
+const TEMP_MAX_AGE_NS: u64 = 10 * 60 * 1_000_000_000;
+
+/// Remove killed writers' temp files (`.<name>.<pid>.<random>.tmp`) from
+/// every directory orch writes them in.
+fn remove_stale_temps(store: &Store) -> usize {
+    let l = store.layout();
+    [
+        l.panes_dir(),
+        l.inbox_dir(),
+        l.subs_dir(),
+        l.dir().to_path_buf(),
+        store.root().to_path_buf(),
+        crate::layout::spawn_glue_dir(store.root()),
+    ]
+    .iter()
+    .map(|d| crate::paths::remove_stale_temps(d, TEMP_MAX_AGE_NS))
+    .sum()
 }
 
 /// When `pane`'s registry record or log last changed (ns; 0 if neither exists).

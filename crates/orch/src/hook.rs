@@ -17,6 +17,7 @@
 //! `notify` program gets its JSON that way).
 
 use std::io::{self, IsTerminal, Read};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -86,8 +87,18 @@ pub fn run(args: HookRequest) {
     }
 }
 
+/// How long the hook waits for more of a payload that is not yet a whole
+/// JSON value: in all (from the first read) and between two chunks. An
+/// agent writes its payload at once and closes the pipe; one that keeps
+/// the pipe open (or a stuck writer) must not hold up its own turn.
+const STDIN_TOTAL: Duration = Duration::from_secs(3);
+const STDIN_IDLE: Duration = Duration::from_millis(1000);
+
 /// Read stdin up to the bound. A terminal on stdin means nobody is piping a
-/// payload (someone ran the hook by hand): don't wait for one.
+/// payload (someone ran the hook by hand): don't wait for one. Reading
+/// stops at EOF, as soon as what was read is one complete JSON value (the
+/// pipe may stay open: `(echo '{}'; sleep 6) | orch-hook stop` returns at
+/// once), or when the writer goes quiet ([`STDIN_IDLE`], [`STDIN_TOTAL`]).
 fn read_payload() -> (Vec<u8>, bool) {
     let stdin = io::stdin();
     if stdin.is_terminal() {
@@ -95,14 +106,37 @@ fn read_payload() -> (Vec<u8>, bool) {
     }
     let mut buf = Vec::with_capacity(8192);
     let mut lock = stdin.lock();
-    let _ = (&mut lock)
-        .take(MAX_PAYLOAD as u64 + 1)
-        .read_to_end(&mut buf);
+    let start = Instant::now();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let left = STDIN_TOTAL.saturating_sub(start.elapsed()).min(STDIN_IDLE);
+        if left.is_zero() || !readable_within(&lock, left) {
+            break;
+        }
+        match lock.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > MAX_PAYLOAD || is_complete_json(&buf) {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
     let truncated = buf.len() > MAX_PAYLOAD;
     if truncated {
         buf.truncate(MAX_PAYLOAD);
-        // Drain so the agent writing the payload never sees EPIPE.
-        let _ = io::copy(&mut (&mut lock).take(MAX_DRAIN as u64), &mut io::sink());
+        // Drain so the agent writing the payload never sees EPIPE (bounded
+        // in size and, by the same quiet rule, in time).
+        let mut drained = 0;
+        while drained < MAX_DRAIN && readable_within(&lock, STDIN_IDLE) {
+            match lock.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
     }
     (buf, truncated)
 }
@@ -164,6 +198,34 @@ fn replace_lone_surrogates(s: &str) -> String {
     }
     out.push_str(&s[copied..]);
     out
+}
+
+/// Does `fd` have input (or EOF) within `wait`? A regular file or
+/// `/dev/null` always does.
+fn readable_within(fd: &impl std::os::fd::AsFd, wait: Duration) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let ms = PollTimeout::try_from(wait.as_millis().max(1) as u64).unwrap_or(PollTimeout::MAX);
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, ms) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // Not pollable: let the read decide.
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Is `buf` one whole JSON value (and only whitespace after it)? Only
+/// tried when it ends like an object or array does, so a large payload
+/// arriving in chunks is not parsed over and over.
+fn is_complete_json(buf: &[u8]) -> bool {
+    let end = buf.iter().rposition(|b| !b.is_ascii_whitespace());
+    if !end.is_some_and(|i| matches!(buf[i], b'}' | b']')) {
+        return false;
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(buf).is_ok()
 }
 
 fn str_field(v: &Value, key: &str, max: usize) -> Option<String> {

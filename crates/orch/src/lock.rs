@@ -4,26 +4,15 @@
 //! unlink a lock file while someone waits on it; after acquiring we check the
 //! file is still linked (`st_nlink > 0`, as jj does) and retry on a fresh one
 //! if not, so two processes can never both "hold" a pane through different
-//! inodes.
+//! inodes. Lock files are opened without following links
+//! ([`crate::paths::open_lock`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
-
-/// The lock file, created 0600 if missing and never truncated (its inode
-/// is what is locked).
-fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-}
 
 /// Held until dropped.
 #[derive(Debug)]
@@ -36,7 +25,7 @@ impl FileLock {
     /// Block until the lock on `path` is ours (creating the file 0600).
     pub fn acquire(path: &Path) -> io::Result<FileLock> {
         loop {
-            let file = open(path)?;
+            let file = crate::paths::open_lock(path)?;
             file.lock()?;
             if file.metadata()?.nlink() > 0 {
                 return Ok(FileLock {
@@ -49,7 +38,7 @@ impl FileLock {
 
     /// Take the lock if free now; `None` if someone else holds it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
-        let file = open(path)?;
+        let file = crate::paths::open_lock(path)?;
         match file.try_lock() {
             Ok(()) if file.metadata()?.nlink() > 0 => Ok(Some(FileLock {
                 file,

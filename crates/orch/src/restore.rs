@@ -126,9 +126,14 @@ pub fn dead_servers(root: &Path) -> Vec<DeadServer> {
         let server = Server {
             socket: socket.into(),
             pid: pid as u32,
+            instance: info
+                .get("instance")
+                .and_then(|i| i.as_str())
+                .map(str::to_string),
         };
-        // A live pid whose socket is gone is a reused pid, not our server.
-        if server.is_alive() && Path::new(socket).exists() {
+        // Alive only if its pid runs and its socket is still the one it
+        // made (a restarted server may reuse the socket and even the pid).
+        if server.is_alive() && server.same_instance() && Path::new(socket).exists() {
             continue;
         }
         let created_ts = info

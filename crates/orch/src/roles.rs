@@ -303,7 +303,7 @@ pub struct OperatorClaim {
 
 /// The pane that claimed the operator role on this server, if any.
 pub fn claimed_operator(store: &Store) -> Option<PaneId> {
-    let data = fs::read(store.layout().operator()).ok()?;
+    let data = paths::read(&store.layout().operator()).ok()?;
     serde_json::from_slice::<OperatorClaim>(&data)
         .ok()
         .map(|c| c.pane)

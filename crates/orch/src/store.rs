@@ -6,9 +6,9 @@
 //! Only logs live in `events/`, so a listener watching that one directory is
 //! woken by appends and nothing else.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -69,18 +69,22 @@ impl Store {
             server: server.clone(),
         };
         let l = &store.layout;
-        if !l.panes_dir().is_dir() || !l.events_dir().is_dir() {
-            for d in [
-                &store.root,
-                &l.dir().to_path_buf(),
-                &l.events_dir(),
-                &l.panes_dir(),
-            ] {
-                paths::ensure_private_dir(d)
-                    .with_context(|| format!("cannot create state dir {}", d.display()))?;
-            }
+        // Every open checks the root and the server dir (one lstat each):
+        // a dir someone else owns or can write is refused (docs/protocol.md,
+        // "Ownership and links"), even when it already exists.
+        let fresh = !l.server_json().exists();
+        for d in [
+            &store.root,
+            &l.dir().to_path_buf(),
+            &l.events_dir(),
+            &l.panes_dir(),
+        ] {
+            paths::ensure_private_dir(d)?;
+        }
+        if fresh {
             let info = serde_json::json!({
-                "socket": server.socket, "pid": server.pid, "created_ts": now_ns()
+                "socket": server.socket, "pid": server.pid,
+                "instance": server.instance, "created_ts": now_ns()
             });
             let _ = paths::write_atomic(&l.server_json(), info.to_string().as_bytes(), 0o600);
         }
@@ -179,7 +183,7 @@ impl Store {
         let (mut last, ends_clean) = last_seq_in(&file, size)?;
         if last.is_none() {
             // Fresh generation after rotation: the sequence carries on.
-            if let Ok(old) = File::open(self.layout.rotated_log(pane)) {
+            if let Ok(old) = paths::open_read(&self.layout.rotated_log(pane)) {
                 let len = old.metadata()?.len();
                 last = last_seq_in(&old, len)?.0;
             }
@@ -227,7 +231,7 @@ impl Store {
     }
 
     pub fn read_registry(&self, pane: PaneId) -> Option<PaneRecord> {
-        let data = fs::read(self.layout.registry(pane)).ok()?;
+        let data = paths::read(&self.layout.registry(pane)).ok()?;
         serde_json::from_slice(&data).ok()
     }
 
@@ -300,7 +304,7 @@ impl Store {
     pub fn read_events(&self, pane: PaneId, after: u64) -> Result<Vec<Event>> {
         let mut out = Vec::new();
         for p in [self.layout.rotated_log(pane), self.layout.log(pane)] {
-            match fs::read(&p) {
+            match paths::read(&p) {
                 Ok(data) => parse_complete_lines(&data, |ev| {
                     if ev.seq > after && out.last().is_none_or(|l: &Event| ev.seq > l.seq) {
                         out.push(ev);
@@ -316,7 +320,7 @@ impl Store {
     /// The seq of the newest event of `pane` (0 if none).
     pub fn last_seq(&self, pane: PaneId) -> Result<u64> {
         for p in [self.layout.log(pane), self.layout.rotated_log(pane)] {
-            if let Ok(f) = File::open(&p) {
+            if let Ok(f) = paths::open_read(&p) {
                 let len = f.metadata()?.len();
                 if let (Some(s), _) = last_seq_in(&f, len)? {
                     return Ok(s);
@@ -337,37 +341,39 @@ impl Store {
 }
 
 fn open_log_for_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .read(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
+    paths::open_append(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
-/// The seq of the last complete, parseable record in the first `size` bytes
-/// of `f`, and whether those bytes end with a newline (false means a writer
-/// died mid-record). Reads backwards in growing windows, so the usual cost is
-/// one 4 KiB read.
+/// The seq of the last parseable record in the first `size` bytes of `f`,
+/// and whether those bytes end with a newline (false means a writer died
+/// mid-record). An unterminated tail that parses counts: it is a whole
+/// record cut just before its `\n` (a full disk, a kill), which readers
+/// will take once the next writer ends its line, so its seq must not be
+/// given out again. Reads backwards in growing windows, so the usual cost
+/// is one 4 KiB read.
 fn last_seq_in(f: &File, size: u64) -> io::Result<(Option<u64>, bool)> {
     if size == 0 {
         return Ok((None, true));
     }
     let mut window = size.min(4096);
-    let mut ends_clean = true;
+    let mut ends_clean;
+    let mut tail_checked = false;
     loop {
         let start = size - window;
         let mut buf = vec![0u8; window as usize];
         f.read_exact_at(&mut buf, start)?;
-        if start + window == size {
-            ends_clean = buf.last() == Some(&b'\n');
-        }
+        ends_clean = buf.last() == Some(&b'\n');
         let mut lines: Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
         // The last piece is after the final newline: empty, or a torn record.
-        lines.pop();
+        let tail = lines.pop().unwrap_or_default();
         // The first piece may start mid-line unless the window reaches 0.
         let first_complete = if start == 0 { 0 } else { 1 };
+        if !tail_checked && (start == 0 || !lines.is_empty()) {
+            tail_checked = true;
+            if !ends_clean && let Ok(s) = serde_json::from_slice::<SeqOnly>(tail) {
+                return Ok((Some(s.seq), false));
+            }
+        }
         for line in lines.iter().skip(first_complete).rev() {
             if let Ok(s) = serde_json::from_slice::<SeqOnly>(line) {
                 return Ok((Some(s.seq), ends_clean));
@@ -448,12 +454,12 @@ impl LogCursor {
         if self.open.is_none() {
             // First look: replay the rotated generation too, if the cursor
             // may reach back into it.
-            if let Ok(data) = fs::read(store.layout.rotated_log(self.pane)) {
+            if let Ok(data) = paths::read(&store.layout.rotated_log(self.pane)) {
                 self.take_lines(&data, &mut out);
             }
         }
         loop {
-            let current_ino = match fs::metadata(&path) {
+            let current_ino = match fs::symlink_metadata(&path) {
                 Ok(m) => Some(m.ino()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
@@ -480,7 +486,7 @@ impl LogCursor {
                 // open the log under the lock), so move to the new one.
                 self.open = None;
             }
-            match File::open(&path) {
+            match paths::open_read(&path) {
                 Ok(file) => {
                     let ino = file.metadata()?.ino();
                     self.open = Some(OpenLog {
@@ -514,17 +520,12 @@ pub fn log_error(root: &Path, msg: &str) {
     if paths::ensure_private_dir(root).is_err() {
         return;
     }
-    if let Ok(m) = fs::metadata(&path)
+    if let Ok(m) = fs::symlink_metadata(&path)
         && m.len() > ERROR_LOG_MAX_BYTES
     {
         let _ = fs::rename(&path, crate::layout::rotated(&path));
     }
-    if let Ok(mut f) = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&path)
-    {
+    if let Ok(mut f) = paths::open_append(&path) {
         let line = serde_json::json!({"ts": now_ns(), "pid": std::process::id(), "error": msg});
         let _ = f.write_all(format!("{line}\n").as_bytes());
     }

@@ -68,7 +68,7 @@ impl Subscriber {
 
 pub(crate) fn lock_subs(store: &Store) -> Result<FileLock> {
     let dir = store.layout().subs_dir();
-    paths::ensure_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    paths::ensure_private_dir(&dir)?;
     let p = store.layout().subs_lock();
     FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
 }
@@ -84,7 +84,7 @@ pub(crate) fn load_all(store: &Store) -> BTreeMap<PaneId, SubsFile> {
         let Some(peer) = crate::layout::peer_of_subs_file(&e.file_name().to_string_lossy()) else {
             continue;
         };
-        if let Some(mut f) = fs::read(e.path())
+        if let Some(mut f) = paths::read(&e.path())
             .ok()
             .and_then(|d| serde_json::from_slice::<SubsFile>(&d).ok())
         {
@@ -334,7 +334,7 @@ impl Subscriptions {
 /// The subscribers of `peer` (one open; a missing file is no subscribers).
 pub fn subscribers_of(store: &Store, peer: PaneId) -> Result<Vec<Subscriber>> {
     let path = store.layout().subs(peer);
-    let data = match fs::read(&path) {
+    let data = match paths::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),

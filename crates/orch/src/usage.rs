@@ -77,7 +77,7 @@ pub struct UsageCache {
 
 impl UsageCache {
     pub fn load(store: &Store) -> UsageCache {
-        let panes = fs::read(store.layout().usage())
+        let panes = paths::read(&store.layout().usage())
             .ok()
             .and_then(|d| serde_json::from_slice(&d).ok())
             .unwrap_or_default();
@@ -251,14 +251,7 @@ mod tests {
     }
 
     fn store(dir: &Path) -> Store {
-        Store::open_in(
-            dir,
-            &Server {
-                socket: "/tmp/s".into(),
-                pid: 1,
-            },
-        )
-        .unwrap()
+        Store::open_in(dir, &Server::new("/tmp/s", 1)).unwrap()
     }
 
     #[test]

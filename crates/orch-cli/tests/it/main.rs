@@ -9,6 +9,7 @@ mod hook;
 mod listen;
 mod remote;
 mod restore;
+mod safety;
 mod spawn;
 mod subscribe;
 mod suite;
@@ -32,10 +33,7 @@ mod prelude {
     impl OrchState for TestEnv {
         fn store(&self) -> orch::store::Store {
             let s = self.server();
-            let server = orch::server::Server {
-                socket: s.socket.clone(),
-                pid: s.pid,
-            };
+            let server = orch::server::Server::new(s.socket.clone(), s.pid);
             orch::store::Store::open_in(&self.state, &server).unwrap()
         }
     }

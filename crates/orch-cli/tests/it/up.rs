@@ -1166,3 +1166,50 @@ fn glue_files_orch_created_leave_nothing_behind() {
         "orch's config dir held only orch's files"
     );
 }
+
+#[test]
+fn disable_all_hooks_is_warned_by_up_and_doctor() {
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    fs::create_dir_all(&env.claude_config).unwrap();
+    fs::write(settings(&env), "{\n  \"disableAllHooks\": true\n}\n").unwrap();
+    let o = env.run("orch", &["up"]);
+    assert_code(&o, 0);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(said.contains("disableAllHooks"), "up said nothing: {said}");
+    let o = env.run("orch-doctor", &["--no-probe"]);
+    let report = json_of(&o);
+    let warned = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("disableAllHooks"));
+    assert!(warned, "{report:#}");
+}
+
+#[test]
+fn concurrent_up_and_down_never_fail_to_lock() {
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    for _round in 0..3 {
+        let kids: Vec<_> = (0..10)
+            .map(|i| {
+                let args: &[&str] = if i % 2 == 0 {
+                    &["up", "--quiet"]
+                } else {
+                    &["down", "--yes", "--keep-state"]
+                };
+                env.cmd("orch")
+                    .args(args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for k in kids {
+            let o = k.wait_with_output().unwrap();
+            let err = stderr(&o);
+            assert!(!err.contains("cannot lock"), "{err}");
+            assert_eq!(o.status.code(), Some(0), "{err}");
+        }
+    }
+}

@@ -155,10 +155,7 @@ mod tests {
     #[test]
     fn turn_end_is_in_the_registry_when_the_wait_returns() {
         let dir = tempfile::tempdir().unwrap();
-        let server = crate::server::Server {
-            socket: dir.path().join("sock"),
-            pid: std::process::id(),
-        };
+        let server = crate::server::Server::new(dir.path().join("sock"), std::process::id());
         let store = Store::open_in(&dir.path().join("state"), &server).unwrap();
         let pane = PaneId(4);
         let mut prompt = Event::new(Kind::Prompt);

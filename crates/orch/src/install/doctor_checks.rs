@@ -77,6 +77,7 @@ pub fn check_hooks(
             path.display()
         ));
     }
+    warnings.extend(jsonhooks::disabled_hooks_warning(&file.value, path));
     let record = manifest.and_then(|m| m.settings_for(path));
     let none_at_all = CLAUDE_EVENTS
         .iter()

@@ -22,7 +22,7 @@ use super::Approval;
 use super::assets::{CLAUDE_EVENTS, skill_files};
 use super::codex_toml::codex_remove;
 use super::glue::{self, Footprint, GLUES};
-use super::jsonfile::{JsonFile, write_backup};
+use super::jsonfile::{JsonFile, retry_on_change, write_backup};
 use super::jsonhooks::{self, Created, Removed};
 use super::manifest::{FileRecord, Manifest, SettingsRecord, TomlRecord, fnv64};
 use super::paths::{
@@ -92,6 +92,33 @@ struct SettingsPlan {
     /// New content, or `None` to delete the file.
     new: Option<Vec<u8>>,
     action: &'static str,
+    /// What the manifest said about the file (to plan again).
+    rec: Option<SettingsRecord>,
+}
+
+impl SettingsPlan {
+    /// Write the planned change. When another program (Claude Code) wrote
+    /// the file since it was read, the removal is planned again on what it
+    /// wrote ([`retry_on_change`]), so its change is kept.
+    fn apply(&self) -> Result<Option<PathBuf>> {
+        let mut first = true;
+        retry_on_change(|| {
+            let fresh;
+            let plan = if std::mem::take(&mut first) {
+                self
+            } else {
+                fresh = plan_settings(&self.harness, &self.file.path, self.rec.as_ref())?;
+                &fresh
+            };
+            match (&plan.new, plan.action) {
+                (_, "unchanged") => Ok(None),
+                (Some(bytes), _) => plan.file.commit(bytes, true),
+                // orch created this file and nothing but orch's entries
+                // were in it: there is nothing of anyone's to back up.
+                (None, _) => plan.file.delete(false),
+            }
+        })
+    }
 }
 
 /// The events whose orch entries are removed from `harness`'s settings
@@ -151,6 +178,7 @@ fn plan_settings(harness: &str, path: &Path, rec: Option<&SettingsRecord>) -> Re
         removed,
         new,
         action,
+        rec: rec.cloned(),
     })
 }
 
@@ -406,12 +434,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
             None
         } else {
             report.changed = true;
-            match &s.new {
-                Some(bytes) => s.file.commit(bytes, true)?,
-                // orch created this file and nothing but orch's entries
-                // were in it: there is nothing of anyone's to back up.
-                None => s.file.delete(false)?,
-            }
+            s.apply()?
         };
         report.settings.push(SettingsRemoval {
             harness: s.harness.clone(),

@@ -9,9 +9,16 @@
 //! - A symlinked file (dotfile managers) is edited at its target; the link
 //!   stays a link.
 //! - Writes are a temp file in the same directory + `rename`, with the old
-//!   file's mode (and owner, when we are root). Just before the rename the
-//!   file is re-read; if someone else (Claude Code itself) changed it since
-//!   we read it, the write is abandoned instead of overwriting their change.
+//!   file's mode (and owner, when we are root). Claude Code rewrites its
+//!   settings while it runs, so the slow parts (the backup, the temp file
+//!   and their fsyncs) come first; only then is the file re-read and, if
+//!   it still holds what the change was computed from, replaced at once.
+//!   If someone changed it, nothing is written and [`Changed`] says so: the
+//!   caller computes the change again from the new content
+//!   ([`retry_on_change`]), so nobody's keys are lost.
+//! - A file that reads as empty or invalid may be caught mid-write by a
+//!   writer that truncates first (Node's `writeFileSync`): it is read again
+//!   for a moment before it is believed ([`JsonFile::load`]).
 //! - A read-only file (no write bit at all) is refused, even for root: a
 //!   rename could replace it, but the user has said "don't".
 
@@ -117,12 +124,83 @@ pub struct JsonFile {
     pub mode: Option<u32>,
 }
 
+/// The file changed between the read a change was computed from and the
+/// moment it would have been written: nothing was written.
+#[derive(Debug)]
+pub struct Changed(pub PathBuf);
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} changed while orch was editing it (another program wrote it); run again",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for Changed {}
+
+/// How long a change is computed again while another writer keeps
+/// changing the file, and the pause between tries (plus jitter).
+const CHANGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+const CHANGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Run `attempt` (load, compute, commit) until it does not fail with
+/// [`Changed`], for up to [`CHANGE_BUDGET`]. Each try's window (first read
+/// to last re-read) spans two fsyncs, so against a writer that rewrites the
+/// file every few milliseconds it takes a few tries to land in a gap.
+pub fn retry_on_change<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match attempt() {
+            Err(e) if e.downcast_ref::<Changed>().is_some() && start.elapsed() < CHANGE_BUDGET => {
+                // Jitter, so two retrying writers do not keep meeting at
+                // the same moment.
+                let jitter = crate::paths::random_u64() % 20;
+                std::thread::sleep(CHANGE_PAUSE + std::time::Duration::from_millis(jitter));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// How long a file that reads as empty or invalid is read again, waiting
+/// for a writer that truncates before it writes.
+const SETTLE_TRIES: usize = 40;
+const SETTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Could these bytes be a settings file caught mid-write (empty, or not
+/// a whole JSON document)?
+fn looks_unsettled(bytes: &[u8]) -> bool {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => return true,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.trim().is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(text).is_err()
+}
+
+/// Read `target`, reading again for a moment while it looks unsettled.
+fn read_settled(target: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = fs::read(target)?;
+    for _ in 0..SETTLE_TRIES {
+        if !looks_unsettled(&bytes) {
+            break;
+        }
+        std::thread::sleep(SETTLE_PAUSE);
+        bytes = fs::read(target)?;
+    }
+    Ok(bytes)
+}
+
 impl JsonFile {
     /// Read and parse `path`. Invalid JSON is a usage error (exit 2) that
-    /// says where, and changes nothing.
+    /// says where, and changes nothing. An empty or invalid file is read
+    /// again for up to a second first: it may be mid-write.
     pub fn load(path: &Path) -> Result<JsonFile> {
         let target = resolve_links(path)?;
-        let raw = match fs::read(&target) {
+        let raw = match read_settled(&target) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
@@ -222,11 +300,8 @@ impl JsonFile {
         Ok(())
     }
 
-    /// Replace the file's content with `data`: backup first (when the file
-    /// exists and `backup` is set), then temp + rename. Returns the backup
-    /// path. Fails without writing if the file changed since it was read.
-    pub fn commit(&self, data: &[u8], backup: bool) -> Result<Option<PathBuf>> {
-        self.check_writable()?;
+    /// Fail with [`Changed`] unless the file still holds what was read.
+    fn unchanged_since_read(&self) -> Result<()> {
         let now = match fs::read(&self.target) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -237,38 +312,68 @@ impl JsonFile {
             }
         };
         if now != self.raw {
-            return Err(Fail::new(
-                Code::Failure,
-                format!(
-                    "{} changed while orch was editing it (another program wrote it); run again",
-                    self.path.display()
-                ),
-            )
-            .into());
+            return Err(Changed(self.path.clone()).into());
         }
-        let backup_path = match (&self.raw, backup) {
-            (Some(raw), true) => Some(write_backup(&self.path, raw, self.mode.unwrap_or(0o600))?),
-            _ => None,
+        Ok(())
+    }
+
+    /// The backup (when the file exists and `backup` is set), taken before
+    /// anything else.
+    fn take_backup(&self, backup: bool) -> Result<Option<PathBuf>> {
+        match (&self.raw, backup) {
+            (Some(raw), true) => Ok(Some(write_backup(
+                &self.path,
+                raw,
+                self.mode.unwrap_or(0o600),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Replace the file's content with `data`: the backup (when the file
+    /// exists and `backup` is set) and the synced temp file first, then a
+    /// re-read and, if the file is unchanged, the rename. Returns the
+    /// backup path. Fails with [`Changed`], writing nothing (and removing
+    /// its backup), if the file changed since it was read.
+    pub fn commit(&self, data: &[u8], backup: bool) -> Result<Option<PathBuf>> {
+        self.check_writable()?;
+        self.unchanged_since_read()?;
+        let backup_path = self.take_backup(backup)?;
+        let discard = |e: anyhow::Error| {
+            if let Some(b) = &backup_path {
+                let _ = fs::remove_file(b);
+            }
+            e
         };
         let dir = self.target.parent().unwrap_or(Path::new("."));
         if !dir.is_dir() {
-            crate::paths::ensure_private_dir(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            crate::paths::create_private_dir(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))
+                .map_err(discard)?;
         }
         let owner = fs::metadata(&self.target).ok().map(|m| (m.uid(), m.gid()));
-        crate::paths::write_durable(&self.target, data, self.mode.unwrap_or(0o600), owner)
+        let temp =
+            crate::paths::prepare_temp(&self.target, data, self.mode.unwrap_or(0o600), true, owner)
+                .with_context(|| format!("cannot write {}", self.path.display()))
+                .map_err(discard)?;
+        self.unchanged_since_read().map_err(discard)?;
+        temp.install()
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(backup_path)
     }
 
     /// Delete the file (after a backup). Used when `orch down` finds a
-    /// file that `orch up` created now holds nothing but `{}`.
+    /// file that `orch up` created now holds nothing but `{}`. Like
+    /// [`JsonFile::commit`], fails with [`Changed`] if the file changed.
     pub fn delete(&self, backup: bool) -> Result<Option<PathBuf>> {
         self.check_writable()?;
-        let backup_path = match (&self.raw, backup) {
-            (Some(raw), true) => Some(write_backup(&self.path, raw, self.mode.unwrap_or(0o600))?),
-            _ => None,
-        };
+        let backup_path = self.take_backup(backup)?;
+        if let Err(e) = self.unchanged_since_read() {
+            if let Some(b) = &backup_path {
+                let _ = fs::remove_file(b);
+            }
+            return Err(e);
+        }
         match fs::remove_file(&self.target) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -373,6 +373,18 @@ pub fn orch_commands(root: &Value, event: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The warning for a settings file that turns all hooks off
+/// (`"disableAllHooks": true`): Claude Code would fire none of orch's, so
+/// orch would see no turn end. `None` when hooks are on.
+pub fn disabled_hooks_warning(value: &Value, path: &std::path::Path) -> Option<String> {
+    (value.get("disableAllHooks") == Some(&Value::Bool(true))).then(|| {
+        format!(
+            "{}: \"disableAllHooks\": true, so Claude Code runs no hooks and orch sees no turn ends; remove it (or set it to false)",
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

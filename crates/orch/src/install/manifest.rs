@@ -103,7 +103,7 @@ impl Manifest {
     pub fn save(&self) -> Result<PathBuf> {
         let p = manifest_path()?;
         let dir = p.parent().expect("manifest has a parent");
-        crate::paths::ensure_private_dir(dir)
+        crate::paths::create_private_dir(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');

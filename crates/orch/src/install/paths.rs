@@ -57,12 +57,21 @@ pub fn manifest_path() -> Result<PathBuf> {
 }
 
 /// Serialize `up`/`down` runs (across processes): held until dropped.
+/// A finishing `orch down` removes the config dir (lock included) when
+/// nothing else is left in it, so a concurrent run can find the dir gone
+/// between creating it and opening the lock: create it again and retry.
 pub fn lock_install() -> Result<FileLock> {
     let dir = crate::layout::config_dir()?;
-    crate::paths::ensure_private_dir(&dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
     let p = crate::layout::install_lock(&dir);
-    FileLock::acquire(&p).with_context(|| format!("cannot lock {}", p.display()))
+    let mut tries = 0;
+    loop {
+        crate::paths::create_private_dir(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        match FileLock::acquire(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 100 => tries += 1,
+            r => return r.with_context(|| format!("cannot lock {}", p.display())),
+        }
+    }
 }
 
 /// Where the `orch-hook` to register lives: `explicit`, else next to the

@@ -227,10 +227,7 @@ fn run_probe(
         let pid: u32 = pid
             .parse()
             .with_context(|| format!("bad server pid {pid:?}"))?;
-        let server = Server {
-            socket: sock.clone(),
-            pid,
-        };
+        let server = Server::new(sock.clone(), pid);
         // The probe is one short-lived process that writes one file when it
         // is done; a plain deadline check every few ms is the simplest
         // honest wait for it.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::files::create_dirs;
 use super::glue::{GlueOutcome, GluePlan};
-use super::jsonfile::JsonFile;
+use super::jsonfile::{JsonFile, retry_on_change};
 use super::jsonhooks::{self, EntryChange, HookSpec, MergeReport};
 use super::manifest::{EntryRecord, Manifest, SettingsRecord};
 use crate::exit::Fail;
@@ -72,6 +72,8 @@ impl JsonPlan {
 
     /// Write the merged file (with a backup) when it changes, and record
     /// orch's entries in `manifest` either way. Returns the backup taken.
+    /// When another program (Claude Code) writes the file meanwhile, the
+    /// merge is done again on what it wrote ([`retry_on_change`]).
     pub fn commit(&self, manifest: &mut Manifest) -> Result<Option<PathBuf>> {
         if !self.changed() {
             self.record(manifest, None);
@@ -80,7 +82,20 @@ impl JsonPlan {
         if let Some(dir) = self.file.path.parent() {
             create_dirs(dir, manifest)?;
         }
-        let backup = self.file.commit(self.new_text.as_bytes(), true)?;
+        let mut first = true;
+        let backup = retry_on_change(|| {
+            let fresh;
+            let plan = if std::mem::take(&mut first) {
+                self
+            } else {
+                fresh = JsonPlan::new(self.harness, &self.file.path, self.specs.clone())?;
+                &fresh
+            };
+            if !plan.changed() {
+                return Ok(None);
+            }
+            plan.file.commit(plan.new_text.as_bytes(), true)
+        })?;
         self.record(manifest, backup.as_ref());
         Ok(backup)
     }
@@ -164,4 +179,72 @@ impl GluePlan for JsonPlan {
 pub fn diff_of(path: &Path, old: &str, new: &str) -> String {
     let p = path.display();
     super::diff::unified(old, new, &format!("a{p}"), &format!("b{p}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::fs;
+
+    fn specs() -> Vec<HookSpec> {
+        super::super::assets::claude_specs(Path::new("/opt/orch/bin/orch-hook"))
+    }
+
+    fn read(p: &Path) -> Value {
+        serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn settings_written_by_another_program_meanwhile_are_merged_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        fs::write(&p, "{\"model\": \"opus\"}\n").unwrap();
+        let plan = JsonPlan::new("claude", &p, specs()).unwrap();
+        // Claude Code rewrites its settings between orch's read and write.
+        fs::write(
+            &p,
+            "{\"model\": \"opus\", \"permissions\": {\"allow\": [\"Bash\"]}}\n",
+        )
+        .unwrap();
+        plan.commit(&mut Manifest::default()).unwrap();
+        let v = read(&p);
+        assert_eq!(v["model"], "opus");
+        assert_eq!(v["permissions"]["allow"][0], "Bash", "{v}");
+        assert!(!jsonhooks::orch_commands(&v, "Stop").is_empty(), "{v}");
+    }
+
+    #[test]
+    fn settings_caught_mid_write_are_not_read_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        // A writer that truncates first (Node's writeFileSync) has emptied
+        // the file and not yet written it.
+        fs::write(&p, "").unwrap();
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                fs::write(&p, "{\"model\": \"opus\", \"permissions\": {}}\n").unwrap();
+            })
+        };
+        let plan = JsonPlan::new("claude", &p, specs()).unwrap();
+        writer.join().unwrap();
+        plan.commit(&mut Manifest::default()).unwrap();
+        let v = read(&p);
+        assert_eq!(v["model"], "opus", "{v}");
+        assert!(v.get("permissions").is_some(), "{v}");
+        assert!(!jsonhooks::orch_commands(&v, "Stop").is_empty(), "{v}");
+    }
+
+    #[test]
+    fn delete_keeps_a_file_another_program_changed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.json");
+        fs::write(&p, "{}\n").unwrap();
+        let file = JsonFile::load(&p).unwrap();
+        fs::write(&p, "{\"model\": \"opus\"}\n").unwrap();
+        assert!(file.delete(false).is_err());
+        assert_eq!(read(&p)["model"], "opus");
+    }
 }

@@ -104,6 +104,10 @@ pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
             )
         })
         .collect();
+    warnings.extend(super::jsonhooks::disabled_hooks_warning(
+        &claude.file.value,
+        &claude.file.path,
+    ));
     for o in glue.iter().map(|g| g.outcome()) {
         if o.action == "skipped" {
             warnings.push(format!(

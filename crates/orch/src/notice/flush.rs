@@ -2,9 +2,8 @@
 //! one per subscriber at a time, delivering everything pending as one
 //! message when the subscriber can take it, exactly once.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -39,15 +38,10 @@ pub fn flush_log(store: &Store, mut v: Value) {
     if paths::ensure_private_dir(&store.layout().inbox_dir()).is_err() {
         return;
     }
-    if fs::metadata(&path).is_ok_and(|m| m.len() > FLUSH_LOG_MAX_BYTES) {
+    if fs::symlink_metadata(&path).is_ok_and(|m| m.len() > FLUSH_LOG_MAX_BYTES) {
         let _ = fs::rename(&path, path.with_extension("log.1"));
     }
-    if let Ok(mut f) = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&path)
-    {
+    if let Ok(mut f) = paths::open_append(&path) {
         let _ = f.write_all(format!("{v}\n").as_bytes());
     }
 }

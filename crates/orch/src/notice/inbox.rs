@@ -2,9 +2,8 @@
 //! delivery cursor. Every read-modify-write happens under `<S>.lock`, which
 //! is held only for file operations (never while typing).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -59,7 +58,7 @@ fn lock_inbox(store: &Store, pane: PaneId) -> io::Result<FileLock> {
     let p = store.layout().inbox_lock(pane);
     match FileLock::acquire(&p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            paths::ensure_private_dir(&store.layout().inbox_dir())?;
+            paths::ensure_private_dir(&store.layout().inbox_dir()).map_err(io::Error::other)?;
             FileLock::acquire(&p)
         }
         r => r,
@@ -67,7 +66,7 @@ fn lock_inbox(store: &Store, pane: PaneId) -> io::Result<FileLock> {
 }
 
 pub(super) fn read_state(store: &Store, pane: PaneId) -> InboxState {
-    fs::read(store.layout().inbox_state(pane))
+    paths::read(&store.layout().inbox_state(pane))
         .ok()
         .and_then(|d| serde_json::from_slice(&d).ok())
         .unwrap_or_default()
@@ -98,7 +97,7 @@ fn parse_inbox(data: &[u8]) -> (Vec<Notice>, bool) {
 
 /// The notices in an inbox file, whether it is torn, and its size.
 fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64)> {
-    let data = match fs::read(store.layout().inbox(pane)) {
+    let data = match paths::read(&store.layout().inbox(pane)) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), false, 0)),
         Err(e) => return Err(e),
@@ -116,13 +115,8 @@ fn read_inbox(store: &Store, pane: PaneId) -> io::Result<(Vec<Notice>, bool, u64
 pub fn append(store: &Store, sub: PaneId, notice: &Notice) -> Result<()> {
     let _lock = lock_inbox(store, sub).context("cannot lock the inbox")?;
     let p = store.layout().inbox(sub);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&p)
-        .with_context(|| format!("cannot open {}", p.display()))?;
+    let mut file =
+        paths::open_append(&p).with_context(|| format!("cannot open {}", p.display()))?;
     let mut data = Vec::new();
     file.read_to_end(&mut data)
         .with_context(|| format!("cannot read {}", p.display()))?;
@@ -239,6 +233,7 @@ mod tests {
     use crate::event::Kind;
     use crate::notice::tests::notice;
     use crate::time::now_ns;
+    use std::fs::OpenOptions;
 
     #[test]
     fn rate_wait_counts_the_window() {
@@ -255,10 +250,7 @@ mod tests {
 
     fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let server = crate::server::Server {
-            socket: dir.path().join("sock"),
-            pid: 1,
-        };
+        let server = crate::server::Server::new(dir.path().join("sock"), 1);
         let store = Store::open_in(&dir.path().join("state"), &server).unwrap();
         (dir, store)
     }

@@ -30,13 +30,38 @@ pub fn write(path: &Path, lf: &LaunchFile) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Read a launch file, refusing (exit 4) one that anyone but us could have
+/// written or swapped: it is opened without following links and must be a
+/// regular file we own, with one link and no group/other bits. Whoever
+/// could plant it would run a command as us.
+pub fn read(path: &Path) -> Result<LaunchFile> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: String| {
+        crate::exit::Fail::refused(format!(
+            "launch file {}: {why}; not running it (start the agent again with orch spawn)",
+            path.display()
+        ))
+    };
+    let mut f = crate::paths::open_read(path).map_err(|e| refuse(e.to_string()))?;
+    let mode = f.metadata()?.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(refuse(format!(
+            "mode {mode:o} lets others read or write it"
+        )));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)
+        .with_context(|| format!("cannot read launch file {}", path.display()))?;
+    serde_json::from_slice(&data)
+        .with_context(|| format!("launch file {} is not valid", path.display()))
+}
+
 /// The trampoline: only returns if the agent could not be started.
 pub fn exec(path: &Path) -> Result<Code> {
-    let data = std::fs::read(path)
-        .with_context(|| format!("cannot read launch file {}", path.display()))?;
+    let lf = read(path);
     let _ = std::fs::remove_file(path);
-    let lf: LaunchFile = serde_json::from_slice(&data)
-        .with_context(|| format!("launch file {} is not valid", path.display()))?;
+    let lf = lf?;
     let Some((prog, args)) = lf.argv.split_first() else {
         anyhow::bail!("launch file {} has an empty command", path.display());
     };

@@ -363,7 +363,7 @@ impl Plan {
             && let Some(hook) = &hook
         {
             let (path, text) = self.claude_settings(hook)?;
-            if write_glue && std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            if write_glue && crate::paths::read(&path).ok().as_deref() != Some(text.as_bytes()) {
                 if let Some(d) = path.parent() {
                     crate::paths::ensure_private_dir(d)
                         .with_context(|| format!("cannot create {}", d.display()))?;

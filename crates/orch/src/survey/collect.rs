@@ -2,7 +2,6 @@
 //! only where needed a bounded read of a log tail or a transcript.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -29,7 +28,7 @@ const LOG_TAIL_BYTES: u64 = 16 * 1024;
 /// its previous generation when the current one is nearly empty).
 fn log_tail(store: &Store, pane: PaneId) -> Vec<Event> {
     fn tail_of(path: &Path) -> Vec<Event> {
-        let Ok(f) = File::open(path) else {
+        let Ok(f) = crate::paths::open_read(path) else {
             return Vec::new();
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
