@@ -7,6 +7,7 @@ mod e2e_claude;
 mod e2e_orch;
 mod hook;
 mod listen;
+mod plugin;
 mod spawn;
 mod subscribe;
 mod suite;

@@ -19,6 +19,7 @@ use super::manifest::{MANIFEST_VERSION, Manifest};
 use super::paths::{
     claude_dir, claude_settings_path, locate_orch_hook, lock_install, manifest_path,
 };
+use super::plugin;
 use super::prereqs::{AgentCli, TmuxCheck, agent_clis, check_tmux};
 use super::settings::JsonPlan;
 pub use super::settings::SettingsOutcome;
@@ -49,6 +50,8 @@ pub struct UpReport {
     pub claude: SettingsOutcome,
     pub skills: Vec<FilePlan>,
     pub glue: Vec<GlueOutcome>,
+    /// The other way in: orch as a Claude Code plugin.
+    pub plugin: PluginRoute,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
     pub warnings: Vec<String>,
@@ -56,6 +59,30 @@ pub struct UpReport {
     /// change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+}
+
+/// orch as a Claude Code plugin, as `orch up` sees it.
+#[derive(Debug, Serialize)]
+pub struct PluginRoute {
+    /// The `claude` on PATH has `claude plugin`.
+    pub available: bool,
+    /// The orch plugin is installed (and enabled) too: `orch@…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// How to install it instead.
+    pub how: &'static str,
+}
+
+fn plugin_route() -> Result<PluginRoute> {
+    let installed = plugin::installed(&claude_dir()?)
+        .filter(|p| p.enabled)
+        .map(|p| p.key);
+    let available = which::which("claude").is_ok_and(|c| plugin::claude_supports_plugins(&c));
+    Ok(PluginRoute {
+        available,
+        installed,
+        how: plugin::INSTALL_HINT,
+    })
 }
 
 /// Install (see the module doc). `approval` is asked before anything is
@@ -112,6 +139,13 @@ pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
                 o.reason.clone().unwrap_or_default()
             ));
         }
+    }
+    let plugin = plugin_route()?;
+    if let Some(key) = &plugin.installed {
+        warnings.push(format!(
+            "the orch Claude Code plugin {key} is installed too: with orch up's hooks every event \
+             is recorded twice; keep one (orch down, or claude plugin uninstall {key})"
+        ));
     }
     let changes = claude.changed()
         || skills
@@ -170,6 +204,7 @@ pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
         claude: claude.settings_outcome(claude_backup),
         skills,
         glue: glue_out,
+        plugin,
         manifest: if args.dry_run {
             None
         } else {
@@ -313,6 +348,12 @@ fn pretty_report(r: &UpReport) -> String {
         })
         .collect();
     s.push_str(&format!("  agents: {}\n", agents.join(", ")));
+    if r.plugin.available && r.plugin.installed.is_none() {
+        s.push_str(&format!(
+            "  Claude Code can also take orch as a plugin instead ({}; then orch down)\n",
+            r.plugin.how
+        ));
+    }
     for w in &r.warnings {
         s.push_str(&format!("  warning: {w}\n"));
     }
