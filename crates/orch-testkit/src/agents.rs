@@ -38,11 +38,10 @@ pub fn agent_bin(name: &str) -> Option<PathBuf> {
     match got {
         Ok(p) => Some(p),
         Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the {name} e2e tests need the CLI in CI: {why}"
+            crate::skip::skipped(
+                &format!("needs the real {name} CLI: {why}"),
+                &format!("the {name} e2e tests need the CLI in CI"),
             );
-            eprintln!("SKIPPED: real {name} test: {why}");
             None
         }
     }

@@ -130,11 +130,10 @@ pub fn claude_bin() -> Option<PathBuf> {
     match INSTALLED.get_or_init(install) {
         Ok(p) => Some(p.clone()),
         Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the Claude Code e2e tests need the CLI in CI: {why}"
+            crate::skip::skipped(
+                &format!("needs the real Claude Code CLI: {why}"),
+                "the Claude Code e2e tests need the CLI in CI",
             );
-            eprintln!("SKIPPED: real Claude Code test: {why}");
             None
         }
     }

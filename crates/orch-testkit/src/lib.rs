@@ -15,6 +15,8 @@
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
 //! - [`output`]: reading what a command printed, and waiting on side effects.
+//! - [`skip`]: a test that cannot run here says so in the run's summary
+//!   (and fails in CI).
 //!
 //! Nothing here depends on the orch library: the kit drives the binaries
 //! and reads the files `docs/protocol.md` documents, as any client would.
@@ -26,6 +28,7 @@ mod env;
 pub mod lines;
 pub mod mock;
 pub mod output;
+pub mod skip;
 mod tmux;
 
 pub use bins::{bin, bin_dir};

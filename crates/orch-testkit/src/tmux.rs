@@ -13,11 +13,10 @@ pub fn have_tmux() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is required in CI: apt-get install -y tmux"
+        crate::skip::skipped(
+            "tmux is not installed (apt-get install tmux)",
+            "tmux is required in CI",
         );
-        eprintln!("SKIPPED: tmux is not installed; this test needs it (apt-get install tmux)");
     }
     ok
 }

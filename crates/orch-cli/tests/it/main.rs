@@ -2,11 +2,13 @@
 //! world from the shared test kit (`crates/orch-testkit`). Tests run the
 //! real binaries.
 
+mod alert;
 mod docs;
 mod e2e_claude;
 mod e2e_orch;
 mod hook;
 mod listen;
+mod newuser;
 mod plugin;
 mod spawn;
 mod subscribe;

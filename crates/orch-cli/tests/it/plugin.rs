@@ -154,7 +154,7 @@ fn doctor_proves_plugin_hooks_fire_and_warns_about_both_routes() {
         assert_eq!(h["status"], "ok", "{h}");
         assert_eq!(h["fired"], true, "{h}");
     }
-    assert_eq!(report["warnings"], json!([]), "{report:#}");
+    assert!(!mentions(&report["warnings"], "twice"), "{report:#}");
 
     let up = env.run_json("orch-up", &["--claude-only"]);
     assert_eq!(up["plugin"]["installed"], "orch@orch", "{up:#}");

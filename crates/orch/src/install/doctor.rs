@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use super::doctor_checks::{BinaryCheck, FileCheck, HookCheck, StateDirCheck};
 use super::doctor_checks::{
-    check_binaries, check_files, check_hooks, check_plugin_hooks, check_state_dir,
+    check_binaries, check_files, check_hooks, check_login_path, check_plugin_hooks, check_state_dir,
 };
 use super::glue::GLUES;
 use super::manifest::Manifest;
@@ -48,6 +48,8 @@ pub struct DoctorReport {
     pub files: Vec<FileCheck>,
     pub binaries: Vec<BinaryCheck>,
     pub state_dir: StateDirCheck,
+    /// PATH in a fresh login shell (a new tmux pane), when it could be read.
+    pub login_shell_path: Option<String>,
 }
 
 /// Check the installation (see the module doc). A report that is not
@@ -115,6 +117,7 @@ pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
         check(manifest.as_ref(), &mut problems, &mut warnings);
     }
     let binaries = check_binaries(&mut problems, &mut warnings);
+    let login_path = check_login_path(&mut warnings);
 
     let report = DoctorReport {
         healthy: problems.is_empty(),
@@ -129,6 +132,7 @@ pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
         files,
         binaries,
         state_dir,
+        login_shell_path: login_path,
     };
     Ok(report)
 }

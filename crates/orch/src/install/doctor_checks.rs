@@ -377,3 +377,19 @@ pub fn check_binaries(problems: &mut Vec<String>, warnings: &mut Vec<String>) ->
         })
         .collect()
 }
+
+/// New tmux panes run login shells: warn when their PATH lacks the
+/// directory orch's binaries are in (there `orch` is "not found" and skills
+/// calling it fail). Returns that PATH when it could be read.
+pub fn check_login_path(warnings: &mut Vec<String>) -> Option<String> {
+    let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let path = super::prereqs::login_shell_path()?;
+    if !super::prereqs::path_has(&path, &dir) {
+        warnings.push(format!(
+            "a login shell (what a new tmux pane starts) has PATH={path}, without {d}: there orch is \"not found\"; \
+             add this line to ~/.profile and open a new pane: export PATH=\"{d}:$PATH\"",
+            d = dir.display()
+        ));
+    }
+    Some(path)
+}

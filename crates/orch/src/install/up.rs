@@ -328,9 +328,11 @@ fn pretty_report(r: &UpReport) -> String {
             f.path.display()
         ));
     }
-    for g in &r.glue {
+    // A harness that is not installed is optional: say what it would add,
+    // never a cross that reads like a failure.
+    for g in r.glue.iter().filter(|g| g.action != "not_found") {
         s.push_str(&format!(
-            "  {}: {}{}\n",
+            "  {} glue: {}{}\n",
             g.harness,
             g.action,
             g.path
@@ -339,15 +341,20 @@ fn pretty_report(r: &UpReport) -> String {
                 .unwrap_or_default()
         ));
     }
-    let agents: Vec<String> = r
-        .agents
-        .iter()
-        .map(|a| match &a.path {
-            Some(_) => format!("{} ✓", a.name),
-            None => format!("{} ✗ ({})", a.name, a.hint.unwrap_or("")),
-        })
-        .collect();
-    s.push_str(&format!("  agents: {}\n", agents.join(", ")));
+    let (found, missing): (Vec<&AgentCli>, Vec<&AgentCli>) =
+        r.agents.iter().partition(|a| a.path.is_some());
+    if !found.is_empty() {
+        let names: Vec<&str> = found.iter().map(|a| a.name).collect();
+        s.push_str(&format!("  agent CLIs found: {}\n", names.join(", ")));
+    }
+    for a in missing {
+        s.push_str(&format!(
+            "  {}: not installed (optional) — would add {}; {}\n",
+            a.name,
+            super::prereqs::adds(a.name),
+            a.hint.unwrap_or("")
+        ));
+    }
     if r.plugin.available && r.plugin.installed.is_none() {
         s.push_str(&format!(
             "  Claude Code can also take orch as a plugin instead ({}; then orch down)\n",
