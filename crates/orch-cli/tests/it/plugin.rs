@@ -208,6 +208,11 @@ fn claude_plugin_install_reaches_orch_and_uninstall_leaves_nothing() {
     assert_code(&o, 0);
     assert!(stdout(&o).contains("Validation passed"), "{}", show(&o));
 
+    // orch up offers the plugin route: this claude has `claude plugin`.
+    let up = json_of(&ce.run("orch-up", &["--dry-run", "--claude-only"]));
+    assert_eq!(up["plugin"]["available"], true, "{up:#}");
+    assert!(up["plugin"]["installed"].is_null(), "{up:#}");
+
     let src = plugin_copy(&ce.dir.path().join("orch-src"));
     let o = claude(
         &ce,
@@ -223,6 +228,10 @@ fn claude_plugin_install_reaches_orch_and_uninstall_leaves_nothing() {
         "{settings:#}"
     );
     assert!(settings.get("hooks").is_none(), "{settings:#}");
+
+    let up = json_of(&ce.run("orch-up", &["--dry-run", "--claude-only"]));
+    assert_eq!(up["plugin"]["installed"], "orch@orch", "{up:#}");
+    assert!(mentions(&up["warnings"], "recorded twice"), "{up:#}");
 
     let o = ce.run("orch-doctor", &[]);
     let report = json_of(&o);
