@@ -99,8 +99,8 @@ impl Alert {
     }
 }
 
-/// The alert a hook event raises, if any: a permission prompt blocks the
-/// agent.
+/// The alert a hook event raises, if any: a permission prompt or a rate
+/// limit (the survey's rule, `agent_state::is_rate_limit`) blocks the agent.
 pub fn from_event(store: &Store, pane: PaneId, ev: &Event) -> Option<Alert> {
     match ev.kind? {
         Kind::Notify if ev.notification_type.as_deref() == Some("permission_prompt") => Some(
@@ -113,6 +113,25 @@ pub fn from_event(store: &Store, pane: PaneId, ev: &Event) -> Option<Alert> {
             )
             .with_detail(ev.message.clone()),
         ),
+        Kind::StopFailure
+            if crate::agent_state::is_rate_limit(ev.error.as_deref(), ev.message.as_deref()) =>
+        {
+            let detail = [ev.error.as_deref(), ev.message.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            Some(
+                Alert::new(
+                    store,
+                    "blocked",
+                    pane,
+                    Some("blocked:rate-limit"),
+                    "is blocked: rate limited",
+                )
+                .with_detail(Some(detail)),
+            )
+        }
         _ => None,
     }
 }

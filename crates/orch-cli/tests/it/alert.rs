@@ -112,6 +112,23 @@ fn blocked_agent_reaches_the_notify_command_once() {
     assert_eq!(alerts(&out).len(), 1);
 }
 
+/// A turn that ends in a rate limit leaves the agent blocked: one alert.
+#[test]
+fn rate_limited_agent_reaches_the_notify_command_once() {
+    let (env, out) = or_skip!(world(&["blocked"]));
+    let pane = env.start_echo("");
+    let o = env.run("orch-tell", &[&pane, "[[fail]] go"]);
+    assert_code(&o, 0);
+    let a = wait_alerts(&out, 1);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["kind"], "blocked");
+    assert_eq!(a[0]["state"], "blocked:rate-limit");
+    assert!(
+        a[0]["detail"].as_str().unwrap().contains("rate_limit"),
+        "{a:?}"
+    );
+}
+
 /// An agent that dies during start-up reaches the command once; `on`
 /// leaving a kind out means no alert of that kind.
 #[test]
