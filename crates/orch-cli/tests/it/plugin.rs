@@ -288,3 +288,28 @@ fn claude_plugin_install_reaches_orch_and_uninstall_leaves_nothing() {
     let o = ce.run("orch-doctor", &["--no-probe"]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
 }
+
+/// The plugin directory's profile (README of 40+ words, licence, hooks as
+/// regular files) is checked only by newer Claude Code: the newest pinned
+/// release (`claude-newest` in .ci/agent-versions) finds no problem a
+/// submission would be refused for.
+#[test]
+fn newest_claude_validates_the_checkout_with_the_directory_profile() {
+    let Some(claude) = orch_testkit::agents::agent_bin("claude-newest") else {
+        return;
+    };
+    let env = TestEnv::new();
+    let o = env
+        .command(&claude)
+        .env("CLAUDE_CONFIG_DIR", &env.claude_config)
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .args(["plugin", "validate", "--profile", "directory"])
+        .arg(repo_root())
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("Validation passed"), "{}", show(&o));
+    assert!(!out.contains('✘'), "{}", show(&o));
+}
