@@ -90,7 +90,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__doctor)
-            opts="-h -V --pretty --no-probe --timeout --probe-run --help --version"
+            opts="-h -V --pretty --json --no-probe --timeout --probe-run --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -112,7 +112,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__down)
-            opts="-y -q -h -V --dry-run --yes --keep-state --quiet --pretty --help --version"
+            opts="-y -q -h -V --dry-run --yes --keep-state --remove-backups --quiet --pretty --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,13 +182,17 @@ _orch() {
             return 0
             ;;
         orch__subcmd__hook)
-            opts="-h -V --harness --spawned --help --version"
+            opts="-h -V --harness --spawned --alert --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --harness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -444,7 +448,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__up)
-            opts="-y -q -h -V --dry-run --yes --quiet --pretty --hook --claude-only --help --version"
+            opts="-y -q -h -V --dry-run --yes --quiet --pretty --json --hook --claude-only --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

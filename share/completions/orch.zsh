@@ -70,6 +70,7 @@ _arguments "${_arguments_options[@]}" : \
 (hook)
 _arguments "${_arguments_options[@]}" : \
 '--harness=[Which agent harness fired the hook (claude, codex, gemini, pi, echo…)]:HARNESS:_default' \
+'--alert=[Internal\: deliver this alert to the person (run detached by orch)]:JSON:_default' \
 '--spawned[The hook was passed by orch-spawn on the agent'\''s command line; in such a pane only these record, so each event is recorded once (docs/protocol.md, "Hooks")]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -105,7 +106,8 @@ _arguments "${_arguments_options[@]}" : \
 '--yes[Don'\''t ask for confirmation on a terminal]' \
 '-q[Print nothing on success (errors still go to stderr)]' \
 '--quiet[Print nothing on success (errors still go to stderr)]' \
-'--pretty[Human-readable output instead of JSON]' \
+'(--json)--pretty[Human-readable output (the default on a terminal)]' \
+'--json[JSON output (the default when stdout is not a terminal)]' \
 '--claude-only[Only Claude Code (hooks and skills)\: leave Codex, Gemini CLI and pi alone]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -119,9 +121,11 @@ _arguments "${_arguments_options[@]}" : \
 '-y[Don'\''t ask for confirmation (required when there is no terminal)]' \
 '--yes[Don'\''t ask for confirmation (required when there is no terminal)]' \
 '--keep-state[Keep orch'\''s state directory (event logs, registry)]' \
+'--remove-backups[Also delete orch'\''s backups of a settings file that is back to its original bytes (what \`install.sh --uninstall\` does)]' \
 '-q[Print nothing on success (errors still go to stderr)]' \
 '--quiet[Print nothing on success (errors still go to stderr)]' \
-'--pretty[Human-readable output instead of JSON]' \
+'(--json)--pretty[Human-readable output (the default on a terminal)]' \
+'--json[JSON output (the default when stdout is not a terminal)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -132,7 +136,8 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--timeout=[Give the hook probe this many seconds]:SECS:_default' \
 '--probe-run=[Internal\: run the probe plan in DIR (inside the private tmux pane)]:DIR:_files' \
-'--pretty[Human-readable output instead of JSON]' \
+'(--json)--pretty[Human-readable output (the default on a terminal)]' \
+'--json[JSON output (the default when stdout is not a terminal)]' \
 '--no-probe[Don'\''t run the hooks; only check what is installed]' \
 '-h[Print help]' \
 '--help[Print help]' \

@@ -28,9 +28,12 @@ Examples:\n  \
   orch doctor --no-probe     # static checks only, run nothing"
 )]
 pub struct DoctorArgs {
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
+    /// Human-readable output (the default on a terminal).
+    #[arg(long, conflicts_with = "json")]
     pub pretty: bool,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
     /// Don't run the hooks; only check what is installed.
     #[arg(long)]
     pub no_probe: bool,
@@ -51,7 +54,7 @@ pub fn run(a: DoctorArgs) -> Result<Code> {
         no_probe: a.no_probe,
         timeout: a.timeout,
     })?;
-    if a.pretty {
+    if out::for_person(a.json, a.pretty) {
         out::text(&report.pretty())?;
     } else {
         out::json_line(&report)?;

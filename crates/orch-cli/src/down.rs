@@ -42,18 +42,26 @@ pub struct DownArgs {
     /// Keep orch's state directory (event logs, registry).
     #[arg(long)]
     pub keep_state: bool,
+    /// Also delete orch's backups of a settings file that is back to its
+    /// original bytes (what `install.sh --uninstall` does).
+    #[arg(long)]
+    pub remove_backups: bool,
     /// Print nothing on success (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
+    /// Human-readable output (the default on a terminal).
+    #[arg(long, conflicts_with = "json")]
     pub pretty: bool,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: DownArgs) -> Result<Code> {
     let req = DownRequest {
         dry_run: a.dry_run,
         keep_state: a.keep_state,
+        remove_backups: a.remove_backups,
     };
     let mut ask = ask_on_terminal;
     let approval = if a.yes {
@@ -67,6 +75,11 @@ pub fn run(a: DownArgs) -> Result<Code> {
     if a.quiet {
         return Ok(Code::Ok);
     }
-    out::install_report(&report, a.pretty, report.pretty(), report.diff.as_deref())?;
+    out::install_report(
+        &report,
+        out::for_person(a.json, a.pretty),
+        report.pretty(),
+        report.diff.as_deref(),
+    )?;
     Ok(Code::Ok)
 }

@@ -31,6 +31,9 @@ pub struct HookArgs {
     /// (docs/protocol.md, "Hooks").
     #[arg(long)]
     pub spawned: bool,
+    /// Internal: deliver this alert to the person (run detached by orch).
+    #[arg(long, value_name = "JSON", hide = true)]
+    pub alert: Option<String>,
 }
 
 /// The whole `orch-hook` process: parse, record, exit 0. A panic message on
@@ -39,6 +42,11 @@ pub struct HookArgs {
 pub fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     match HookArgs::try_parse() {
+        Ok(HookArgs {
+            alert: Some(json), ..
+        }) => {
+            let _ = std::panic::catch_unwind(|| orch::alert::deliver(&json));
+        }
         Ok(a) => {
             let req = HookRequest {
                 event: a.event,

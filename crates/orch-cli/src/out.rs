@@ -2,7 +2,7 @@
 //! written with one call, so a closed stdout surfaces as a plain
 //! `io::Error` (BrokenPipe), which `main_with` turns into a clean exit.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
@@ -46,4 +46,11 @@ pub fn json(value: &impl Serialize, pretty: bool) -> io::Result<()> {
     let mut s = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     s.push('\n');
     text(&s)
+}
+
+/// Does `up`/`down`/`doctor` print for a person? With `--json`, no; with
+/// `--pretty`, yes; else when stdout is a terminal (piped output, the way
+/// a model or a script reads it, stays JSON).
+pub fn for_person(json: bool, pretty: bool) -> bool {
+    !json && (pretty || io::stdout().is_terminal())
 }

@@ -48,9 +48,12 @@ pub struct UpArgs {
     /// Print nothing on success (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Human-readable output instead of JSON.
-    #[arg(long)]
+    /// Human-readable output (the default on a terminal).
+    #[arg(long, conflicts_with = "json")]
     pub pretty: bool,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
     /// Register this orch-hook binary instead of the one next to orch-up
     /// (or on PATH).
     #[arg(long, value_name = "PATH")]
@@ -77,7 +80,12 @@ pub fn run(a: UpArgs) -> Result<Code> {
     if a.quiet {
         return Ok(Code::Ok);
     }
-    out::install_report(&report, a.pretty, report.pretty(), report.diff.as_deref())?;
+    out::install_report(
+        &report,
+        out::for_person(a.json, a.pretty),
+        report.pretty(),
+        report.diff.as_deref(),
+    )?;
     Ok(Code::Ok)
 }
 

@@ -38,9 +38,9 @@ pub fn agent_bin(name: &str) -> Option<PathBuf> {
     match got {
         Ok(p) => Some(p),
         Err(why) => {
-            crate::skip_unless_ci(
-                &format!("the {name} e2e tests need the CLI in CI: {why}"),
-                &format!("real {name} test: {why}"),
+            crate::skip::skipped(
+                &format!("needs the real {name} CLI: {why}"),
+                &format!("the {name} e2e tests need the CLI in CI"),
             );
             None
         }

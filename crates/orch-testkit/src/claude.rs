@@ -131,9 +131,9 @@ pub fn claude_bin() -> Option<PathBuf> {
     match INSTALLED.get_or_init(install) {
         Ok(p) => Some(p.clone()),
         Err(why) => {
-            crate::skip_unless_ci(
-                &format!("the Claude Code e2e tests need the CLI in CI: {why}"),
-                &format!("real Claude Code test: {why}"),
+            crate::skip::skipped(
+                &format!("needs the real Claude Code CLI: {why}"),
+                "the Claude Code e2e tests need the CLI in CI",
             );
             None
         }

@@ -17,6 +17,8 @@
 //! - [`ssh`]: other hosts for the remote tests — real sshds on 127.0.0.1,
 //!   each host a private world of its own.
 //! - [`output`]: reading what a command printed, and waiting on side effects.
+//! - [`skip`]: a test that cannot run here says so in the run's summary
+//!   (and fails in CI).
 //!
 //! Nothing here depends on the orch library: the kit drives the binaries
 //! and reads the files `docs/protocol.md` documents, as any client would.
@@ -28,6 +30,7 @@ mod env;
 pub mod lines;
 pub mod mock;
 pub mod output;
+pub mod skip;
 pub mod ssh;
 mod tmux;
 
@@ -40,13 +43,6 @@ pub use output::{
 };
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux};
-
-/// A test that cannot run here says so visibly (`SKIPPED: {why}` on
-/// stderr); with `CI` set it fails instead, saying `{in_ci}`.
-pub fn skip_unless_ci(in_ci: &str, why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "{in_ci}");
-    eprintln!("SKIPPED: {why}");
-}
 
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor

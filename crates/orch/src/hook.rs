@@ -78,6 +78,11 @@ pub fn run(args: HookRequest) {
     let result = Store::open(&server).and_then(|store| {
         let appended = store.record(pane, ev)?;
         crate::notice::fan_out(&store, pane, &appended);
+        // Only a permission prompt or a rate limit raises one: other events
+        // cost a match.
+        if let Some(alert) = crate::alert::from_event(&store, pane, &appended.event) {
+            crate::alert::raise(&store, alert);
+        }
         Ok(())
     });
     if let Err(e) = result

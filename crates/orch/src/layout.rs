@@ -26,10 +26,12 @@
 //!     inbox/flush.log[.1]         what flushers did
 //!     usage.json                  survey's token-count cache
 //!     spawn.lock                  serializes name checks in orch-spawn
+//!     alerts/<N>-<kind>[.lock]    when pane %N last alerted the person (rate limit)
 //! $ORCH_CONFIG_DIR/               (config_dir(): XDG config dir, ~/.config/orch)
 //!   install.json  install.lock    what `orch up` installed
 //!   glue/codex-notify.sh          Codex's notify program
 //!   outfits/<name>.json  roles.json  fleet-prompt.md  hosts.json
+//!   config.json                   {"notify": …}: how the person is alerted
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -124,6 +126,10 @@ pub fn ssh_control_dir(state: &Path) -> PathBuf {
 pub fn roles_file(config: &Path) -> PathBuf {
     config.join("roles.json")
 }
+/// The user's settings (`{"notify": …}`, see `alert`).
+pub fn user_config(config: &Path) -> PathBuf {
+    config.join("config.json")
+}
 pub fn fleet_prompt_file(config: &Path) -> PathBuf {
     config.join("fleet-prompt.md")
 }
@@ -194,6 +200,15 @@ impl Layout {
     }
     pub fn subs_lock(&self) -> PathBuf {
         self.subs_dir().join(".lock")
+    }
+    /// When pane `pane` last alerted the person about `kind`.
+    pub fn alert_stamp(&self, pane: PaneId, kind: &str) -> PathBuf {
+        self.dir.join("alerts").join(format!("{}-{kind}", pane.0))
+    }
+    pub fn alert_lock(&self, pane: PaneId, kind: &str) -> PathBuf {
+        self.dir
+            .join("alerts")
+            .join(format!("{}-{kind}.lock", pane.0))
     }
     pub fn inbox_dir(&self) -> PathBuf {
         self.dir.join("inbox")

@@ -505,7 +505,7 @@ fn readme_starts_with_the_demo_and_the_test_command() {
         .collect();
     assert_eq!(
         cmds,
-        ["./install.sh --demo", "cargo test --locked --workspace"],
+        ["./install.sh --demo", ".ci/test"],
         "README's first block must be the two newcomer commands"
     );
     // The first code block comes before any section but the title.

@@ -2,11 +2,14 @@
 //! world from the shared test kit (`crates/orch-testkit`). Tests run the
 //! real binaries.
 
+mod alert;
 mod docs;
 mod e2e_claude;
 mod e2e_orch;
 mod hook;
 mod listen;
+mod newuser;
+mod plugin;
 mod remote;
 mod restore;
 mod safety;

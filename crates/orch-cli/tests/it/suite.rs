@@ -152,3 +152,56 @@ fn a_process_that_ignores_signals_does_not_outlive_its_world() {
         "pid {pid} is still running after its world ended"
     );
 }
+
+/// `.ci/test` (the README's test command) ends with the skipped suites:
+/// counted, with their reasons, and a failure in CI. Run here with a
+/// stand-in `cargo` that logs skips the way the kit does.
+#[test]
+fn skipped_suites_are_counted_at_the_end_of_the_run() {
+    let env = TestEnv::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let fake = env.dir.path().join("fake-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let cargo = fake.join("cargo");
+    put(
+        &cargo,
+        "#!/bin/sh\necho 'test result: ok. 3 passed'\n\
+         printf 'e2e::a\\tneeds the real claude CLI: npm missing\\n' >> \"$ORCH_SKIP_LOG\"\n\
+         printf 'e2e::b\\tneeds the real claude CLI: npm missing\\n' >> \"$ORCH_SKIP_LOG\"\n\
+         printf 'pi::c\\tneeds the real pi CLI: npm missing\\n' >> \"$ORCH_SKIP_LOG\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |ci: bool| {
+        let mut c = env.command("bash");
+        c.arg(repo.join(".ci/test"))
+            .env("PATH", format!("{}:/usr/bin:/bin", fake.display()))
+            .env("CARGO_TARGET_DIR", env.dir.path().join("target"))
+            .env_remove("CI");
+        if ci {
+            c.env("CI", "true");
+        }
+        c.output().unwrap()
+    };
+    let o = run(false);
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("SKIPPED: 2 suite(s), 3 test(s) did not run"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 tests: needs the real claude CLI: npm missing"),
+        "{out}"
+    );
+    assert!(out.contains("1 tests: needs the real pi CLI"), "{out}");
+    let o = run(true);
+    assert_code(&o, 1);
+    assert!(stdout(&o).contains("In CI every suite must run"));
+
+    // A run where nothing skipped says so (the stale log is gone).
+    put(&cargo, "#!/bin/sh\necho 'test result: ok. 3 passed'\n");
+    let o = run(true);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("no test was skipped"), "{}", stdout(&o));
+}

@@ -12,10 +12,13 @@ use anyhow::Result;
 use serde::Serialize;
 
 pub use super::doctor_checks::{BinaryCheck, FileCheck, HookCheck, StateDirCheck};
-use super::doctor_checks::{check_binaries, check_files, check_hooks, check_state_dir};
+use super::doctor_checks::{
+    check_binaries, check_files, check_hooks, check_login_path, check_plugin_hooks, check_state_dir,
+};
 use super::glue::GLUES;
 use super::manifest::Manifest;
-use super::paths::{claude_settings_path, manifest_path};
+use super::paths::{claude_dir, claude_settings_path, manifest_path};
+use super::plugin;
 use super::prereqs::{TmuxCheck, check_tmux};
 use super::probe;
 pub use super::probe::probe_run;
@@ -36,12 +39,17 @@ pub struct DoctorReport {
     pub warnings: Vec<String>,
     pub tmux: TmuxCheck,
     pub settings: PathBuf,
+    /// The orch Claude Code plugin's installed copy, when it is installed
+    /// and enabled.
+    pub plugin: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
     pub probe: &'static str,
     pub hooks: Vec<HookCheck>,
     pub files: Vec<FileCheck>,
     pub binaries: Vec<BinaryCheck>,
     pub state_dir: StateDirCheck,
+    /// PATH in a fresh login shell (a new tmux pane), when it could be read.
+    pub login_shell_path: Option<String>,
 }
 
 /// Check the installation (see the module doc). A report that is not
@@ -62,12 +70,33 @@ pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
         }
     };
     let settings_path = claude_settings_path()?;
+    let installed_plugin = plugin::installed(&claude_dir()?);
+    if let Some(p) = installed_plugin.as_ref().filter(|p| !p.enabled) {
+        warnings.push(format!(
+            "the orch plugin {} is installed but disabled (claude plugin enable {})",
+            p.key, p.key
+        ));
+    }
+    let enabled_plugin = installed_plugin.filter(|p| p.enabled);
     let mut hooks = check_hooks(
         &settings_path,
         manifest.as_ref(),
+        enabled_plugin.is_some(),
         &mut problems,
         &mut warnings,
     );
+    if let Some(p) = &enabled_plugin {
+        if !hooks.is_empty() {
+            warnings.push(format!(
+                "orch's hooks are installed twice, by orch up ({}) and by the plugin {}: \
+                 every event would be recorded twice; keep one (orch down, or claude plugin uninstall {})",
+                settings_path.display(),
+                p.key,
+                p.key
+            ));
+        }
+        hooks.extend(check_plugin_hooks(p, &mut problems, &mut warnings));
+    }
     let state_dir = check_state_dir(&mut problems)?;
 
     let probe = if args.no_probe {
@@ -78,11 +107,17 @@ pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
         probe::probe_hooks(&mut hooks, args.timeout, &mut problems)
     };
 
-    let files = check_files(manifest.as_ref(), &mut problems, &mut warnings)?;
+    // Without an `orch up` record the plugin brings the skills itself.
+    let files = if manifest.is_none() && enabled_plugin.is_some() {
+        Vec::new()
+    } else {
+        check_files(manifest.as_ref(), &mut problems, &mut warnings)?
+    };
     for check in GLUES.iter().filter_map(|g| g.check) {
         check(manifest.as_ref(), &mut problems, &mut warnings);
     }
     let binaries = check_binaries(&mut problems, &mut warnings);
+    let login_path = check_login_path(&mut warnings);
 
     let report = DoctorReport {
         healthy: problems.is_empty(),
@@ -90,12 +125,14 @@ pub fn doctor(args: &DoctorRequest) -> Result<DoctorReport> {
         warnings,
         tmux,
         settings: settings_path,
+        plugin: enabled_plugin.map(|p| p.root),
         manifest: manifest.as_ref().map(|_| manifest_path()).transpose()?,
         probe,
         hooks,
         files,
         binaries,
         state_dir,
+        login_shell_path: login_path,
     };
     Ok(report)
 }
@@ -135,6 +172,9 @@ fn pretty(r: &DoctorReport) -> String {
         r.settings.display(),
         r.probe
     ));
+    if let Some(p) = &r.plugin {
+        s.push_str(&format!("  plugin: {}\n", p.display()));
+    }
     for h in &r.hooks {
         let fired = match h.fired {
             Some(true) => " fired",
@@ -142,8 +182,9 @@ fn pretty(r: &DoctorReport) -> String {
             None => "",
         };
         s.push_str(&format!(
-            "    {:<17}{:<10}{}{}\n",
+            "    {:<17}{:<9}{:<10}{}{}\n",
             h.event,
+            h.source,
             h.status,
             fired,
             h.ms.map(|m| format!(" ({m} ms)")).unwrap_or_default()

@@ -15,10 +15,14 @@ use super::jsonfile::JsonFile;
 use super::jsonhooks;
 use super::manifest::{FileRecord, Manifest, fnv64};
 use super::paths::{claude_dir, home_dir};
+use super::plugin::{self, Installed};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HookCheck {
     pub event: String,
+    /// Who registered it: `settings` (`orch up`, in settings.json) or
+    /// `plugin` (the orch Claude Code plugin).
+    pub source: &'static str,
     /// `ok`, `missing`, `changed` (differs from what `orch up` wrote),
     /// `broken` (the program does not exist), `not_fired`.
     pub status: &'static str,
@@ -32,6 +36,9 @@ pub struct HookCheck {
     pub ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Environment the command runs with (the plugin's root).
+    #[serde(skip)]
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,9 +65,13 @@ pub struct StateDirCheck {
     pub ok: bool,
 }
 
+/// orch's hooks in Claude Code's settings.json. With `plugin` (the orch
+/// plugin is installed and enabled), none there at all is not a problem:
+/// the plugin's hooks are checked instead.
 pub fn check_hooks(
     path: &Path,
     manifest: Option<&Manifest>,
+    plugin: bool,
     problems: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Vec<HookCheck> {
@@ -71,6 +82,12 @@ pub fn check_hooks(
             return Vec::new();
         }
     };
+    let none_at_all = CLAUDE_EVENTS
+        .iter()
+        .all(|(e, _)| jsonhooks::orch_commands(&file.value, e).is_empty());
+    if plugin && none_at_all {
+        return Vec::new();
+    }
     if !file.exists() {
         problems.push(format!(
             "{} does not exist: orch's hooks are not installed (run orch up)",
@@ -79,9 +96,6 @@ pub fn check_hooks(
     }
     warnings.extend(jsonhooks::disabled_hooks_warning(&file.value, path));
     let record = manifest.and_then(|m| m.settings_for(path));
-    let none_at_all = CLAUDE_EVENTS
-        .iter()
-        .all(|(e, _)| jsonhooks::orch_commands(&file.value, e).is_empty());
     if none_at_all && file.exists() {
         problems.push(match record {
             Some(_) => format!(
@@ -102,12 +116,14 @@ pub fn check_hooks(
             .map(|e| e.command.clone());
         let mut check = HookCheck {
             event: event.to_string(),
+            source: "settings",
             status: "ok",
             command: cmds.first().cloned(),
             installed: installed.clone(),
             fired: None,
             ms: None,
             detail: None,
+            env: Vec::new(),
         };
         match cmds.first() {
             None => {
@@ -145,6 +161,78 @@ pub fn check_hooks(
                     }
                 }
             }
+        }
+        out.push(check);
+    }
+    out
+}
+
+/// The hooks of the installed orch plugin: each event of the table
+/// registered with the plugin's command, and its script present.
+pub fn check_plugin_hooks(
+    plugin: &Installed,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<HookCheck> {
+    let registered = plugin.hooks();
+    let script = plugin.root.join("hooks/claude/plugin-hook.sh");
+    for (event, _) in &registered {
+        if !CLAUDE_EVENTS.iter().any(|(e, _)| e == event) {
+            warnings.push(format!(
+                "the orch plugin ({}) registers {event}, an event this orch does not know; \
+                 Claude Code drops all of a plugin's hooks when one event is unknown to it \
+                 (update the plugin: claude plugin update {})",
+                plugin.root.display(),
+                plugin.key
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (event, arg) in CLAUDE_EVENTS {
+        let want = plugin::hook_command(arg);
+        let cmd = registered
+            .iter()
+            .find(|(e, _)| e == event)
+            .map(|(_, c)| c.clone());
+        let mut check = HookCheck {
+            event: event.to_string(),
+            source: "plugin",
+            status: "ok",
+            command: cmd.clone(),
+            installed: Some(want.clone()),
+            fired: None,
+            ms: None,
+            detail: None,
+            env: vec![(
+                plugin::ROOT_VAR.to_string(),
+                plugin.root.to_string_lossy().into_owned(),
+            )],
+        };
+        match &cmd {
+            None => {
+                check.status = "missing";
+                problems.push(format!(
+                    "the orch plugin ({}) has no {event} hook (update it: claude plugin update {})",
+                    plugin.root.display(),
+                    plugin.key
+                ));
+            }
+            Some(c) if *c != want => {
+                check.status = "changed";
+                problems.push(format!(
+                    "the orch plugin's {event} hook is {c:?}, not {want:?} (update it: claude plugin update {})",
+                    plugin.key
+                ));
+            }
+            Some(_) if !script.is_file() => {
+                check.status = "broken";
+                problems.push(format!(
+                    "the orch plugin's hooks run {}, which does not exist (reinstall: claude plugin install {})",
+                    script.display(),
+                    plugin.key
+                ));
+            }
+            Some(_) => {}
         }
         out.push(check);
     }
@@ -289,4 +377,20 @@ pub fn check_binaries(problems: &mut Vec<String>, warnings: &mut Vec<String>) ->
             }
         })
         .collect()
+}
+
+/// New tmux panes run login shells: warn when their PATH lacks the
+/// directory orch's binaries are in (there `orch` is "not found" and skills
+/// calling it fail). Returns that PATH when it could be read.
+pub fn check_login_path(warnings: &mut Vec<String>) -> Option<String> {
+    let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    let path = super::prereqs::login_shell_path()?;
+    if !super::prereqs::path_has(&path, &dir) {
+        warnings.push(format!(
+            "a login shell (what a new tmux pane starts) has PATH={path}, without {d}: there orch is \"not found\"; \
+             add this line to ~/.profile and open a new pane: export PATH=\"{d}:$PATH\"",
+            d = dir.display()
+        ));
+    }
+    Some(path)
 }

@@ -26,7 +26,8 @@ use super::jsonfile::{JsonFile, retry_on_change, write_backup};
 use super::jsonhooks::{self, Created, Removed};
 use super::manifest::{FileRecord, Manifest, SettingsRecord, TomlRecord, fnv64};
 use super::paths::{
-    claude_dir, claude_settings_path, home_dir, locate_orch_hook, lock_install, manifest_path,
+    claude_dir, claude_settings_path, home_dir, locate_orch_hook, lock_install_if_configured,
+    manifest_path,
 };
 use super::settings::diff_of;
 use crate::exit::Fail;
@@ -39,6 +40,10 @@ pub struct DownRequest {
     pub dry_run: bool,
     /// Keep orch's state directory.
     pub keep_state: bool,
+    /// Also delete the backups orch wrote of a settings file that is now
+    /// back to its original bytes (a full uninstall, `install.sh
+    /// --uninstall`). Backups of a file changed since `orch up` stay.
+    pub remove_backups: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +79,9 @@ pub struct DownReport {
     pub files: Vec<FileRemoval>,
     pub toml: Vec<FileRemoval>,
     pub dirs_removed: Vec<PathBuf>,
+    /// With `remove_backups`: the backups deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backups_removed: Vec<PathBuf>,
     /// The state dir removed (absent with --keep-state or when missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir_removed: Option<PathBuf>,
@@ -317,7 +325,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(lock_install()?)
+        lock_install_if_configured()?
     };
     let manifest = Manifest::load()?;
     let mut warnings = Vec::new();
@@ -420,6 +428,7 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
         files,
         toml: Vec::new(),
         dirs_removed: Vec::new(),
+        backups_removed: Vec::new(),
         state_dir_removed: None,
         warnings,
         diff: if args.dry_run {
@@ -443,6 +452,24 @@ pub fn down(args: &DownRequest, approval: Approval) -> Result<DownReport> {
             removed: s.removed.clone(),
             backup,
         });
+    }
+    if args.remove_backups && !args.dry_run {
+        for s in &report.settings {
+            let backups = super::jsonfile::backups_of(&s.path);
+            if s.action == "restored" {
+                for b in backups {
+                    fs::remove_file(&b)
+                        .with_context(|| format!("cannot remove {}", b.display()))?;
+                    report.backups_removed.push(b);
+                }
+            } else if !backups.is_empty() {
+                report.warnings.push(format!(
+                    "kept the backups of {} ({}): it changed since orch up, so they may hold something you want",
+                    s.path.display(),
+                    backups.len()
+                ));
+            }
+        }
     }
     for t in &tomls {
         let removal = FileRemoval {
@@ -570,6 +597,12 @@ fn pretty_report(r: &DownReport, dry_run: bool, changes: bool) -> String {
         if let Some(b) = &p.backup {
             s.push_str(&format!("    backup: {}\n", b.display()));
         }
+    }
+    if !r.backups_removed.is_empty() {
+        s.push_str(&format!(
+            "  {} backups of restored settings removed\n",
+            r.backups_removed.len()
+        ));
     }
     for f in r.files.iter().chain(&r.toml) {
         s.push_str(&format!(

@@ -416,6 +416,34 @@ fn resolve_links(path: &Path) -> Result<PathBuf> {
     )))
 }
 
+/// The backups [`write_backup`] made of `path` (`<name>.orch-backup-<UTC
+/// YYYYMMDDTHHMMSSZ>[-N]` next to it), oldest first.
+pub fn backups_of(path: &Path) -> Vec<PathBuf> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!("{name}.orch-backup-");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.strip_prefix(&prefix).is_some_and(|rest| {
+                        let (stamp, n) = rest.split_once('-').unwrap_or((rest, "2"));
+                        stamp.len() == 16
+                            && stamp.ends_with('Z')
+                            && stamp.as_bytes()[8] == b'T'
+                            && n.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
 /// Write `data` as `<path>.orch-backup-<UTC timestamp>` (never overwriting
 /// an existing backup), with the original's mode.
 pub fn write_backup(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf> {

@@ -13,6 +13,8 @@
 //! - [`jsonhooks`] (merge and removal rules for hook tables), [`jsonfile`]
 //!   and [`jsonedit`] (rewriting a JSON file keeping its layout),
 //!   [`settings`] (orch's entries in one settings file), [`diff`].
+//! - [`plugin`]: orch as a Claude Code plugin (what it registers, where
+//!   Claude Code installed it).
 //! - [`glue`]: the list of per-harness glue (`glue_codex`, `glue_gemini`,
 //!   `glue_pi`), the one seam through which the commands reach them;
 //!   [`codex_toml`]: orch's lines in Codex's `config.toml`.
@@ -33,6 +35,7 @@ pub mod jsonfile;
 pub mod jsonhooks;
 pub mod manifest;
 pub mod paths;
+pub mod plugin;
 pub mod prereqs;
 pub mod probe;
 pub mod settings;

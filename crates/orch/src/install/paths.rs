@@ -74,6 +74,17 @@ pub fn lock_install() -> Result<FileLock> {
     }
 }
 
+/// [`lock_install`] for `orch down`: no lock, and nothing created, when
+/// orch's config dir does not exist. Then no `up` ever finished here (it
+/// creates the dir before writing anything), and `down` on a home that
+/// never had orch must leave it exactly as it was.
+pub fn lock_install_if_configured() -> Result<Option<FileLock>> {
+    if !crate::layout::config_dir()?.is_dir() {
+        return Ok(None);
+    }
+    lock_install().map(Some)
+}
+
 /// Where the `orch-hook` to register lives: `explicit`, else next to the
 /// running binary, else on PATH. Always absolute.
 pub fn locate_orch_hook(explicit: Option<&Path>) -> Result<PathBuf> {

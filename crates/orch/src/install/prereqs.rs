@@ -14,6 +14,19 @@ pub const AGENT_CLIS: &[(&str, &str)] = &[
     ("opencode", "npm install -g opencode-ai"),
 ];
 
+/// What each agent CLI adds once installed (for people: a missing one is
+/// optional, not a failure).
+pub fn adds(name: &str) -> &'static str {
+    match name {
+        "claude" => "Claude Code agents (orch spawn claude) and the operator seat",
+        "codex" => "Codex agents (orch spawn codex)",
+        "gemini" => "Gemini CLI agents (orch spawn gemini)",
+        "pi" => "pi agents (orch spawn pi)",
+        "opencode" => "opencode agents (orch spawn opencode)",
+        _ => "another agent harness",
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentCli {
     pub name: &'static str,
@@ -65,4 +78,62 @@ pub fn check_tmux() -> TmuxCheck {
             problem: Some(format!("{e:#}")),
         },
     }
+}
+
+/// `PATH` as a fresh login shell sets it: what a new tmux pane gets
+/// (tmux starts login shells, and `/etc/profile` often resets PATH, so a
+/// directory added only in the current shell is lost there). `$SHELL -l -c`
+/// with only HOME, USER, LOGNAME, SHELL and TERM; `None` when that shell
+/// cannot tell within a few seconds.
+pub fn login_shell_path() -> Option<String> {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| s.starts_with('/'))
+        .unwrap_or_else(|| "/bin/sh".into());
+    let mut cmd = Command::new(&shell);
+    cmd.args(["-l", "-c", "printf '\\n%s' \"$PATH\""])
+        .env_clear();
+    for k in ["HOME", "USER", "LOGNAME", "TERM"] {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env("SHELL", &shell)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().ok()?;
+    let start = Instant::now();
+    // A profile that hangs must not hang doctor: a bounded poll.
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
+    // Whatever a profile prints comes before the last line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.rsplit('\n')
+        .next()
+        .map(str::to_string)
+        .filter(|p| !p.is_empty())
+}
+
+/// Is `dir` on the `PATH` string `path`?
+pub fn path_has(path: &str, dir: &std::path::Path) -> bool {
+    let want = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    path.split(':').filter(|p| !p.is_empty()).any(|p| {
+        let p = std::path::Path::new(p);
+        p == dir || std::fs::canonicalize(p).is_ok_and(|c| c == want)
+    })
 }

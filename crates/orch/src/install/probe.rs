@@ -27,13 +27,18 @@ use crate::server::Server;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ProbeStep {
     event: String,
+    /// `settings` or `plugin`: each source gets its own session id, so
+    /// the same event from both is told apart.
+    source: String,
     command: String,
+    env: Vec<(String, String)>,
     payload: Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ProbeOutcome {
     event: String,
+    source: String,
     exit_code: Option<i32>,
     stdout_bytes: usize,
     stderr: String,
@@ -58,7 +63,9 @@ pub fn probe_hooks(
         .iter()
         .map(|&i| ProbeStep {
             event: hooks[i].event.clone(),
+            source: hooks[i].source.to_string(),
             command: hooks[i].command.clone().unwrap_or_default(),
+            env: hooks[i].env.clone(),
             payload: Value::Null,
         })
         .collect();
@@ -94,9 +101,10 @@ pub fn probe_hooks(
                 }
                 if !fired {
                     problems.push(format!(
-                        "the {} hook ran but no {} event appeared in orch's state{}",
+                        "the {} hook ({}) ran but no {} event appeared in orch's state{}",
                         h.event,
-                        expected_kind(h.command.as_deref().unwrap_or_default())
+                        h.source,
+                        expected_kind(&h.event, h.command.as_deref().unwrap_or_default())
                             .map(|k| k.as_str())
                             .unwrap_or("?"),
                         if detail.is_empty() {
@@ -124,9 +132,17 @@ pub fn probe_hooks(
     }
 }
 
-fn expected_kind(command: &str) -> Option<Kind> {
-    let c = jsonhooks::parse_orch_command(command)?;
-    Kind::from_hook_name(&c.event)
+/// The event kind a hook must record: its `orch-hook` argument, or for a
+/// command that does not name one (the plugin's), its Claude Code event.
+fn expected_kind(event: &str, command: &str) -> Option<Kind> {
+    match jsonhooks::parse_orch_command(command) {
+        Some(c) => Kind::from_hook_name(&c.event),
+        None => Kind::from_hook_name(event),
+    }
+}
+
+fn session_of(base: &str, source: &str) -> String {
+    format!("{base}-{source}")
 }
 
 /// A payload like Claude Code's for `event` (see the captured fixtures).
@@ -182,7 +198,7 @@ fn run_probe(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "orch-doctor".into());
         for s in &mut steps {
-            s.payload = synthetic_payload(&s.event, &session, &tmp);
+            s.payload = synthetic_payload(&s.event, &session_of(&session, &s.source), &tmp);
         }
         write_json(&tmp.join("plan.json"), &steps)?;
         let sock = tmp.join("tmux.sock");
@@ -261,14 +277,18 @@ fn run_probe(
         Ok(steps
             .iter()
             .map(|s| {
-                let kind = expected_kind(&s.command);
+                let kind = expected_kind(&s.event, &s.command);
+                let sid = session_of(&session, &s.source);
                 let fired = events.iter().any(|e| {
-                    e.get("session_id").and_then(Value::as_str) == Some(session.as_str())
+                    e.get("session_id").and_then(Value::as_str) == Some(sid.as_str())
                         && kind.is_some_and(|k| {
                             e.get("kind").and_then(Value::as_str) == Some(k.as_str())
                         })
                 });
-                (fired, outcomes.iter().find(|o| o.event == s.event).cloned())
+                let outcome = outcomes
+                    .iter()
+                    .find(|o| o.event == s.event && o.source == s.source);
+                (fired, outcome.cloned())
             })
             .collect())
     })();
@@ -287,6 +307,7 @@ pub fn probe_run(dir: &Path) -> Result<()> {
         let child = Command::new("sh")
             .arg("-c")
             .arg(&s.command)
+            .envs(s.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -302,6 +323,7 @@ pub fn probe_run(dir: &Path) -> Result<()> {
                 crate::event::truncate_utf8(&mut err, 300);
                 ProbeOutcome {
                     event: s.event,
+                    source: s.source,
                     exit_code: out.status.code(),
                     stdout_bytes: out.stdout.len(),
                     stderr: err,
@@ -310,6 +332,7 @@ pub fn probe_run(dir: &Path) -> Result<()> {
             }
             Err(e) => ProbeOutcome {
                 event: s.event,
+                source: s.source,
                 exit_code: None,
                 stdout_bytes: 0,
                 stderr: format!("cannot run sh: {e}"),

@@ -19,6 +19,7 @@ use super::manifest::{MANIFEST_VERSION, Manifest};
 use super::paths::{
     claude_dir, claude_settings_path, locate_orch_hook, lock_install, manifest_path,
 };
+use super::plugin;
 use super::prereqs::{AgentCli, TmuxCheck, agent_clis, check_tmux};
 use super::settings::JsonPlan;
 pub use super::settings::SettingsOutcome;
@@ -49,6 +50,8 @@ pub struct UpReport {
     pub claude: SettingsOutcome,
     pub skills: Vec<FilePlan>,
     pub glue: Vec<GlueOutcome>,
+    /// The other way in: orch as a Claude Code plugin.
+    pub plugin: PluginRoute,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
     pub warnings: Vec<String>,
@@ -56,6 +59,30 @@ pub struct UpReport {
     /// change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+}
+
+/// orch as a Claude Code plugin, as `orch up` sees it.
+#[derive(Debug, Serialize)]
+pub struct PluginRoute {
+    /// The `claude` on PATH has `claude plugin`.
+    pub available: bool,
+    /// The orch plugin is installed (and enabled) too: `orch@…`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// How to install it instead.
+    pub how: &'static str,
+}
+
+fn plugin_route() -> Result<PluginRoute> {
+    let installed = plugin::installed(&claude_dir()?)
+        .filter(|p| p.enabled)
+        .map(|p| p.key);
+    let available = which::which("claude").is_ok_and(|c| plugin::claude_supports_plugins(&c));
+    Ok(PluginRoute {
+        available,
+        installed,
+        how: plugin::INSTALL_HINT,
+    })
 }
 
 /// Install (see the module doc). `approval` is asked before anything is
@@ -117,6 +144,13 @@ pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
             ));
         }
     }
+    let plugin = plugin_route()?;
+    if let Some(key) = &plugin.installed {
+        warnings.push(format!(
+            "the orch Claude Code plugin {key} is installed too: with orch up's hooks every event \
+             is recorded twice; keep one (orch down, or claude plugin uninstall {key})"
+        ));
+    }
     let changes = claude.changed()
         || skills
             .iter()
@@ -174,6 +208,7 @@ pub fn up(args: &UpRequest, approval: Approval) -> Result<UpReport> {
         claude: claude.settings_outcome(claude_backup),
         skills,
         glue: glue_out,
+        plugin,
         manifest: if args.dry_run {
             None
         } else {
@@ -297,9 +332,11 @@ fn pretty_report(r: &UpReport) -> String {
             f.path.display()
         ));
     }
-    for g in &r.glue {
+    // A harness that is not installed is optional: say what it would add,
+    // never a cross that reads like a failure.
+    for g in r.glue.iter().filter(|g| g.action != "not_found") {
         s.push_str(&format!(
-            "  {}: {}{}\n",
+            "  {} glue: {}{}\n",
             g.harness,
             g.action,
             g.path
@@ -308,15 +345,26 @@ fn pretty_report(r: &UpReport) -> String {
                 .unwrap_or_default()
         ));
     }
-    let agents: Vec<String> = r
-        .agents
-        .iter()
-        .map(|a| match &a.path {
-            Some(_) => format!("{} ✓", a.name),
-            None => format!("{} ✗ ({})", a.name, a.hint.unwrap_or("")),
-        })
-        .collect();
-    s.push_str(&format!("  agents: {}\n", agents.join(", ")));
+    let (found, missing): (Vec<&AgentCli>, Vec<&AgentCli>) =
+        r.agents.iter().partition(|a| a.path.is_some());
+    if !found.is_empty() {
+        let names: Vec<&str> = found.iter().map(|a| a.name).collect();
+        s.push_str(&format!("  agent CLIs found: {}\n", names.join(", ")));
+    }
+    for a in missing {
+        s.push_str(&format!(
+            "  {}: not installed (optional) — would add {}; {}\n",
+            a.name,
+            super::prereqs::adds(a.name),
+            a.hint.unwrap_or("")
+        ));
+    }
+    if r.plugin.available && r.plugin.installed.is_none() {
+        s.push_str(&format!(
+            "  Claude Code can also take orch as a plugin instead ({}; then orch down)\n",
+            r.plugin.how
+        ));
+    }
     for w in &r.warnings {
         s.push_str(&format!("  warning: {w}\n"));
     }

@@ -252,6 +252,15 @@ fn settle(store: &Store, tmux: &Tmux, pane: PaneId, outcome: &Outcome) -> Result
             store.update_registry(pane, |r| {
                 r.screen = Some(screen(State::BlockedDialog, excerpt))
             })?;
+            let alert = crate::alert::Alert::new(
+                store,
+                "blocked",
+                pane,
+                Some(State::BlockedDialog.as_str()),
+                "is blocked by a start-up dialog",
+            )
+            .with_detail(Some(excerpt.clone()));
+            crate::alert::raise(store, alert);
         }
         Outcome::Exited { status, excerpt } => {
             // Nothing to keep: the evidence goes into the report and the log.
@@ -263,6 +272,18 @@ fn settle(store: &Store, tmux: &Tmux, pane: PaneId, outcome: &Outcome) -> Result
                 r.screen = Some(screen(State::Exited, excerpt));
                 r.gone_ts = Some(now_ns());
             })?;
+            let alert = crate::alert::Alert::new(
+                store,
+                "exited",
+                pane,
+                Some(State::Exited.as_str()),
+                &match status {
+                    Some(c) => format!("exited during start-up (exit status {c})"),
+                    None => "exited during start-up".to_string(),
+                },
+            )
+            .with_detail(Some(excerpt.clone()));
+            crate::alert::raise(store, alert);
         }
         Outcome::Timeout { .. } => {}
     }

@@ -194,7 +194,22 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         &store, args, me, from, target, &mut text, axis, deadline, &mut rec,
     );
     match result {
-        Ok(report) => Ok(Told::Sent(Box::new(report))),
+        Ok(report) => {
+            if let Some(a) = &rec.escalation {
+                // Keyed by the worker, so one worker's escalations are
+                // rate-limited, not every worker's together.
+                let mut alert = crate::alert::Alert::new(
+                    &store,
+                    "escalation",
+                    from.unwrap_or(target),
+                    None,
+                    &format!("escalates to the operator ({a}): {}", rec.preview),
+                );
+                alert.detail = Some(a.clone());
+                crate::alert::raise(&store, alert);
+            }
+            Ok(Told::Sent(Box::new(report)))
+        }
         Err(e) => {
             if rec.outcome.is_empty() {
                 rec.outcome = outcome_of(code_of(&e)).into();
