@@ -12,6 +12,7 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`pi`]: [`pi::PiEnv`], a world with the real pi coding agent and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
 //! - [`output`]: reading what a command printed, and waiting on side effects.
@@ -26,6 +27,7 @@ mod env;
 pub mod lines;
 pub mod mock;
 pub mod output;
+pub mod pi;
 mod tmux;
 
 pub use bins::{bin, bin_dir};
@@ -36,7 +38,7 @@ pub use output::{
     mentions, output_with_stdin, put, show, spawn_with_stdin, stderr, stdout,
 };
 pub use serde_json::Value;
-pub use tmux::{TmuxServer, have_tmux};
+pub use tmux::{TmuxServer, have_tmux, processes_in_sessions};
 
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor

@@ -3,8 +3,10 @@
 //! real binaries.
 
 mod docs;
+mod e2e_agents;
 mod e2e_claude;
 mod e2e_orch;
+mod e2e_pi;
 mod hook;
 mod listen;
 mod spawn;

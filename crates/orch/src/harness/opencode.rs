@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
+use super::{Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "opencode",
@@ -21,6 +21,8 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: false,
     injects_hooks: false,
+    glue: None,
+    permissions: Permissions::Reported,
     supports: Supports {
         system_prompt: false,
         add_dirs: false,
