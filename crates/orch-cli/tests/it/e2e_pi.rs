@@ -123,7 +123,11 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     assert_eq!(a["state"], "idle", "{a}");
     assert_eq!(a["harness"], "pi", "{a}");
     assert_eq!(a["session_id"], session.as_str(), "{a}");
-    assert_ne!(a["inferred"], true, "{a}");
+    assert_eq!(a["evidence"]["source"], "event", "{a}");
+    // Tokens from pi's session file: the mock reports 12 in, 8 out per call.
+    let calls = pe.mock.main_turns().len() as u64;
+    assert_eq!(a["tokens"]["output_total"], 8 * calls, "{a}");
+    assert_eq!(a["tokens"]["context"], 12, "{a}");
 
     // stop → exited through /quit, session_end, gone, no process left.
     let pid = pe.pane_format(&pane, "#{pane_pid}");
