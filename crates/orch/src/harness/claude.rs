@@ -22,6 +22,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::Reported,
+    ready_screen: None,
     supports: Supports::ALL,
     build,
 };

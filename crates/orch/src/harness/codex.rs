@@ -20,6 +20,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: None,
     permissions: Permissions::ScreenOnly,
+    ready_screen: None,
     supports: Supports {
         allowed_tools: false,
         disallowed_tools: false,

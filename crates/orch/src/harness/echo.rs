@@ -17,6 +17,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: false,
     glue: None,
     permissions: Permissions::Reported,
+    ready_screen: None,
     supports: Supports::ALL,
     build,
 };

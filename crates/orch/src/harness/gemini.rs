@@ -21,6 +21,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: false,
     glue: None,
     permissions: Permissions::Reported,
+    ready_screen: None,
     supports: Supports {
         system_prompt: false,
         allowed_tools: false,

@@ -106,6 +106,10 @@ pub struct Harness {
     pub glue: Option<fn(hook_program: &str, bypass: bool) -> GlueFile>,
     /// The harness's permission prompts, as orch sees them.
     pub permissions: Permissions,
+    /// Shown on screen once the agent can take input. Only where the start
+    /// event comes before that (opencode's plugin is loaded before its TUI
+    /// draws): after `session_start`, spawn also waits for this.
+    pub ready_screen: Option<&'static str>,
     /// Which spawn/outfit options its command line can carry; the others
     /// are ignored with a warning (said, not hidden).
     pub supports: Supports,

@@ -27,6 +27,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::None,
+    ready_screen: None,
     supports: Supports {
         add_dirs: false,
         allowed_tools: false,

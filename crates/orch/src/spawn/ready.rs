@@ -89,6 +89,8 @@ impl Watch<'_> {
         let mut next_look = Instant::now() + interval;
         let mut last_screen = String::new();
         let mut stable: Option<(String, Instant)> = None;
+        // The session started, but the screen must still show `ready_screen`.
+        let mut started: Option<Option<String>> = None;
         loop {
             let events = cursor
                 .poll(self.store)
@@ -109,6 +111,10 @@ impl Watch<'_> {
                         }
                         if let Status::Dead(st) = status {
                             return Ok(self.exited(st, &scr));
+                        }
+                        if self.harness.ready_screen.is_some_and(|m| !scr.contains(m)) {
+                            started = Some(ev.session_id);
+                            continue;
                         }
                         return Ok(Outcome::Ready {
                             session_id: ev.session_id,
@@ -141,6 +147,14 @@ impl Watch<'_> {
                 }
                 if let Some(d) = dialogs::detect(self.harness.name, &scr) {
                     return Ok(self.blocked(d, &scr));
+                }
+                if let Some(session_id) = &started
+                    && self.harness.ready_screen.is_some_and(|m| scr.contains(m))
+                {
+                    return Ok(Outcome::Ready {
+                        session_id: session_id.clone(),
+                        inferred: false,
+                    });
                 }
                 if self.readiness == Readiness::SessionStartOrQuiet {
                     let norm = screen::strip_volatile(&scr);
