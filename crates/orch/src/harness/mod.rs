@@ -11,8 +11,13 @@
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
 //! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
 //! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
-//! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
-//! | `opencode` | nothing yet: orch has no opencode plugin (`orch up` installs none) | screen quiescence, inferred |
+//! | `pi`       | orch's extension passed with `-e` at spawn (`hooks/pi/orch.ts`) | `session_start` |
+//! | `opencode` | orch's plugin in `OPENCODE_CONFIG_CONTENT` at spawn (`hooks/opencode/orch.js`) | `session_start`, then the TUI's footer |
+//!
+//! Permission prompts ([`Permissions`]): claude, gemini, opencode report
+//! theirs through their glue (`blocked:permission`); codex's show only on
+//! screen; pi has none at all (it never asks), so `--no-bypass` on pi is a
+//! note, not a mode.
 //!
 //! **Hooks recorded once.** A spawned claude gets orch's hooks on its
 //! command line (`--settings`), so it emits events even where `orch up` was
