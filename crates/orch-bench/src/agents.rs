@@ -48,12 +48,27 @@ impl World {
             World::Opencode(_) => orch_testkit::opencode::MODEL,
         }
     }
-    fn kill(&self, pane: &str) {
-        let env = match self {
+    fn env(&self) -> &orch_testkit::TestEnv {
+        match self {
             World::Pi(w) => &w.env,
             World::Opencode(w) => &w.env,
-        };
-        let _ = env.try_tmux(&["kill-pane", "-t", pane]);
+        }
+    }
+    fn kill(&self, pane: &str) {
+        let _ = self.env().try_tmux(&["kill-pane", "-t", pane]);
+    }
+    /// What the pane logged and shows, to say why a tell failed.
+    fn describe(&self, pane: &str) -> String {
+        let env = self.env();
+        let events: Vec<String> = env
+            .events(pane)
+            .iter()
+            .map(|e| format!("{} {} {}", e["seq"], e["kind"], e["ts"]))
+            .collect();
+        format!(
+            "events: {events:?}\nscreen:\n{}",
+            env.try_capture(pane).unwrap_or_default()
+        )
     }
 }
 
@@ -128,7 +143,14 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
     for i in 0..spawns {
         let (pane, ms) = spawn(&w, harness)?;
         ready.push(ms);
-        first.push(tell(&w, &pane, &format!("first prompt to agent {i}"))?);
+        match tell(&w, &pane, &format!("first prompt to agent {i}")) {
+            Ok(ms) => first.push(ms),
+            Err(e) => {
+                // Look again once the agent had time to catch up.
+                std::thread::sleep(Duration::from_secs(15));
+                bail!("{e:#}\n{}", w.describe(&pane));
+            }
+        }
         w.kill(&pane);
     }
     let mut steady = Vec::new();

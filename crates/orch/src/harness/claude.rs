@@ -23,6 +23,7 @@ pub const HARNESS: Harness = Harness {
     glue: Some(glue),
     permissions: Permissions::Reported,
     ready_screen: None,
+    receipt_wait: None,
     supports: Supports::ALL,
     build,
 };

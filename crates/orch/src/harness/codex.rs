@@ -21,6 +21,7 @@ pub const HARNESS: Harness = Harness {
     glue: None,
     permissions: Permissions::ScreenOnly,
     ready_screen: None,
+    receipt_wait: None,
     supports: Supports {
         allowed_tools: false,
         disallowed_tools: false,

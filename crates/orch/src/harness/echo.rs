@@ -18,6 +18,7 @@ pub const HARNESS: Harness = Harness {
     glue: None,
     permissions: Permissions::Reported,
     ready_screen: None,
+    receipt_wait: None,
     supports: Supports::ALL,
     build,
 };

@@ -22,6 +22,7 @@ pub const HARNESS: Harness = Harness {
     glue: None,
     permissions: Permissions::Reported,
     ready_screen: None,
+    receipt_wait: None,
     supports: Supports {
         system_prompt: false,
         allowed_tools: false,

@@ -115,6 +115,9 @@ pub struct Harness {
     /// event comes before that (opencode's plugin is loaded before its TUI
     /// draws): after `session_start`, spawn also waits for this.
     pub ready_screen: Option<&'static str>,
+    /// How long a tell waits for the prompt event at least, where the
+    /// harness is slower than orch's default to report one.
+    pub receipt_wait: Option<std::time::Duration>,
     /// Which spawn/outfit options its command line can carry; the others
     /// are ignored with a warning (said, not hidden).
     pub supports: Supports,

@@ -31,6 +31,11 @@ use crate::install::assets::{hook_asset, render_spawned};
 /// The TUI's footer, drawn once it takes input (idle and busy alike).
 pub const READY_SCREEN: &str = "ctrl+p commands";
 
+/// opencode's TUI hands a prompt to its server, which runs `chat.message`:
+/// on a loaded machine (load 24 on 2 cores) paste → receipt took up to 9.3 s,
+/// against orch's 10 s default.
+pub const RECEIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub const HARNESS: Harness = Harness {
     name: "opencode",
     program: "opencode",
@@ -43,6 +48,7 @@ pub const HARNESS: Harness = Harness {
     glue: Some(glue),
     permissions: Permissions::Reported,
     ready_screen: Some(READY_SCREEN),
+    receipt_wait: Some(RECEIPT_WAIT),
     supports: Supports {
         system_prompt: true,
         add_dirs: false,

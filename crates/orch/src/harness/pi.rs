@@ -28,6 +28,7 @@ pub const HARNESS: Harness = Harness {
     glue: Some(glue),
     permissions: Permissions::None,
     ready_screen: None,
+    receipt_wait: None,
     supports: Supports {
         add_dirs: false,
         allowed_tools: false,

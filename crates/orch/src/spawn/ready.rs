@@ -6,7 +6,9 @@
 //! call each; the wait has a deadline), for what no hook reports: the
 //! process dying and start-up dialogs. Harnesses without hooks are declared
 //! ready when their screen, volatile parts stripped, has stopped changing
-//! for [`QUIET`]; that state is inferred and reported as such.
+//! for [`QUIET`]; that state is inferred and reported as such. A harness
+//! whose start event comes before it can take input (opencode: plugins load
+//! before the TUI draws) names a `ready_screen`, looked for after the event.
 
 use std::time::{Duration, Instant};
 
