@@ -12,6 +12,7 @@
 
 use std::process::ExitCode;
 
+mod agents;
 mod claude;
 mod hook;
 mod listen;
@@ -79,6 +80,16 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "claude",
         "tell → receipt on real Claude Code panes (≤ 300 ms median)",
         claude::run,
+    ),
+    (
+        "pi",
+        "spawn → ready and tell → receipt on real pi panes",
+        |a| agents::run("pi", a),
+    ),
+    (
+        "opencode",
+        "spawn → ready and tell → receipt on real opencode panes",
+        |a| agents::run("opencode", a),
     ),
 ];
 

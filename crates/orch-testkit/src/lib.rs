@@ -12,6 +12,8 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`opencode`]: [`opencode::OpencodeEnv`], a world with the real opencode and its mock.
+//! - [`pi`]: [`pi::PiEnv`], a world with the real pi coding agent and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
 //! - [`ssh`]: other hosts for the remote tests — real sshds on 127.0.0.1,
@@ -29,7 +31,9 @@ pub mod claude;
 mod env;
 pub mod lines;
 pub mod mock;
+pub mod opencode;
 pub mod output;
+pub mod pi;
 pub mod skip;
 pub mod ssh;
 mod tmux;
@@ -42,7 +46,7 @@ pub use output::{
     mentions, output_with_stdin, put, show, spawn_with_stdin, stderr, stdout,
 };
 pub use serde_json::Value;
-pub use tmux::{TmuxServer, have_tmux};
+pub use tmux::{TmuxServer, have_tmux, processes_in_sessions};
 
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor

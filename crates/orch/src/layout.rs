@@ -9,6 +9,8 @@
 //!   audit.lock
 //!   ssh/                          ssh connection-sharing sockets (`orch --host`)
 //!   glue/claude-settings-<h>.json --settings files for spawned claudes
+//!   glue/pi-orch-<h>.ts           the extension spawned pis get (-e)
+//!   glue/opencode-orch-<h>.js     the plugin spawned opencodes get
 //!   servers/<socket>-<pid>/       one tmux server (Layout)
 //!     server.json                 {"socket", "pid", "created_ts"}
 //!     events/<N>.jsonl[.1]        pane %N's event log (only logs live here)

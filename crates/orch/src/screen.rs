@@ -140,12 +140,17 @@ pub fn working(screen: &str) -> bool {
 
 /// Is `text` still sitting in the input area (the bottom of the screen)?
 /// Compares the end of its last line, ignoring whitespace (harnesses wrap
-/// and indent), and accepts Claude Code's collapsed-paste placeholder.
+/// and indent), and accepts the collapsed-paste placeholders: Claude
+/// Code's `[Pasted text #1 +N lines]`, pi's `[paste #1 +N lines]` /
+/// `[paste #1 N chars]`, opencode's `[Pasted ~N lines]`.
 pub fn text_in_input(screen: &str, text: &str) -> bool {
     let lines = content_lines(screen);
     let bottom = lines[lines.len().saturating_sub(8)..].join("");
     let bottom: String = bottom.chars().filter(|c| !c.is_whitespace()).collect();
-    if bottom.contains("[Pastedtext") {
+    if ["[Pastedtext", "[paste#", "[Pasted~"]
+        .iter()
+        .any(|p| bottom.contains(p))
+    {
         return true;
     }
     let last = text
@@ -215,6 +220,17 @@ mod tests {
             "> [Pasted text #1 +161 lines]\n",
             "long\ntext"
         ));
+        // pi 0.73 and opencode 1.18 collapse long pastes too.
+        for shown in [
+            "[paste #1 +30 lines]",
+            "[paste #2 2000 chars]",
+            "┃  [Pasted ~3 lines]",
+        ] {
+            assert!(
+                text_in_input(&format!("──\n{shown}\n──\n"), "long\ntext"),
+                "{shown}"
+            );
+        }
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
     }

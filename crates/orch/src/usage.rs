@@ -1,8 +1,10 @@
-//! Token use of a Claude Code agent, from its transcript (JSONL).
+//! Token use of a Claude Code or pi agent, from its transcript (JSONL).
 //!
 //! Every assistant entry carries `message.usage` {`input_tokens`,
 //! `cache_creation_input_tokens`, `cache_read_input_tokens`,
-//! `output_tokens`}. The context an agent is carrying is what its latest
+//! `output_tokens`}. pi's session file is the same idea in other words:
+//! `{"type": "message", "message": {"role": "assistant", "responseId",
+//! "usage": {"input", "cacheWrite", "cacheRead", "output"}}}`. The context an agent is carrying is what its latest
 //! model call read: input + cache creation + cache read. Its total output is
 //! the sum over the session, counting each API message once (Claude Code
 //! writes one entry per content block, all with the same `message.id`).
@@ -157,20 +159,23 @@ struct Entry {
 
 #[derive(Deserialize)]
 struct Message {
+    #[serde(alias = "responseId")]
     id: Option<String>,
+    role: Option<String>,
     model: Option<String>,
     usage: Option<Usage>,
 }
 
+/// Claude Code's names, with pi's as aliases.
 #[derive(Deserialize, Default)]
 struct Usage {
-    #[serde(default)]
+    #[serde(default, alias = "input")]
     input_tokens: u64,
-    #[serde(default)]
+    #[serde(default, alias = "cacheWrite")]
     cache_creation_input_tokens: u64,
-    #[serde(default)]
+    #[serde(default, alias = "cacheRead")]
     cache_read_input_tokens: u64,
-    #[serde(default)]
+    #[serde(default, alias = "output")]
     output_tokens: u64,
 }
 
@@ -198,10 +203,15 @@ fn count(file: &File, start: u64, size: u64, mid_line: bool, cache: &mut Cache) 
         let Ok(e) = serde_json::from_slice::<Entry>(line) else {
             continue;
         };
-        if e.kind.as_deref() != Some("assistant") {
+        let Some(m) = e.message else { continue };
+        let assistant = match e.kind.as_deref() {
+            Some("assistant") => true,
+            Some("message") => m.role.as_deref() == Some("assistant"),
+            _ => false,
+        };
+        if !assistant {
             continue;
         }
-        let Some(m) = e.message else { continue };
         let Some(u) = m.usage else { continue };
         cache.seen = true;
         if m.id.is_some() && m.id == cache.last_id {
@@ -280,6 +290,35 @@ mod tests {
         assert_eq!((t.context, t.output_total), (211, 20));
         assert_eq!(t.cache_read, 200);
         assert_eq!(t.model.as_deref(), Some("claude-opus-4-8"));
+    }
+
+    /// pi's session file (0.73): entries `{"type": "message"}`, usage in
+    /// pi's own words; user messages and tool results are not counted.
+    #[test]
+    fn counts_a_pi_session_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let tp = dir.path().join("pi.jsonl");
+        let pi = |role: &str, id: &str, input: u64, out: u64| {
+            serde_json::json!({"type": "message", "id": "e1", "parentId": null,
+                "message": {"role": role, "content": [{"type": "text", "text": "x"}],
+                    "provider": "mock", "model": "m", "responseId": id,
+                    "usage": {"input": input, "output": out, "cacheRead": 4, "cacheWrite": 0,
+                        "totalTokens": input + out + 4}}})
+            .to_string()
+        };
+        let lines = [
+            r#"{"type":"session","version":3,"id":"01a","cwd":"/p"}"#.to_string(),
+            pi("user", "", 0, 0),
+            pi("assistant", "r1", 12, 8),
+            pi("toolResult", "", 0, 0),
+            pi("assistant", "r2", 30, 5),
+        ];
+        std::fs::write(&tp, lines.join("\n") + "\n").unwrap();
+        let t = UsageCache::load(&st).tokens(PaneId(2), &tp).unwrap();
+        assert_eq!((t.context, t.input, t.cache_read), (34, 30, 4));
+        assert_eq!(t.output_total, 13);
+        assert_eq!(t.model.as_deref(), Some("m"));
     }
 
     #[test]

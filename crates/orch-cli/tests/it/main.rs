@@ -4,8 +4,11 @@
 
 mod alert;
 mod docs;
+mod e2e_agents;
 mod e2e_claude;
+mod e2e_opencode;
 mod e2e_orch;
+mod e2e_pi;
 mod hook;
 mod listen;
 mod newuser;

@@ -849,10 +849,12 @@ fn harness_glue_is_installed_and_removed_exactly() {
     put(gemini.join("settings.json"), gemini_settings);
     let pi = env.home.join(".pi/agent");
     fs::create_dir_all(&pi).unwrap();
+    let opencode = env.home.join(".config/opencode");
+    put(opencode.join("opencode.json"), "{}");
 
     let report = env.run_json("orch-up", &[]);
     let glue = report["glue"].as_array().unwrap();
-    for h in ["codex", "gemini", "pi"] {
+    for h in ["codex", "gemini", "pi", "opencode"] {
         let g = glue.iter().find(|g| g["harness"] == h).unwrap();
         assert_eq!(g["action"], "installed", "{g}");
     }
@@ -889,7 +891,18 @@ fn harness_glue_is_installed_and_removed_exactly() {
         )),
         "{ext}"
     );
-    assert!(!ext.contains("@ORCH_HOOK"));
+    assert!(!ext.contains("@ORCH_"));
+    assert!(ext.contains("const SPAWNED = false;"), "{ext}");
+    // opencode: the plugin, auto-loaded from plugins/, quiet in spawned panes.
+    let plugin = fs::read_to_string(opencode.join("plugins/orch.js")).unwrap();
+    assert!(
+        plugin.contains(&format!(
+            "const ORCH_HOOK = {};",
+            serde_json::to_string(&bin("orch-hook")).unwrap()
+        )),
+        "{plugin}"
+    );
+    assert!(plugin.contains("const SPAWNED = false;"), "{plugin}");
 
     // Idempotent.
     let o = env.run("orch-up", &[]);
@@ -911,6 +924,11 @@ fn harness_glue_is_installed_and_removed_exactly() {
         "orch created extensions/; it was empty after removal"
     );
     assert!(pi.exists());
+    assert!(!opencode.join("plugins").exists());
+    assert_eq!(
+        fs::read_to_string(opencode.join("opencode.json")).unwrap(),
+        "{}"
+    );
     assert!(!script.exists());
 }
 
@@ -1145,15 +1163,16 @@ fn claude_only_leaves_other_harnesses_alone() {
 fn glue_files_orch_created_leave_nothing_behind() {
     let env = or_skip!(TestEnv::if_tmux_installed());
     // Harness dirs exist but hold no config yet.
-    for d in [".codex", ".gemini", ".pi/agent"] {
+    for d in [".codex", ".gemini", ".pi/agent", ".config/opencode"] {
         fs::create_dir_all(env.home.join(d)).unwrap();
     }
     let o = env.run("orch-up", &[]);
     assert_code(&o, 0);
     assert!(env.home.join(".codex/config.toml").exists());
     assert!(env.home.join(".gemini/settings.json").exists());
+    assert!(env.home.join(".config/opencode/plugins/orch.js").exists());
     env.run_json("orch-down", &["--yes"]);
-    for d in [".codex", ".gemini", ".pi/agent"] {
+    for d in [".codex", ".gemini", ".pi/agent", ".config/opencode"] {
         let left: Vec<_> = fs::read_dir(env.home.join(d))
             .unwrap()
             .flatten()

@@ -607,10 +607,16 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    let receipt_timeout = rec
+        .as_ref()
+        .and_then(|r| r.harness.as_deref())
+        .and_then(crate::harness::find)
+        .and_then(|h| h.receipt_wait)
+        .map_or(opts.receipt_timeout, |w| w.max(opts.receipt_timeout));
     let receipt_deadline = if busy {
         opts.deadline
     } else {
-        opts.deadline.min(pasted_at + opts.receipt_timeout)
+        opts.deadline.min(pasted_at + receipt_timeout)
     };
     await_receipt(
         store,

@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::{Harness, Launch, LaunchSpec, Readiness, Supports};
+use super::{GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports};
 use crate::shellwords::quote as shell_quote;
 
 pub const HARNESS: Harness = Harness {
@@ -20,6 +20,10 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: true,
     injects_hooks: true,
+    glue: Some(glue),
+    permissions: Permissions::Reported,
+    ready_screen: None,
+    receipt_wait: None,
     supports: Supports::ALL,
     build,
 };
@@ -53,6 +57,15 @@ pub fn settings_json(hook_program: &str, bypass: bool) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
+/// The `--settings` file spawn writes (see [`settings_json`]).
+fn glue(hook_program: &str, bypass: bool) -> GlueFile {
+    GlueFile {
+        stem: "claude-settings",
+        ext: "json",
+        text: settings_json(hook_program, bypass),
+    }
+}
+
 fn build(s: &LaunchSpec) -> Launch {
     let mut l = Launch::default();
     let a = &mut l.argv;
@@ -82,7 +95,7 @@ fn build(s: &LaunchSpec) -> Launch {
     for t in &s.disallowed_tools {
         a.push(format!("--disallowedTools={t}"));
     }
-    if let Some(f) = &s.settings_file {
+    if let Some(f) = &s.glue_file {
         a.push(format!("--settings={f}"));
     }
     if !s.system_prompt.is_empty() {
@@ -107,7 +120,7 @@ mod tests {
             allowed_tools: vec!["Bash(git log:*)".into(), "Read".into()],
             disallowed_tools: vec!["Edit".into()],
             extra_args: vec!["--verbose".into()],
-            settings_file: Some("/state/glue/claude.json".into()),
+            glue_file: Some("/state/glue/claude.json".into()),
             is_root: true,
             ..Default::default()
         }

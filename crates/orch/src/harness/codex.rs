@@ -7,7 +7,7 @@
 //! prompt-receipt notification, so readiness is read off the screen.
 //! The appended system prompt goes in as `developer_instructions`.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
+use super::{Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "codex",
@@ -18,6 +18,10 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: true,
+    glue: None,
+    permissions: Permissions::ScreenOnly,
+    ready_screen: None,
+    receipt_wait: None,
     supports: Supports {
         allowed_tools: false,
         disallowed_tools: false,

@@ -4,7 +4,7 @@
 //! session, model and system-prompt options as claude, which lets tests
 //! check what spawn passes without an API key.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
+use super::{Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "echo",
@@ -15,6 +15,10 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: true,
     injects_hooks: false,
+    glue: None,
+    permissions: Permissions::Reported,
+    ready_screen: None,
+    receipt_wait: None,
     supports: Supports::ALL,
     build,
 };

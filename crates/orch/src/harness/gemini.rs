@@ -8,7 +8,7 @@
 //! append to its system prompt (`GEMINI_SYSTEM_MD` replaces it whole), so
 //! the fleet prompt is not given: spawn says so.
 
-use super::{Harness, Launch, LaunchSpec, Readiness, Supports, push_opt};
+use super::{Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
 
 pub const HARNESS: Harness = Harness {
     name: "gemini",
@@ -19,6 +19,10 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: false,
+    glue: None,
+    permissions: Permissions::Reported,
+    ready_screen: None,
+    receipt_wait: None,
     supports: Supports {
         system_prompt: false,
         allowed_tools: false,

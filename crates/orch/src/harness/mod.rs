@@ -11,8 +11,13 @@
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
 //! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
 //! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
-//! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
-//! | `opencode` | nothing yet: orch has no opencode plugin (`orch up` installs none) | screen quiescence, inferred |
+//! | `pi`       | orch's extension passed with `-e` at spawn (`hooks/pi/orch.ts`) | `session_start` |
+//! | `opencode` | orch's plugin in `OPENCODE_CONFIG_CONTENT` at spawn (`hooks/opencode/orch.js`) | `session_start`, then the TUI's footer |
+//!
+//! Permission prompts ([`Permissions`]): claude, gemini, opencode report
+//! theirs through their glue (`blocked:permission`); codex's show only on
+//! screen; pi has none at all (it never asks), so `--no-bypass` on pi is a
+//! note, not a mode.
 //!
 //! **Hooks recorded once.** A spawned claude gets orch's hooks on its
 //! command line (`--settings`), so it emits events even where `orch up` was
@@ -66,8 +71,9 @@ pub struct LaunchSpec {
     pub extra_args: Vec<String>,
     /// Absolute path of `orch-hook`, for adapters that pass hooks themselves.
     pub hook_program: Option<String>,
-    /// claude: a `--settings` file carrying orch's hooks (see [`claude::settings_json`]).
-    pub settings_file: Option<String>,
+    /// The glue file spawn wrote for this launch (see [`Harness::glue`]):
+    /// claude's `--settings` file, pi's extension, opencode's plugin.
+    pub glue_file: Option<String>,
     /// Running as root (claude's bypass flag then needs `IS_SANDBOX=1`).
     pub is_root: bool,
 }
@@ -99,10 +105,43 @@ pub struct Harness {
     pub assigns_session_id: bool,
     /// spawn passes orch's hooks on the command line (see the module doc).
     pub injects_hooks: bool,
+    /// The file spawn writes (under the state dir's `glue/`, named by its
+    /// content's hash) and names in [`LaunchSpec::glue_file`], for
+    /// `orch-hook` at the given path and the bypass choice.
+    pub glue: Option<fn(hook_program: &str, bypass: bool) -> GlueFile>,
+    /// The harness's permission prompts, as orch sees them.
+    pub permissions: Permissions,
+    /// Shown on screen once the agent can take input. Only where the start
+    /// event comes before that (opencode's plugin is loaded before its TUI
+    /// draws): after `session_start`, spawn also waits for this.
+    pub ready_screen: Option<&'static str>,
+    /// How long a tell waits for the prompt event at least, where the
+    /// harness is slower than orch's default to report one.
+    pub receipt_wait: Option<std::time::Duration>,
     /// Which spawn/outfit options its command line can carry; the others
     /// are ignored with a warning (said, not hidden).
     pub supports: Supports,
     pub build: fn(&LaunchSpec) -> Launch,
+}
+
+/// A glue file for one launch: `glue/<stem>-<hash>.<ext>` holding `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlueFile {
+    pub stem: &'static str,
+    pub ext: &'static str,
+    pub text: String,
+}
+
+/// Whether a harness asks before running tools, and what orch sees of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permissions {
+    /// It asks, and its glue reports the prompt (survey: `blocked:permission`).
+    Reported,
+    /// It asks, but only the screen shows it.
+    ScreenOnly,
+    /// It never asks (pi): there is nothing to bypass, and `--no-bypass`
+    /// changes nothing (spawn says so).
+    None,
 }
 
 /// The options a harness's command line can carry.
@@ -149,6 +188,12 @@ pub fn names() -> String {
 impl Harness {
     pub fn launch(&self, spec: &LaunchSpec) -> Launch {
         let mut launch = (self.build)(spec);
+        if !spec.bypass && self.permissions == Permissions::None {
+            launch.warnings.push(format!(
+                "{} has no permission prompts (it runs every tool without asking); --no-bypass changes nothing",
+                self.name
+            ));
+        }
         let s = self.supports;
         for (supported, given, what) in [
             (

@@ -77,10 +77,22 @@ pub fn claude_specs(orch_hook: &Path) -> Vec<HookSpec> {
     specs_from_fragment("claude/settings.json", orch_hook)
 }
 
-/// Fill a glue template's placeholders with the orch-hook path.
+/// Fill a glue template's placeholders with the orch-hook path, for the
+/// copy `orch up` installs (`@ORCH_SPAWNED@` is `false`).
 pub fn render_template(template: &[u8], orch_hook: &Path) -> Vec<u8> {
+    render(template, orch_hook, false)
+}
+
+/// The same for the copy `orch-spawn` passes on an agent's command line
+/// (`@ORCH_SPAWNED@` is `true`: its hooks run `orch-hook --spawned`).
+pub fn render_spawned(template: &[u8], orch_hook: &Path) -> Vec<u8> {
+    render(template, orch_hook, true)
+}
+
+fn render(template: &[u8], orch_hook: &Path, spawned: bool) -> Vec<u8> {
     let path = orch_hook.to_string_lossy();
     String::from_utf8_lossy(template)
+        .replace("@ORCH_SPAWNED@", if spawned { "true" } else { "false" })
         .replace("@ORCH_HOOK_SH@", &shellwords::quote(&path))
         .replace(
             "@ORCH_HOOK_JSON@",
@@ -104,9 +116,11 @@ mod tests {
 
     #[test]
     fn templates_are_filled() {
-        let t = b"x @ORCH_HOOK_SH@ y @ORCH_HOOK_JSON@";
+        let t = b"x @ORCH_HOOK_SH@ y @ORCH_HOOK_JSON@ @ORCH_SPAWNED@";
         let out = render_template(t, Path::new("/a b/orch-hook"));
-        assert_eq!(out, b"x '/a b/orch-hook' y \"/a b/orch-hook\"");
+        assert_eq!(out, b"x '/a b/orch-hook' y \"/a b/orch-hook\" false");
+        let out = render_spawned(t, Path::new("/a b/orch-hook"));
+        assert!(out.ends_with(b" true"));
     }
 
     #[test]

@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
+use anyhow::Context;
+
+use super::files::{FilePlan, apply_file, plan_file};
 use super::manifest::{FileRecord, Manifest, TomlRecord};
-use super::{glue_codex, glue_gemini, glue_pi};
+use super::{glue_codex, glue_gemini, glue_opencode, glue_pi};
 
 /// One harness's glue: how to install it, find it again, check it.
 pub struct Glue {
@@ -37,7 +40,12 @@ pub struct Glue {
 pub type GlueCheck = fn(Option<&Manifest>, &mut Vec<String>, &mut Vec<String>);
 
 /// Every harness's glue, in the order `up` reports them.
-pub const GLUES: &[Glue] = &[glue_codex::GLUE, glue_gemini::GLUE, glue_pi::GLUE];
+pub const GLUES: &[Glue] = &[
+    glue_codex::GLUE,
+    glue_gemini::GLUE,
+    glue_pi::GLUE,
+    glue_opencode::GLUE,
+];
 
 /// The glue for `harness`, if it has any.
 pub fn find(harness: &str) -> Option<&'static Glue> {
@@ -144,4 +152,54 @@ pub fn rendered_record(
         fnv: super::manifest::fnv64(&super::assets::render_template(template, orch_hook?)),
         what: what.into(),
     })
+}
+
+/// Glue that is one file orch owns outright (pi's extension, opencode's
+/// plugin), rendered from `asset`: its plan, or a skip when someone else's
+/// file is in the way.
+pub fn one_file_plan(
+    harness: &'static str,
+    path: PathBuf,
+    asset: &str,
+    what: &str,
+    orch_hook: &Path,
+    manifest: &Manifest,
+) -> Result<Box<dyn GluePlan>> {
+    let template = super::assets::hook_asset(asset)
+        .with_context(|| format!("{harness} glue is missing from this build"))?;
+    let plan = plan_file(
+        path,
+        super::assets::render_template(template, orch_hook),
+        0o644,
+        what.into(),
+        manifest,
+    );
+    if plan.action == "conflict" {
+        let reason = plan.reason.clone().unwrap_or_default();
+        return Ok(skip(harness, "skipped", Some(plan.path), reason));
+    }
+    Ok(Box::new(OneFile(harness, plan)))
+}
+
+struct OneFile(&'static str, FilePlan);
+
+impl GluePlan for OneFile {
+    fn outcome(&self) -> GlueOutcome {
+        GlueOutcome {
+            harness: self.0,
+            action: match self.1.action {
+                "create" => "installed",
+                "update" => "updated",
+                _ => "unchanged",
+            },
+            path: Some(self.1.path.clone()),
+            reason: None,
+        }
+    }
+    fn changes(&self) -> bool {
+        self.1.action != "unchanged"
+    }
+    fn apply(&self, manifest: &mut Manifest) -> Result<()> {
+        apply_file(&self.1, manifest).map(|_| ())
+    }
 }

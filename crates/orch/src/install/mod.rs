@@ -29,6 +29,7 @@ pub mod files;
 pub mod glue;
 pub mod glue_codex;
 pub mod glue_gemini;
+pub mod glue_opencode;
 pub mod glue_pi;
 pub mod jsonedit;
 pub mod jsonfile;

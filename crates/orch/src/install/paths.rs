@@ -50,6 +50,12 @@ pub fn pi_agent_dir() -> Result<PathBuf> {
     env_or_home("PI_CODING_AGENT_DIR", &[".pi", "agent"])
 }
 
+/// opencode's global config dir: `$XDG_CONFIG_HOME/opencode`, else
+/// `~/.config/opencode`.
+pub fn opencode_config_dir() -> Result<PathBuf> {
+    Ok(env_or_home("XDG_CONFIG_HOME", &[".config"])?.join("opencode"))
+}
+
 pub fn manifest_path() -> Result<PathBuf> {
     Ok(crate::layout::install_manifest(
         &crate::layout::config_dir()?

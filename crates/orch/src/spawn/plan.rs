@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 
 use super::launch::LaunchFile;
 use super::place::{Placement, Position};
@@ -309,6 +308,9 @@ pub fn fleet_prompt(
         .replace("{{harness}}", harness)
 }
 
+/// A glue file for one launch: its path and contents.
+type Glue = (PathBuf, String);
+
 impl Plan {
     fn system_prompt(&self, pane: &str) -> String {
         let mut p = fleet_prompt(
@@ -341,13 +343,21 @@ impl Plan {
         }
     }
 
-    /// The `--settings` file for claude: its path and contents.
-    fn claude_settings(&self, hook: &str) -> Result<(PathBuf, String)> {
-        let text = harness::claude::settings_json(hook, self.bypass);
-        let hash = crate::event::prompt_hash(&text);
+    /// The harness's glue file for this launch (claude's `--settings`,
+    /// pi's extension, opencode's plugin): its path and contents. Named by
+    /// the content's hash, so spawns that need the same file share it.
+    fn glue_file(&self, hook: &str) -> Result<Option<Glue>> {
+        let Some(make) = self.harness.glue else {
+            return Ok(None);
+        };
+        let g = make(hook, self.bypass);
+        let hash = crate::event::prompt_hash(&g.text);
         let short = hash.rsplit(':').next().unwrap_or("0");
         let dir = crate::layout::spawn_glue_dir(&crate::layout::state_dir()?);
-        Ok((dir.join(format!("claude-settings-{short}.json")), text))
+        Ok(Some((
+            dir.join(format!("{}-{short}.{}", g.stem, g.ext)),
+            g.text,
+        )))
     }
 
     /// The agent's command line and environment, for pane `pane`.
@@ -355,25 +365,24 @@ impl Plan {
         &self,
         pane: &str,
         write_glue: bool,
-    ) -> Result<(LaunchFile, Vec<String>, Option<String>)> {
+    ) -> Result<(LaunchFile, Vec<String>, Option<Glue>)> {
         let hook = self.hook_program()?;
-        let mut settings_file = None;
-        let mut settings_text = None;
-        if self.harness.name == harness::claude::HARNESS.name
-            && let Some(hook) = &hook
+        let glue = match &hook {
+            Some(hook) => self.glue_file(hook)?,
+            None => None,
+        };
+        if let Some((path, text)) = &glue
+            && write_glue
+            && crate::paths::read(path).ok().as_deref() != Some(text.as_bytes())
         {
-            let (path, text) = self.claude_settings(hook)?;
-            if write_glue && crate::paths::read(&path).ok().as_deref() != Some(text.as_bytes()) {
-                if let Some(d) = path.parent() {
-                    crate::paths::ensure_private_dir(d)
-                        .with_context(|| format!("cannot create {}", d.display()))?;
-                }
-                crate::paths::write_atomic(&path, text.as_bytes(), 0o600)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+            if let Some(d) = path.parent() {
+                crate::paths::ensure_private_dir(d)
+                    .with_context(|| format!("cannot create {}", d.display()))?;
             }
-            settings_file = Some(path.to_string_lossy().into_owned());
-            settings_text = Some(text);
+            crate::paths::write_atomic(path, text.as_bytes(), 0o600)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
+        let glue_file = glue.as_ref().map(|(p, _)| p.to_string_lossy().into_owned());
         let outfit = self.outfit.as_ref();
         let spec = LaunchSpec {
             program: self.program.clone(),
@@ -389,7 +398,7 @@ impl Plan {
                 .unwrap_or_default(),
             extra_args: self.extra_args.clone(),
             hook_program: hook,
-            settings_file,
+            glue_file,
             is_root: nix::unistd::geteuid().is_root(),
         };
         let built = self.harness.launch(&spec);
@@ -440,7 +449,7 @@ impl Plan {
                 unset,
             },
             warnings,
-            settings_text,
+            glue,
         ))
     }
 }
@@ -450,7 +459,7 @@ impl Plan {
     pub(super) fn dry_run(&self) -> Result<DryRunReport> {
         let plan = self;
         let pane = "(assigned at spawn)";
-        let (lf, warnings, settings) = plan.launch(pane, false)?;
+        let (lf, warnings, glue) = plan.launch(pane, false)?;
         // Provider keys come from the caller's environment: never print them.
         let env: BTreeMap<String, String> = lf
             .env
@@ -496,7 +505,10 @@ impl Plan {
                 branch: Some(w.branch.clone()),
                 new_branch: Some(w.new_branch),
             }),
-            settings: settings.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))),
+            settings: glue
+                .as_ref()
+                .and_then(|(_, text)| serde_json::from_str(text).ok()),
+            glue_file: glue.map(|(path, _)| path),
             note: (!notes.is_empty()).then(|| notes.join("; ")),
             warnings,
         })

@@ -6,7 +6,9 @@
 //! call each; the wait has a deadline), for what no hook reports: the
 //! process dying and start-up dialogs. Harnesses without hooks are declared
 //! ready when their screen, volatile parts stripped, has stopped changing
-//! for [`QUIET`]; that state is inferred and reported as such.
+//! for [`QUIET`]; that state is inferred and reported as such. A harness
+//! whose start event comes before it can take input (opencode: plugins load
+//! before the TUI draws) names a `ready_screen`, looked for after the event.
 
 use std::time::{Duration, Instant};
 
@@ -89,6 +91,8 @@ impl Watch<'_> {
         let mut next_look = Instant::now() + interval;
         let mut last_screen = String::new();
         let mut stable: Option<(String, Instant)> = None;
+        // The session started, but the screen must still show `ready_screen`.
+        let mut started: Option<Option<String>> = None;
         loop {
             let events = cursor
                 .poll(self.store)
@@ -109,6 +113,10 @@ impl Watch<'_> {
                         }
                         if let Status::Dead(st) = status {
                             return Ok(self.exited(st, &scr));
+                        }
+                        if self.harness.ready_screen.is_some_and(|m| !scr.contains(m)) {
+                            started = Some(ev.session_id);
+                            continue;
                         }
                         return Ok(Outcome::Ready {
                             session_id: ev.session_id,
@@ -141,6 +149,14 @@ impl Watch<'_> {
                 }
                 if let Some(d) = dialogs::detect(self.harness.name, &scr) {
                     return Ok(self.blocked(d, &scr));
+                }
+                if let Some(session_id) = &started
+                    && self.harness.ready_screen.is_some_and(|m| scr.contains(m))
+                {
+                    return Ok(Outcome::Ready {
+                        session_id: session_id.clone(),
+                        inferred: false,
+                    });
                 }
                 if self.readiness == Readiness::SessionStartOrQuiet {
                     let norm = screen::strip_volatile(&scr);

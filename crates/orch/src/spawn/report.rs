@@ -263,6 +263,10 @@ pub struct DryRunReport {
     /// claude: the `--settings` document carrying orch's hooks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<Value>,
+    /// The glue file spawn writes for the harness (claude's settings, pi's
+    /// extension, opencode's plugin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub glue_file: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
