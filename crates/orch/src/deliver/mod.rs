@@ -569,6 +569,16 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    // Some harnesses take an Enter right after a paste as a newline: wait
+    // out the harness's floor (harness::EnterDelay) if the paste showed sooner.
+    let floor = store
+        .read_registry(pane)
+        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find))
+        .map(|h| h.enter_delay.for_text(&typed))
+        .unwrap_or_default();
+    if let Some(rest) = floor.checked_sub(pasted_at.elapsed()) {
+        std::thread::sleep(rest);
+    }
     if let Err(e) = tmux.send_enter(pane) {
         receipt.reason = Some(format!(
             "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"

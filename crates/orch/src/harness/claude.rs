@@ -21,6 +21,7 @@ pub const HARNESS: Harness = Harness {
     assigns_session_id: true,
     injects_hooks: true,
     supports: Supports::ALL,
+    enter_delay: super::EnterDelay::NONE,
     build,
 };
 

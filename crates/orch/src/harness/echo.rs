@@ -16,6 +16,7 @@ pub const HARNESS: Harness = Harness {
     assigns_session_id: true,
     injects_hooks: false,
     supports: Supports::ALL,
+    enter_delay: super::EnterDelay::NONE,
     build,
 };
 

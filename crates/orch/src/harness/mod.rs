@@ -10,7 +10,7 @@
 //! | `claude`   | hooks passed with `--settings` at spawn (and/or `orch up`)     | `session_start` |
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
 //! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
-//! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
+//! | `gemini`   | hooks in a system-defaults file given at spawn (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`), else `orch up`'s in `~/.gemini/settings.json` | `session_start` if it comes, else screen |
 //! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
 //! | `opencode` | nothing yet: orch has no opencode plugin (`orch up` installs none) | screen quiescence, inferred |
 //!
@@ -66,7 +66,8 @@ pub struct LaunchSpec {
     pub extra_args: Vec<String>,
     /// Absolute path of `orch-hook`, for adapters that pass hooks themselves.
     pub hook_program: Option<String>,
-    /// claude: a `--settings` file carrying orch's hooks (see [`claude::settings_json`]).
+    /// claude: a `--settings` file carrying orch's hooks (see [`claude::settings_json`]);
+    /// gemini: its system-defaults file (see [`gemini::defaults_json`]).
     pub settings_file: Option<String>,
     /// Running as root (claude's bypass flag then needs `IS_SANDBOX=1`).
     pub is_root: bool,
@@ -102,7 +103,42 @@ pub struct Harness {
     /// Which spawn/outfit options its command line can carry; the others
     /// are ignored with a warning (said, not hidden).
     pub supports: Supports,
+    /// How long Enter must wait after the paste (see [`EnterDelay`]).
+    pub enter_delay: EnterDelay,
     pub build: fn(&LaunchSpec) -> Launch,
+}
+
+/// The least time between a paste and its Enter. Some TUIs read an Enter
+/// that comes right after pasted text as a newline in the input box, not a
+/// submit (Gemini CLI 0.61: within 40 ms of a paste, `recentUnsafePasteTime`,
+/// and its collapsed big pastes need longer). orch waits for the paste to
+/// show on screen anyway; this is a floor on top of that, per harness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnterDelay {
+    /// For a paste of at most [`EnterDelay::big_from`] bytes and lines.
+    pub small_ms: u64,
+    /// For a bigger one.
+    pub big_ms: u64,
+    /// A paste counts as big from this many bytes, or from
+    /// [`EnterDelay::big_lines`] lines.
+    pub big_from: usize,
+    pub big_lines: usize,
+}
+
+impl EnterDelay {
+    /// Enter as soon as the paste shows.
+    pub const NONE: EnterDelay = EnterDelay {
+        small_ms: 0,
+        big_ms: 0,
+        big_from: usize::MAX,
+        big_lines: usize::MAX,
+    };
+
+    /// The floor for pasting `text`.
+    pub fn for_text(&self, text: &str) -> std::time::Duration {
+        let big = text.len() > self.big_from || text.lines().count() > self.big_lines;
+        std::time::Duration::from_millis(if big { self.big_ms } else { self.small_ms })
+    }
 }
 
 /// The options a harness's command line can carry.

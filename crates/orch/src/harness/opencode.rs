@@ -27,6 +27,7 @@ pub const HARNESS: Harness = Harness {
         allowed_tools: false,
         disallowed_tools: false,
     },
+    enter_delay: super::EnterDelay::NONE,
     build,
 };
 

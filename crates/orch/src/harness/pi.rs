@@ -23,6 +23,7 @@ pub const HARNESS: Harness = Harness {
         disallowed_tools: false,
         ..Supports::ALL
     },
+    enter_delay: super::EnterDelay::NONE,
     build,
 };
 

@@ -190,6 +190,10 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         .with_context(|| format!("cannot start {} in {pane}", h.name))?;
     // The agent runs: from here on, what happens is reported, not undone.
     undo.commit();
+    // Its processes may outlive the pane (proctree): remember whose they are.
+    if let Some(pid) = place::pid(&tmux, pane) {
+        store.update_registry(pane, |r| r.pid = Some(pid))?;
+    }
 
     let cwd = plan.cwd.to_string_lossy().into_owned();
     let watch = ready::Watch {

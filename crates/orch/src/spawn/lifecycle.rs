@@ -2,7 +2,10 @@
 //!
 //! - **stop**: type the harness's exit command (`/exit`) unless the pane
 //!   shows a dialog (typed keys would answer it), wait up to `--grace` for
-//!   the process to end, then kill the pane. Recorded as an `exited` event
+//!   the process to end, then kill the pane. Then end what is left of the
+//!   agent's processes (its pane's session, [`crate::proctree`]): SIGTERM,
+//!   and SIGKILL after a grace period — for every harness, since some
+//!   (Gemini CLI) leave a child running when their pane closes. Recorded as an `exited` event
 //!   (`reason` `stopped`, `data.how`), and the record is marked gone so its
 //!   name is free again.
 //! - **restart**: an agent whose process has ended is started again in a new
@@ -30,6 +33,7 @@ use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
 use crate::pane::PaneId;
+use crate::proctree;
 use crate::registry::PaneRecord;
 use crate::roles::Role;
 use crate::state::State;
@@ -38,6 +42,10 @@ use crate::time::now_ns;
 use crate::tmux::Tmux;
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// At most this long, processes left after the pane closed get between
+/// SIGTERM and SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(3);
 
 /// At most this long, `--stop` waits for a just-finished turn to reach the
 /// agent's transcript before typing the exit command.
@@ -101,6 +109,15 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
         .and_then(|r| r.harness.as_deref())
         .and_then(harness::find);
     let (status, screen) = place::look(&tmux, pane);
+    // The agent's processes, noted before the pane goes: some outlive it
+    // (Gemini CLI's relaunched child), and are ended below.
+    let (leader, matching) = match place::pid(&tmux, pane) {
+        Some(p) => (Some(p), proctree::Match::Session),
+        None => (rec.as_ref().and_then(|r| r.pid), proctree::Match::Strict),
+    };
+    let before = leader
+        .map(|l| proctree::of_agent(l, Some(pane), matching))
+        .unwrap_or_default();
     let how = match status {
         Status::Gone if rec.is_none() => {
             return Err(Fail::usage(format!(
@@ -155,9 +172,20 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
             }
         }
     };
+    // The pane is closed; end whatever of the agent still runs.
+    let mut left = proctree::still_running(&before);
+    for p in leader
+        .map(|l| proctree::of_agent(l, Some(pane), matching))
+        .unwrap_or_default()
+    {
+        if !left.contains(&p) {
+            left.push(p);
+        }
+    }
+    let processes = proctree::end(&left, LEFTOVER_GRACE.min(grace));
     let mut ev = Event::new(Kind::Exited);
     ev.reason = Some("stopped".into());
-    ev.data = Some(json!({"how": how, "by": caller()}));
+    ev.data = Some(json!({"how": how, "by": caller(), "processes": processes}));
     store.append_with(pane, ev, |r| {
         r.screen = None;
         r.gone_ts = Some(now_ns());
@@ -167,6 +195,7 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
         name: rec.as_ref().and_then(|r| r.name.clone()),
         state: State::Exited,
         how,
+        processes,
         stop_ms: started.elapsed().as_millis() as u64,
     })
 }

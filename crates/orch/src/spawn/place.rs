@@ -230,6 +230,22 @@ pub fn start(tmux: &Tmux, pane: PaneId, cwd: &Path, argv: &[String]) -> Result<(
     Ok(())
 }
 
+/// The pid of the pane's first process (the agent, once started).
+pub fn pid(tmux: &Tmux, pane: PaneId) -> Option<u32> {
+    let out = tmux
+        .run([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pane_id} #{pane_pid}",
+        ])
+        .ok()?;
+    let (id, pid) = out.trim().split_once(' ')?;
+    // display-message answers even for a missing pane, with empty fields.
+    (id == pane.to_string()).then(|| pid.parse().ok()).flatten()
+}
+
 pub fn kill(tmux: &Tmux, pane: PaneId) {
     let _ = tmux.run(["kill-pane", "-t", &pane.to_string()]);
 }

@@ -286,6 +286,21 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     })
 }
 
+/// Said when gemini would refuse spawn's hooks file, unless `orch up`'s
+/// hooks are in `~/.gemini/settings.json` (then events come from those).
+fn gemini_global_hooks_warning(why: &str) -> Option<String> {
+    let installed = crate::install::paths::gemini_dir()
+        .ok()
+        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok())
+        .is_some_and(|s| s.contains("orch-hook"));
+    (!installed).then(|| {
+        format!(
+            "gemini loads per-spawn hooks only from a file it considers secure (root-owned, not group/world-writable, up to /), and {why}; \
+             without hooks orch reads its state off the screen and cannot confirm receipts: run `orch up` to put orch's hooks in ~/.gemini/settings.json"
+        )
+    })
+}
+
 /// The fleet prompt for an agent, placeholders filled.
 pub fn fleet_prompt(
     pane: &str,
@@ -350,6 +365,15 @@ impl Plan {
         Ok((dir.join(format!("claude-settings-{short}.json")), text))
     }
 
+    /// gemini's system-defaults file (orch's hooks): its path and contents.
+    fn gemini_defaults(&self, hook: &str) -> Result<(PathBuf, String)> {
+        let text = harness::gemini::defaults_json(hook);
+        let hash = crate::event::prompt_hash(&text);
+        let short = hash.rsplit(':').next().unwrap_or("0");
+        let dir = crate::layout::spawn_glue_dir(&crate::layout::state_dir()?);
+        Ok((dir.join(format!("gemini-defaults-{short}.json")), text))
+    }
+
     /// The agent's command line and environment, for pane `pane`.
     pub(super) fn launch(
         &self,
@@ -359,20 +383,40 @@ impl Plan {
         let hook = self.hook_program()?;
         let mut settings_file = None;
         let mut settings_text = None;
-        if self.harness.name == harness::claude::HARNESS.name
-            && let Some(hook) = &hook
-        {
-            let (path, text) = self.claude_settings(hook)?;
-            if write_glue && std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                if let Some(d) = path.parent() {
-                    crate::paths::ensure_private_dir(d)
-                        .with_context(|| format!("cannot create {}", d.display()))?;
+        // Whether the hooks given on the command line will really fire
+        // (gemini may refuse its file): only then do global ones stand down.
+        let mut injected = self.harness.injects_hooks;
+        let mut glue_warning = None;
+        if let Some(hook) = &hook {
+            let glue = match self.harness.name {
+                n if n == harness::claude::HARNESS.name => Some(self.claude_settings(hook)?),
+                n if n == harness::gemini::HARNESS.name => {
+                    let (path, text) = self.gemini_defaults(hook)?;
+                    match harness::gemini::loadable(&path) {
+                        Ok(()) => Some((path, text)),
+                        Err(why) => {
+                            injected = false;
+                            glue_warning = gemini_global_hooks_warning(&why);
+                            None
+                        }
+                    }
                 }
-                crate::paths::write_atomic(&path, text.as_bytes(), 0o600)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                _ => None,
+            };
+            if let Some((path, text)) = glue {
+                if write_glue
+                    && std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str())
+                {
+                    if let Some(d) = path.parent() {
+                        crate::paths::ensure_private_dir(d)
+                            .with_context(|| format!("cannot create {}", d.display()))?;
+                    }
+                    crate::paths::write_atomic(&path, text.as_bytes(), 0o600)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                settings_file = Some(path.to_string_lossy().into_owned());
+                settings_text = Some(text);
             }
-            settings_file = Some(path.to_string_lossy().into_owned());
-            settings_text = Some(text);
         }
         let outfit = self.outfit.as_ref();
         let spec = LaunchSpec {
@@ -422,7 +466,7 @@ impl Plan {
             }
             None => unset.push("ORCH_PARENT".into()),
         }
-        if self.harness.injects_hooks {
+        if injected {
             env.insert(crate::hook::SPAWNED_HOOKS_ENV.into(), "1".into());
         } else {
             unset.push(crate::hook::SPAWNED_HOOKS_ENV.into());
@@ -433,6 +477,7 @@ impl Plan {
         }
         let mut warnings = self.warnings.clone();
         warnings.extend(built.warnings);
+        warnings.extend(glue_warning);
         Ok((
             LaunchFile {
                 argv: built.argv,
