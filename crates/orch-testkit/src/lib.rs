@@ -12,6 +12,8 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`gemini`]: [`gemini::GeminiEnv`], a world with the pinned Gemini CLI
+//!   and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
 //! - [`output`]: reading what a command printed, and waiting on side effects.
@@ -23,6 +25,7 @@ pub mod agents;
 pub mod bins;
 pub mod claude;
 mod env;
+pub mod gemini;
 pub mod lines;
 pub mod mock;
 pub mod output;

@@ -127,6 +127,14 @@ pub fn loadable(path: &Path) -> Result<(), String> {
     paths.iter().try_for_each(|p| check(p))
 }
 
+/// Are orch's hooks in the user's `~/.gemini/settings.json` (`orch up`)?
+pub fn global_hooks_installed() -> bool {
+    crate::install::paths::gemini_dir()
+        .ok()
+        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok())
+        .is_some_and(|s| s.contains("orch-hook"))
+}
+
 /// At most this much of a transcript's end is read for the reply.
 const TRANSCRIPT_TAIL: u64 = 1024 * 1024;
 

@@ -289,11 +289,7 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
 /// Said when gemini would refuse spawn's hooks file, unless `orch up`'s
 /// hooks are in `~/.gemini/settings.json` (then events come from those).
 fn gemini_global_hooks_warning(why: &str) -> Option<String> {
-    let installed = crate::install::paths::gemini_dir()
-        .ok()
-        .and_then(|d| std::fs::read_to_string(d.join("settings.json")).ok())
-        .is_some_and(|s| s.contains("orch-hook"));
-    (!installed).then(|| {
+    (!harness::gemini::global_hooks_installed()).then(|| {
         format!(
             "gemini loads per-spawn hooks only from a file it considers secure (root-owned, not group/world-writable, up to /), and {why}; \
              without hooks orch reads its state off the screen and cannot confirm receipts: run `orch up` to put orch's hooks in ~/.gemini/settings.json"
