@@ -84,6 +84,13 @@ fn tell(ge: &GeminiEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value
 /// `orch-tell --wait` that must end in a `stop`; its JSON.
 fn ask(ge: &GeminiEnv, pane: &str, text: &str) -> Value {
     let (o, v) = tell(ge, pane, text, &["--wait"]);
+    if !o.status.success() {
+        eprintln!(
+            "screen of {pane}:\n{}\nevents: {:#?}",
+            ge.try_capture(pane).unwrap_or_default(),
+            ge.events(pane)
+        );
+    }
     assert_code(&o, 0);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["stop_kind"], "stop", "{v}");
@@ -264,12 +271,8 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["session_id"], session.as_str(), "{v}");
-    assert!(
-        v["argv"]
-            .to_string()
-            .contains(&format!("--resume={session}")),
-        "{v}"
-    );
+    let a = argv(&ge, &again);
+    assert!(a.contains(&format!("--resume={session}")), "{a:?}");
     let start = ge.wait_event(&again, "session_start", 0, T);
     assert_eq!(start["source"], "resume", "{start}");
     assert_eq!(start["session_id"], session.as_str());

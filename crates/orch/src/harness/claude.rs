@@ -22,6 +22,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     supports: Supports::ALL,
     enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

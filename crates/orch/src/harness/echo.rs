@@ -17,6 +17,7 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: false,
     supports: Supports::ALL,
     enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

@@ -26,6 +26,10 @@
 //! `[Pasted Text: N chars]` chip that needs longer: [`HARNESS`]'s
 //! `enter_delay`.
 //!
+//! **Ready.** `SessionStart` fires before the UI's last full redraw (on
+//! `--resume` after the history is loaded); a paste before it is lost, so
+//! spawn also waits for the input box to show, steadily (`ready_screen`).
+//!
 //! **Process.** Gemini re-launches itself as a child node process in the
 //! same process group; that child outlives its pane (even `tmux
 //! kill-server`). Stopping an agent ends its whole process session
@@ -40,7 +44,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{EnterDelay, Harness, Launch, LaunchSpec, Readiness, Supports};
+use super::{EnterDelay, Harness, Launch, LaunchSpec, Readiness, ReadyScreen, Supports};
 use crate::install::glue_gemini::GEMINI_EVENTS;
 use crate::shellwords::quote as shell_quote;
 
@@ -65,6 +69,10 @@ pub const HARNESS: Harness = Harness {
         big_from: 500,
         big_lines: 5,
     },
+    ready_screen: Some(ReadyScreen {
+        marker: "Type your message or @path/to/file",
+        quiet_ms: 600,
+    }),
     build,
 };
 

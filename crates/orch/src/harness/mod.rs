@@ -105,7 +105,21 @@ pub struct Harness {
     pub supports: Supports,
     /// How long Enter must wait after the paste (see [`EnterDelay`]).
     pub enter_delay: EnterDelay,
+    /// What the screen must show, steadily, after `session_start` before
+    /// the agent takes input (see [`ReadyScreen`]); `None`: the event is enough.
+    pub ready_screen: Option<ReadyScreen>,
     pub build: fn(&LaunchSpec) -> Launch,
+}
+
+/// A harness whose `session_start` comes before its input box is usable:
+/// Gemini CLI 0.61 fires `SessionStart` and then redraws its whole UI (on
+/// `--resume`, after loading the history), and a paste that lands before
+/// that redraw is lost. Spawn waits until `marker` is on screen and the
+/// screen (volatile parts stripped) has not changed for `quiet_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyScreen {
+    pub marker: &'static str,
+    pub quiet_ms: u64,
 }
 
 /// The least time between a paste and its Enter. Some TUIs read an Enter

@@ -28,6 +28,7 @@ pub const HARNESS: Harness = Harness {
         disallowed_tools: false,
     },
     enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

@@ -24,6 +24,7 @@ pub const HARNESS: Harness = Harness {
         ..Supports::ALL
     },
     enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 
