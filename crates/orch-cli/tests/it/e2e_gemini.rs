@@ -249,7 +249,16 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     let o = ge.run("orch-spawn", &["--stop", "g"]);
     assert_code(&o, 0);
     let v = json_out(&o);
+    eprintln!("e2e gemini: stop: {v}");
     assert_eq!(v["state"], "exited", "{v}");
+    // `/quit` was submitted (its Enter not taken for a newline) and ended
+    // the session; what it left running was ended too.
+    assert_eq!(v["how"], "exit-command", "{v}");
+    // Gemini does not wait for its SessionEnd hook before exiting, so it
+    // may not be recorded; when it is, it says why.
+    for end in ge.events_of(&pane, "session_end") {
+        assert_eq!(end["reason"], "exit", "{end}");
+    }
     assert!(
         v["processes"]["survivors"]
             .as_array()

@@ -77,6 +77,70 @@ fn wait_transcript_written(rec: &PaneRecord, bound: Duration) {
     }
 }
 
+/// How often the exit command is tried in all, and how long each try waits.
+const EXIT_TRIES: u32 = 3;
+const EXIT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// After the exit command was typed: wait up to `grace` for the process to
+/// end, trying again while it visibly did not take. Gemini CLI refuses a
+/// slash command while a turn is still finishing ("Slash commands cannot be
+/// queued": its `AfterAgent` hook runs inside the turn, so orch sees the
+/// turn end before Gemini does), and an Enter can be read as a newline. If
+/// the command still sits in the input box only Enter is pressed again; it
+/// is typed again only where the harness's idle input box (`marker`) shows
+/// empty of it; never into a dialog.
+fn exit_with_retries(
+    tmux: &Tmux,
+    pane: PaneId,
+    cmd: &str,
+    marker: Option<&str>,
+    enter_after: Duration,
+    grace: Duration,
+) -> Status {
+    let deadline = Instant::now() + grace;
+    let mut tries = 1;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = if tries < EXIT_TRIES {
+            EXIT_RETRY_AFTER.min(left)
+        } else {
+            left
+        };
+        let status = wait_exit(tmux, pane, wait);
+        if status != Status::Alive || tries >= EXIT_TRIES || Instant::now() >= deadline {
+            return status;
+        }
+        tries += 1;
+        let (_, screen) = place::look(tmux, pane);
+        if crate::screen::dialog(&screen).is_some() {
+            continue;
+        }
+        let p = pane.to_string();
+        if crate::screen::text_in_input(&screen, cmd) {
+            let _ = tmux.run(["send-keys", "-t", &p, "Enter"]);
+        } else if marker.is_some_and(|m| screen.contains(m)) && !crate::screen::working(&screen) {
+            let _ = place::type_command(tmux, pane, cmd, enter_after);
+        }
+    }
+}
+
+/// Gemini CLI finishes a turn on screen a little after its `AfterAgent`
+/// hook, and drops an exit command typed before (`--stop` then waited out
+/// the whole grace). Wait, at most `bound`, until the input box shows and
+/// the status line says nothing is running.
+fn wait_input_box(tmux: &Tmux, pane: PaneId, marker: &str, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    // A redraw raises no event: look again soon.
+    loop {
+        let (status, screen) = place::look(tmux, pane);
+        let ready = screen.contains(marker) && !crate::screen::working(&screen);
+        if ready || status != Status::Alive || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}
+
 fn open() -> Result<(Store, Tmux)> {
     let store = Store::current()?;
     let tmux = Tmux::for_server(store.server());
@@ -149,11 +213,21 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
                     if mid_turn {
                         let _ = tmux.run(["send-keys", "-t", &pane.to_string(), "Escape"]);
                         std::thread::sleep(Duration::from_millis(150));
-                    } else if let Some(r) = &rec {
+                    } else if let Some(r) = &rec
+                        && h.is_some_and(|h| h.name == harness::claude::HARNESS.name)
+                    {
+                        // Only Claude Code writes the turn after its Stop
+                        // hook (Gemini CLI before AfterAgent: waiting would
+                        // only cost the whole bound).
                         wait_transcript_written(r, TRANSCRIPT_WAIT);
                     }
-                    place::type_command(&tmux, pane, cmd)?;
-                    match wait_exit(&tmux, pane, grace) {
+                    if let Some(rs) = h.and_then(|h| h.ready_screen) {
+                        wait_input_box(&tmux, pane, rs.marker, TRANSCRIPT_WAIT);
+                    }
+                    let enter_after = h.map(|h| h.enter_delay.for_text(cmd)).unwrap_or_default();
+                    place::type_command(&tmux, pane, cmd, enter_after)?;
+                    let marker = h.and_then(|h| h.ready_screen).map(|rs| rs.marker);
+                    match exit_with_retries(&tmux, pane, cmd, marker, enter_after, grace) {
                         Status::Alive => {
                             place::kill(&tmux, pane);
                             "killed-after-grace"

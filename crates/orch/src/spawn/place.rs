@@ -318,11 +318,19 @@ pub fn last_words(tmux: &Tmux, pane: PaneId) -> String {
     crate::screen::tail(&kept.join("\n"), 15)
 }
 
-/// Type a fixed command (e.g. `/exit`) and Enter. Only for constant text:
-/// user text goes through `orch-tell`.
-pub fn type_command(tmux: &Tmux, pane: PaneId, text: &str) -> Result<()> {
+/// Type a fixed command (e.g. `/exit`) and Enter, `enter_after` later (a
+/// harness may read an Enter right behind typed text as a newline: Gemini
+/// CLI within 30 ms). Only for constant text: user text goes through
+/// `orch-tell`.
+pub fn type_command(
+    tmux: &Tmux,
+    pane: PaneId,
+    text: &str,
+    enter_after: std::time::Duration,
+) -> Result<()> {
     let p = pane.to_string();
     tmux.run(["send-keys", "-t", &p, "-l", text])?;
+    std::thread::sleep(enter_after);
     tmux.run(["send-keys", "-t", &p, "Enter"])?;
     Ok(())
 }
