@@ -103,15 +103,30 @@ pub fn gemini_bin() -> Option<PathBuf> {
 impl GeminiEnv {
     /// A ready world, or `None` when skipped (no npm, no tmux).
     pub fn new() -> Option<GeminiEnv> {
+        GeminiEnv::with(GeminiHooks::PerSpawn)
+    }
+
+    /// A world whose hooks come from `want` where that can work here
+    /// ([`GeminiHooks::PerSpawn`] needs root), else from `orch up`'s.
+    pub fn with(want: GeminiHooks) -> Option<GeminiEnv> {
         let gemini = gemini_bin()?;
         if !crate::have_tmux() {
             return None;
         }
-        Some(GeminiEnv::start(gemini, "orch-it").unwrap_or_else(|e| panic!("{e}")))
+        Some(GeminiEnv::start_with(gemini, "orch-it", want).unwrap_or_else(|e| panic!("{e}")))
     }
 
-    /// A world for the CLI at `gemini` (temp dir named `prefix…`).
+    /// A world for the CLI at `gemini` (temp dir named `prefix…`), per-spawn
+    /// hooks where they can work.
     pub fn start(gemini: PathBuf, prefix: &'static str) -> Result<GeminiEnv, String> {
+        GeminiEnv::start_with(gemini, prefix, GeminiHooks::PerSpawn)
+    }
+
+    fn start_with(
+        gemini: PathBuf,
+        prefix: &'static str,
+        want: GeminiHooks,
+    ) -> Result<GeminiEnv, String> {
         let mut env = TestEnv::start(&Options {
             prefix,
             tmux: Tmux::Private,
@@ -121,7 +136,11 @@ impl GeminiEnv {
         let mut state = None;
         let worlds = bin_dir().parent().unwrap().join("gemini-worlds");
         let is_root = nix::unistd::geteuid().is_root();
-        if is_root && std::fs::create_dir_all(&worlds).is_ok() && secure_for_gemini(&worlds) {
+        if want == GeminiHooks::PerSpawn
+            && is_root
+            && std::fs::create_dir_all(&worlds).is_ok()
+            && secure_for_gemini(&worlds)
+        {
             // 0700, root's: Gemini loads spawn's defaults file from here.
             let d = tempfile::Builder::new()
                 .prefix("state")

@@ -342,3 +342,24 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
     let sv = survey(&ge, &["--state", "gone"]);
     assert!(agent(&sv, &pane).is_some(), "{sv}");
 }
+
+/// Where spawn's hooks file cannot be loaded (any non-root user; here a
+/// state dir under /tmp), the hooks `orch up` puts in `~/.gemini/settings.json`
+/// carry the events: ready from `session_start`, receipt, reply.
+#[test]
+fn gemini_without_per_spawn_hooks_uses_orch_ups() {
+    let ge = or_skip!(GeminiEnv::with(GeminiHooks::Global));
+    assert_eq!(ge.hooks, GeminiHooks::Global);
+    let (pane, v) = spawn_ready(&ge, &[]);
+    assert_ne!(v["inferred"], true, "{v}");
+    assert!(
+        !v["warnings"].to_string().contains("per-spawn hooks"),
+        "{v}"
+    );
+    let rec = ge.registry(&pane).unwrap();
+    assert!(!argv(&ge, &pane).is_empty(), "{rec}");
+    ge.mock.push(Reply::text("through the global hooks"));
+    let v = ask(&ge, &pane, "are you there?");
+    assert_eq!(v["reply"], "through the global hooks", "{v}");
+    assert_eq!(ge.events_of(&pane, "prompt").len(), 1, "recorded once");
+}
