@@ -363,3 +363,39 @@ fn gemini_without_per_spawn_hooks_uses_orch_ups() {
     assert_eq!(v["reply"], "through the global hooks", "{v}");
     assert_eq!(ge.events_of(&pane, "prompt").len(), 1, "recorded once");
 }
+
+/// An untrusted project folder stops Gemini at its trust dialog: spawn
+/// reports `blocked:dialog` (kind `trust`, with the fix) without waiting for
+/// its timeout, survey agrees, and a tell is refused rather than answering
+/// the dialog.
+#[test]
+fn gemini_trust_dialog_is_reported_as_blocked() {
+    let ge = or_skip!(GeminiEnv::new());
+    std::fs::remove_file(ge.home.join(".gemini/trustedFolders.json")).unwrap();
+    let (o, v) = spawn_gemini(&ge, &[]);
+    assert_code(&o, 6);
+    assert_eq!(v["state"], "blocked:dialog", "{v}");
+    assert_eq!(v["dialog"], "trust", "{v}");
+    assert!(
+        v["fix"]
+            .as_str()
+            .unwrap_or("")
+            .contains("trustedFolders.json"),
+        "{v}"
+    );
+    let pane = v["pane"].as_str().unwrap().to_string();
+    assert!(ge.capture(&pane).contains(screen::TRUST_DIALOG));
+    let sv = survey(&ge, &[]);
+    assert_eq!(
+        agent(&sv, &pane).unwrap()["state"],
+        "blocked:dialog",
+        "{sv}"
+    );
+    let (o, _) = tell(&ge, &pane, "1", &[]);
+    assert_code(&o, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        ge.capture(&pane).contains(screen::TRUST_DIALOG),
+        "the dialog was answered"
+    );
+}
