@@ -122,11 +122,12 @@ pub struct ReadyScreen {
     pub quiet_ms: u64,
 }
 
-/// The least time between a paste and its Enter. Some TUIs read an Enter
-/// that comes right after pasted text as a newline in the input box, not a
-/// submit (Gemini CLI 0.61: within 40 ms of a paste, `recentUnsafePasteTime`,
-/// and its collapsed big pastes need longer). orch waits for the paste to
-/// show on screen anyway; this is a floor on top of that, per harness.
+/// The least time between a paste showing on screen and its Enter. Some
+/// TUIs read an Enter that comes right after pasted text as a newline in the
+/// input box, not a submit (Gemini CLI 0.61: within 40 ms of a paste as *it*
+/// reads its input, `recentUnsafePasteTime`; its collapsed big pastes need
+/// longer). Counted from the paste showing (the agent has read it then),
+/// not from sending it, which a loaded machine delivers late.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnterDelay {
     /// For a paste of at most [`EnterDelay::big_from`] bytes and lines.
