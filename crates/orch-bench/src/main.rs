@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod agents;
 mod claude;
+mod gemini;
 mod hook;
 mod listen;
 mod remote;
@@ -90,6 +91,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "opencode",
         "spawn → ready and tell → receipt on real opencode panes",
         |a| agents::run("opencode", a),
+    ),
+    (
+        "gemini",
+        "spawn → ready and tell → receipt on real Gemini CLI panes",
+        gemini::run,
     ),
 ];
 

@@ -12,6 +12,8 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`gemini`]: [`gemini::GeminiEnv`], a world with the pinned Gemini CLI
+//!   and its mock.
 //! - [`opencode`]: [`opencode::OpencodeEnv`], a world with the real opencode and its mock.
 //! - [`pi`]: [`pi::PiEnv`], a world with the real pi coding agent and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
@@ -29,6 +31,7 @@ pub mod agents;
 pub mod bins;
 pub mod claude;
 mod env;
+pub mod gemini;
 pub mod lines;
 pub mod mock;
 pub mod opencode;

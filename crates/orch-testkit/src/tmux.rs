@@ -103,6 +103,49 @@ pub(crate) fn shut_down(socket: &Path) {
         }
         wait_gone(&sessions, Duration::from_secs(2));
     }
+    // Panes closed earlier in the test (kill-pane, an exit) are not listed
+    // above, but what they started may still run (Gemini CLI's relaunched
+    // child survives its pane): found by the server in their environment.
+    let strays = processes_of_server(socket);
+    if !strays.is_empty() {
+        for &pid in &strays {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !processes_of_server(socket).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The live processes started in a pane of the server on `socket`: their
+/// environment's `TMUX` names it (`<socket>,<pid>,<session>`).
+pub fn processes_of_server(socket: &Path) -> Vec<i32> {
+    let want = format!("TMUX={},", socket.display());
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            if pid == me {
+                return None;
+            }
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+            if state == 'Z' || state == 'X' {
+                return None;
+            }
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            env.split(|&b| b == 0)
+                .any(|kv| kv.starts_with(want.as_bytes()))
+                .then_some(pid)
+        })
+        .collect()
 }
 
 /// Wait until no live process is in `sessions`; false on timeout.

@@ -67,12 +67,13 @@ pub fn run(args: HookRequest) {
     if !args.spawned && std::env::var_os(SPAWNED_HOOKS_ENV).is_some_and(|v| v == "1") {
         return; // the --spawned registration records this one
     }
-    let ev = build_event(
+    let mut ev = build_event(
         args.event.as_deref(),
         args.harness.as_deref(),
         &payload,
         truncated,
     );
+    reply_from_transcript(&mut ev);
     // The store appends the event, then notice fans it out to the pane's
     // subscribers (docs/subscribe.md).
     let result = Store::open(&server).and_then(|store| {
@@ -98,6 +99,26 @@ pub fn run(args: HookRequest) {
 /// the pipe open (or a stuck writer) must not hold up its own turn.
 const STDIN_TOTAL: Duration = Duration::from_secs(3);
 const STDIN_IDLE: Duration = Duration::from_millis(1000);
+
+/// Gemini CLI's `AfterAgent` `prompt_response` is garbled when the reply
+/// streamed in several chunks; its transcript, written just before the
+/// hook runs, has the text as sent (`harness::gemini`).
+fn reply_from_transcript(ev: &mut Event) {
+    if ev.kind != Some(Kind::Stop) || ev.harness.as_deref() != Some("gemini") {
+        return;
+    }
+    let Some(path) = &ev.transcript_path else {
+        return;
+    };
+    if let Some(mut r) = crate::harness::gemini::reply_from_transcript(std::path::Path::new(path)) {
+        ev.truncated |= truncate_utf8(&mut r, REPLY_KEEP_BYTES);
+        ev.reply = Some(r);
+    }
+}
+
+/// Harness notification types that mean what orch calls
+/// `permission_prompt` (Gemini CLI: `ToolPermission`).
+const PERMISSION_NOTIFICATIONS: &[&str] = &["ToolPermission"];
 
 /// Read stdin up to the bound. A terminal on stdin means nobody is piping a
 /// payload (someone ran the hook by hand): don't wait for one. Reading
@@ -295,8 +316,11 @@ pub fn build_event(
             }
         }
         Some(Kind::Stop) | Some(Kind::StopFailure) => {
+            // gemini: `prompt_response`, replaced by the transcript's text
+            // when there is one (see `reply_from_transcript`).
             if let Some(mut r) = str_field(&v, "last_assistant_message", usize::MAX)
                 .or_else(|| str_field(&v, "last-assistant-message", usize::MAX))
+                .or_else(|| str_field(&v, "prompt_response", usize::MAX))
             {
                 if truncate_utf8(&mut r, REPLY_KEEP_BYTES) {
                     ev.truncated = true;
@@ -320,7 +344,13 @@ pub fn build_event(
             }
         }
         Some(Kind::Notify) => {
-            ev.notification_type = str_field(&v, "notification_type", 64);
+            ev.notification_type = str_field(&v, "notification_type", 64).map(|t| {
+                if PERMISSION_NOTIFICATIONS.contains(&t.as_str()) {
+                    "permission_prompt".to_string()
+                } else {
+                    t
+                }
+            });
             ev.message = str_field(&v, "message", MESSAGE_KEEP_BYTES);
         }
         Some(Kind::SessionEnd) => {
@@ -377,6 +407,28 @@ mod payload_tests {
         // Still not JSON after the repair: the first error is reported.
         let ev = build_event(Some("stop"), None, b"{\"a\": \xff", false);
         assert!(ev.error.unwrap().contains("not valid JSON"));
+    }
+
+    /// Payloads captured from Gemini CLI 0.61.0 (shared/recipes/gemini).
+    #[test]
+    fn gemini_payloads() {
+        let n = br#"{"session_id":"s1","transcript_path":"/t.jsonl","cwd":"/p","hook_event_name":"Notification","notification_type":"ToolPermission","message":"Tool Confirm Shell Command requires execution","details":{"type":"exec","command":"touch x"}}"#;
+        let ev = build_event(Some("notify"), Some("gemini"), n, false);
+        assert_eq!(ev.kind, Some(Kind::Notify));
+        assert_eq!(ev.notification_type.as_deref(), Some("permission_prompt"));
+        assert_eq!(ev.harness.as_deref(), Some("gemini"));
+        let a = br#"{"session_id":"s1","transcript_path":"/nonexistent/t.jsonl","cwd":"/p","hook_event_name":"AfterAgent","prompt":"say hi","prompt_response":"Hi MOCK-OK","stop_hook_active":false}"#;
+        let mut ev = build_event(Some("stop"), Some("gemini"), a, false);
+        assert_eq!(ev.kind, Some(Kind::Stop));
+        reply_from_transcript(&mut ev);
+        assert_eq!(
+            ev.reply.as_deref(),
+            Some("Hi MOCK-OK"),
+            "no transcript: the payload's"
+        );
+        let b = br#"{"session_id":"s1","hook_event_name":"BeforeAgent","prompt":"say hi"}"#;
+        let ev = build_event(Some("prompt"), Some("gemini"), b, false);
+        assert_eq!(ev.prompt.as_deref(), Some("say hi"));
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub mod notice;
 pub mod outfit;
 pub mod pane;
 pub mod paths;
+pub mod proctree;
 pub mod registry;
 pub mod remote;
 pub mod restore;

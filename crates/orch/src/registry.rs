@@ -127,6 +127,11 @@ pub struct PaneRecord {
     /// record is deleted on a later GC pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gone_ts: Option<u64>,
+    /// The pid of the agent's first process (the pane's; spawned panes
+    /// only): its session holds the agent's processes ([`crate::proctree`]),
+    /// which may outlive the pane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// The current turn was started by an orch notice: its end tells no one
     /// (the loop rule, docs/subscribe.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

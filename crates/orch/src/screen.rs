@@ -90,9 +90,9 @@ fn content_lines(screen: &str) -> Vec<String> {
         .collect()
 }
 
-/// A numbered menu option: `1. Yes`, `❯ 2. No`.
+/// A numbered menu option: `1. Yes`, `❯ 2. No` (Gemini CLI: `● 1. Allow once`).
 fn option_line(l: &str) -> Option<bool> {
-    let (cursor, rest) = match l.strip_prefix(['❯', '›', '▶']) {
+    let (cursor, rest) = match l.strip_prefix(['❯', '›', '▶', '●']) {
         Some(r) => (true, r.trim_start()),
         None => (false, l),
     };
@@ -128,28 +128,29 @@ pub fn dialog(screen: &str) -> Option<String> {
 }
 
 /// The harness shows that it is working on a turn (Claude Code and the echo
-/// agent print "esc to interrupt" while busy).
+/// agent print "esc to interrupt" while busy, Gemini CLI "esc to cancel").
 pub fn working(screen: &str) -> bool {
     let lines = content_lines(screen);
-    lines
-        .iter()
-        .rev()
-        .take(6)
-        .any(|l| l.to_ascii_lowercase().contains("esc to interrupt"))
+    lines.iter().rev().take(6).any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains("esc to interrupt") || l.contains("esc to cancel")
+    })
 }
 
 /// Is `text` still sitting in the input area (the bottom of the screen)?
 /// Compares the end of its last line, ignoring whitespace (harnesses wrap
 /// and indent), and accepts the collapsed-paste placeholders: Claude
-/// Code's `[Pasted text #1 +N lines]`, pi's `[paste #1 +N lines]` /
-/// `[paste #1 N chars]`, opencode's `[Pasted ~N lines]`.
+/// Code's `[Pasted text #1 +N lines]`, Gemini CLI's `[Pasted Text: N chars]`,
+/// pi's `[paste #1 +N lines]` / `[paste #1 N chars]`, opencode's
+/// `[Pasted ~N lines]`.
 pub fn text_in_input(screen: &str, text: &str) -> bool {
     let lines = content_lines(screen);
     let bottom = lines[lines.len().saturating_sub(8)..].join("");
     let bottom: String = bottom.chars().filter(|c| !c.is_whitespace()).collect();
-    if ["[Pastedtext", "[paste#", "[Pasted~"]
+    let lower = bottom.to_ascii_lowercase();
+    if ["[pastedtext", "[paste#", "[pasted~"]
         .iter()
-        .any(|p| bottom.contains(p))
+        .any(|p| lower.contains(p))
     {
         return true;
     }
@@ -201,6 +202,13 @@ mod tests {
         assert!(dialog(claude).is_some());
         let trust = "Do you trust the files in this folder?\n\n  /tmp/x\n\n❯ 1. Yes, proceed\n  2. No, exit\n\nEnter to confirm · Esc to exit\n";
         assert!(dialog(trust).is_some());
+        // Gemini CLI 0.61.0 (shared/recipes/gemini/screens.txt).
+        let gemini = "╭────╮\n│ ? Shell  touch x │\n│ Allow execution of [Shell]? │\n│ │\n│ ● 1. Allow once │\n│   2. Allow for this session │\n│   3. No, suggest changes (esc) │\n╰────╯\n";
+        assert!(
+            dialog(gemini)
+                .unwrap()
+                .contains("Allow execution of [Shell]?")
+        );
         let input_list = "╭────╮\n│ > 1. first │\n│   2. second │\n╰────╯\n  ? for shortcuts\n";
         assert_eq!(dialog(input_list), None);
         assert_eq!(dialog("echo> \n"), None);
@@ -231,6 +239,10 @@ mod tests {
                 "{shown}"
             );
         }
+        assert!(text_in_input(
+            " Shift+Tab to accept edits\n\n > [Pasted Text: 2000 chars]\n\n workspace (/directory)\n",
+            "long\ntext"
+        ));
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
     }

@@ -1,4 +1,7 @@
-//! Token use of a Claude Code or pi agent, from its transcript (JSONL).
+//! Token use of a Claude Code, pi or Gemini CLI agent, from its transcript (JSONL).
+//!
+//! Gemini CLI writes one `{"type":"gemini", "tokens": {input, output,
+//! cached, …}}` line per model message; `input` includes `cached`.
 //!
 //! Every assistant entry carries `message.usage` {`input_tokens`,
 //! `cache_creation_input_tokens`, `cache_read_input_tokens`,
@@ -179,6 +182,52 @@ struct Usage {
     output_tokens: u64,
 }
 
+/// A Gemini CLI transcript message:
+/// `{"id","type":"gemini","tokens":{"input","output","cached",…},"model"}`.
+/// Its `input` (the prompt's token count) includes the `cached` part.
+#[derive(Deserialize)]
+struct GeminiEntry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<String>,
+    model: Option<String>,
+    tokens: Option<GeminiTokens>,
+}
+
+#[derive(Deserialize, Default)]
+struct GeminiTokens {
+    #[serde(default)]
+    input: u64,
+    #[serde(default)]
+    output: u64,
+    #[serde(default)]
+    cached: u64,
+}
+
+fn count_gemini(line: &[u8], cache: &mut Cache) {
+    let Ok(e) = serde_json::from_slice::<GeminiEntry>(line) else {
+        return;
+    };
+    let (Some("gemini"), Some(t)) = (e.kind.as_deref(), e.tokens) else {
+        return;
+    };
+    cache.seen = true;
+    if e.id.is_none() || e.id != cache.last_id {
+        cache.tokens.output_total += t.output;
+        cache.last_id = e.id;
+        cache.last_output = t.output;
+    }
+    if t.input > 0 {
+        cache.tokens.context = t.input;
+        cache.tokens.input = t.input.saturating_sub(t.cached);
+        cache.tokens.cache_creation = 0;
+        cache.tokens.cache_read = t.cached;
+        if e.model.is_some() {
+            cache.tokens.model = e.model;
+        }
+    }
+}
+
 /// Fold the complete lines of `file[start..size]` into `cache`; returns the
 /// offset after the last complete line. `mid_line` says `start` may fall
 /// inside a line, whose rest is skipped.
@@ -196,6 +245,10 @@ fn count(file: &File, start: u64, size: u64, mid_line: bool, cache: &mut Cache) 
         }
     }
     for line in body.split(|&b| b == b'\n') {
+        if contains(line, b"\"tokens\"") && contains(line, b"\"gemini\"") {
+            count_gemini(line, cache);
+            continue;
+        }
         // Most lines are tool results and user turns: skip them unparsed.
         if !contains(line, b"\"usage\"") || !contains(line, b"\"assistant\"") {
             continue;
@@ -262,6 +315,30 @@ mod tests {
 
     fn store(dir: &Path) -> Store {
         Store::open_in(dir, &Server::new("/tmp/s", 1)).unwrap()
+    }
+
+    /// Lines as Gemini CLI 0.61.0 writes them (an e2e run's transcript).
+    #[test]
+    fn gemini_transcript_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = store(dir.path());
+        let tp = dir.path().join("session.jsonl");
+        std::fs::write(
+            &tp,
+            concat!(
+                r#"{"sessionId":"s","kind":"main"}"#, "\n",
+                r#"{"id":"u1","type":"user","content":[{"text":"say hi"}]}"#, "\n",
+                r#"{"id":"g1","type":"gemini","content":"Hi","thoughts":[],"tokens":{"input":12,"output":9,"cached":0,"thoughts":0,"tool":0,"total":21},"model":"gemini-3.8-flash"}"#, "\n",
+                r#"{"$set":{"lastUpdated":"2026-12-02T14:23:49.368Z"}}"#, "\n",
+                r#"{"id":"g2","type":"gemini","content":"Again","tokens":{"input":40,"output":5,"cached":30,"total":45},"model":"gemini-3.8-flash"}"#, "\n",
+            ),
+        )
+        .unwrap();
+        let mut c = UsageCache::load(&st);
+        let t = c.tokens(PaneId(1), &tp).unwrap();
+        assert_eq!((t.context, t.input, t.cache_read), (40, 10, 30));
+        assert_eq!(t.output_total, 14);
+        assert_eq!(t.model.as_deref(), Some("gemini-3.8-flash"));
     }
 
     #[test]

@@ -205,3 +205,38 @@ fn skipped_suites_are_counted_at_the_end_of_the_run() {
     assert_code(&o, 0);
     assert!(stdout(&o).contains("no test was skipped"), "{}", stdout(&o));
 }
+
+/// A pane closed during the test (kill-pane) is not listed when the world
+/// ends, but what it started may still run (Gemini CLI's relaunched child
+/// survives its pane): the world's end finds it by its environment and
+/// ends it.
+#[test]
+fn a_process_left_by_a_closed_pane_does_not_outlive_its_world() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let marker = env.tmp.join("stray.pid");
+    let pane = env.new_pane(&format!(
+        "sh -c 'trap \"\" HUP TERM; sleep 600 & echo $! > {}; wait'",
+        marker.display()
+    ));
+    let pid: i32 = eventually(Duration::from_secs(10), "the stray to start", || {
+        std::fs::read_to_string(&marker).ok()?.trim().parse().ok()
+    });
+    env.tmux(&["kill-pane", "-t", &pane]);
+    std::thread::sleep(Duration::from_millis(300));
+    let alive = |pid: i32| {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        !matches!(
+            s.rsplit(") ").next().and_then(|r| r.chars().next()),
+            None | Some('Z' | 'X')
+        )
+    };
+    assert!(
+        alive(pid),
+        "the stray should outlive its pane (sleep ignores HUP)"
+    );
+    drop(env);
+    assert!(
+        !alive(pid),
+        "pid {pid} is still running after its world ended"
+    );
+}

@@ -13,7 +13,7 @@
 //! schema (numbers at their `minimum`, `next_speaker: "user"`); session
 //! titles ("Summarize the user's primary intent…") get `Mock session
 //! title`. A shell call goes to `run_shell_command {command, description}`.
-//! Text is sent in one chunk: Gemini CLI 0.61 garbles the AfterAgent hook's
+//! Text is sent in one chunk unless [`Gemini::chunked`]: Gemini CLI 0.61 garbles the AfterAgent hook's
 //! `prompt_response` when a reply streams in several.
 
 use serde_json::{Map, Value, json};
@@ -22,7 +22,21 @@ use super::http::{HttpRequest, Responder};
 use super::{Answer, Input, Kind, Protocol, Reply, Turn, arr, kind_by_tools, named, shell_call};
 
 #[derive(Debug, Default, Clone)]
-pub struct Gemini;
+pub struct Gemini {
+    /// Stream text replies in chunks of this many characters (as the real
+    /// API does), instead of one chunk. Gemini CLI 0.61 then garbles
+    /// `AfterAgent`'s `prompt_response`; its transcript stays right.
+    pub chunk: Option<usize>,
+}
+
+impl Gemini {
+    /// Text streamed `n` characters at a time.
+    pub fn chunked(n: usize) -> Gemini {
+        Gemini {
+            chunk: Some(n.max(1)),
+        }
+    }
+}
 
 const TITLE_PROMPT: &str = "Summarize the user's primary intent";
 
@@ -152,6 +166,25 @@ impl Protocol for Gemini {
         }
         out.sse_start()?;
         turn.wait();
+        let text = match &turn.answer {
+            Answer::Text(t) => Some(t),
+            Answer::Bash(_) => None,
+        };
+        if let (Some(n), Some(t)) = (self.chunk, text) {
+            let chars: Vec<char> = t.chars().collect();
+            let pieces: Vec<String> = chars.chunks(n).map(|c| c.iter().collect()).collect();
+            for (i, piece) in pieces.iter().enumerate() {
+                let mut c = chunk.clone();
+                c["candidates"][0]["content"]["parts"][0] = json!({"text": piece});
+                if i + 1 < pieces.len() {
+                    c["candidates"][0]
+                        .as_object_mut()
+                        .map(|o| o.remove("finishReason"));
+                }
+                out.event(None, &c.to_string(), "\r\n\r\n")?;
+            }
+            return Ok(());
+        }
         out.event(None, &chunk.to_string(), "\r\n\r\n")
     }
 }
@@ -351,6 +384,29 @@ mod tests {
         let kinds: Vec<Kind> = mock.requests().iter().map(|r| r.kind).collect();
         use Kind::*;
         assert_eq!(kinds, [Side, Side, Side, Main, Other, Other]);
+    }
+
+    #[test]
+    fn chunked_streams_the_text_in_pieces() {
+        let mock = GeminiMock::start_with(super::Gemini::chunked(16));
+        let r = post(&mock.url(), STREAM, &turn(said("say hi")));
+        let evs = r.sse();
+        assert!(evs.len() > 1, "{}", r.body);
+        let text: String = evs
+            .iter()
+            .map(|e| {
+                e.json()["candidates"][0]["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(text, "Hi from the mock API! MOCK-OK");
+        assert_eq!(
+            evs.last().unwrap().json()["candidates"][0]["finishReason"],
+            "STOP"
+        );
+        assert!(evs[0].json()["candidates"][0].get("finishReason").is_none());
     }
 
     #[test]

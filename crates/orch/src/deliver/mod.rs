@@ -582,6 +582,22 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    // Some harnesses take an Enter right after a paste as a newline: wait
+    // out the harness's floor (harness::EnterDelay), counted from when the
+    // paste showed on screen — the agent has read it by then, whenever that
+    // was; a loaded machine delivers the paste late, and an Enter counted
+    // from the send would then land right behind it (Gemini CLI under load
+    // 20: the first Enter became a newline in 18 of 35 tells).
+    let shown_at = Instant::now();
+    let floor = store
+        .read_registry(pane)
+        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find))
+        .map(|h| h.enter_delay.for_text(&typed))
+        .unwrap_or_default();
+    let since = if shown { shown_at } else { pasted_at };
+    if let Some(rest) = floor.checked_sub(since.elapsed()) {
+        std::thread::sleep(rest);
+    }
     if let Err(e) = tmux.send_enter(pane) {
         receipt.reason = Some(format!(
             "the text was pasted into {pane} but Enter could not be sent ({e:#}); it sits unsubmitted in the input box"

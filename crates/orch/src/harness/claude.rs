@@ -22,9 +22,10 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::Reported,
-    ready_screen: None,
     receipt_wait: None,
     supports: Supports::ALL,
+    enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

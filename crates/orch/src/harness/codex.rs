@@ -20,13 +20,14 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: None,
     permissions: Permissions::ScreenOnly,
-    ready_screen: None,
     receipt_wait: None,
     supports: Supports {
         allowed_tools: false,
         disallowed_tools: false,
         ..Supports::ALL
     },
+    enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

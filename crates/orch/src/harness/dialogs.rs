@@ -90,8 +90,12 @@ pub const DIALOGS: &[Dialog] = &[
     Dialog {
         harness: "gemini",
         kind: "trust",
-        alternatives: &[&["Do you trust this folder?"], &["Trust folder"]],
-        fix: "answer it in the pane (orch-spawn --show {pane}); to skip it trust the folder once by running `gemini` there yourself",
+        // Gemini CLI 0.61.0's screen (shared/recipes/gemini/screens.txt).
+        alternatives: &[
+            &["Do you trust the files in this folder?", "Trust folder"],
+            &["Do you trust this folder?"],
+        ],
+        fix: "answer it in the pane (orch-spawn --show {pane}); to skip it add {\"{cwd}\": \"TRUST_FOLDER\"} to ~/.gemini/trustedFolders.json (answering it restarts gemini)",
     },
     Dialog {
         harness: "gemini",
@@ -100,7 +104,7 @@ pub const DIALOGS: &[Dialog] = &[
             &["How would you like to authenticate"],
             &["Login with Google"],
         ],
-        fix: "gemini is not logged in: run `gemini` once yourself (or export GEMINI_API_KEY), then spawn again",
+        fix: "gemini has no auth method selected: run `gemini` once yourself and pick one (with GEMINI_API_KEY exported: set security.auth.selectedType to \"gemini-api-key\" in ~/.gemini/settings.json), then spawn again",
     },
     Dialog {
         harness: "echo",

@@ -17,9 +17,10 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: false,
     glue: None,
     permissions: Permissions::Reported,
-    ready_screen: None,
     receipt_wait: None,
     supports: Supports::ALL,
+    enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

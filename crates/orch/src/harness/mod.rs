@@ -10,7 +10,7 @@
 //! | `claude`   | hooks passed with `--settings` at spawn (and/or `orch up`)     | `session_start` |
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
 //! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
-//! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
+//! | `gemini`   | hooks in a system-defaults file given at spawn (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`), else `orch up`'s in `~/.gemini/settings.json` | `session_start` if it comes, else screen |
 //! | `pi`       | orch's extension passed with `-e` at spawn (`hooks/pi/orch.ts`) | `session_start` |
 //! | `opencode` | orch's plugin in `OPENCODE_CONFIG_CONTENT` at spawn (`hooks/opencode/orch.js`) | `session_start`, then the TUI's footer |
 //!
@@ -111,16 +111,19 @@ pub struct Harness {
     pub glue: Option<fn(hook_program: &str, bypass: bool) -> GlueFile>,
     /// The harness's permission prompts, as orch sees them.
     pub permissions: Permissions,
-    /// Shown on screen once the agent can take input. Only where the start
-    /// event comes before that (opencode's plugin is loaded before its TUI
-    /// draws): after `session_start`, spawn also waits for this.
-    pub ready_screen: Option<&'static str>,
     /// How long a tell waits for the prompt event at least, where the
     /// harness is slower than orch's default to report one.
     pub receipt_wait: Option<std::time::Duration>,
     /// Which spawn/outfit options its command line can carry; the others
     /// are ignored with a warning (said, not hidden).
     pub supports: Supports,
+    /// How long Enter must wait after the paste (see [`EnterDelay`]).
+    pub enter_delay: EnterDelay,
+    /// What the screen must show, steadily, after `session_start` before
+    /// the agent takes input (see [`ReadyScreen`]): where the start event
+    /// comes first (opencode loads its plugin before its TUI draws; Gemini
+    /// redraws after it). `None`: the event is enough.
+    pub ready_screen: Option<ReadyScreen>,
     pub build: fn(&LaunchSpec) -> Launch,
 }
 
@@ -142,6 +145,51 @@ pub enum Permissions {
     /// It never asks (pi): there is nothing to bypass, and `--no-bypass`
     /// changes nothing (spawn says so).
     None,
+}
+
+/// A harness whose `session_start` comes before its input box is usable:
+/// Gemini CLI 0.61 fires `SessionStart` and then redraws its whole UI (on
+/// `--resume`, after loading the history), and a paste that lands before
+/// that redraw is lost. Spawn waits until `marker` is on screen and the
+/// screen (volatile parts stripped) has not changed for `quiet_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyScreen {
+    pub marker: &'static str,
+    pub quiet_ms: u64,
+}
+
+/// The least time between a paste showing on screen and its Enter. Some
+/// TUIs read an Enter that comes right after pasted text as a newline in the
+/// input box, not a submit (Gemini CLI 0.61: within 40 ms of a paste as *it*
+/// reads its input, `recentUnsafePasteTime`; its collapsed big pastes need
+/// longer). Counted from the paste showing (the agent has read it then),
+/// not from sending it, which a loaded machine delivers late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnterDelay {
+    /// For a paste of at most [`EnterDelay::big_from`] bytes and lines.
+    pub small_ms: u64,
+    /// For a bigger one.
+    pub big_ms: u64,
+    /// A paste counts as big from this many bytes, or from
+    /// [`EnterDelay::big_lines`] lines.
+    pub big_from: usize,
+    pub big_lines: usize,
+}
+
+impl EnterDelay {
+    /// Enter as soon as the paste shows.
+    pub const NONE: EnterDelay = EnterDelay {
+        small_ms: 0,
+        big_ms: 0,
+        big_from: usize::MAX,
+        big_lines: usize::MAX,
+    };
+
+    /// The floor for pasting `text`.
+    pub fn for_text(&self, text: &str) -> std::time::Duration {
+        let big = text.len() > self.big_from || text.lines().count() > self.big_lines;
+        std::time::Duration::from_millis(if big { self.big_ms } else { self.small_ms })
+    }
 }
 
 /// The options a harness's command line can carry.

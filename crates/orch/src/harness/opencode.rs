@@ -25,7 +25,9 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
+use super::{
+    GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, ReadyScreen, Supports, push_opt,
+};
 use crate::install::assets::{hook_asset, render_spawned};
 
 /// The TUI's footer, drawn once it takes input (idle and busy alike).
@@ -47,7 +49,6 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::Reported,
-    ready_screen: Some(READY_SCREEN),
     receipt_wait: Some(RECEIPT_WAIT),
     supports: Supports {
         system_prompt: true,
@@ -55,6 +56,11 @@ pub const HARNESS: Harness = Harness {
         allowed_tools: false,
         disallowed_tools: false,
     },
+    enter_delay: super::EnterDelay::NONE,
+    ready_screen: Some(ReadyScreen {
+        marker: READY_SCREEN,
+        quiet_ms: 0,
+    }),
     build,
 };
 

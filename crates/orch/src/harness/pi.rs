@@ -27,7 +27,6 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::None,
-    ready_screen: None,
     receipt_wait: None,
     supports: Supports {
         add_dirs: false,
@@ -35,6 +34,8 @@ pub const HARNESS: Harness = Harness {
         disallowed_tools: false,
         ..Supports::ALL
     },
+    enter_delay: super::EnterDelay::NONE,
+    ready_screen: None,
     build,
 };
 

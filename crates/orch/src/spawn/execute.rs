@@ -193,14 +193,33 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         .with_context(|| format!("cannot start {} in {pane}", h.name))?;
     // The agent runs: from here on, what happens is reported, not undone.
     undo.commit();
+    // Its processes may outlive the pane (proctree): remember whose they are.
+    if let Some(pid) = place::pid(&tmux, pane) {
+        store.update_registry(pane, |r| r.pid = Some(pid))?;
+    }
 
     let cwd = plan.cwd.to_string_lossy().into_owned();
+    // Hooks known to fire (given at spawn, or gemini's from `orch up`): wait
+    // for the agent's own start event. A quiet screen proves nothing then;
+    // Gemini CLI's stays still for seconds while it relaunches itself.
+    let hooked = lf
+        .env
+        .get(crate::hook::SPAWNED_HOOKS_ENV)
+        .map(String::as_str)
+        == Some("1")
+        || (h.name == crate::harness::gemini::HARNESS.name
+            && crate::harness::gemini::global_hooks_installed());
+    let readiness = if hooked {
+        crate::harness::Readiness::SessionStart
+    } else {
+        h.readiness_for(&plan.extra_args)
+    };
     let watch = ready::Watch {
         store,
         tmux: &tmux,
         pane,
         harness: h,
-        readiness: h.readiness_for(&plan.extra_args),
+        readiness,
         cwd: &cwd,
     };
     let outcome = watch.wait(Instant::now() + plan.timeout)?;

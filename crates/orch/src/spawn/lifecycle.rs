@@ -2,7 +2,10 @@
 //!
 //! - **stop**: type the harness's exit command (`/exit`) unless the pane
 //!   shows a dialog (typed keys would answer it), wait up to `--grace` for
-//!   the process to end, then kill the pane. Recorded as an `exited` event
+//!   the process to end, then kill the pane. Then end what is left of the
+//!   agent's processes (its pane's session, [`crate::proctree`]): SIGTERM,
+//!   and SIGKILL after a grace period — for every harness, since some
+//!   (Gemini CLI) leave a child running when their pane closes. Recorded as an `exited` event
 //!   (`reason` `stopped`, `data.how`), and the record is marked gone so its
 //!   name is free again.
 //! - **restart**: an agent whose process has ended is started again in a new
@@ -30,6 +33,7 @@ use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
 use crate::pane::PaneId;
+use crate::proctree;
 use crate::registry::PaneRecord;
 use crate::roles::Role;
 use crate::state::State;
@@ -38,6 +42,10 @@ use crate::time::now_ns;
 use crate::tmux::Tmux;
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// At most this long, processes left after the pane closed get between
+/// SIGTERM and SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(3);
 
 /// At most this long, `--stop` waits for a just-finished turn to reach the
 /// agent's transcript before typing the exit command.
@@ -66,6 +74,70 @@ fn wait_transcript_written(rec: &PaneRecord, bound: Duration) {
     // The transcript is written by the agent, with no event for it: poll.
     while !written_after(last.ts) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How often the exit command is tried in all, and how long each try waits.
+const EXIT_TRIES: u32 = 3;
+const EXIT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// After the exit command was typed: wait up to `grace` for the process to
+/// end, trying again while it visibly did not take. Gemini CLI refuses a
+/// slash command while a turn is still finishing ("Slash commands cannot be
+/// queued": its `AfterAgent` hook runs inside the turn, so orch sees the
+/// turn end before Gemini does), and an Enter can be read as a newline. If
+/// the command still sits in the input box only Enter is pressed again; it
+/// is typed again only where the harness's idle input box (`marker`) shows
+/// empty of it; never into a dialog.
+fn exit_with_retries(
+    tmux: &Tmux,
+    pane: PaneId,
+    cmd: &str,
+    marker: Option<&str>,
+    enter_after: Duration,
+    grace: Duration,
+) -> Status {
+    let deadline = Instant::now() + grace;
+    let mut tries = 1;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = if tries < EXIT_TRIES {
+            EXIT_RETRY_AFTER.min(left)
+        } else {
+            left
+        };
+        let status = wait_exit(tmux, pane, wait);
+        if status != Status::Alive || tries >= EXIT_TRIES || Instant::now() >= deadline {
+            return status;
+        }
+        tries += 1;
+        let (_, screen) = place::look(tmux, pane);
+        if crate::screen::dialog(&screen).is_some() {
+            continue;
+        }
+        let p = pane.to_string();
+        if crate::screen::text_in_input(&screen, cmd) {
+            let _ = tmux.run(["send-keys", "-t", &p, "Enter"]);
+        } else if marker.is_some_and(|m| screen.contains(m)) && !crate::screen::working(&screen) {
+            let _ = place::type_command(tmux, pane, cmd, enter_after);
+        }
+    }
+}
+
+/// Gemini CLI finishes a turn on screen a little after its `AfterAgent`
+/// hook, and drops an exit command typed before (`--stop` then waited out
+/// the whole grace). Wait, at most `bound`, until the input box shows and
+/// the status line says nothing is running.
+fn wait_input_box(tmux: &Tmux, pane: PaneId, marker: &str, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    // A redraw raises no event: look again soon.
+    loop {
+        let (status, screen) = place::look(tmux, pane);
+        let ready = screen.contains(marker) && !crate::screen::working(&screen);
+        if ready || status != Status::Alive || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(40));
     }
 }
 
@@ -101,6 +173,15 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
         .and_then(|r| r.harness.as_deref())
         .and_then(harness::find);
     let (status, screen) = place::look(&tmux, pane);
+    // The agent's processes, noted before the pane goes: some outlive it
+    // (Gemini CLI's relaunched child), and are ended below.
+    let (leader, matching) = match place::pid(&tmux, pane) {
+        Some(p) => (Some(p), proctree::Match::Session),
+        None => (rec.as_ref().and_then(|r| r.pid), proctree::Match::Strict),
+    };
+    let before = leader
+        .map(|l| proctree::of_agent(l, Some(pane), matching))
+        .unwrap_or_default();
     let how = match status {
         Status::Gone if rec.is_none() => {
             return Err(Fail::usage(format!(
@@ -132,11 +213,21 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
                     if mid_turn {
                         let _ = tmux.run(["send-keys", "-t", &pane.to_string(), "Escape"]);
                         std::thread::sleep(Duration::from_millis(150));
-                    } else if let Some(r) = &rec {
+                    } else if let Some(r) = &rec
+                        && h.is_some_and(|h| h.name == harness::claude::HARNESS.name)
+                    {
+                        // Only Claude Code writes the turn after its Stop
+                        // hook (Gemini CLI before AfterAgent: waiting would
+                        // only cost the whole bound).
                         wait_transcript_written(r, TRANSCRIPT_WAIT);
                     }
-                    place::type_command(&tmux, pane, cmd)?;
-                    match wait_exit(&tmux, pane, grace) {
+                    if let Some(rs) = h.and_then(|h| h.ready_screen) {
+                        wait_input_box(&tmux, pane, rs.marker, TRANSCRIPT_WAIT);
+                    }
+                    let enter_after = h.map(|h| h.enter_delay.for_text(cmd)).unwrap_or_default();
+                    place::type_command(&tmux, pane, cmd, enter_after)?;
+                    let marker = h.and_then(|h| h.ready_screen).map(|rs| rs.marker);
+                    match exit_with_retries(&tmux, pane, cmd, marker, enter_after, grace) {
                         Status::Alive => {
                             place::kill(&tmux, pane);
                             "killed-after-grace"
@@ -155,9 +246,20 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
             }
         }
     };
+    // The pane is closed; end whatever of the agent still runs.
+    let mut left = proctree::still_running(&before);
+    for p in leader
+        .map(|l| proctree::of_agent(l, Some(pane), matching))
+        .unwrap_or_default()
+    {
+        if !left.contains(&p) {
+            left.push(p);
+        }
+    }
+    let processes = proctree::end(&left, LEFTOVER_GRACE.min(grace));
     let mut ev = Event::new(Kind::Exited);
     ev.reason = Some("stopped".into());
-    ev.data = Some(json!({"how": how, "by": caller()}));
+    ev.data = Some(json!({"how": how, "by": caller(), "processes": processes}));
     store.append_with(pane, ev, |r| {
         r.screen = None;
         r.gone_ts = Some(now_ns());
@@ -167,6 +269,7 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
         name: rec.as_ref().and_then(|r| r.name.clone()),
         state: State::Exited,
         how,
+        processes,
         stop_ms: started.elapsed().as_millis() as u64,
     })
 }

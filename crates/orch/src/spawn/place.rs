@@ -221,6 +221,22 @@ pub fn start(tmux: &Tmux, pane: PaneId, cwd: &Path, argv: &[String]) -> Result<(
     Ok(())
 }
 
+/// The pid of the pane's first process (the agent, once started).
+pub fn pid(tmux: &Tmux, pane: PaneId) -> Option<u32> {
+    let out = tmux
+        .run([
+            "display-message",
+            "-p",
+            "-t",
+            &pane.to_string(),
+            "#{pane_id} #{pane_pid}",
+        ])
+        .ok()?;
+    let (id, pid) = out.trim().split_once(' ')?;
+    // display-message answers even for a missing pane, with empty fields.
+    (id == pane.to_string()).then(|| pid.parse().ok()).flatten()
+}
+
 pub fn kill(tmux: &Tmux, pane: PaneId) {
     let _ = tmux.run(["kill-pane", "-t", &pane.to_string()]);
 }
@@ -293,11 +309,19 @@ pub fn last_words(tmux: &Tmux, pane: PaneId) -> String {
     crate::screen::tail(&kept.join("\n"), 15)
 }
 
-/// Type a fixed command (e.g. `/exit`) and Enter. Only for constant text:
-/// user text goes through `orch-tell`.
-pub fn type_command(tmux: &Tmux, pane: PaneId, text: &str) -> Result<()> {
+/// Type a fixed command (e.g. `/exit`) and Enter, `enter_after` later (a
+/// harness may read an Enter right behind typed text as a newline: Gemini
+/// CLI within 30 ms). Only for constant text: user text goes through
+/// `orch-tell`.
+pub fn type_command(
+    tmux: &Tmux,
+    pane: PaneId,
+    text: &str,
+    enter_after: std::time::Duration,
+) -> Result<()> {
     let p = pane.to_string();
     tmux.run(["send-keys", "-t", &p, "-l", text])?;
+    std::thread::sleep(enter_after);
     tmux.run(["send-keys", "-t", &p, "Enter"])?;
     Ok(())
 }

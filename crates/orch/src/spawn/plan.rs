@@ -285,6 +285,17 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     })
 }
 
+/// Said when gemini would refuse spawn's hooks file, unless `orch up`'s
+/// hooks are in `~/.gemini/settings.json` (then events come from those).
+fn gemini_global_hooks_warning(why: &str) -> Option<String> {
+    (!harness::gemini::global_hooks_installed()).then(|| {
+        format!(
+            "gemini loads per-spawn hooks only from a file it considers secure (root-owned, not group/world-writable, up to /), and {why}; \
+             without hooks orch reads its state off the screen and cannot confirm receipts: run `orch up` to put orch's hooks in ~/.gemini/settings.json"
+        )
+    })
+}
+
 /// The fleet prompt for an agent, placeholders filled.
 pub fn fleet_prompt(
     pane: &str,
@@ -367,10 +378,22 @@ impl Plan {
         write_glue: bool,
     ) -> Result<(LaunchFile, Vec<String>, Option<Glue>)> {
         let hook = self.hook_program()?;
-        let glue = match &hook {
+        let mut glue = match &hook {
             Some(hook) => self.glue_file(hook)?,
             None => None,
         };
+        // Whether the hooks given on the command line will really fire
+        // (gemini may refuse its file): only then do global ones stand down.
+        let mut injected = self.harness.injects_hooks;
+        let mut glue_warning = None;
+        if self.harness.name == harness::gemini::HARNESS.name
+            && let Some((path, _)) = &glue
+            && let Err(why) = harness::gemini::loadable(path)
+        {
+            injected = false;
+            glue_warning = gemini_global_hooks_warning(&why);
+            glue = None;
+        }
         if let Some((path, text)) = &glue
             && write_glue
             && crate::paths::read(path).ok().as_deref() != Some(text.as_bytes())
@@ -431,7 +454,7 @@ impl Plan {
             }
             None => unset.push("ORCH_PARENT".into()),
         }
-        if self.harness.injects_hooks {
+        if injected {
             env.insert(crate::hook::SPAWNED_HOOKS_ENV.into(), "1".into());
         } else {
             unset.push(crate::hook::SPAWNED_HOOKS_ENV.into());
@@ -442,6 +465,7 @@ impl Plan {
         }
         let mut warnings = self.warnings.clone();
         warnings.extend(built.warnings);
+        warnings.extend(glue_warning);
         Ok((
             LaunchFile {
                 argv: built.argv,

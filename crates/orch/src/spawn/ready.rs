@@ -81,6 +81,44 @@ impl Watch<'_> {
         }
     }
 
+    /// After `session_start`: wait until the screen shows `rs.marker` and
+    /// has been still for `rs.quiet_ms` (see [`crate::harness::ReadyScreen`]).
+    /// `Some` for another outcome met on the way (a dialog, a death); at the
+    /// deadline the agent counts as ready (its event said so).
+    fn settle(&self, rs: crate::harness::ReadyScreen, deadline: Instant) -> Option<Outcome> {
+        let quiet = Duration::from_millis(rs.quiet_ms);
+        let mut stable: Option<(String, Instant)> = None;
+        // A redraw raises no event: look every few tens of ms.
+        while Instant::now() < deadline {
+            let (status, scr) = place::look(self.tmux, self.pane);
+            match status {
+                Status::Gone => {
+                    return Some(Outcome::Exited {
+                        status: None,
+                        excerpt: String::new(),
+                    });
+                }
+                Status::Dead(st) => return Some(self.exited(st, &scr)),
+                Status::Alive => {}
+            }
+            if let Some(d) = dialogs::detect(self.harness.name, &scr) {
+                return Some(self.blocked(d, &scr));
+            }
+            let now = Instant::now();
+            let norm = screen::strip_volatile(&scr);
+            match &stable {
+                Some((prev, since)) if *prev == norm => {
+                    if scr.contains(rs.marker) && now.duration_since(*since) >= quiet {
+                        return None;
+                    }
+                }
+                _ => stable = Some((norm, now)),
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        None
+    }
+
     /// Wait until ready, blocked, exited, or `deadline`.
     pub fn wait(&self, deadline: Instant) -> Result<Outcome> {
         // Arm the watch before the first read: an event landing in between
@@ -91,8 +129,6 @@ impl Watch<'_> {
         let mut next_look = Instant::now() + interval;
         let mut last_screen = String::new();
         let mut stable: Option<(String, Instant)> = None;
-        // The session started, but the screen must still show `ready_screen`.
-        let mut started: Option<Option<String>> = None;
         loop {
             let events = cursor
                 .poll(self.store)
@@ -114,9 +150,10 @@ impl Watch<'_> {
                         if let Status::Dead(st) = status {
                             return Ok(self.exited(st, &scr));
                         }
-                        if self.harness.ready_screen.is_some_and(|m| !scr.contains(m)) {
-                            started = Some(ev.session_id);
-                            continue;
+                        if let Some(rs) = self.harness.ready_screen
+                            && let Some(other) = self.settle(rs, deadline)
+                        {
+                            return Ok(other);
                         }
                         return Ok(Outcome::Ready {
                             session_id: ev.session_id,
@@ -149,14 +186,6 @@ impl Watch<'_> {
                 }
                 if let Some(d) = dialogs::detect(self.harness.name, &scr) {
                     return Ok(self.blocked(d, &scr));
-                }
-                if let Some(session_id) = &started
-                    && self.harness.ready_screen.is_some_and(|m| scr.contains(m))
-                {
-                    return Ok(Outcome::Ready {
-                        session_id: session_id.clone(),
-                        inferred: false,
-                    });
                 }
                 if self.readiness == Readiness::SessionStartOrQuiet {
                     let norm = screen::strip_volatile(&scr);

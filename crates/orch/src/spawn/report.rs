@@ -282,6 +282,9 @@ pub struct StopReport {
     pub state: State,
     /// `exit-command`, `killed-after-grace`, `killed`, `was-dead`, `already-gone`.
     pub how: &'static str,
+    /// The agent's processes still running once its pane had closed, and
+    /// how they were ended (empty lists: none were left).
+    pub processes: crate::proctree::Ended,
     pub stop_ms: u64,
 }
 

@@ -169,7 +169,11 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
         if info.is_none() {
             // Gone ones show once: in the pass that finds them missing.
             let seen_gone_before = rec.gone_ts.is_some() && !marked.contains(&pane);
-            if seen_gone_before && !targeted && !filters.wants_gone() {
+            if seen_gone_before
+                && !targeted
+                && !filters.wants_gone()
+                && (rec.pid.is_none() || orphans(&rec).is_empty())
+            {
                 continue;
             }
             if marked.contains(&pane) && rec.gone_ts.is_none() {
@@ -224,10 +228,50 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     })
 }
 
+/// The pane is gone, but is the agent? Some outlive their pane (Gemini
+/// CLI's relaunched child) and keep working, and spending: the pids of its
+/// processes still running.
+fn orphans(rec: &PaneRecord) -> Vec<u32> {
+    match (rec.pid, rec.pane) {
+        (Some(l), Some(pane)) => {
+            crate::proctree::of_agent(l, Some(pane), crate::proctree::Match::Strict)
+                .iter()
+                .map(|p| p.pid)
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn derive(store: &Store, rec: &PaneRecord, info: Option<&PaneInfo>, now: u64) -> Derived {
     let pane = rec.pane.unwrap_or(PaneId(u32::MAX));
     let from_events = agent_state::from_record(rec, &mut || log_tail(store, pane));
-    agent_state::with_tmux(rec, from_events, info, now, &agent_state::has_children)
+    let derived = agent_state::with_tmux(
+        rec,
+        from_events.clone(),
+        info,
+        now,
+        &agent_state::has_children,
+    );
+    if derived.state != State::Gone {
+        return derived;
+    }
+    let running = orphans(rec);
+    if running.is_empty() {
+        return derived;
+    }
+    let mut d = from_events;
+    d.evidence.detail = format!(
+        "pane {pane} no longer exists in tmux, but its agent's processes still run (pids {}): \
+         end them with `orch-spawn --stop {pane}` (last known state: {})",
+        running
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        d.state
+    );
+    d
 }
 
 fn agent(
