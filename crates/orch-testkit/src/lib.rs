@@ -12,6 +12,8 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`codex`]: [`codex::CodexEnv`], a world with the pinned Codex CLI,
+//!   a private `CODEX_HOME` and the Responses mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
 //! - [`output`]: reading what a command printed, and waiting on side effects.
@@ -22,6 +24,7 @@
 pub mod agents;
 pub mod bins;
 pub mod claude;
+pub mod codex;
 mod env;
 pub mod lines;
 pub mod mock;

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod roles;
 pub mod screen;
 pub mod server;
+pub mod sha256;
 pub mod shellwords;
 pub mod spawn;
 pub mod state;

@@ -9,7 +9,7 @@
 //! |------------|----------------------------------------------------------------|-----------|
 //! | `claude`   | hooks passed with `--settings` at spawn (and/or `orch up`)     | `session_start` |
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
-//! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
+//! | `codex`    | hooks passed with `-c hooks.<Event>=…` at spawn, pre-trusted   | screen (`? for shortcuts`, quiet), inferred |
 //! | `gemini`   | hooks in `~/.gemini/settings.json`, if `orch up` installed them | `session_start` if it comes, else screen |
 //! | `pi`       | an extension in `~/.pi/agent/extensions/`, if installed        | `session_start` if it comes, else screen |
 //! | `opencode` | nothing yet: orch has no opencode plugin (`orch up` installs none) | screen quiescence, inferred |
@@ -42,6 +42,10 @@ pub enum Readiness {
     /// screen has been quiet for a while (volatile lines stripped). A state
     /// read off the screen is reported as inferred.
     SessionStartOrQuiet,
+    /// The harness has hooks but fires nothing before the first prompt
+    /// (codex): ready when the screen shows all of these texts and has
+    /// stopped changing. Reported as inferred.
+    Screen(&'static [&'static str]),
 }
 
 /// Everything an adapter needs to build a command line.
@@ -185,6 +189,16 @@ impl Harness {
             return Readiness::SessionStartOrQuiet;
         }
         self.readiness
+    }
+}
+
+/// The session id the running agent holds, read from its processes
+/// (`pids`: the pane's process and its descendants), for harnesses that
+/// cannot be given one and report it only with their first hook.
+pub fn session_of_process(h: &Harness, pids: &[u32]) -> Option<String> {
+    match h.name {
+        "codex" => codex::session_of_process(pids),
+        _ => None,
     }
 }
 
