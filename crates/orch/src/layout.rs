@@ -27,7 +27,7 @@
 //!     spawn.lock                  serializes name checks in orch-spawn
 //! $ORCH_CONFIG_DIR/               (config_dir(): XDG config dir, ~/.config/orch)
 //!   install.json  install.lock    what `orch up` installed
-//!   glue/codex-notify.sh          Codex's notify program
+//!   glue/codex-notify.sh          Codex's notify program (legacy: older orch versions; removed by up/down)
 //!   outfits/<name>.json  roles.json  fleet-prompt.md
 //! ```
 
