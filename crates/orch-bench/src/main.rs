@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 
 mod claude;
+mod codex;
 mod hook;
 mod listen;
 mod spawn;
@@ -67,6 +68,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "claude",
         "tell → receipt on real Claude Code panes (≤ 300 ms median)",
         claude::run,
+    ),
+    (
+        "codex",
+        "spawn → ready and tell → receipt on real Codex panes",
+        codex::run,
     ),
 ];
 

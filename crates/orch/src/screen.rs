@@ -140,12 +140,15 @@ pub fn working(screen: &str) -> bool {
 
 /// Is `text` still sitting in the input area (the bottom of the screen)?
 /// Compares the end of its last line, ignoring whitespace (harnesses wrap
-/// and indent), and accepts Claude Code's collapsed-paste placeholder.
+/// and indent), and accepts Claude Code's and Codex's collapsed-paste
+/// placeholders.
 pub fn text_in_input(screen: &str, text: &str) -> bool {
     let lines = content_lines(screen);
     let bottom = lines[lines.len().saturating_sub(8)..].join("");
     let bottom: String = bottom.chars().filter(|c| !c.is_whitespace()).collect();
-    if bottom.contains("[Pastedtext") {
+    // Collapsed pastes: Claude Code's `[Pasted text #1 +N lines]`, Codex's
+    // `[Pasted Content N chars]`.
+    if bottom.contains("[Pastedtext") || bottom.contains("[PastedContent") {
         return true;
     }
     let last = text
@@ -215,6 +218,18 @@ mod tests {
             "> [Pasted text #1 +161 lines]\n",
             "long\ntext"
         ));
+        // Codex 0.171 with a 4 KiB paste in its composer.
+        assert!(text_in_input(
+            "› [Pasted Content 4096 chars]\n\n  mock-model default · /p\n",
+            "long\ntext"
+        ));
+        // Codex's permission dialog (its cursor is `›`).
+        let codex = "  Would you like to run the following command?\n  $ touch x\n› 1. Yes, proceed (y)\n  2. Yes, and don't ask again for commands that start with `touch x` (p)\n  3. No, and tell Codex what to do differently (esc)\n  Press enter to confirm or esc to cancel\n";
+        assert!(dialog(codex).is_some_and(|d| d.contains("Would you like to run")));
+        assert_eq!(
+            dialog("› Ask Codex to do anything\n\n  ? for shortcuts\n"),
+            None
+        );
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
     }
