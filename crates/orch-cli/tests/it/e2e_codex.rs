@@ -329,3 +329,47 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
         "the resumed session lost its history: {history}"
     );
 }
+
+/// A start-up dialog nobody answered in advance (the cwd is a git repo
+/// Codex was never told to trust): spawn reports `blocked:dialog` with the
+/// screen excerpt and the fix (exit 6) instead of hanging; survey agrees
+/// and tell refuses to type into it.
+#[test]
+fn codex_untrusted_folder_dialog_is_reported() {
+    let ce = or_skip!(CodexEnv::new());
+    let repo = ce.dir.path().join("untrusted-repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = ce.command("git").args(["init", "-q"]).arg(&repo).output();
+    if !git.is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "git is needed in CI");
+        eprintln!("SKIPPED: codex trust-dialog test: git is not installed");
+        return;
+    }
+    let o = ce
+        .cmd("orch-spawn")
+        .args(["codex", "--window", "--timeout", "60", "--cwd"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert_code(&o, 6);
+    let v = json_out(&o);
+    assert_eq!(v["state"], "blocked:dialog", "{v}");
+    assert_eq!(v["dialog"], "trust", "{v}");
+    assert!(
+        v["excerpt"]
+            .as_str()
+            .is_some_and(|e| e.contains(screen::TRUST_DIALOG)),
+        "{v}"
+    );
+    assert!(
+        v["fix"].as_str().is_some_and(|f| f.contains("trust_level")),
+        "{v}"
+    );
+    let pane = v["pane"].as_str().unwrap().to_string();
+    let sv = survey(&ce);
+    assert_eq!(agent(&sv, &pane)["state"], "blocked:dialog", "{sv}");
+    let (o, _) = tell(&ce, &pane, "1", &[]);
+    assert_code(&o, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG), "answered");
+}
