@@ -31,6 +31,10 @@ pub struct HookArgs {
     /// (docs/protocol.md, "Hooks").
     #[arg(long)]
     pub spawned: bool,
+    /// Internal: watch a Codex rollout for the end of a turn whose model
+    /// request failed (started by orch-hook itself, detached).
+    #[arg(long, num_args = 3, value_names = ["TRANSCRIPT", "OFFSET", "TURN"], hide = true)]
+    pub watch_codex_turn: Option<Vec<String>>,
 }
 
 /// The whole `orch-hook` process: parse, record, exit 0. A panic message on
@@ -39,6 +43,19 @@ pub struct HookArgs {
 pub fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     match HookArgs::try_parse() {
+        Ok(HookArgs {
+            watch_codex_turn: Some(w),
+            ..
+        }) => {
+            let offset = w[1].parse().unwrap_or(0);
+            let _ = std::panic::catch_unwind(|| {
+                if let Err(e) = orch::harness::codex_watch::watch(w[0].as_ref(), offset, &w[2])
+                    && let Ok(root) = orch::layout::state_dir()
+                {
+                    orch::store::log_error(&root, &format!("orch-hook --watch-codex-turn: {e:#}"));
+                }
+            });
+        }
         Ok(a) => {
             let req = HookRequest {
                 event: a.event,

@@ -68,6 +68,15 @@ pub fn run(args: HookRequest) {
     if !args.spawned && std::env::var_os(SPAWNED_HOOKS_ENV).is_some_and(|v| v == "1") {
         return; // the --spawned registration records this one
     }
+    if args.harness.as_deref() == Some("codex") && args.event.as_deref() == Some("model_request") {
+        // Records nothing itself; see harness::codex_watch.
+        if let Err(e) = crate::harness::codex_watch::on_model_request(&payload)
+            && let Ok(root) = crate::layout::state_dir()
+        {
+            log_error(&root, &format!("orch-hook {pane}: {e:#}"));
+        }
+        return;
+    }
     let ev = build_event(
         args.event.as_deref(),
         args.harness.as_deref(),

@@ -373,3 +373,62 @@ fn codex_untrusted_folder_dialog_is_reported() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG), "answered");
 }
+
+/// Codex has no StopFailure hook: a turn that ends in an API error fires
+/// no `Stop`. orch's watcher (started by the failed `PostModelRequest`)
+/// finds the error in Codex's rollout and records `stop_failure`, so
+/// `tell --wait` returns the blocker (exit 6) instead of waiting out its
+/// timeout and survey never shows the agent working forever. A failed
+/// attempt that Codex's retry recovers from records nothing but the
+/// turn's own `stop`.
+#[test]
+fn codex_api_error_ends_the_turn_in_stop_failure() {
+    let ce = or_skip!(CodexEnv::new());
+    // One retry per request and per stream (default: 4 and 5, with backoff).
+    let (pane, _) = spawn_ready(
+        &ce,
+        &[
+            "--",
+            "-c",
+            "model_providers.mock.request_max_retries=0",
+            "-c",
+            "model_providers.mock.stream_max_retries=1",
+        ],
+    );
+    ce.mock.push(Reply::server_error());
+    ce.mock.push(Reply::text("recovered after a retry"));
+    let v = ask(&ce, &pane, "first: fails once, then works");
+    assert_eq!(v["reply"], "recovered after a retry");
+
+    ce.mock.set_default(Reply::server_error());
+    let (o, v) = tell(&ce, &pane, "second: always fails", &["--wait"]);
+    assert_code(&o, 6);
+    assert_eq!(v["stop_kind"], "stop_failure", "{v}");
+    assert_eq!(v["error"], "internal_server_error", "{v}");
+    let fail = ce.events_of(&pane, "stop_failure");
+    assert_eq!(fail.len(), 1, "{:#?}", ce.events(&pane));
+    assert_eq!(fail[0]["harness"], "codex");
+    let prompt = ce.events_of(&pane, "prompt").pop().unwrap();
+    assert_eq!(fail[0]["prompt_id"], prompt["prompt_id"], "the failed turn");
+    assert!(fail[0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let kinds = ce.kinds(&pane);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "stop").count(),
+        1,
+        "only the recovered turn stopped: {kinds:?}"
+    );
+    let sv = survey(&ce);
+    let a = agent(&sv, &pane);
+    assert_eq!(a["state"], "idle", "not working forever: {a}");
+    assert!(
+        a["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("internal_server_error")),
+        "{a}"
+    );
+
+    // The agent takes prompts again afterwards.
+    ce.mock.set_default(Reply::Script);
+    let v = ask(&ce, &pane, "and now? say hi");
+    assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
+}

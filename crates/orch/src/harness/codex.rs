@@ -16,6 +16,7 @@
 //! | `UserPromptSubmit` | `prompt` (the receipt; `prompt` is the exact text) |
 //! | `Stop` | `stop` (`last_assistant_message` is the reply) |
 //! | `PermissionRequest` | `notify` `permission_prompt` (see `hook.rs`) |
+//! | `PostModelRequest` | nothing; a failed attempt starts [`super::codex_watch`], which records `stop_failure` if the turn ends in the error |
 //! | `SessionEnd` | `session_end` |
 //!
 //! **Readiness** is read off the screen (no event comes before the first
@@ -61,6 +62,9 @@ pub const HOOK_EVENTS: &[(&str, &str, u32)] = &[
     ("UserPromptSubmit", "prompt", 10),
     ("Stop", "stop", 10),
     ("PermissionRequest", "permission_request", 10),
+    // Not recorded: a failed attempt starts the watch for a failed turn
+    // (Codex has no StopFailure; see `codex_watch`).
+    ("PostModelRequest", "model_request", 10),
     ("SessionEnd", "session_end", 3),
 ];
 

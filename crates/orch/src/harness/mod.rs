@@ -25,6 +25,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod codex_watch;
 pub mod dialogs;
 pub mod echo;
 pub mod gemini;

@@ -46,6 +46,7 @@ use crate::pane::PaneId;
 use crate::time::now_ns;
 pub use flush::{flush, flush_log};
 pub use inbox::{InboxState, Inflight, append, pending};
+pub(crate) use record::spawn_detached;
 pub use record::{fan_out, spawn_flusher};
 
 /// How a single notice ends: it is context, not a question.

@@ -82,17 +82,26 @@ fn queue(store: &Store, peer: PaneId, ev: &Event) -> Result<Vec<PaneId>> {
 /// exec'd — milliseconds on a loaded machine. The child is orphaned when
 /// the hook exits.
 pub fn spawn_flusher(subscribers: &[PaneId]) -> Result<u32> {
+    let exe = crate::exe::sibling("subscribe")
+        .context("orch-subscribe is not installed next to orch-hook or on PATH")?;
+    let mut args = vec!["--flush".to_string()];
+    args.extend(subscribers.iter().map(|p| p.to_string()));
+    spawn_detached(&exe, &args).context("cannot start the notice flusher")
+}
+
+/// Start `exe ARGS…` detached, the way [`spawn_flusher`] does (fork,
+/// `setsid`, stdio on /dev/null, inherited descriptors closed on exec),
+/// for other work a hook hands off (codex's failed-turn watch).
+pub(crate) fn spawn_detached(exe: &std::path::Path, args: &[String]) -> Result<u32> {
     use nix::libc;
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
 
-    let exe = crate::exe::sibling("subscribe")
-        .context("orch-subscribe is not installed next to orch-hook or on PATH")?;
-    let path = CString::new(exe.as_os_str().as_bytes()).context("odd path to orch-subscribe")?;
-    let mut argv = vec![path.clone(), CString::new("--flush")?];
-    for p in subscribers {
-        argv.push(CString::new(p.to_string())?);
+    let path = CString::new(exe.as_os_str().as_bytes()).context("odd program path")?;
+    let mut argv = vec![path.clone()];
+    for a in args {
+        argv.push(CString::new(a.as_str())?);
     }
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
@@ -107,7 +116,7 @@ pub fn spawn_flusher(subscribers: &[PaneId]) -> Result<u32> {
     // functions (setsid, dup2, execv, _exit) on data prepared before the
     // fork, so this is sound even if the caller had other threads.
     match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()).context("cannot fork the notice flusher"),
+        -1 => Err(io::Error::last_os_error()).context("cannot fork"),
         0 => unsafe {
             libc::setsid();
             libc::dup2(null_fd, 0);
