@@ -179,13 +179,17 @@ _orch() {
             return 0
             ;;
         orch__subcmd__hook)
-            opts="-h -V --harness --spawned --help --version"
+            opts="-h -V --harness --spawned --watch-codex-turn --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --harness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-codex-turn)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
