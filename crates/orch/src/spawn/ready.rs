@@ -168,10 +168,13 @@ impl Watch<'_> {
                     match &stable {
                         Some((prev, since)) if *prev == norm => {
                             if !norm.is_empty() && now.duration_since(*since) >= quiet {
-                                let session_id = harness::session_of_process(
-                                    self.harness,
-                                    &pane_processes(self.tmux, self.pane),
-                                );
+                                let session_id = match self.readiness {
+                                    Readiness::Screen(_) => harness::session_of_process(
+                                        self.harness,
+                                        &pane_processes(self.tmux, self.pane),
+                                    ),
+                                    _ => None,
+                                };
                                 // Codex opens its thread ~1 s after drawing
                                 // the idle screen: ready once it has (a
                                 // prompt typed before would wait on it), or
