@@ -182,7 +182,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__hook)
-            opts="-h -V --harness --spawned --alert --help --version"
+            opts="-h -V --harness --spawned --alert --watch-codex-turn --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +193,10 @@ _orch() {
                     return 0
                     ;;
                 --alert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch-codex-turn)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

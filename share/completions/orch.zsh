@@ -71,6 +71,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--harness=[Which agent harness fired the hook (claude, codex, gemini, pi, echo…)]:HARNESS:_default' \
 '--alert=[Internal\: deliver this alert to the person (run detached by orch)]:JSON:_default' \
+'*--watch-codex-turn=[Internal\: watch a Codex rollout for the end of a turn whose model request failed (started by orch-hook itself, detached)]:TRANSCRIPT:_default:TRANSCRIPT:_default:TRANSCRIPT:_default' \
 '--spawned[The hook was passed by orch-spawn on the agent'\''s command line; in such a pane only these record, so each event is recorded once (docs/protocol.md, "Hooks")]' \
 '-h[Print help]' \
 '--help[Print help]' \

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod agents;
 mod claude;
+mod codex;
 mod gemini;
 mod hook;
 mod listen;
@@ -96,6 +97,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "gemini",
         "spawn → ready and tell → receipt on real Gemini CLI panes",
         gemini::run,
+    ),
+    (
+        "codex",
+        "spawn → ready and tell → receipt on real Codex panes",
+        codex::run,
     ),
 ];
 

@@ -34,6 +34,10 @@ pub struct HookArgs {
     /// Internal: deliver this alert to the person (run detached by orch).
     #[arg(long, value_name = "JSON", hide = true)]
     pub alert: Option<String>,
+    /// Internal: watch a Codex rollout for the end of a turn whose model
+    /// request failed (started by orch-hook itself, detached).
+    #[arg(long, num_args = 3, value_names = ["TRANSCRIPT", "OFFSET", "TURN"], hide = true)]
+    pub watch_codex_turn: Option<Vec<String>>,
 }
 
 /// The whole `orch-hook` process: parse, record, exit 0. A panic message on
@@ -46,6 +50,19 @@ pub fn main() {
             alert: Some(json), ..
         }) => {
             let _ = std::panic::catch_unwind(|| orch::alert::deliver(&json));
+        }
+        Ok(HookArgs {
+            watch_codex_turn: Some(w),
+            ..
+        }) => {
+            let offset = w[1].parse().unwrap_or(0);
+            let _ = std::panic::catch_unwind(|| {
+                if let Err(e) = orch::harness::codex_watch::watch(w[0].as_ref(), offset, &w[2])
+                    && let Ok(root) = orch::layout::state_dir()
+                {
+                    orch::store::log_error(&root, &format!("orch-hook --watch-codex-turn: {e:#}"));
+                }
+            });
         }
         Ok(a) => {
             let req = HookRequest {

@@ -12,6 +12,8 @@
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
 //! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
 //!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`codex`]: [`codex::CodexEnv`], a world with the pinned Codex CLI,
+//!   a private `CODEX_HOME` and the Responses mock.
 //! - [`gemini`]: [`gemini::GeminiEnv`], a world with the pinned Gemini CLI
 //!   and its mock.
 //! - [`opencode`]: [`opencode::OpencodeEnv`], a world with the real opencode and its mock.
@@ -30,6 +32,7 @@
 pub mod agents;
 pub mod bins;
 pub mod claude;
+pub mod codex;
 mod env;
 pub mod gemini;
 pub mod lines;

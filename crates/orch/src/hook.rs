@@ -7,14 +7,16 @@
 //! Everything that goes wrong is written to `$ORCH_STATE_DIR/errors.log`.
 //!
 //! **Each event once.** `orch-spawn` passes orch's hooks to some harnesses on
-//! their command line (claude `--settings`, codex `-c notify=…`), as
+//! their command line (claude `--settings`, codex `-c hooks.<Event>=…`), as
 //! `orch-hook --spawned <event>`, and sets [`SPAWNED_HOOKS_ENV`]`=1` in their
 //! pane. Hooks registered globally by `orch up` run too, without
 //! `--spawned`; in such a pane they record nothing, so every event is
 //! recorded exactly once whether or not `orch up` was run.
 //!
-//! The payload comes on stdin, or as the argument after the event (codex's
-//! `notify` program gets its JSON that way).
+//! The payload comes on stdin, or as the argument after the event (the
+//! legacy codex `notify` program, from an older `orch up`, gets its JSON
+//! that way). Codex's `PermissionRequest` hook becomes a `notify`
+//! `permission_prompt` event ([`codex_permission_request`]).
 
 use std::io::{self, IsTerminal, Read};
 use std::time::{Duration, Instant};
@@ -66,6 +68,15 @@ pub fn run(args: HookRequest) {
     };
     if !args.spawned && std::env::var_os(SPAWNED_HOOKS_ENV).is_some_and(|v| v == "1") {
         return; // the --spawned registration records this one
+    }
+    if args.harness.as_deref() == Some("codex") && args.event.as_deref() == Some("model_request") {
+        // Records nothing itself; see harness::codex_watch.
+        if let Err(e) = crate::harness::codex_watch::on_model_request(&payload)
+            && let Ok(root) = crate::layout::state_dir()
+        {
+            log_error(&root, &format!("orch-hook {pane}: {e:#}"));
+        }
+        return;
     }
     let mut ev = build_event(
         args.event.as_deref(),
@@ -284,7 +295,16 @@ pub fn build_event(
         .map(str::to_string)
         .or_else(|| str_field(&v, "hook_event_name", 64))
         .or_else(|| str_field(&v, "type", 64));
-    let kind = name.as_deref().and_then(Kind::from_hook_name);
+    let codex_permission = harness == Some("codex")
+        && matches!(
+            name.as_deref(),
+            Some("permission_request" | "PermissionRequest")
+        );
+    let kind = if codex_permission {
+        Some(Kind::Notify)
+    } else {
+        name.as_deref().and_then(Kind::from_hook_name)
+    };
     let mut ev = Event::new(kind.unwrap_or(Kind::Error));
     ev.truncated = truncated;
     ev.harness = harness
@@ -305,6 +325,10 @@ pub fn build_event(
     ev.cwd = str_field(&v, "cwd", 4096);
     ev.transcript_path = str_field(&v, "transcript_path", 4096);
     ev.prompt_id = str_field(&v, "prompt_id", 200).or_else(|| str_field(&v, "turn-id", 200));
+    if harness == Some("codex") && ev.prompt_id.is_none() {
+        // Codex's hooks name the turn, which is what a prompt id pairs.
+        ev.prompt_id = str_field(&v, "turn_id", 200);
+    }
     match kind {
         Some(Kind::SessionStart) => {
             ev.source = str_field(&v, "source", 64);
@@ -343,6 +367,7 @@ pub fn build_event(
                 }
             }
         }
+        Some(Kind::Notify) if codex_permission => codex_permission_request(&mut ev, &v),
         Some(Kind::Notify) => {
             ev.notification_type = str_field(&v, "notification_type", 64).map(|t| {
                 if PERMISSION_NOTIFICATIONS.contains(&t.as_str()) {
@@ -367,6 +392,24 @@ pub fn build_event(
         ev.error = Some(joined);
     }
     ev
+}
+
+/// Codex's `PermissionRequest` hook (it has no Notification event): Codex
+/// is showing "Would you like to run the following command?", which is
+/// Claude's `permission_prompt` notification in all but name. The message
+/// says what it asks about (`tool_input.description`, else the command).
+fn codex_permission_request(ev: &mut Event, v: &Value) {
+    ev.notification_type = Some("permission_prompt".into());
+    let input = v.get("tool_input").unwrap_or(&Value::Null);
+    let what = str_field(input, "description", MESSAGE_KEEP_BYTES)
+        .or_else(|| str_field(input, "command", MESSAGE_KEEP_BYTES))
+        .or_else(|| str_field(v, "tool_name", 200));
+    let mut m = match what {
+        Some(w) => format!("Codex needs your permission: {w}"),
+        None => "Codex needs your permission".into(),
+    };
+    truncate_utf8(&mut m, MESSAGE_KEEP_BYTES);
+    ev.message = Some(m);
 }
 
 #[cfg(test)]
@@ -444,5 +487,37 @@ mod payload_tests {
         // Without an event argument the payload's `type` names it.
         let ev = build_event(None, Some("codex"), p, false);
         assert_eq!(ev.kind, Some(Kind::Stop));
+    }
+
+    /// Payloads Codex 0.171.0 passed to orch's per-spawn hooks.
+    #[test]
+    fn codex_hook_payloads() {
+        let perm = br#"{"session_id":"01a23723-315d-7951-9e2f-cd674a22867c","turn_id":"01a23723-478c-7c02-bef1-ea73ed5b95c8","transcript_path":"/h/.codex/sessions/2026/12/02/rollout-x.jsonl","cwd":"/w/proj","hook_event_name":"PermissionRequest","model":"mock-model","permission_mode":"default","tool_name":"Bash","tool_input":{"command":"touch made.txt && echo TOOL-RAN","description":"Mock model asks to run: touch made.txt && echo TOOL-RAN"}}"#;
+        let ev = build_event(Some("permission_request"), Some("codex"), perm, false);
+        assert_eq!(ev.kind, Some(Kind::Notify));
+        assert_eq!(ev.notification_type.as_deref(), Some("permission_prompt"));
+        assert_eq!(
+            ev.message.as_deref(),
+            Some(
+                "Codex needs your permission: Mock model asks to run: touch made.txt && echo TOOL-RAN"
+            )
+        );
+        assert_eq!(
+            ev.session_id.as_deref(),
+            Some("01a23723-315d-7951-9e2f-cd674a22867c")
+        );
+        assert!(ev.error.is_none());
+        // Only codex's hook means this: elsewhere the name is unknown.
+        let other = build_event(Some("permission_request"), Some("claude"), perm, false);
+        assert_eq!(other.kind, Some(Kind::Error));
+
+        let stop = br#"{"session_id":"s-1","turn_id":"t-1","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"Stop","model":"mock-model","permission_mode":"default","stop_hook_active":false,"last_assistant_message":"Hi from the mock API! MOCK-OK"}"#;
+        let ev = build_event(Some("stop"), Some("codex"), stop, false);
+        assert_eq!(ev.kind, Some(Kind::Stop));
+        assert_eq!(ev.reply.as_deref(), Some("Hi from the mock API! MOCK-OK"));
+        let prompt = br#"{"session_id":"s-1","turn_id":"t-1","hook_event_name":"UserPromptSubmit","prompt":"line one\nline two"}"#;
+        let ev = build_event(Some("prompt"), Some("codex"), prompt, false);
+        assert_eq!(ev.kind, Some(Kind::Prompt));
+        assert_eq!(ev.prompt.as_deref(), Some("line one\nline two"));
     }
 }

@@ -31,7 +31,7 @@
 //!     alerts/<N>-<kind>[.lock]    when pane %N last alerted the person (rate limit)
 //! $ORCH_CONFIG_DIR/               (config_dir(): XDG config dir, ~/.config/orch)
 //!   install.json  install.lock    what `orch up` installed
-//!   glue/codex-notify.sh          Codex's notify program
+//!   glue/codex-notify.sh          Codex's notify program (legacy: older orch versions; removed by up/down)
 //!   outfits/<name>.json  roles.json  fleet-prompt.md  hosts.json
 //!   config.json                   {"notify": …}: how the person is alerted
 //! ```

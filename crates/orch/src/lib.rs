@@ -57,6 +57,7 @@ pub mod restore;
 pub mod roles;
 pub mod screen;
 pub mod server;
+pub mod sha256;
 pub mod shellwords;
 pub mod spawn;
 pub mod state;

@@ -140,15 +140,15 @@ pub fn working(screen: &str) -> bool {
 /// Is `text` still sitting in the input area (the bottom of the screen)?
 /// Compares the end of its last line, ignoring whitespace (harnesses wrap
 /// and indent), and accepts the collapsed-paste placeholders: Claude
-/// Code's `[Pasted text #1 +N lines]`, Gemini CLI's `[Pasted Text: N chars]`,
-/// pi's `[paste #1 +N lines]` / `[paste #1 N chars]`, opencode's
-/// `[Pasted ~N lines]`.
+/// Code's `[Pasted text #1 +N lines]`, Codex's `[Pasted Content N chars]`,
+/// Gemini CLI's `[Pasted Text: N chars]`, pi's `[paste #1 +N lines]` /
+/// `[paste #1 N chars]`, opencode's `[Pasted ~N lines]`.
 pub fn text_in_input(screen: &str, text: &str) -> bool {
     let lines = content_lines(screen);
     let bottom = lines[lines.len().saturating_sub(8)..].join("");
     let bottom: String = bottom.chars().filter(|c| !c.is_whitespace()).collect();
     let lower = bottom.to_ascii_lowercase();
-    if ["[pastedtext", "[paste#", "[pasted~"]
+    if ["[pastedtext", "[pastedcontent", "[paste#", "[pasted~"]
         .iter()
         .any(|p| lower.contains(p))
     {
@@ -243,6 +243,18 @@ mod tests {
             " Shift+Tab to accept edits\n\n > [Pasted Text: 2000 chars]\n\n workspace (/directory)\n",
             "long\ntext"
         ));
+        // Codex 0.171 with a 4 KiB paste in its composer.
+        assert!(text_in_input(
+            "› [Pasted Content 4096 chars]\n\n  mock-model default · /p\n",
+            "long\ntext"
+        ));
+        // Codex's permission dialog (its cursor is `›`).
+        let codex = "  Would you like to run the following command?\n  $ touch x\n› 1. Yes, proceed (y)\n  2. Yes, and don't ask again for commands that start with `touch x` (p)\n  3. No, and tell Codex what to do differently (esc)\n  Press enter to confirm or esc to cancel\n";
+        assert!(dialog(codex).is_some_and(|d| d.contains("Would you like to run")));
+        assert_eq!(
+            dialog("› Ask Codex to do anything\n\n  ? for shortcuts\n"),
+            None
+        );
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
     }

@@ -1,4 +1,6 @@
-//! Token use of a Claude Code, pi or Gemini CLI agent, from its transcript (JSONL).
+//! Token use of an agent, from its transcript (JSONL): Claude Code's, pi's,
+//! Codex's rollout file (see [`codex_line`]) and Gemini CLI's.
+//!
 //!
 //! Gemini CLI writes one `{"type":"gemini", "tokens": {input, output,
 //! cached, …}}` line per model message; `input` includes `cached`.
@@ -245,6 +247,9 @@ fn count(file: &File, start: u64, size: u64, mid_line: bool, cache: &mut Cache) 
         }
     }
     for line in body.split(|&b| b == b'\n') {
+        if codex_line(line, cache) {
+            continue;
+        }
         if contains(line, b"\"tokens\"") && contains(line, b"\"gemini\"") {
             count_gemini(line, cache);
             continue;
@@ -292,6 +297,81 @@ fn count(file: &File, start: u64, size: u64, mid_line: bool, cache: &mut Cache) 
     Ok(start + end as u64 + 1)
 }
 
+/// A line of a Codex rollout (`$CODEX_HOME/sessions/…/rollout-*.jsonl`, the
+/// hooks' `transcript_path`) that carries usage, folded into `cache`:
+/// `event_msg` `token_count` (`info.last_token_usage`: the latest model
+/// call; `info.total_token_usage`: the session's running totals) and
+/// `turn_context` (`model`). OpenAI counts cached input inside
+/// `input_tokens`. Returns whether the line was one of these.
+fn codex_line(line: &[u8], cache: &mut Cache) -> bool {
+    #[derive(Deserialize, Default)]
+    struct CodexUsage {
+        #[serde(default)]
+        input_tokens: u64,
+        #[serde(default)]
+        cached_input_tokens: u64,
+        #[serde(default)]
+        cache_write_input_tokens: u64,
+        #[serde(default)]
+        output_tokens: u64,
+    }
+    #[derive(Deserialize)]
+    struct Info {
+        last_token_usage: Option<CodexUsage>,
+        total_token_usage: Option<CodexUsage>,
+    }
+    #[derive(Deserialize)]
+    struct Payload {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        info: Option<Info>,
+        model: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Line {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        payload: Option<Payload>,
+    }
+    let token_count = contains(line, b"\"token_count\"");
+    if !token_count && !contains(line, b"\"turn_context\"") {
+        return false;
+    }
+    let Ok(Line {
+        kind,
+        payload: Some(p),
+    }) = serde_json::from_slice::<Line>(line)
+    else {
+        return false;
+    };
+    match (kind.as_deref(), p.kind.as_deref()) {
+        (Some("turn_context"), _) => {
+            if p.model.is_some() {
+                cache.tokens.model = p.model;
+            }
+            true
+        }
+        (Some("event_msg"), Some("token_count")) => {
+            // `info` is null until the first model call has reported.
+            let Some(info) = p.info else { return true };
+            if let Some(last) = info.last_token_usage {
+                cache.seen = true;
+                cache.tokens.context = last.input_tokens;
+                cache.tokens.cache_read = last.cached_input_tokens;
+                cache.tokens.cache_creation = last.cache_write_input_tokens;
+                cache.tokens.input = last.input_tokens.saturating_sub(last.cached_input_tokens);
+            }
+            if let Some(total) = info.total_token_usage {
+                cache.seen = true;
+                // A running total: it replaces, never adds.
+                cache.tokens.output_total = total.output_tokens;
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -300,6 +380,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::server::Server;
+    use serde_json::Value;
     use std::io::Write;
 
     fn assistant(id: &str, input: u64, cread: u64, out: u64, side: bool) -> String {
@@ -396,6 +477,38 @@ mod tests {
         assert_eq!((t.context, t.input, t.cache_read), (34, 30, 4));
         assert_eq!(t.output_total, 13);
         assert_eq!(t.model.as_deref(), Some("m"));
+    }
+
+    /// Lines of a Codex 0.171.0 rollout (mock API: 12 in, 8 out per call).
+    #[test]
+    fn codex_rollout_token_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let tp = dir.path().join("rollout.jsonl");
+        let usage = |i: u64, c: u64, o: u64| {
+            serde_json::json!({"input_tokens": i, "cached_input_tokens": c,
+                "cache_write_input_tokens": 0, "output_tokens": o,
+                "reasoning_output_tokens": 0, "total_tokens": i + o})
+        };
+        let count = |last: Value, total: Value| {
+            serde_json::json!({"timestamp": "2026-12-02T14:22:30.597Z", "type": "event_msg",
+                "payload": {"type": "token_count", "info": {"total_token_usage": total,
+                "last_token_usage": last, "model_context_window": 258400}, "rate_limits": {}}})
+            .to_string()
+        };
+        let lines = [
+            r#"{"type":"session_meta","payload":{"id":"s"}}"#.to_string(),
+            r#"{"type":"event_msg","payload":{"type":"token_count","info":null}}"#.to_string(),
+            r#"{"type":"turn_context","payload":{"turn_id":"t","model":"mock-model"}}"#.to_string(),
+            count(usage(12, 0, 8), usage(12, 0, 8)),
+            count(usage(40, 30, 8), usage(52, 30, 16)),
+        ];
+        std::fs::write(&tp, lines.join("\n") + "\n").unwrap();
+        let t = UsageCache::default().tokens(PaneId(3), &tp).unwrap();
+        assert_eq!(t.context, 40);
+        assert_eq!(t.cache_read, 30);
+        assert_eq!(t.input, 10);
+        assert_eq!(t.output_total, 16, "running total, not a sum of totals");
+        assert_eq!(t.model.as_deref(), Some("mock-model"));
     }
 
     #[test]

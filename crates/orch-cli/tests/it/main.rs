@@ -6,6 +6,7 @@ mod alert;
 mod docs;
 mod e2e_agents;
 mod e2e_claude;
+mod e2e_codex;
 mod e2e_gemini;
 mod e2e_opencode;
 mod e2e_orch;

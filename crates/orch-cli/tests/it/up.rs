@@ -854,24 +854,20 @@ fn harness_glue_is_installed_and_removed_exactly() {
 
     let report = env.run_json("orch-up", &[]);
     let glue = report["glue"].as_array().unwrap();
-    for h in ["codex", "gemini", "pi", "opencode"] {
+    for h in ["gemini", "pi", "opencode"] {
         let g = glue.iter().find(|g| g["harness"] == h).unwrap();
         assert_eq!(g["action"], "installed", "{g}");
     }
-    // Codex: a notify program pointing at the glue script.
-    let toml = fs::read_to_string(codex.join("config.toml")).unwrap();
+    // Codex: nothing to install (its hooks come per spawn); untouched.
+    let g = glue.iter().find(|g| g["harness"] == "codex").unwrap();
+    assert_eq!(g["action"], "not_needed", "{g}");
+    assert!(g["reason"].as_str().unwrap().contains("per spawn"), "{g}");
+    assert_eq!(
+        fs::read_to_string(codex.join("config.toml")).unwrap(),
+        codex_config
+    );
     let script = env.config.join("glue/codex-notify.sh");
-    assert!(toml.ends_with(codex_config), "{toml}");
-    assert!(
-        toml.contains(&format!("notify = [\"{}\"]", script.display())),
-        "{toml}"
-    );
-    assert!(fs::metadata(&script).unwrap().permissions().mode() & 0o111 != 0);
-    assert!(
-        fs::read_to_string(&script)
-            .unwrap()
-            .contains(&orch_command("agent-turn-complete"))
-    );
+    assert!(!script.exists());
     // Gemini: orch's entries next to the other tool's.
     let g = read_doc(&gemini.join("settings.json"));
     assert_eq!(g["theme"], "GitHub");
@@ -940,15 +936,7 @@ fn codex_notify_of_someone_else_is_left_alone() {
     put(codex.join("config.toml"), config);
     let report = env.run_json("orch-up", &[]);
     let g = entry(&report["glue"], "harness", "codex");
-    assert_eq!(g["action"], "skipped");
-    assert!(g["reason"].as_str().unwrap().contains("terminal-notifier"));
-    assert!(
-        report["warnings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|w| w.as_str().unwrap().starts_with("codex:"))
-    );
+    assert_eq!(g["action"], "not_needed", "{g}");
     assert_eq!(
         fs::read_to_string(codex.join("config.toml")).unwrap(),
         config
@@ -960,22 +948,59 @@ fn codex_notify_of_someone_else_is_left_alone() {
     );
 }
 
-#[test]
-fn codex_glue_records_a_turn_end() {
-    let env = or_skip!(TestEnv::with_tmux());
-    fs::create_dir_all(env.home.join(".codex")).unwrap();
-    env.run_json("orch-up", &[]);
+/// What an orch from before Codex had hooks installed: a notify script in
+/// orch's config dir and two lines at the top of Codex's config.toml.
+fn legacy_codex_glue(env: &TestEnv, rest: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let script = env.config.join("glue/codex-notify.sh");
-    // What Codex runs on a turn end: the program with one JSON argument.
-    let payload = r#"{"type":"agent-turn-complete","thread-id":"t1","turn-id":"u1","cwd":"/tmp","input-messages":["hi"],"last-assistant-message":"done"}"#;
-    let argv = orch::shellwords::join(&[script.to_string_lossy().as_ref(), payload]);
-    let pane = env.new_pane(&format!("{argv}; sleep 30"));
-    let ev = eventually(
-        std::time::Duration::from_secs(10),
-        "codex stop event",
-        || env.events(&pane).into_iter().find(|e| e["kind"] == "stop"),
+    let hook = orch::shellwords::quote(&bin("orch-hook").display().to_string());
+    put(
+        &script,
+        format!(
+            "#!/bin/sh\n[ -n \"$1\" ] || exit 0\nprintf '%s' \"$1\" | {hook} agent-turn-complete --harness codex\nexit 0\n"
+        ),
     );
-    assert_eq!(ev["harness"], "codex");
+    let config = env.home.join(".codex/config.toml");
+    put(
+        &config,
+        format!(
+            "{}\nnotify = [{}]\n{rest}",
+            orch::install::codex_toml::CODEX_MARKER,
+            serde_json::to_string(&script.display().to_string()).unwrap()
+        ),
+    );
+    (script, config)
+}
+
+/// `orch up` removes the deprecated notify glue an older orch installed
+/// (Codex now gets orch's hooks per spawn), leaving the rest of the file.
+#[test]
+fn up_removes_the_legacy_codex_notify_glue() {
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    let rest = "model = \"o3\"\n\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\n";
+    let (script, config) = legacy_codex_glue(&env, rest);
+    let report = env.run_json("orch-up", &[]);
+    let g = entry(&report["glue"], "harness", "codex");
+    assert_eq!(g["action"], "updated", "{g}");
+    assert!(g["reason"].as_str().unwrap().contains("old notify"), "{g}");
+    assert_eq!(fs::read_to_string(&config).unwrap(), rest);
+    assert!(!script.exists());
+    // Done once: the next up has nothing to do for codex.
+    let report = env.run_json("orch-up", &[]);
+    assert_eq!(
+        entry(&report["glue"], "harness", "codex")["action"],
+        "not_needed"
+    );
+}
+
+/// `orch down` with no manifest still finds and removes the legacy glue.
+#[test]
+fn down_removes_the_legacy_codex_notify_glue() {
+    let env = or_skip!(TestEnv::if_tmux_installed());
+    let rest = "model = \"o3\"\n";
+    let (_, config) = legacy_codex_glue(&env, rest);
+    let o = env.run("orch-down", &["--yes"]);
+    assert_code(&o, 0);
+    assert_eq!(fs::read_to_string(&config).unwrap(), rest);
 }
 
 #[test]
@@ -1168,7 +1193,10 @@ fn glue_files_orch_created_leave_nothing_behind() {
     }
     let o = env.run("orch-up", &[]);
     assert_code(&o, 0);
-    assert!(env.home.join(".codex/config.toml").exists());
+    assert!(
+        !env.home.join(".codex/config.toml").exists(),
+        "codex needs nothing"
+    );
     assert!(env.home.join(".gemini/settings.json").exists());
     assert!(env.home.join(".config/opencode/plugins/orch.js").exists());
     env.run_json("orch-down", &["--yes"]);

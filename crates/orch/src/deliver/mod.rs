@@ -290,6 +290,19 @@ pub fn has_hooks(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> bool 
     if rec.is_some_and(|r| hook_kind(r.last_event.as_ref().and_then(|l| l.kind))) {
         return true;
     }
+    // Spawned with orch's hooks on its command line, by a harness whose
+    // hooks fire only from the first prompt on (codex): the first prompt's
+    // own event is the receipt.
+    let hooked_at_spawn = rec
+        .filter(|r| r.spawned_ts.is_some())
+        .and_then(|r| r.harness.as_deref())
+        .and_then(crate::harness::find)
+        .is_some_and(|h| {
+            h.injects_hooks && matches!(h.readiness, crate::harness::Readiness::Screen(_))
+        });
+    if hooked_at_spawn {
+        return true;
+    }
     store
         .read_events(pane, 0)
         .map(|evs| evs.iter().any(|e| hook_kind(e.kind)))

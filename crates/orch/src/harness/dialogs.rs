@@ -7,9 +7,10 @@
 //! and the fix a person or the operator can apply. `{pane}` and `{cwd}` in a
 //! fix are filled in when it is reported.
 //!
-//! The claude rows were checked against Claude Code 2.1.197's real screens
-//! (see the tests); the other harnesses' texts come from their own strings
-//! and are unverified here. Adjust a row when a harness rewords a screen;
+//! The claude rows were checked against Claude Code 2.1.197's real screens,
+//! the codex trust and hooks-review rows against Codex 0.169–0.171 (see the
+//! tests); the other texts come from the harnesses' own strings and are
+//! unverified here. Adjust a row when a harness rewords a screen;
 //! nothing else needs to change.
 
 /// One start-up screen.
@@ -70,10 +71,17 @@ pub const DIALOGS: &[Dialog] = &[
         harness: "codex",
         kind: "trust",
         alternatives: &[
+            &["Trust this folder?", "Trust and continue"],
             &["Do you trust the contents of this directory"],
             &["allow Codex to work in this folder"],
         ],
-        fix: "answer it in the pane (orch-spawn --show {pane}); to skip it add [projects.\"{cwd}\"] trust_level = \"trusted\" to ~/.codex/config.toml",
+        fix: "answer it in the pane (orch-spawn --show {pane}); to skip it add [projects.\"{cwd}\"] trust_level = \"trusted\" to $CODEX_HOME/config.toml (default ~/.codex)",
+    },
+    Dialog {
+        harness: "codex",
+        kind: "hooks-review",
+        alternatives: &[&["Hooks need review", "Trust all and continue"]],
+        fix: "Codex did not trust orch's hooks (their trust hashes did not match this Codex version): answer it in the pane (orch-spawn --show {pane}; 2 trusts them), and report the Codex version to orch",
     },
     Dialog {
         harness: "codex",
@@ -169,6 +177,18 @@ mod tests {
         assert_eq!(detect("claude", warn).unwrap().kind, "bypass-permissions");
         let ready = "│   Opus 4.8 (1M context) · API Usage Billing   │\n❯ \n  ⏵⏵ bypass permissions on (shift+tab to cycle) · ← for agents                   ● high · /effort";
         assert!(detect("claude", ready).is_none());
+    }
+
+    /// Screens of Codex 0.169 (recipe captures), cwd a git repo not in
+    /// `[projects]`, and hooks given without trust entries.
+    #[test]
+    fn real_codex_screens() {
+        let trust = "  Folder access\n  /tmp/untrusted\n\n  Trust this folder? Codex can read, edit, and run files here, subject to your permission settings.\n\n› 1. Trust and continue\n  2. Back to Agent Command Center\n\n  enter continue · esc back";
+        assert_eq!(detect("codex", trust).unwrap().kind, "trust");
+        let hooks = "  Hooks need review\n  14 hooks are new or changed.\n  Hooks can run outside the sandbox after you trust them.\n\n› 1. Review hooks\n  2. Trust all and continue\n  3. Continue without trusting (hooks won't run)\n\n  enter confirm · esc skip";
+        assert_eq!(detect("codex", hooks).unwrap().kind, "hooks-review");
+        let ready = "› Ask Codex to do anything\n\n  mock-model default · /p\n  ← for agents · ? for shortcuts";
+        assert!(detect("codex", ready).is_none());
     }
 
     #[test]

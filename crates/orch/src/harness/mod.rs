@@ -9,14 +9,14 @@
 //! |------------|----------------------------------------------------------------|-----------|
 //! | `claude`   | hooks passed with `--settings` at spawn (and/or `orch up`)     | `session_start` |
 //! | `echo`     | the agent runs `orch-hook` itself                              | `session_start` (screen with `--no-hooks`) |
-//! | `codex`    | `notify` program set with `-c notify=…` at spawn: turn ends only | screen quiescence, inferred |
+//! | `codex`    | hooks passed with `-c hooks.<Event>=…` at spawn, pre-trusted   | screen (`? for shortcuts`, quiet), inferred |
 //! | `gemini`   | hooks in a system-defaults file given at spawn (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`), else `orch up`'s in `~/.gemini/settings.json` | `session_start` if it comes, else screen |
 //! | `pi`       | orch's extension passed with `-e` at spawn (`hooks/pi/orch.ts`) | `session_start` |
 //! | `opencode` | orch's plugin in `OPENCODE_CONFIG_CONTENT` at spawn (`hooks/opencode/orch.js`) | `session_start`, then the TUI's footer |
 //!
 //! Permission prompts ([`Permissions`]): claude, gemini, opencode report
-//! theirs through their glue (`blocked:permission`); codex's show only on
-//! screen; pi has none at all (it never asks), so `--no-bypass` on pi is a
+//! theirs through their glue (`blocked:permission`), and codex through its
+//! PermissionRequest hook; pi has none at all (it never asks), so `--no-bypass` on pi is a
 //! note, not a mode.
 //!
 //! **Hooks recorded once.** A spawned claude gets orch's hooks on its
@@ -30,6 +30,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod codex_watch;
 pub mod dialogs;
 pub mod echo;
 pub mod gemini;
@@ -47,6 +48,10 @@ pub enum Readiness {
     /// screen has been quiet for a while (volatile lines stripped). A state
     /// read off the screen is reported as inferred.
     SessionStartOrQuiet,
+    /// The harness has hooks but fires nothing before the first prompt
+    /// (codex): ready when the screen shows all of these texts and has
+    /// stopped changing. Reported as inferred.
+    Screen(&'static [&'static str]),
 }
 
 /// Everything an adapter needs to build a command line.
@@ -278,6 +283,16 @@ impl Harness {
             return Readiness::SessionStartOrQuiet;
         }
         self.readiness
+    }
+}
+
+/// The session id the running agent holds, read from its processes
+/// (`pids`: the pane's process and its descendants), for harnesses that
+/// cannot be given one and report it only with their first hook.
+pub fn session_of_process(h: &Harness, pids: &[u32]) -> Option<String> {
+    match h.name {
+        "codex" => codex::session_of_process(pids),
+        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! orch's two lines in Codex's `config.toml`: adding them (only when no
-//! other `notify` is set, Codex allows one), finding them again, removing
-//! them. Line-based on purpose: the rest of the file is never re-rendered.
+//! orch's two legacy lines in Codex's `config.toml` (a `notify` program,
+//! installed by orch versions before Codex had hooks): finding them again
+//! and removing them; [`codex_edit`] is how they were added. Line-based on
+//! purpose: the rest of the file is never re-rendered.
 
 /// The comment that marks orch's lines in Codex's `config.toml`.
 pub const CODEX_MARKER: &str =

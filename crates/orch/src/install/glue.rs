@@ -71,7 +71,8 @@ pub trait GluePlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct GlueOutcome {
     pub harness: &'static str,
-    /// `installed`, `updated`, `unchanged`, `skipped` or `not_found`.
+    /// `installed`, `updated`, `unchanged`, `skipped`, `not_found`, or
+    /// `not_needed` (the harness gets orch's glue per spawn: codex).
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,

@@ -1,6 +1,13 @@
-//! Codex's glue: a notify script in orch's config dir (rendered from
-//! `hooks/codex/notify.sh`) and the two lines in Codex's `config.toml`
-//! that run it ([`super::codex_toml`]).
+//! Codex's glue: none to install. `orch-spawn codex` passes Codex orch's
+//! hooks on its command line (`-c hooks.<Event>=…`, pre-trusted with
+//! `-c hooks.state=…`; see `harness::codex`), so `orch up` writes nothing
+//! into `~/.codex` and a Codex started by hand does not report to orch.
+//!
+//! Older orch versions installed a `notify` program (Codex's deprecated
+//! turn-complete callback): a script in orch's config dir (rendered from
+//! `hooks/codex/notify.sh`) and two lines in Codex's `config.toml`
+//! ([`super::codex_toml`]). `up` removes that legacy glue when it finds it,
+//! and `down` still recognises it ([`footprint`]).
 
 use std::fs;
 use std::io;
@@ -9,15 +16,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::assets::{hook_asset, render_template};
-use super::codex_toml::{codex_edit, codex_lines};
-use super::files::{FilePlan, apply_file, create_dirs, plan_file};
+use super::codex_toml::codex_remove;
 use super::glue::{Footprint, Glue, GlueOutcome, GluePlan, absent, rendered_record, skip};
 use super::jsonfile::write_backup;
 use super::manifest::{Manifest, TomlRecord};
 use super::paths::codex_dir;
 use super::settings::diff_of;
-use crate::paths::write_durable;
 
 pub const GLUE: Glue = Glue {
     harness: "codex",
@@ -26,6 +30,9 @@ pub const GLUE: Glue = Glue {
     footprint,
     check: None,
 };
+
+/// Why `up` installs nothing for Codex (the report's `reason`).
+pub const PER_SPAWN: &str = "nothing to install: orch-spawn passes Codex orch's hooks per spawn (-c hooks.…), so ~/.codex is not touched; a codex started by hand does not report to orch";
 
 fn script_path() -> Result<PathBuf> {
     Ok(crate::layout::codex_notify_script(
@@ -37,46 +44,36 @@ fn config_path() -> Result<PathBuf> {
     Ok(codex_dir()?.join("config.toml"))
 }
 
-struct CodexPlan {
-    script: FilePlan,
+/// The legacy notify glue found on this machine, and its removal.
+struct LegacyRemoval {
     config: PathBuf,
     old: Option<String>,
+    /// `config.toml` without orch's notify block (none: no block there).
     new: Option<String>,
-    lines: Vec<String>,
+    /// orch's old notify script, to delete.
+    script: Option<PathBuf>,
 }
 
-fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
+fn plan(_orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
     let dir = codex_dir()?;
     if let Some(absent) = absent("codex", &dir, "~/.codex") {
         return Ok(absent);
     }
-    let template =
-        hook_asset("codex/notify.sh").context("codex glue is missing from this build")?;
-    let script_path = script_path()?;
-    let script = plan_file(
-        script_path.clone(),
-        render_template(template, orch_hook),
-        0o755,
-        "codex notify glue".into(),
-        manifest,
-    );
-    if script.action == "conflict" {
-        return Ok(skip(
-            "codex",
-            "skipped",
-            Some(script_path),
-            script.reason.unwrap_or_default(),
-        ));
-    }
     let config = dir.join("config.toml");
     let old = match fs::read(&config) {
-        Ok(b) => Some(String::from_utf8(b).map_err(|_| anyhow::anyhow!("not UTF-8"))),
+        Ok(b) => match String::from_utf8(b) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                return Ok(skip(
+                    "codex",
+                    "skipped",
+                    Some(config),
+                    "cannot read it: not UTF-8",
+                ));
+            }
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => Some(Err(e.into())),
-    };
-    let old = match old {
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
+        Err(e) => {
             return Ok(skip(
                 "codex",
                 "skipped",
@@ -84,13 +81,16 @@ fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
                 format!("cannot read it: {e}"),
             ));
         }
-        None => None,
     };
-    let lines = codex_lines(&script_path);
-    let new = match codex_edit(old.as_deref().unwrap_or(""), &lines) {
-        Ok(n) => n,
-        Err(reason) => return Ok(skip("codex", "skipped", Some(config), reason)),
-    };
+    let recorded = manifest.toml.iter().find(|t| t.path == config);
+    let new = old
+        .as_deref()
+        .and_then(|t| codex_remove(t, recorded.map(|r| r.lines.as_slice())));
+    // orch's own config dir: the script there is orch's outright.
+    let script = Some(script_path()?).filter(|p| p.is_file());
+    if new.is_none() && script.is_none() {
+        return Ok(skip("codex", "not_needed", None, PER_SPAWN));
+    }
     if new.is_some()
         && let Ok(m) = fs::metadata(&config)
         && m.permissions().mode() & 0o222 == 0
@@ -99,67 +99,59 @@ fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
             "codex",
             "skipped",
             Some(config),
-            "config.toml is read-only",
+            "orch's old notify lines are in config.toml, which is read-only; remove them by hand",
         ));
     }
-    Ok(Box::new(CodexPlan {
-        script,
+    Ok(Box::new(LegacyRemoval {
         config,
         old,
         new,
-        lines,
+        script,
     }))
 }
 
-impl GluePlan for CodexPlan {
+impl GluePlan for LegacyRemoval {
     fn outcome(&self) -> GlueOutcome {
         GlueOutcome {
             harness: "codex",
-            action: if self.changes() {
-                "installed"
-            } else {
-                "unchanged"
-            },
+            action: "updated",
             path: Some(self.config.clone()),
-            reason: None,
+            reason: Some(format!(
+                "removed orch's old notify glue (Codex's notify is deprecated); {PER_SPAWN}"
+            )),
         }
     }
 
     fn changes(&self) -> bool {
-        self.script.action != "unchanged" || self.new.is_some()
+        true
     }
 
     fn diff(&self) -> String {
-        match &self.new {
-            Some(new) => diff_of(&self.config, self.old.as_deref().unwrap_or(""), new),
-            None => String::new(),
+        match (&self.old, &self.new) {
+            (Some(old), Some(new)) => diff_of(&self.config, old, new),
+            _ => String::new(),
         }
     }
 
     fn apply(&self, manifest: &mut Manifest) -> Result<()> {
-        let config = &self.config;
-        apply_file(&self.script, manifest)?;
-        if let Some(new) = &self.new {
-            if let Some(old) = &self.old {
-                let mode = fs::metadata(config)?.permissions().mode() & 0o7777;
-                write_backup(config, old.as_bytes(), mode)?;
-                write_durable(config, new.as_bytes(), mode, None)
-            } else {
-                if let Some(dir) = config.parent() {
-                    create_dirs(dir, manifest)?;
-                }
-                write_durable(config, new.as_bytes(), 0o600, None)
-            }
-            .with_context(|| format!("cannot write {}", config.display()))?;
+        if let (Some(old), Some(new)) = (&self.old, &self.new) {
+            let config = &self.config;
+            let mode = fs::metadata(config)?.permissions().mode() & 0o7777;
+            write_backup(config, old.as_bytes(), mode)?;
+            crate::paths::write_durable(config, new.as_bytes(), mode, None)
+                .with_context(|| format!("cannot write {}", config.display()))?;
         }
-        let prev = manifest.toml.iter().find(|t| &t.path == config).cloned();
-        let rec = TomlRecord {
-            path: config.clone(),
-            lines: self.lines.clone(),
-            file_created: prev.map(|p| p.file_created).unwrap_or(false) || self.old.is_none(),
-        };
-        manifest.toml.retain(|t| &t.path != config);
-        manifest.toml.push(rec);
+        if let Some(script) = &self.script {
+            match fs::remove_file(script) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot remove {}", script.display()));
+                }
+            }
+            manifest.files.retain(|f| &f.path != script);
+        }
+        manifest.toml.retain(|t| t.path != self.config);
         Ok(())
     }
 }
@@ -169,7 +161,7 @@ fn footprint(orch_hook: Option<&Path>) -> Result<Footprint> {
         files: rendered_record(
             script_path()?,
             "codex/notify.sh",
-            "codex notify glue",
+            "codex notify glue (legacy)",
             orch_hook,
         )
         .into_iter()

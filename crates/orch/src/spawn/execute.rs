@@ -260,10 +260,20 @@ fn settle(store: &Store, tmux: &Tmux, pane: PaneId, outcome: &Outcome) -> Result
         excerpt: excerpt.to_string(),
     };
     match outcome {
-        Outcome::Ready { inferred, .. } => {
+        Outcome::Ready {
+            inferred,
+            session_id,
+        } => {
             place::release_on_exit(tmux, pane)?;
             if *inferred {
-                store.update_registry(pane, |r| r.screen = Some(screen(State::Idle, "")))?;
+                store.update_registry(pane, |r| {
+                    r.screen = Some(screen(State::Idle, ""));
+                    // Read off the agent's process (codex): what --restart
+                    // resumes before any hook has named the session.
+                    if session_id.is_some() {
+                        r.session_id.clone_from(session_id);
+                    }
+                })?;
             }
         }
         Outcome::Blocked { excerpt, .. } => {

@@ -518,6 +518,7 @@ impl Plan {
                 Readiness::SessionStartOrQuiet => {
                     "session_start event, else screen quiescence (inferred)"
                 }
+                Readiness::Screen(_) => "its idle screen, quiet (inferred)",
             },
             events: plan.harness.events,
             name: plan.name.clone(),

@@ -6,9 +6,11 @@
 //! call each; the wait has a deadline), for what no hook reports: the
 //! process dying and start-up dialogs. Harnesses without hooks are declared
 //! ready when their screen, volatile parts stripped, has stopped changing
-//! for [`QUIET`]; that state is inferred and reported as such. A harness
-//! whose start event comes before it can take input (opencode: plugins load
-//! before the TUI draws) names a `ready_screen`, looked for after the event.
+//! for [`QUIET`], harnesses that fire nothing before the first prompt
+//! (codex) when their idle screen shows; that state is inferred and
+//! reported as such. A harness whose start event comes before it can take
+//! input (opencode loads plugins before its TUI draws; Gemini redraws after
+//! it) names a `ready_screen`, awaited after the event.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,7 @@ use anyhow::{Context, Result};
 
 use super::place::{self, Status};
 use crate::event::Kind;
-use crate::harness::{Harness, Readiness, dialogs};
+use crate::harness::{self, Harness, Readiness, dialogs};
 use crate::pane::PaneId;
 use crate::screen;
 use crate::store::{LogCursor, Store};
@@ -25,6 +27,13 @@ use crate::watch::Waiter;
 
 /// How long a hookless harness's screen must stay unchanged to count as idle.
 pub const QUIET: Duration = Duration::from_millis(1500);
+/// How long a screen showing the harness's idle marks must stay unchanged
+/// ([`Readiness::Screen`]): the marks say it is up, the wait lets the rest
+/// of the first frame land.
+pub const QUIET_MARKED: Duration = Duration::from_millis(300);
+/// How long a harness ready by [`Readiness::Screen`] may take, once its
+/// screen is, to show the session id its process holds.
+pub const SESSION_WAIT: Duration = Duration::from_secs(5);
 const FIRST_LOOK: Duration = Duration::from_millis(20);
 const MAX_LOOK_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -129,6 +138,7 @@ impl Watch<'_> {
         let mut next_look = Instant::now() + interval;
         let mut last_screen = String::new();
         let mut stable: Option<(String, Instant)> = None;
+        let mut screen_ready: Option<Instant> = None;
         loop {
             let events = cursor
                 .poll(self.store)
@@ -187,15 +197,43 @@ impl Watch<'_> {
                 if let Some(d) = dialogs::detect(self.harness.name, &scr) {
                     return Ok(self.blocked(d, &scr));
                 }
-                if self.readiness == Readiness::SessionStartOrQuiet {
+                let quiet_for = match self.readiness {
+                    Readiness::SessionStart => None,
+                    Readiness::SessionStartOrQuiet => Some(QUIET),
+                    Readiness::Screen(marks) if marks.iter().all(|m| scr.contains(m)) => {
+                        Some(QUIET_MARKED)
+                    }
+                    Readiness::Screen(_) => {
+                        stable = None;
+                        None
+                    }
+                };
+                if let Some(quiet) = quiet_for {
                     let norm = screen::strip_volatile(&scr);
                     match &stable {
                         Some((prev, since)) if *prev == norm => {
-                            if !norm.is_empty() && now.duration_since(*since) >= QUIET {
-                                return Ok(Outcome::Ready {
-                                    session_id: None,
-                                    inferred: true,
-                                });
+                            if !norm.is_empty() && now.duration_since(*since) >= quiet {
+                                let session_id = match self.readiness {
+                                    Readiness::Screen(_) => harness::session_of_process(
+                                        self.harness,
+                                        &pane_processes(self.tmux, self.pane),
+                                    ),
+                                    _ => None,
+                                };
+                                // Codex opens its thread ~1 s after drawing
+                                // the idle screen: ready once it has (a
+                                // prompt typed before would wait on it), or
+                                // after SESSION_WAIT without an id.
+                                let waited = *screen_ready.get_or_insert(now);
+                                if session_id.is_some()
+                                    || !matches!(self.readiness, Readiness::Screen(_))
+                                    || now.duration_since(waited) >= SESSION_WAIT
+                                {
+                                    return Ok(Outcome::Ready {
+                                        session_id,
+                                        inferred: true,
+                                    });
+                                }
                             }
                         }
                         _ => stable = Some((norm, now)),
@@ -213,4 +251,38 @@ impl Watch<'_> {
             waiter.wait(Some(next_look.min(deadline)));
         }
     }
+}
+
+/// The pane's process and all its descendants (Linux `/proc`; empty when
+/// tmux or `/proc` cannot say).
+fn pane_processes(tmux: &Tmux, pane: PaneId) -> Vec<u32> {
+    let target = pane.to_string();
+    let root = tmux
+        .run([
+            "display-message",
+            "-p",
+            "-t",
+            target.as_str(),
+            "#{pane_pid}",
+        ])
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let mut out: Vec<u32> = root.into_iter().collect();
+    let mut i = 0;
+    while i < out.len() && out.len() < 256 {
+        let pid = out[i];
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten();
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            out.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+        i += 1;
+    }
+    out
 }
