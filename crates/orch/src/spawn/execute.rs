@@ -209,10 +209,13 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         == Some("1")
         || (h.name == crate::harness::gemini::HARNESS.name
             && crate::harness::gemini::global_hooks_installed());
-    let readiness = if hooked {
-        crate::harness::Readiness::SessionStart
-    } else {
-        h.readiness_for(&plan.extra_args)
+    // Only the quiet-screen fallback gives way: a harness whose start event
+    // comes with the first prompt (codex) stays ready by its screen.
+    let readiness = match h.readiness_for(&plan.extra_args) {
+        crate::harness::Readiness::SessionStartOrQuiet if hooked => {
+            crate::harness::Readiness::SessionStart
+        }
+        other => other,
     };
     let watch = ready::Watch {
         store,
