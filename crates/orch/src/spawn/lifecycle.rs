@@ -24,8 +24,8 @@ use serde_json::json;
 use super::execute::execute;
 use super::place::{self, Position, Status};
 use super::plan::{Inherit, plan};
-use super::report::{HideReport, ShowReport, SpawnReport, StopReport};
-use super::{Placing, SpawnRequest, caller};
+use super::report::{HideReport, ShowReport, StopReport};
+use super::{Placing, SpawnRequest, Spawned, caller};
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
@@ -203,8 +203,9 @@ pub(super) fn restart(
     placing: Placing,
     prompt: Option<String>,
     timeout: Option<Duration>,
+    dry_run: bool,
     started: Instant,
-) -> Result<SpawnReport> {
+) -> Result<Spawned> {
     let (store, tmux) = open()?;
     let (old, rec) = find_record(&store, target)?;
     let (Some(hname), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
@@ -271,6 +272,11 @@ pub(super) fn restart(
             "{old} never received a prompt, so there was no conversation to resume (session {session}); started a new session"
         ));
     }
+    // Regression (spawn --restart --dry-run really restarted): a dry run
+    // stops at the plan, before the old pane is killed or marked gone.
+    if dry_run {
+        return plan.dry_run().map(|r| Spawned::DryRun(Box::new(r)));
+    }
     if matches!(status, Status::Dead(_)) {
         place::kill(&tmux, old);
     }
@@ -278,7 +284,7 @@ pub(super) fn restart(
     store.update_registry(old, |r| {
         r.gone_ts.get_or_insert(now_ns());
     })?;
-    execute(&store, plan, started)
+    execute(&store, plan, started).map(|r| Spawned::Started(Box::new(r)))
 }
 
 /// After a restart: the old record points to the new pane, and children of
