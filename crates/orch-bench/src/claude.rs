@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, find_installed};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, ClaudeVersion, find_installed};
 use orch_testkit::output::output_with_stdin;
 use serde_json::Value;
 
@@ -116,7 +116,11 @@ fn report(what: &str, receipts: &[f64], presses: &[u64]) {
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let Some(claude) = o.claude.clone().or_else(find_installed) else {
+    let Some(claude) = o
+        .claude
+        .clone()
+        .or_else(|| find_installed(ClaudeVersion::Pinned))
+    else {
         println!(
             "SKIPPED: no Claude Code CLI in the e2e cache; run .ci/install-claude-code.sh (or pass --claude PATH)"
         );
@@ -124,8 +128,13 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
         .map_err(anyhow::Error::msg)?;
-    let w = ClaudeEnv::start(claude, ClaudeOpts::default(), "orch-bench-claude")
-        .map_err(anyhow::Error::msg)?;
+    let w = ClaudeEnv::start(
+        ClaudeVersion::Pinned,
+        claude,
+        ClaudeOpts::default(),
+        "orch-bench-claude",
+    )
+    .map_err(anyhow::Error::msg)?;
     // In the private world: even `--version` may touch its config dir.
     let version = w.command(&w.claude).arg("--version").output()?;
     println!(

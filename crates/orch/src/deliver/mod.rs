@@ -24,8 +24,8 @@
 //! 7. `load-buffer` into a uniquely named buffer (text on stdin, never
 //!    argv or a shell), `paste-buffer -p -d` (bracketed), `send-keys Enter`.
 //! 8. Receipt: wait for the target's `prompt` event whose `prompt_hash`
-//!    matches (or whose text matches ignoring whitespace, for harnesses that
-//!    reformat). If none arrives within [`enter_window`] and the screen shows
+//!    matches (the hash of the normalized text, which tolerates how
+//!    harnesses re-type whitespace; docs/protocol.md, "Prompt matching"). If none arrives within [`enter_window`] and the screen shows
 //!    the text still in the input box (no dialog, not working), press Enter
 //!    again — at most [`MAX_ENTER_RETRIES`] times. The paste is never
 //!    repeated, so nothing is sent twice.
@@ -213,8 +213,6 @@ pub struct Receipt {
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
     pub prompt_seq: Option<u64>,
-    /// `hash` or `text` (whitespace-insensitive match).
-    pub matched_by: Option<&'static str>,
     /// Time spent waiting for the lock and for the target to be ready.
     pub waited_ms: f64,
     pub file: Option<PromptFile>,
@@ -542,7 +540,6 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         attempts: 0,
         sent_seq: sent.seq,
         prompt_seq: None,
-        matched_by: None,
         waited_ms,
         file,
         reason: None,

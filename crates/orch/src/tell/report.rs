@@ -25,9 +25,6 @@ pub struct TellReport {
     /// Time spent waiting for the lock and for the target (only when ≥ 1 ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<f64>,
-    /// `text`: matched ignoring whitespace (absent for a hash match).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matched_by: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PromptFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,7 +89,6 @@ impl TellReport {
             sent_seq: r.sent_seq,
             prompt_seq: r.prompt_seq,
             waited_ms: (r.waited_ms >= 1.0).then_some(r.waited_ms),
-            matched_by: r.matched_by.filter(|how| *how != "hash"),
             file: r.file.clone(),
             escalation: rec.escalation.clone(),
             forced: rec.forced && rec.role_check == "denied",
