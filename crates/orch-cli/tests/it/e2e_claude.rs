@@ -185,8 +185,11 @@ claude_e2e! {
 }
 
 claude_e2e! {
-    /// A prompt submitted while a turn runs is queued: no `UserPromptSubmit`
-    /// until the running turn stops, then it runs as its own turn.
+    /// A prompt submitted while a turn waits on the API is queued and then
+    /// runs as its own turn. 2.1.197: no `UserPromptSubmit` until the
+    /// running turn stops. The newest: `UserPromptSubmit` at once, carrying
+    /// the *running* turn's `prompt_id`, and the second turn's `Stop` has a
+    /// new `prompt_id` that no prompt event announced.
     fn claude_prompt_sent_while_busy_is_queued(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = ce.start_claude(&[]);
@@ -208,23 +211,55 @@ claude_e2e! {
             s.contains("❯\u{a0}Press up to edit queued messages")
                 .then_some(s)
         });
-        assert!(
-            queued.lines().any(|l| l.trim_start().starts_with('❯')
-                && l.starts_with("  ")
-                && l.contains("second prompt, sent while busy")),
-            "{queued}"
-        );
-        // The running turn has not ended, so the queued prompt is not submitted.
-        let kinds: Vec<Value> = ce.events(&pane).iter().map(|e| e["kind"].clone()).collect();
-        assert_eq!(kinds, [json!("session_start"), json!("prompt")]);
+        // 2.1.197 indents it under the spinner; the newest lists it like a
+        // sent prompt with a "Queued" line under it.
+        let listed = |l: &str| {
+            l.trim_start().starts_with('❯')
+                && l.contains("second prompt, sent while busy")
+                && (ce.newest() || l.starts_with("  "))
+        };
+        assert!(queued.lines().any(listed), "{queued}");
+        if ce.newest() {
+            // Drawn once its UserPromptSubmit hook has run.
+            ce.wait_for_screen(&pane, "Queued · ctrl+x ctrl+s to send now", T);
+        }
         assert_eq!(ce.mock.main_turns().len(), 1);
+        let second = if ce.newest() {
+            // Acknowledged at once, with the running turn's id.
+            let second = ce.wait_event(&pane, "prompt", first["seq"].as_u64().unwrap(), T);
+            assert_eq!(second["prompt"], "second prompt, sent while busy");
+            assert_eq!(second["prompt_id"], first["prompt_id"]);
+            Some(second)
+        } else {
+            // The running turn has not ended, so the queued prompt is not
+            // submitted.
+            let kinds: Vec<Value> = ce.events(&pane).iter().map(|e| e["kind"].clone()).collect();
+            assert_eq!(kinds, [json!("session_start"), json!("prompt")]);
+            None
+        };
 
         ce.mock.release();
         let stop1 = ce.wait_event(&pane, "stop", first["seq"].as_u64().unwrap(), T);
         assert_eq!(stop1["reply"], "first done");
-        let second = ce.wait_event(&pane, "prompt", stop1["seq"].as_u64().unwrap(), T);
-        assert_eq!(second["prompt"], "second prompt, sent while busy");
-        let stop2 = ce.wait_event(&pane, "stop", second["seq"].as_u64().unwrap(), T);
+        assert_eq!(stop1["prompt_id"], first["prompt_id"]);
+        let stop2 = match second {
+            Some(_) => {
+                let stop2 = ce.wait_event(&pane, "stop", stop1["seq"].as_u64().unwrap(), T);
+                assert_ne!(stop2["prompt_id"], first["prompt_id"]);
+                let kinds: Vec<Value> =
+                    ce.events(&pane).iter().map(|e| e["kind"].clone()).collect();
+                assert_eq!(
+                    kinds,
+                    [json!("session_start"), json!("prompt"), json!("prompt"), json!("stop"), json!("stop")]
+                );
+                stop2
+            }
+            None => {
+                let second = ce.wait_event(&pane, "prompt", stop1["seq"].as_u64().unwrap(), T);
+                assert_eq!(second["prompt"], "second prompt, sent while busy");
+                ce.wait_event(&pane, "stop", second["seq"].as_u64().unwrap(), T)
+            }
+        };
         let echoed = EchoSummary::parse(stop2["reply"].as_str().unwrap()).unwrap();
         assert_eq!(echoed, EchoSummary::of("second prompt, sent while busy"));
     }

@@ -710,16 +710,24 @@ claude_e2e! {
         // --queue --wait: typed now, acknowledged when A's turn ends.
         let mut c = tell_cmd(&ce, &pane, &["--queue", "--wait"]);
         let waiting = spawn_with_stdin(&mut c, b"prompt C, queued too");
-        // Release A only once C sits in Claude's queue (listed under the
-        // spinner, indented), not merely pasted.
+        // Release A only once C sits in Claude's queue, not merely pasted:
+        // 2.1.197 lists it under the spinner, indented; the newest
+        // acknowledges it at once (its prompt event).
         let t0 = Instant::now();
         loop {
             let screen = ce.capture(&pane);
-            if screen.lines().any(|l| {
-                l.starts_with("  ")
-                    && l.trim_start().starts_with('❯')
-                    && l.contains("prompt C, queued too")
-            }) {
+            let queued = if ce.newest() {
+                ce.texts(&pane, "prompt", "prompt")
+                    .iter()
+                    .any(|p| p == "prompt C, queued too")
+            } else {
+                screen.lines().any(|l| {
+                    l.starts_with("  ")
+                        && l.trim_start().starts_with('❯')
+                        && l.contains("prompt C, queued too")
+                })
+            };
+            if queued {
                 break;
             }
             assert!(
@@ -733,7 +741,14 @@ claude_e2e! {
         let o = waiting.wait_with_output().unwrap();
         assert_code(&o, 0);
         let v = json_out(&o);
-        assert_eq!(v["status"], "delivered", "{v}");
+        if ce.newest() {
+            // Acknowledged at once into A's turn: queued, from that evidence.
+            let a = &ce.events_of(&pane, "prompt")[0];
+            assert_eq!(v["status"], "queued", "{v}");
+            assert_eq!(v["joined_turn"], a["prompt_id"], "{v}");
+        } else {
+            assert_eq!(v["status"], "delivered", "{v}");
+        }
         assert_eq!(v["reply"], "one reply to B and C", "{v}");
 
         let prompts = ce.texts(&pane, "prompt", "prompt");

@@ -98,6 +98,7 @@ pub fn await_receipt(
     pasted_at: Instant,
     deadline: Instant,
     may_retry: bool,
+    running: Option<&str>,
     opts: &DeliverOpts,
     mut receipt: Receipt,
 ) -> Result<Receipt> {
@@ -127,6 +128,15 @@ pub fn await_receipt(
                         receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.prompt_seq = Some(ev.seq);
                         receipt.reason = None;
+                        if let Some(id) = ev.prompt_id.as_deref().filter(|id| Some(*id) == running)
+                        {
+                            receipt.status = Status::Queued;
+                            receipt.joined_turn = Some(id.to_string());
+                            receipt.reason = Some(format!(
+                                "{pane} acknowledged the prompt (seq {}) into its running turn (prompt_id {id}); it is answered when that turn goes on or ends",
+                                ev.seq
+                            ));
+                        }
                         return Ok(receipt);
                     }
                     foreign_prompt = true;
