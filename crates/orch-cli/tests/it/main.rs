@@ -4,6 +4,7 @@
 
 mod docs;
 mod e2e_claude;
+mod e2e_claude_scenarios;
 mod e2e_orch;
 mod hook;
 mod listen;

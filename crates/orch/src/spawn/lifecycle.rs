@@ -113,9 +113,14 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
             "was-dead"
         }
         Status::Alive => {
-            let dialog = h.and_then(|h| dialogs::detect(h.name, &screen));
+            // A start-up dialog or any selection dialog (a permission
+            // prompt): the exit command's Enter would answer it — Claude
+            // Code's permission prompt has "Yes" under the cursor, so typing
+            // /exit there would approve the pending tool call.
+            let dialog = h.and_then(|h| dialogs::detect(h.name, &screen)).is_some()
+                || crate::screen::dialog(&screen).is_some();
             match (h.and_then(|h| h.exit_command), dialog) {
-                (Some(cmd), None) => {
+                (Some(cmd), false) => {
                     // Mid-turn: interrupt first so the exit command is
                     // not queued behind the turn, and give the interrupt a
                     // moment so the Escape is not read as Alt+'/'.
