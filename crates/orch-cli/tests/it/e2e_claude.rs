@@ -455,6 +455,44 @@ claude_e2e! {
 }
 
 claude_e2e! {
+    /// orch registers only hook events the installed version knows: an
+    /// unknown event name stops start-up at a "Settings Warning" dialog
+    /// (both versions; 2.1.197 does not know events the newest added, such
+    /// as `DirectoryAdded`), which lists the valid ones — every event orch
+    /// registers is among them, and never `WorktreeCreate` (a hook for it
+    /// *replaces* git worktree creation). orch's own settings start clean.
+    fn claude_knows_every_hook_event_orch_registers(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let mut settings = orch_testkit::claude::base_settings();
+        settings["hooks"] = json!({"OrchProbeUnknownEvent": [{"hooks": [{"type": "command", "command": "true"}]}]});
+        std::fs::write(ce.user_settings(), settings.to_string()).unwrap();
+        let pane = ce.start_claude(&[]);
+        let s = ce.wait_for_screen(&pane, "Settings Warning", T);
+        let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let valid: Vec<&str> = flat
+            .split_once("Valid events: ")
+            .and_then(|(_, rest)| rest.split_once(" Learn more"))
+            .map(|(list, _)| list.split(", ").map(str::trim).collect())
+            .unwrap_or_else(|| panic!("no event list on screen:\n{s}"));
+        assert!(valid.contains(&"SessionStart"), "{valid:?}");
+        for (event, _) in orch::harness::claude::HOOK_EVENTS {
+            assert!(valid.contains(event), "{} does not know {event}: {valid:?}", ce.cli_version);
+            assert_ne!(*event, "WorktreeCreate");
+        }
+        // orch's table names the dialog, with a fix.
+        let d = orch::harness::dialogs::detect("claude", &s).expect("a known dialog");
+        assert_eq!(d.kind, "settings-warning");
+        ce.tmux(&["kill-pane", "-t", &pane]);
+
+        // orch's own hooks (as `orch up` and spawn register them) start
+        // with no warning.
+        std::fs::write(ce.user_settings(), settings_with_hooks().to_string()).unwrap();
+        let pane = ce.start_plain_claude(&[]);
+        ce.wait_ready(&pane);
+        let s = ce.capture(&pane);
+        assert!(!s.contains("Settings Warning"), "{s}");
+    }
+
     /// The same hook command registered in `$CLAUDE_CONFIG_DIR/settings.json`
     /// and in `--settings` runs once; a different command string runs too.
     fn claude_runs_identical_hook_commands_once(v) {
