@@ -4,8 +4,8 @@
 
 mod docs;
 mod e2e_claude;
+mod e2e_claude_orch;
 mod e2e_claude_scenarios;
-mod e2e_orch;
 mod hook;
 mod listen;
 mod spawn;
