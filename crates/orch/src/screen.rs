@@ -174,6 +174,17 @@ pub fn working(screen: &str) -> bool {
         .any(|l| l.to_ascii_lowercase().contains("esc to interrupt"))
 }
 
+/// The agent's status line — the last line of the screen — says it is
+/// working now (Claude Code's footer: `… esc to interrupt · …`). Stricter
+/// than [`working`]: a line-based agent (echo) leaves its "working… (esc to
+/// interrupt)" line in the history above its prompt once the turn is over,
+/// so only the bottom line counts as what it is doing now.
+pub fn working_now(screen: &str) -> bool {
+    content_lines(screen)
+        .last()
+        .is_some_and(|l| l.to_ascii_lowercase().contains("esc to interrupt"))
+}
+
 /// Is `text` still sitting in the input area (the bottom of the screen)?
 /// Compares the end of its last line, ignoring whitespace (harnesses wrap
 /// and indent), and accepts Claude Code's collapsed-paste placeholder.
@@ -281,5 +292,15 @@ mod tests {
         ));
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
+        // Regression: after an echo turn the working line stays in the
+        // history; tells then took the idle agent for busy.
+        let echo_done = "echo> hi\nworking… (esc to interrupt)\necho: reply\necho> \n";
+        assert!(!working_now(echo_done));
+        assert!(working_now(
+            "────\n❯ \n────\n  ⏸ manual mode on · esc to interrupt · ← for agents\n"
+        ));
+        assert!(!working_now(
+            "────\n❯ \n────\n  ⏸ manual mode on · ? for shortcuts · ← for agents\n"
+        ));
     }
 }

@@ -310,6 +310,21 @@ claude_e2e! {
         ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
         ce.paste(&pane, "PASTED-INTO-DIALOG");
         ce.tmux(&["send-keys", "-t", &pane, "1"]);
+        if ce.newest() {
+            // A digit only moves the cursor there; Enter confirms. Keys
+            // sent right after the dialog is drawn can be dropped
+            // (observed, as with the start-up dialogs), so Enter is pressed
+            // again each second until the turn goes on.
+            let after = again["seq"].as_u64().unwrap();
+            eventually(T, "Enter to approve the tool call", || {
+                if ce.find_event(&pane, "stop", after).is_some() || made.exists() {
+                    return Some(());
+                }
+                ce.enter(&pane);
+                std::thread::sleep(Duration::from_secs(1));
+                None
+            });
+        }
         let stop = ce.wait_event(&pane, "stop", again["seq"].as_u64().unwrap(), T);
         assert_eq!(stop["reply"], "file made");
         assert!(made.exists(), "the approved command did not run");

@@ -278,7 +278,7 @@ pub fn readiness(rec: Option<&PaneRecord>, screen: &str) -> Readiness {
         // The hooks say the last turn ended, but the agent shows it is
         // working: a prompt queued during that turn now runs as a turn of
         // its own, which Claude Code 2.1.3xx starts without a prompt event.
-        Some(Kind::Stop | Kind::StopFailure) if screen::working(screen) => Readiness::Busy,
+        Some(Kind::Stop | Kind::StopFailure) if screen::working_now(screen) => Readiness::Busy,
         Some(Kind::SessionEnd) | Some(Kind::Exited) => Readiness::Ended(format!(
             "its agent session ended{}",
             rec.last_event

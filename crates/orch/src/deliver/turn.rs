@@ -123,7 +123,7 @@ pub fn wait_turn_end(
         if let Some(h) = &held {
             let working = tmux
                 .capture(pane)
-                .map(|s| crate::screen::working(&s))
+                .map(|s| crate::screen::working_now(&s))
                 .unwrap_or(false);
             idle_looks = if working { 0 } else { idle_looks + 1 };
             if idle_looks >= 2 || now >= deadline {
