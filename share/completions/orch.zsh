@@ -188,7 +188,7 @@ _arguments "${_arguments_options[@]}" : \
 '--headless[Start the agent out of sight, in the detached tmux session \`orch-headless\` (bring it back with --show)]' \
 '--no-bypass[Keep the harness'\''s permission prompts (by default spawned agents run with them bypassed, e.g. claude --dangerously-skip-permissions)]' \
 '--pretty[Human-readable output instead of JSON]' \
-'--dry-run[Print the command line, environment and placement; start nothing]' \
+'(--stop --show --hide)--dry-run[Print the command line, environment and placement; start nothing (also with --restart\: nothing is killed or restarted)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

@@ -1,14 +1,17 @@
 //! `orch-bench claude`: tell → receipt latency on a real Claude Code pane
-//! (target ≤ 300 ms median).
+//! (target ≤ 300 ms median), and spawn → ready.
 //!
-//! The pinned CLI from the end-to-end cache (`.ci/install-claude-code.sh`
-//! puts it in `target/e2e-cache`; `$ORCH_E2E_CACHE` or `--claude PATH`
+//! The tested CLIs from the end-to-end cache (`.ci/install-agent.sh claude`
+//! and `claude-newest` put them in `target/e2e-cache`; `--cli pinned|newest`
+//! picks one, both by default; `$ORCH_E2E_CACHE` or `--claude PATH`
 //! override), running offline against the test kit's mock Messages API
 //! (instant replies) in the kit's Claude world: a private tmux server, a
 //! scratch `HOME`/`CLAUDE_CONFIG_DIR` with start-up answered. Agents are
 //! started with `orch-spawn claude`, prompts sent with `orch-tell --wait`.
 //!
-//! Two figures, both `receipt_ms` as orch-tell reports it (paste → the
+//! `ready_ms` as orch-spawn reports it (launch → Claude's SessionStart and
+//! its idle footer drawn), for every agent started. Then two figures, both
+//! `receipt_ms` as orch-tell reports it (paste → the
 //! agent's matching `prompt` event seen), plus its Enter presses:
 //! - first tell: `--spawns K` fresh agents, each told once right after
 //!   spawn reports it ready (when Claude Code is most likely to drop an
@@ -22,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, find_installed};
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, ClaudeVersion, find_installed};
 use orch_testkit::output::output_with_stdin;
 use serde_json::Value;
 
@@ -32,6 +35,7 @@ struct Opts {
     spawns: usize,
     tells: usize,
     claude: Option<PathBuf>,
+    versions: Vec<ClaudeVersion>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -39,6 +43,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         spawns: 5,
         tells: 30,
         claude: None,
+        versions: vec![ClaudeVersion::Pinned, ClaudeVersion::Newest],
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -51,8 +56,18 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--spawns" => o.spawns = val("--spawns")?.parse()?,
             "--tells" => o.tells = val("--tells")?.parse()?,
             "--claude" => o.claude = Some(val("--claude")?.into()),
+            "--cli" => {
+                o.versions = match val("--cli")?.as_str() {
+                    "pinned" => vec![ClaudeVersion::Pinned],
+                    "newest" => vec![ClaudeVersion::Newest],
+                    "both" => vec![ClaudeVersion::Pinned, ClaudeVersion::Newest],
+                    other => bail!("--cli takes pinned, newest or both, not {other:?}"),
+                }
+            }
             "-h" | "--help" => {
-                println!("orch-bench claude [--spawns K (5)] [--tells N (30)] [--claude PATH]");
+                println!(
+                    "orch-bench claude [--spawns K (5)] [--tells N (30)] [--cli pinned|newest|both (both)] [--claude PATH]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown option {other:?} (see orch-bench claude --help)"),
@@ -61,8 +76,8 @@ fn parse(args: &[String]) -> Result<Opts> {
     Ok(o)
 }
 
-/// `orch-spawn claude`; the pane id.
-fn spawn(w: &ClaudeEnv) -> Result<String> {
+/// `orch-spawn claude`; the pane id and `ready_ms`.
+fn spawn(w: &ClaudeEnv) -> Result<(String, f64)> {
     let out = w
         .cmd("orch-spawn")
         .args(["claude", "--window", "--timeout", "60", "--cwd"])
@@ -75,10 +90,13 @@ fn spawn(w: &ClaudeEnv) -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(v["pane"]
-        .as_str()
-        .context("no pane in spawn's output")?
-        .to_string())
+    Ok((
+        v["pane"]
+            .as_str()
+            .context("no pane in spawn's output")?
+            .to_string(),
+        v["ready_ms"].as_f64().context("no ready_ms")?,
+    ))
 }
 
 /// `orch-tell --wait`; (receipt_ms, Enter presses).
@@ -99,13 +117,16 @@ fn tell(w: &ClaudeEnv, pane: &str, text: &str) -> Result<(f64, u64)> {
     ))
 }
 
-fn report(what: &str, receipts: &[f64], presses: &[u64]) {
-    let stats = Stats::new(
-        receipts
-            .iter()
+fn stats(ms: &[f64]) -> Stats {
+    Stats::new(
+        ms.iter()
             .map(|ms| Duration::from_secs_f64(ms / 1000.0))
             .collect(),
-    );
+    )
+}
+
+fn report(what: &str, receipts: &[f64], presses: &[u64]) {
+    let stats = stats(receipts);
     let retried = presses.iter().filter(|&&n| n > 1).count();
     println!(
         "{what:<34} {}  (Enter retried in {retried} of {})",
@@ -116,28 +137,40 @@ fn report(what: &str, receipts: &[f64], presses: &[u64]) {
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let Some(claude) = o.claude.clone().or_else(find_installed) else {
+    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
+        .map_err(anyhow::Error::msg)?;
+    for v in o.versions.clone() {
+        run_one(&o, v)?;
+    }
+    Ok(())
+}
+
+fn run_one(o: &Opts, v: ClaudeVersion) -> Result<()> {
+    let Some(claude) = o.claude.clone().or_else(|| find_installed(v)) else {
         println!(
-            "SKIPPED: no Claude Code CLI in the e2e cache; run .ci/install-claude-code.sh (or pass --claude PATH)"
+            "SKIPPED: no {} Claude Code CLI in the e2e cache; run .ci/install-agent.sh {} (or pass --claude PATH)",
+            v.agent(),
+            v.agent()
         );
         return Ok(());
     };
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
-    let w = ClaudeEnv::start(claude, ClaudeOpts::default(), "orch-bench-claude")
+    let w = ClaudeEnv::start(v, claude, ClaudeOpts::default(), "orch-bench-claude")
         .map_err(anyhow::Error::msg)?;
     // In the private world: even `--version` may touch its config dir.
     let version = w.command(&w.claude).arg("--version").output()?;
     println!(
-        "claude: {} ({})",
+        "claude ({}): {} ({})",
+        v.agent(),
         w.claude.display(),
         String::from_utf8_lossy(&version.stdout).trim()
     );
     let started = Instant::now();
 
+    let mut ready = Vec::new();
     let (mut first, mut first_presses) = (Vec::new(), Vec::new());
     for i in 0..o.spawns {
-        let pane = spawn(&w)?;
+        let (pane, ready_ms) = spawn(&w)?;
+        ready.push(ready_ms);
         let (ms, n) = tell(&w, &pane, &format!("first prompt to agent {i}"))?;
         first.push(ms);
         first_presses.push(n);
@@ -149,7 +182,8 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let (mut steady, mut presses) = (Vec::new(), Vec::new());
     if o.tells > 0 {
-        let pane = spawn(&w)?;
+        let (pane, ready_ms) = spawn(&w)?;
+        ready.push(ready_ms);
         for i in 0..o.tells {
             let (ms, n) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
             steady.push(ms);
@@ -162,6 +196,13 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut all_presses = first_presses.clone();
     all_presses.extend(&presses);
     report("all tells", &all, &all_presses);
+    if !ready.is_empty() {
+        println!(
+            "{:<34} {}",
+            "spawn -> ready (ready_ms)",
+            stats(&ready).line()
+        );
+    }
     println!(
         "({} main turns at the mock; {:.1} s in all)",
         w.mock.main_turns().len(),

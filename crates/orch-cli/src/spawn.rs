@@ -98,8 +98,9 @@ pub struct SpawnArgs {
     /// Human-readable output instead of JSON.
     #[arg(long)]
     pub pretty: bool,
-    /// Print the command line, environment and placement; start nothing.
-    #[arg(long)]
+    /// Print the command line, environment and placement; start nothing
+    /// (also with --restart: nothing is killed or restarted).
+    #[arg(long, conflicts_with_all = ["stop", "show", "hide"])]
     pub dry_run: bool,
     /// Stop an agent: its exit command (/exit), then kill the pane after --grace.
     #[arg(long, value_name = "PANE|NAME", conflicts_with_all = ["restart", "show", "hide"])]
@@ -159,6 +160,7 @@ pub fn run(a: SpawnArgs) -> Result<Code> {
             placing,
             prompt: a.prompt,
             timeout: a.timeout,
+            dry_run: a.dry_run,
         }
     } else if let Some(target) = a.show {
         SpawnCommand::Show {

@@ -108,10 +108,5 @@ mod tests {
             let v = pinned_version(name).unwrap_or_else(|| panic!("{name} not pinned"));
             assert!(v.chars().next().unwrap().is_ascii_digit(), "{name}: {v}");
         }
-        assert_eq!(
-            pinned_version("claude").unwrap(),
-            crate::claude::CLAUDE_CODE_VERSION.trim(),
-            ".ci/agent-versions and .ci/claude-code-version disagree"
-        );
     }
 }

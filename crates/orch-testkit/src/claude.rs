@@ -3,9 +3,11 @@
 //! A `ClaudeEnv` is a [`TestEnv`] with a private tmux server, a running
 //! [`AnthropicMock`], a scratch `HOME`/`CLAUDE_CONFIG_DIR` whose start-up
 //! questions are answered in advance (onboarding done, project folder
-//! trusted, API key approved) and a project directory. The pinned CLI
-//! (`.ci/claude-code-version`) is installed once per cache directory by
-//! `.ci/install-claude-code.sh` and shared by every test.
+//! trusted, API key approved) and a project directory. Two CLI versions are
+//! tested ([`ClaudeVersion`]): the pinned one (`claude` in
+//! `.ci/agent-versions`) and the newest that runs here (`claude-newest`),
+//! each installed once per cache directory by `.ci/install-agent.sh`
+//! ([`crate::agents::agent_bin`]). [`crate::claude_e2e!`] runs a test on both.
 //!
 //! Claude's environment (mock URL, key, quiet flags, `claude` on `PATH`) is
 //! put in the tmux server's global environment, so anything that opens a
@@ -15,27 +17,42 @@
 //! Facts and screen strings: `docs/claude-code-e2e.md`.
 
 use std::ops::Deref;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::agents::repo_root;
 use crate::bins::{bin, bin_dir};
 use crate::env::{Options, TestEnv, Tmux};
 use crate::mock::AnthropicMock;
 
-/// The pinned CLI version (one place: `.ci/claude-code-version`).
-pub const CLAUDE_CODE_VERSION: &str = include_str!("../../../.ci/claude-code-version");
+/// Which Claude Code a test drives: the rows `claude` and `claude-newest`
+/// of `.ci/agent-versions` (`ORCH_AGENT_VERSION_CLAUDE_NEWEST=latest` makes
+/// the second the newest published release).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaudeVersion {
+    Pinned,
+    Newest,
+}
+
+impl ClaudeVersion {
+    /// Its row in `.ci/agent-versions`.
+    pub fn agent(self) -> &'static str {
+        match self {
+            ClaudeVersion::Pinned => "claude",
+            ClaudeVersion::Newest => "claude-newest",
+        }
+    }
+}
 
 /// The API key the CLI is given; its last 20 characters are pre-approved.
 pub const API_KEY: &str = "sk-ant-api03-orch-e2e-test-key-0123456789abcdefghijklmnop";
 
-/// Screen strings of Claude Code 2.1.197 (see docs/claude-code-e2e.md).
+/// Screen strings shared by the tested versions (see
+/// docs/claude-code-e2e.md); where they differ, the tests say so per version.
 pub mod screen {
-    /// Idle, input box empty, default permission mode.
+    /// Idle, input box empty, default ("manual") permission mode.
     pub const READY: &str = "? for shortcuts";
     /// Idle with `--dangerously-skip-permissions` (replaces `READY`).
     pub const READY_BYPASS: &str = "bypass permissions on";
@@ -108,6 +125,10 @@ impl Default for ClaudeOpts {
 pub struct ClaudeEnv {
     pub env: TestEnv,
     pub mock: AnthropicMock,
+    /// Which of the tested versions this is.
+    pub version: ClaudeVersion,
+    /// Its `claude --version` (`2.1.197`).
+    pub cli_version: String,
     /// The installed `claude` binary.
     pub claude: PathBuf,
     /// A directory holding only a `claude` symlink, first on `PATH`.
@@ -123,73 +144,32 @@ impl Deref for ClaudeEnv {
     }
 }
 
-/// The installed CLI, installing it on first use. `None` (after printing
-/// `SKIPPED: …`) when it is not installed and npm is missing; in CI
-/// (`CI` set) that is a failure instead.
-pub fn claude_bin() -> Option<PathBuf> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match INSTALLED.get_or_init(install) {
-        Ok(p) => Some(p.clone()),
-        Err(why) => {
-            crate::skip::skipped(
-                &format!("needs the real Claude Code CLI: {why}"),
-                "the Claude Code e2e tests need the CLI in CI",
-            );
-            None
-        }
-    }
+/// The installed CLI of `v`, installing it on first use. `None` (after
+/// printing `SKIPPED: …`) when it cannot be installed here; in CI (`CI`
+/// set) that is a failure instead.
+pub fn claude_bin(v: ClaudeVersion) -> Option<PathBuf> {
+    crate::agents::agent_bin(v.agent())
 }
 
-/// Where the CLI is cached: `$ORCH_E2E_CACHE`, else `<target>/e2e-cache`
-/// (next to the binaries under test, so `CARGO_TARGET_DIR` is honoured).
-pub fn cache_dir() -> PathBuf {
-    std::env::var_os("ORCH_E2E_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| bin_dir().parent().unwrap().join("e2e-cache"))
+/// The version of the CLI at `path`, from the prefix `.ci/install-agent.sh`
+/// installed it into (`<cache>/<name>-<version>/node_modules/.bin/claude`),
+/// so no CLI has to run outside a private world to say it.
+pub fn version_of_install(path: &Path) -> Option<String> {
+    let prefix = path.ancestors().nth(3)?.file_name()?.to_str()?;
+    let (_, v) = prefix.rsplit_once('-')?;
+    v.starts_with(|c: char| c.is_ascii_digit())
+        .then(|| v.to_string())
 }
 
-/// The CLI already in the cache, without installing anything: the wrapper
-/// package's binary, or the platform package's when install scripts did
-/// not run.
-pub fn find_installed() -> Option<PathBuf> {
-    let pkg = cache_dir().join("node_modules/@anthropic-ai");
-    let mut candidates = vec![pkg.join("claude-code/bin/claude.exe")];
-    if let Ok(rd) = std::fs::read_dir(&pkg) {
-        for e in rd.flatten() {
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with("claude-code-linux-")
-            {
-                candidates.push(e.path().join("claude"));
-            }
-        }
-    }
-    candidates.into_iter().find(|p| p.is_file())
-}
-
-fn install() -> Result<PathBuf, String> {
-    let cache = cache_dir();
-    let script = repo_root().join(".ci/install-claude-code.sh");
-    let have_npm = Command::new("npm")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let already = cache
-        .join("node_modules/@anthropic-ai/claude-code")
-        .is_dir();
-    if !have_npm && !already {
-        return Err(format!(
-            "npm is not installed and Claude Code {} is not in {} \
-             (install Node.js + npm, or run .ci/install-claude-code.sh)",
-            CLAUDE_CODE_VERSION.trim(),
-            cache.display()
-        ));
-    }
-    let mut cmd = Command::new("bash");
-    cmd.arg(&script).arg(&cache);
-    crate::agents::run_installer(&script.display().to_string(), cmd)
+/// The CLI of `v` already in the cache, without installing anything (for
+/// the benchmarks): the binary `.ci/install-agent.sh` puts there.
+pub fn find_installed(v: ClaudeVersion) -> Option<PathBuf> {
+    let version = crate::agents::version_override(v.agent())
+        .or_else(|| crate::agents::pinned_version(v.agent()))?;
+    let p = crate::agents::cache_dir()
+        .join(format!("{}-{version}", v.agent()))
+        .join("node_modules/.bin/claude");
+    p.is_file().then_some(p)
 }
 
 /// Quote for `sh` (hook commands are run by a shell).
@@ -218,12 +198,35 @@ pub fn orch_hook_settings() -> Value {
     json!({ "hooks": hooks })
 }
 
-/// orch's hooks plus `skipDangerousModePermissionPrompt`: what the user
-/// settings of an enrolled test world hold.
+/// orch's hooks plus `skipDangerousModePermissionPrompt` and the classic
+/// renderer: what the user settings of an enrolled test world hold.
 pub fn settings_with_hooks() -> Value {
     let mut s = orch_hook_settings();
     s["skipDangerousModePermissionPrompt"] = json!(true);
+    s["tui"] = json!("default");
     s
+}
+
+/// The settings every test world starts with: no bypass warning, and the
+/// classic renderer (`"tui": "default"`; newer CLIs default to a fullscreen
+/// one that keeps no scrollback; 2.1.197 ignores the key).
+pub fn base_settings() -> Value {
+    json!({"skipDangerousModePermissionPrompt": true, "tui": "default"})
+}
+
+/// The permission flags a test's `claude` gets unless it chose its own:
+/// the asking mode, named so every version understands it (newer CLIs
+/// default to "auto", which runs tools without asking; they call the mode
+/// "manual" but still accept "default").
+fn permission_flags(extra: &[&str]) -> Vec<String> {
+    let chose = extra
+        .iter()
+        .any(|a| a.starts_with("--permission-mode") || *a == "--dangerously-skip-permissions");
+    if chose {
+        Vec::new()
+    } else {
+        vec!["--permission-mode".into(), "default".into()]
+    }
 }
 
 /// The start-up and permission dialogs (of [`screen`]) `text` shows.
@@ -240,21 +243,23 @@ pub fn dialogs_on(text: &str) -> Vec<&'static str> {
 }
 
 impl ClaudeEnv {
-    /// A ready world with the default options, or `None` when skipped.
-    pub fn new() -> Option<ClaudeEnv> {
-        ClaudeEnv::with(ClaudeOpts::default())
+    /// A ready world for version `v` with the default options, or `None`
+    /// when skipped.
+    pub fn new(v: ClaudeVersion) -> Option<ClaudeEnv> {
+        ClaudeEnv::with(v, ClaudeOpts::default())
     }
 
-    pub fn with(opts: ClaudeOpts) -> Option<ClaudeEnv> {
-        let claude = claude_bin()?;
+    pub fn with(v: ClaudeVersion, opts: ClaudeOpts) -> Option<ClaudeEnv> {
+        let claude = claude_bin(v)?;
         if !crate::have_tmux() {
             return None;
         }
-        Some(ClaudeEnv::start(claude, opts, "orch-it").unwrap_or_else(|e| panic!("{e}")))
+        Some(ClaudeEnv::start(v, claude, opts, "orch-it").unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// A world for the CLI at `claude` (temp dir named `prefix…`).
     pub fn start(
+        version: ClaudeVersion,
         claude: PathBuf,
         opts: ClaudeOpts,
         prefix: &'static str,
@@ -290,17 +295,36 @@ impl ClaudeEnv {
             state["messageIdleNotifThresholdMs"] = json!(ms);
         }
         std::fs::write(env.claude_config.join(".claude.json"), state.to_string()).map_err(io)?;
-        if opts.skip_bypass_warning {
-            std::fs::write(
-                env.claude_config.join("settings.json"),
-                json!({"skipDangerousModePermissionPrompt": true}).to_string(),
-            )
-            .map_err(io)?;
+        let mut settings = base_settings();
+        if !opts.skip_bypass_warning {
+            settings
+                .as_object_mut()
+                .unwrap()
+                .remove("skipDangerousModePermissionPrompt");
         }
+        std::fs::write(
+            env.claude_config.join("settings.json"),
+            settings.to_string(),
+        )
+        .map_err(io)?;
 
+        let cli_version = match version_of_install(&claude) {
+            Some(v) => v,
+            None => {
+                // Not from the installer: ask it, inside the private world.
+                let out = env.command(&claude).arg("--version").output().map_err(io)?;
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            }
+        };
         let ce = ClaudeEnv {
             env,
             mock,
+            version,
+            cli_version,
             claude,
             claude_dir,
             project,
@@ -311,6 +335,48 @@ impl ClaudeEnv {
             ce.try_tmux(&["set-environment", "-g", k, v])?;
         }
         Ok(ce)
+    }
+
+    /// Is this the newest tested CLI (the one that wraps pastes, names its
+    /// dialogs' options without numbers, …)?
+    pub fn newest(&self) -> bool {
+        self.version == ClaudeVersion::Newest
+    }
+
+    /// The API's text for the main turn whose echo reply is `reply`
+    /// ([`crate::mock::Reply::Echo`]), asserting it is `sent` as the user
+    /// pasted it: byte for byte on 2.1.197; inside the `<pasted_content>`
+    /// wrapper, trailing line breaks trimmed, on the newest when wrapped.
+    pub fn assert_api_got(&self, reply: &str, sent: &str) {
+        let echoed = crate::mock::EchoSummary::parse(reply)
+            .unwrap_or_else(|| panic!("not an echo reply: {reply:?}"));
+        let wire = self
+            .mock
+            .main_turns()
+            .into_iter()
+            .filter_map(|t| t.last_user_text())
+            .find(|t| crate::mock::EchoSummary::of(t) == echoed)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no main turn answered by {echoed:?}; mock requests:\n{}",
+                    self.mock.describe()
+                )
+            });
+        match pasted_content(&wire) {
+            Some((_, inner)) => {
+                assert!(
+                    self.newest(),
+                    "{} wrapped a paste: {wire:?}",
+                    self.cli_version
+                );
+                assert_eq!(
+                    inner,
+                    sent.trim_end_matches('\n'),
+                    "the API saw different text"
+                );
+            }
+            None => assert_eq!(wire, sent, "the API saw different text"),
+        }
     }
 
     /// Kill the tmux server and start a new one on the same socket (a
@@ -361,13 +427,17 @@ impl ClaudeEnv {
         self.cmd(name).args(args).output().unwrap()
     }
 
-    /// `claude --settings '<orch hooks>' EXTRA…` as argv.
+    /// `claude --settings '<orch hooks>' [--permission-mode default] EXTRA…`
+    /// as argv.
     pub fn claude_argv(&self, extra: &[&str]) -> Vec<String> {
+        let mut settings = orch_hook_settings();
+        settings["tui"] = json!("default");
         let mut argv = vec![
             self.claude.display().to_string(),
             "--settings".into(),
-            orch_hook_settings().to_string(),
+            settings.to_string(),
         ];
+        argv.extend(permission_flags(extra));
         argv.extend(extra.iter().map(|s| s.to_string()));
         argv
     }
@@ -398,6 +468,7 @@ impl ClaudeEnv {
     /// config files apply (e.g. after `orch up`).
     pub fn start_plain_claude(&self, extra: &[&str]) -> String {
         let mut argv = vec![self.claude.display().to_string()];
+        argv.extend(permission_flags(extra));
         argv.extend(extra.iter().map(|s| s.to_string()));
         self.start_argv(&argv, &[])
     }
@@ -498,6 +569,36 @@ impl ClaudeEnv {
         }
     }
 
+    /// Move a dialog's cursor with `key` (`Up`, `Down`) until the screen
+    /// shows `want` (the option under the cursor, `❯ Yes`) and keeps showing
+    /// it for a second; the screen is returned. The newest CLI draws a
+    /// start-up dialog, then draws it afresh with the cursor back on its
+    /// default (observed: a Down sent right away moved the cursor, and the
+    /// Enter after it met "❯ No, exit" again), and its menus wrap, so
+    /// the key is pressed only while the cursor is visibly elsewhere.
+    pub fn choose(&self, pane: &str, key: &str, want: &str) -> String {
+        let start = Instant::now();
+        let mut since: Option<Instant> = None;
+        loop {
+            let s = self.capture(pane);
+            if s.contains(want) {
+                let t = *since.get_or_insert_with(Instant::now);
+                if t.elapsed() >= Duration::from_secs(1) {
+                    return s;
+                }
+            } else {
+                since = None;
+                self.tmux(&["send-keys", "-t", pane, key]);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{key} never kept the cursor on {want:?} in {pane}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Wait until the input box shows `text` (see [`input_shows`]).
     pub fn wait_input_shows(&self, pane: &str, text: &str) {
         let start = Instant::now();
@@ -513,6 +614,25 @@ impl ClaudeEnv {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Claude Code 2.1.3xx's wrapper around a pasted prompt, as it reaches the
+/// hooks, the transcript and the API:
+/// `"\n\n<pasted_content id=\"XXXX\">\n" + text + "\n</pasted_content id=\"XXXX\">\n"`.
+/// The id and the text inside, or `None` when `wire` is not exactly that.
+/// (Stated here on its own, not borrowed from orch, so the tests check orch
+/// against the CLI's format.)
+pub fn pasted_content(wire: &str) -> Option<(&str, &str)> {
+    let rest = wire.strip_prefix("\n\n<pasted_content id=\"")?;
+    let (id, rest) = rest.split_once("\">\n")?;
+    let inner = rest.strip_suffix(&format!("\n</pasted_content id=\"{id}\">\n"))?;
+    Some((id, inner))
+}
+
+/// What the user pasted, from what the CLI sent on (`wire` unwrapped when
+/// it is wrapped).
+pub fn as_pasted(wire: &str) -> &str {
+    pasted_content(wire).map_or(wire, |(_, inner)| inner)
 }
 
 /// How long [`ClaudeEnv::submit_until`] waits before deciding an Enter was

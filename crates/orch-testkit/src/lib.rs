@@ -10,8 +10,9 @@
 //!   first use into the e2e cache.
 //! - [`bins`]: where the binaries under test are (found next to the running
 //!   test or bench executable, or `ORCH_TEST_BIN_DIR`).
-//! - [`claude`]: the pinned Claude Code CLI (installed once into the e2e
-//!   cache) and [`claude::ClaudeEnv`], a world with Claude and its mock.
+//! - [`claude`]: the Claude Code CLIs under test (pinned and newest,
+//!   installed once into the e2e cache), [`claude::ClaudeEnv`], a world with
+//!   Claude and its mock, and [`claude_e2e!`], which runs a test on both.
 //! - [`codex`]: [`codex::CodexEnv`], a world with the pinned Codex CLI,
 //!   a private `CODEX_HOME` and the Responses mock.
 //! - [`gemini`]: [`gemini::GeminiEnv`], a world with the pinned Gemini CLI
@@ -67,4 +68,37 @@ macro_rules! or_skip {
             None => return Default::default(),
         }
     };
+}
+
+/// Claude Code end-to-end tests, each run on both tested CLI versions:
+/// `fn name(v) { … }` becomes the function `name(v: ClaudeVersion)` and the
+/// tests `name::pinned` and `name::newest` (so `cargo test … -- ::newest`
+/// runs one version only).
+///
+/// ```ignore
+/// claude_e2e! {
+///     /// What it checks.
+///     fn spawn_is_ready(v) {
+///         let ce = or_skip!(ClaudeEnv::new(v));
+///         …
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! claude_e2e {
+    ($( $(#[$m:meta])* fn $name:ident($v:ident) $body:block )*) => { $(
+        $(#[$m])*
+        fn $name($v: $crate::claude::ClaudeVersion) $body
+
+        mod $name {
+            #[test]
+            fn pinned() {
+                super::$name($crate::claude::ClaudeVersion::Pinned)
+            }
+            #[test]
+            fn newest() {
+                super::$name($crate::claude::ClaudeVersion::Newest)
+            }
+        }
+    )* };
 }

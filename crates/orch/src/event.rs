@@ -201,13 +201,61 @@ pub fn truncate_utf8(s: &mut String, max: usize) -> bool {
     true
 }
 
-/// The text form prompts are compared in: line endings unified and outer
-/// whitespace trimmed (harnesses trim what they submit).
+/// The text form prompts are compared in (docs/protocol.md, "Prompt
+/// matching"): what survives the ways harnesses re-type a prompt, and
+/// nothing more. CR and CRLF become LF; on each line, runs of spaces and
+/// tabs become one space and trailing ones go (Claude Code trims inline
+/// pastes and turns a tab into four spaces); blank lines at either end go.
+/// Words, their order, the line breaks between them and every other
+/// character stay, so two prompts that differ in anything but whitespace
+/// width never compare equal.
 pub fn normalize_prompt(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .trim()
-        .to_string()
+    let unified = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut out = String::with_capacity(unified.len());
+    for (i, line) in unified.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut gap = false;
+        for c in line.chars() {
+            if c == ' ' || c == '\t' {
+                gap = true;
+                continue;
+            }
+            if gap && !out.is_empty() && !out.ends_with('\n') {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        }
+    }
+    out.trim_matches('\n').to_string()
+}
+
+/// A prompt as the agent reported it, with the wrapper the harness put
+/// around a pasted text taken off. Claude Code (2.1.3xx) submits a paste
+/// over 800 characters or of 3+ line breaks as
+/// `\n\n<pasted_content id="XXXX">\n` + text + `\n</pasted_content id="XXXX">\n`
+/// (the id: 4 hex digits of the session id's sha256). Only a prompt that
+/// is exactly one such wrapper, with matching ids, is unwrapped: anything
+/// typed around it would make it another prompt.
+pub fn unwrap_pasted(prompt: &str) -> &str {
+    const OPEN: &str = "<pasted_content id=\"";
+    let t = prompt.trim_matches('\n');
+    let Some(rest) = t.strip_prefix(OPEN) else {
+        return prompt;
+    };
+    let Some((id, body)) = rest.split_once("\">\n") else {
+        return prompt;
+    };
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return prompt;
+    }
+    let close = format!("\n</pasted_content id=\"{id}\">");
+    match body.strip_suffix(close.as_str()) {
+        Some(inner) if !inner.contains(OPEN) => inner,
+        _ => prompt,
+    }
 }
 
 /// FNV-1a, 64 bit: a stable fingerprint (std's hasher is not guaranteed
@@ -260,6 +308,51 @@ mod tests {
     fn hash_ignores_line_endings_and_outer_space() {
         assert_eq!(prompt_hash("a\r\nb\n"), prompt_hash("  a\nb"));
         assert_ne!(prompt_hash("a b"), prompt_hash("ab"));
+    }
+
+    /// What Claude Code does to a pasted prompt still matches it; any
+    /// change to the words, their order or the line breaks does not.
+    #[test]
+    fn hash_tolerates_how_harnesses_retype_whitespace_only() {
+        let sent = "col\tsep  values  \r\nline two\t\n\n  indented\n";
+        for seen in [
+            "col    sep values\nline two\n\n indented",
+            "col sep values\r\nline two\n\nindented\n\n",
+        ] {
+            assert_eq!(prompt_hash(sent), prompt_hash(seen), "{seen:?}");
+        }
+        for other in [
+            "colsep values\nline two\n\nindented",
+            "col sep values line two\n\nindented",
+            "col sep values\nline two\nindented",
+            "col sep values\nline two\n\nindented too",
+            "col sep values\nline two\n\nIndented",
+        ] {
+            assert_ne!(prompt_hash(sent), prompt_hash(other), "{other:?}");
+        }
+    }
+
+    /// Claude Code 2.1.332's UserPromptSubmit payload for a 4-line paste.
+    #[test]
+    fn pasted_content_wrapper_is_taken_off_exactly() {
+        let text = "alpha line\nbeta\ngamma\nOMEGA-END";
+        let wrapped =
+            format!("\n\n<pasted_content id=\"5f62\">\n{text}\n</pasted_content id=\"5f62\">\n");
+        assert_eq!(unwrap_pasted(&wrapped), text);
+        // Anything else is left as it is: mismatched ids, text around the
+        // paste, two pastes, no wrapper.
+        for kept in [
+            format!("<pasted_content id=\"5f62\">\n{text}\n</pasted_content id=\"0000\">"),
+            format!(
+                "intro\n\n<pasted_content id=\"5f62\">\n{text}\n</pasted_content id=\"5f62\">\n"
+            ),
+            format!("<pasted_content id=\"5f62\">\n{text}\n</pasted_content id=\"5f62\">\nmore"),
+            "<pasted_content id=\"a\">\nx\n</pasted_content id=\"a\">\n<pasted_content id=\"a\">\ny\n</pasted_content id=\"a\">"
+                .to_string(),
+            text.to_string(),
+        ] {
+            assert_eq!(unwrap_pasted(&kept), kept);
+        }
     }
 
     #[test]

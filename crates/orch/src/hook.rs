@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::event::{Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8};
+use crate::event::{
+    Event, Kind, MESSAGE_KEEP_BYTES, REPLY_KEEP_BYTES, set_prompt, truncate_utf8, unwrap_pasted,
+};
 use crate::pane::PaneId;
 use crate::server::Server;
 use crate::store::{Store, log_error};
@@ -336,7 +338,8 @@ pub fn build_event(
         }
         Some(Kind::Prompt) => {
             if let Some(p) = v.get("prompt").and_then(Value::as_str) {
-                set_prompt(&mut ev, p);
+                // Recorded as the user sent it, so its hash is the sender's.
+                set_prompt(&mut ev, unwrap_pasted(p));
             }
         }
         Some(Kind::Stop) | Some(Kind::StopFailure) => {

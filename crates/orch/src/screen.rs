@@ -108,6 +108,9 @@ fn option_line(l: &str) -> Option<bool> {
 /// does an answered dialog scrolled up by later output. Returns the excerpt.
 pub fn dialog(screen: &str) -> Option<String> {
     let lines = content_lines(screen);
+    if let Some(excerpt) = unnumbered_dialog(&lines) {
+        return Some(excerpt);
+    }
     let last_option = lines.iter().rposition(|l| option_line(l).is_some())?;
     if lines.len() - 1 - last_option > 2 {
         return None;
@@ -127,6 +130,39 @@ pub fn dialog(screen: &str) -> Option<String> {
     Some(one_line(&lines[from..=last_option].join(" / "), 240))
 }
 
+/// The footer Claude Code draws under a selection dialog (2.1.197 and
+/// 2.1.3xx): "Enter to confirm · Esc to cancel" (start-up dialogs), "Esc to
+/// cancel · Tab to amend" (permission prompts). An input box's footer never
+/// says either.
+fn dialog_footer(l: &str) -> bool {
+    l.starts_with("Enter to confirm") || l.starts_with("Esc to cancel")
+}
+
+/// Claude Code 2.1.3xx's dialogs have no numbers: the cursor `❯` marks one
+/// option (`❯ No, exit` / `Yes, I trust this folder`), and the trust and
+/// bypass dialogs preselect the answer that quits. Recognised by a dialog
+/// footer among the last lines with the cursor line at most four lines
+/// above it, so an input box (`❯ text` over a status line) is not one.
+/// Also the auto-mode choice that blocks a turn ("Enter to stay in auto
+/// mode · …"), which has no options at all.
+fn unnumbered_dialog(lines: &[String]) -> Option<String> {
+    let n = lines.len();
+    let footer = (n.saturating_sub(3)..n).rev().find(|&i| {
+        dialog_footer(&lines[i]) || lines[i].starts_with("Enter to stay in auto mode")
+    })?;
+    let cursor = (footer.saturating_sub(4)..footer).find(|&i| {
+        lines[i]
+            .strip_prefix('❯')
+            .is_some_and(|rest| !rest.trim().is_empty())
+    });
+    let from = match cursor {
+        Some(c) => c.saturating_sub(3),
+        None if lines[footer].starts_with("Enter to stay in auto mode") => footer.saturating_sub(3),
+        None => return None,
+    };
+    Some(one_line(&lines[from..footer].join(" / "), 240))
+}
+
 /// The harness shows that it is working on a turn (Claude Code and the echo
 /// agent print "esc to interrupt" while busy, Gemini CLI "esc to cancel").
 pub fn working(screen: &str) -> bool {
@@ -135,6 +171,17 @@ pub fn working(screen: &str) -> bool {
         let l = l.to_ascii_lowercase();
         l.contains("esc to interrupt") || l.contains("esc to cancel")
     })
+}
+
+/// The agent's status line — the last line of the screen — says it is
+/// working now (Claude Code's footer: `… esc to interrupt · …`). Stricter
+/// than [`working`]: a line-based agent (echo) leaves its "working… (esc to
+/// interrupt)" line in the history above its prompt once the turn is over,
+/// so only the bottom line counts as what it is doing now.
+pub fn working_now(screen: &str) -> bool {
+    content_lines(screen)
+        .last()
+        .is_some_and(|l| l.to_ascii_lowercase().contains("esc to interrupt"))
 }
 
 /// Is `text` still sitting in the input area (the bottom of the screen)?
@@ -214,6 +261,34 @@ mod tests {
         assert_eq!(dialog("echo> \n"), None);
     }
 
+    /// Screens of Claude Code 2.1.332 (the recipe's screens.txt, checked
+    /// again by the e2e suite's `::newest` tests).
+    #[test]
+    fn unnumbered_claude_dialogs() {
+        let trust = " Quick safety check: Is this a project you created or one you trust?\n Security guide\n ❯ No, exit\n   Yes, I trust this folder\n Enter to confirm · Esc to cancel\n";
+        assert!(dialog(trust).unwrap().contains("❯ No, exit"));
+        let key = "  Do you want to use this API key?\n    Yes\n  ❯ No (recommended)\n  Enter to confirm · Esc to cancel\n";
+        assert!(
+            dialog(key)
+                .unwrap()
+                .contains("Do you want to use this API key?")
+        );
+        let perm = " Auto mode can't check actions in this session, so this one needs your approval\n Do you want to proceed?\n ❯ No\n   Yes\n Esc to cancel · Tab to amend\n";
+        assert!(dialog(perm).unwrap().contains("Do you want to proceed?"));
+        let numbered = " Do you want to proceed?\n ❯ 1. Yes\n   2. Yes, and always allow access to /p from this project\n   3. Yes, and switch to auto mode · auto mode handles these prompts for you\n   4. No\n Esc to cancel · Tab to amend\n";
+        assert!(dialog(numbered).unwrap().contains("❯ 1. Yes"));
+        let auto = "  Auto mode can't check actions in this session\n  Or you can leave …\n  Enter to stay in auto mode · shift+Tab to leave for accept edits mode and stop · Esc to cancel\n";
+        assert!(dialog(auto).is_some());
+        // Ready and queued input boxes are not dialogs.
+        let ready = "❯ say hi\n● Hi MOCK-OK\n────────\n❯ \n────────\n  ⏸ manual mode on · ? for shortcuts · ← for agents\n";
+        assert_eq!(dialog(ready), None);
+        let typed =
+            "────────\n❯\u{a0}Esc to cancel is what I typed\n────────\n  ⏸ manual mode on\n";
+        assert_eq!(dialog(typed), None);
+        let queued = "❯ typed while busy\n  ⎿  Queued · ctrl+x ctrl+s to send now\n────\n❯ Press up to edit queued messages\n────\n  ⏸ manual mode on · esc to interrupt\n";
+        assert_eq!(dialog(queued), None);
+    }
+
     #[test]
     fn input_box_and_working() {
         assert!(text_in_input(
@@ -257,5 +332,15 @@ mod tests {
         );
         assert!(working("echo> hi\nworking… (esc to interrupt)\n"));
         assert!(!working("echo> \n"));
+        // Regression: after an echo turn the working line stays in the
+        // history; tells then took the idle agent for busy.
+        let echo_done = "echo> hi\nworking… (esc to interrupt)\necho: reply\necho> \n";
+        assert!(!working_now(echo_done));
+        assert!(working_now(
+            "────\n❯ \n────\n  ⏸ manual mode on · esc to interrupt · ← for agents\n"
+        ));
+        assert!(!working_now(
+            "────\n❯ \n────\n  ⏸ manual mode on · ? for shortcuts · ← for agents\n"
+        ));
     }
 }

@@ -200,7 +200,7 @@ fn claude(ce: &ClaudeEnv, args: &[&str]) -> Output {
 /// hook behind.
 #[test]
 fn claude_plugin_install_reaches_orch_and_uninstall_leaves_nothing() {
-    let ce = or_skip!(ClaudeEnv::new());
+    let ce = or_skip!(ClaudeEnv::new(claude::ClaudeVersion::Pinned));
     let o = claude(
         &ce,
         &["plugin", "validate", &repo_root().display().to_string()],

@@ -615,6 +615,45 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
     assert_eq!(json_lines(&o)[0]["pane"], new.as_str(), "{}", stderr(&o));
 }
 
+/// Regression: `orch-spawn --restart NAME --dry-run` killed the old pane
+/// and really started a new one. A dry run prints the plan (the resume
+/// command line) and changes nothing.
+#[test]
+fn restart_dry_run_does_not_restart() {
+    let (env, me) = or_skip!(world());
+    let args = ["echo", "--name", "lazarus", "--", "--turn-ms", "20"];
+    let (old, v) = ready(&env, &me, &args);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
+    env.tmux(&["send-keys", "-t", &old, "Enter"]);
+    eventually(Duration::from_secs(10), "the turn", || {
+        env.events(&old).into_iter().find(|e| e["kind"] == "stop")
+    });
+    let o = env.run_in("orch-spawn", &me, &["--stop", "lazarus"]);
+    assert_code(&o, 0);
+    let panes = env.panes();
+    let record = env.registry(&old).unwrap();
+    let log = env.events(&old);
+
+    let o = env.run_in("orch-spawn", &me, &["--restart", "lazarus", "--dry-run"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    let argv = v["argv"].to_string();
+    assert!(argv.contains("--resume") && argv.contains(&sid), "{v}");
+    assert_eq!(env.panes(), panes, "a dry run opened or closed panes");
+    assert_eq!(
+        env.registry(&old).unwrap(),
+        record,
+        "a dry run changed the record"
+    );
+    assert_eq!(env.events(&old), log);
+    assert!(env.registry(&old).unwrap().get("restarted_as").is_none());
+
+    // --dry-run means nothing for --stop: refused as a usage error.
+    let o = env.run_in("orch-spawn", &me, &["--stop", "lazarus", "--dry-run"]);
+    assert_code(&o, 2);
+}
+
 #[test]
 fn restart_without_a_conversation_starts_a_new_session_and_says_so() {
     let (env, me) = or_skip!(world());

@@ -24,8 +24,8 @@
 //! 7. `load-buffer` into a uniquely named buffer (text on stdin, never
 //!    argv or a shell), `paste-buffer -p -d` (bracketed), `send-keys Enter`.
 //! 8. Receipt: wait for the target's `prompt` event whose `prompt_hash`
-//!    matches (or whose text matches ignoring whitespace, for harnesses that
-//!    reformat). If none arrives within [`enter_window`] and the screen shows
+//!    matches (the hash of the normalized text, which tolerates how
+//!    harnesses re-type whitespace; docs/protocol.md, "Prompt matching"). If none arrives within [`enter_window`] and the screen shows
 //!    the text still in the input box (no dialog, not working), press Enter
 //!    again — at most [`MAX_ENTER_RETRIES`] times. The paste is never
 //!    repeated, so nothing is sent twice.
@@ -89,6 +89,8 @@ pub(crate) const RECHECK: Duration = Duration::from_millis(1000);
 /// text must not stall every tell).
 pub(crate) const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
 pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
+/// How often a target that only its screen shows busy is looked at again.
+const SCREEN_BUSY_RECHECK: Duration = Duration::from_millis(100);
 
 /// Notification types that mean a dialog is waiting for a keypress.
 pub(crate) const DIALOG_NOTIFICATIONS: &[&str] = &["permission_prompt", "elicitation_dialog"];
@@ -205,8 +207,12 @@ pub struct Receipt {
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
     pub prompt_seq: Option<u64>,
-    /// `hash` or `text` (whitespace-insensitive match).
-    pub matched_by: Option<&'static str>,
+    /// The `prompt_id` of the running turn the prompt was taken into: its
+    /// prompt event came mid-turn and carries that turn's id (Claude Code
+    /// 2.1.3xx acknowledges a queued prompt at once that way, and answers it
+    /// after that turn, or inside it when a tool was running). The status is
+    /// then `queued`, from that evidence.
+    pub joined_turn: Option<String>,
     /// Time spent waiting for the lock and for the target to be ready.
     pub waited_ms: f64,
     pub file: Option<PromptFile>,
@@ -218,7 +224,8 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
     Idle,
-    /// Mid-turn: the last hook event is a prompt with no turn end after it.
+    /// Mid-turn: the last hook event is a prompt with no turn end after
+    /// it, or a turn end while the screen shows the agent working again.
     Busy,
     /// A dialog is waiting for a keypress; typed keys would answer it.
     Dialog(String),
@@ -260,6 +267,10 @@ pub fn readiness(rec: Option<&PaneRecord>, screen: &str) -> Readiness {
             ))
         }
         Some(Kind::Prompt) => Readiness::Busy,
+        // The hooks say the last turn ended, but the agent shows it is
+        // working: a prompt queued during that turn now runs as a turn of
+        // its own, which Claude Code 2.1.3xx starts without a prompt event.
+        Some(Kind::Stop | Kind::StopFailure) if screen::working_now(screen) => Readiness::Busy,
         Some(Kind::SessionEnd) | Some(Kind::Exited) => Readiness::Ended(format!(
             "its agent session ended{}",
             rec.last_event
@@ -453,6 +464,18 @@ fn wait_ready(
         let recheck = match &state {
             Readiness::Idle => return Ok((false, screen)),
             Readiness::Busy if queue => return Ok((true, screen)),
+            // Only the screen says so: no event marks the end of that turn's
+            // display, so look again soon.
+            Readiness::Busy
+                if !matches!(
+                    rec.as_ref()
+                        .and_then(|r| r.last_event.as_ref())
+                        .and_then(|l| l.kind),
+                    Some(Kind::Prompt)
+                ) =>
+            {
+                Some(SCREEN_BUSY_RECHECK)
+            }
             Readiness::Busy => None,
             Readiness::Dialog(why) if !opts.wait_dialog => {
                 return Err(Fail::refused(format!(
@@ -568,7 +591,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         attempts: 0,
         sent_seq: sent.seq,
         prompt_seq: None,
-        matched_by: None,
+        joined_turn: None,
         waited_ms,
         file,
         reason: None,
@@ -642,6 +665,13 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         .and_then(crate::harness::find)
         .and_then(|h| h.receipt_wait)
         .map_or(opts.receipt_timeout, |w| w.max(opts.receipt_timeout));
+    // The turn running as the prompt was typed: a receipt carrying its id
+    // was taken into it (see `Receipt::joined_turn`).
+    let running = if busy {
+        running_prompt_id(store, pane, rec.as_ref())
+    } else {
+        None
+    };
     let receipt_deadline = if busy {
         opts.deadline
     } else {
@@ -656,9 +686,25 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         pasted_at,
         receipt_deadline,
         !busy,
+        running.as_deref(),
         opts,
         receipt,
     )
+}
+
+/// The `prompt_id` of the turn a pane is in, when its last hook event is
+/// that turn's prompt.
+fn running_prompt_id(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> Option<String> {
+    let last = rec?.last_event.as_ref()?;
+    if last.kind != Some(Kind::Prompt) {
+        return None;
+    }
+    store
+        .read_events(pane, last.seq.saturating_sub(1))
+        .ok()?
+        .into_iter()
+        .find(|e| e.seq == last.seq)?
+        .prompt_id
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

@@ -7,26 +7,20 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::{DeliverOpts, PASTE_SHOW_POLL, Receipt, Status, ms};
-use crate::event::{Event, Kind, normalize_prompt};
+use crate::event::{Event, Kind};
 use crate::pane::PaneId;
 use crate::screen;
 use crate::store::{LogCursor, Store};
 use crate::tmux::Tmux;
 use crate::watch::Waiter;
 
-fn matches_text(ev: &Event, hash: &str, squashed_prefix: &str) -> Option<&'static str> {
-    if ev.prompt_hash.as_deref() == Some(hash) {
-        return Some("hash");
-    }
-    let got: String = ev
-        .prompt
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(squashed_prefix.chars().count())
-        .collect();
-    (!squashed_prefix.is_empty() && got == squashed_prefix).then_some("text")
+/// Is `ev` the receipt of the prompt whose hash is `hash`? Only by the hash
+/// of the normalized text ([`crate::event::normalize_prompt`]; the hook has
+/// already taken off a harness's paste wrapper), never by a prefix: two
+/// prompts that start alike are different prompts (docs/protocol.md,
+/// "Prompt matching").
+fn is_receipt(ev: &Event, hash: &str) -> bool {
+    ev.prompt_hash.as_deref() == Some(hash)
 }
 
 /// Return once the pasted `typed` is visible in the pane's input area on a
@@ -104,15 +98,11 @@ pub fn await_receipt(
     pasted_at: Instant,
     deadline: Instant,
     may_retry: bool,
+    running: Option<&str>,
     opts: &DeliverOpts,
     mut receipt: Receipt,
 ) -> Result<Receipt> {
     let pane = receipt.pane;
-    let squashed: String = normalize_prompt(typed)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(200)
-        .collect();
     // Counted from the (first) Enter, which may come a little after the paste.
     let mut next_check = Instant::now() + opts.enter_window;
     let mut not_retried: Option<String> = None;
@@ -133,12 +123,20 @@ pub fn await_receipt(
         for ev in &events {
             match ev.kind {
                 Some(Kind::Prompt) => {
-                    if let Some(how) = matches_text(ev, &receipt.hash, &squashed) {
+                    if is_receipt(ev, &receipt.hash) {
                         receipt.status = Status::Delivered;
                         receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.prompt_seq = Some(ev.seq);
-                        receipt.matched_by = Some(how);
                         receipt.reason = None;
+                        if let Some(id) = ev.prompt_id.as_deref().filter(|id| Some(*id) == running)
+                        {
+                            receipt.status = Status::Queued;
+                            receipt.joined_turn = Some(id.to_string());
+                            receipt.reason = Some(format!(
+                                "{pane} acknowledged the prompt (seq {}) into its running turn (prompt_id {id}); it is answered when that turn goes on or ends",
+                                ev.seq
+                            ));
+                        }
                         return Ok(receipt);
                     }
                     foreign_prompt = true;
@@ -204,6 +202,23 @@ pub fn await_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::set_prompt;
+
+    /// Regression: the receipt used to match on the first 200 characters
+    /// (whitespace removed), so a different prompt starting with the same
+    /// text was taken as the receipt.
+    #[test]
+    fn a_prompt_with_the_same_start_is_not_the_receipt() {
+        let head = "x".repeat(300);
+        let sent = format!("{head} first ending");
+        let hash = crate::event::prompt_hash(&sent);
+        let mut other = Event::new(Kind::Prompt);
+        set_prompt(&mut other, &format!("{head} another ending"));
+        assert!(!is_receipt(&other, &hash));
+        let mut same = Event::new(Kind::Prompt);
+        set_prompt(&mut same, &format!("{head}   first\tending  \n"));
+        assert!(is_receipt(&same, &hash));
+    }
 
     #[test]
     fn no_enter_into_a_dialog_that_came_up_during_the_paste() {

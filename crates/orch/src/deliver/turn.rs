@@ -47,6 +47,10 @@ impl std::fmt::Display for EndKind {
     }
 }
 
+/// How often a held turn end ([`wait_turn_end`]'s `joined`) looks at the
+/// screen.
+const HELD_LOOK: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// How a turn ended, for `--wait`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TurnEnd {
@@ -76,11 +80,21 @@ impl TurnEnd {
 /// Block until the turn whose `prompt` event is `after` ends: its `stop`,
 /// or a blocker (a dialog notification, `stop_failure`), or the session's
 /// end, or the pane's disappearance, or `deadline`.
+///
+/// `joined`: the prompt was taken into a running turn with this
+/// `prompt_id` ([`super::Receipt::joined_turn`]). That turn's own end
+/// answers it only if nothing runs after it: Claude Code 2.1.3xx runs a
+/// prompt typed while it waited on the API as a turn of its own (a new
+/// `prompt_id`, no prompt event), and folds one typed during a tool call
+/// into the running turn. So the joined turn's end is held back while the
+/// screen shows the agent working; the next turn end wins, and the held
+/// one is returned once the agent shows idle on two looks in a row.
 pub fn wait_turn_end(
     store: &Store,
     pane: PaneId,
     after: u64,
     deadline: Instant,
+    joined: Option<&str>,
 ) -> Result<TurnEnd> {
     let start = Instant::now();
     let tmux = Tmux::for_server(store.server());
@@ -97,6 +111,8 @@ pub fn wait_turn_end(
         reason: None,
         turn_ms: 0.0,
     };
+    let mut held: Option<TurnEnd> = None;
+    let mut idle_looks = 0;
     loop {
         for ev in cursor
             .poll(store)
@@ -116,6 +132,9 @@ pub fn wait_turn_end(
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => EndKind::SessionEnd,
                 _ => continue,
             };
+            let joined_turn_end = matches!(kind, EndKind::Stop | EndKind::StopFailure)
+                && joined.is_some()
+                && ev.prompt_id.as_deref() == joined;
             end.kind = kind;
             end.seq = Some(ev.seq);
             end.reply_truncated = ev.truncated && ev.reply.is_some();
@@ -125,9 +144,28 @@ pub fn wait_turn_end(
             end.error = ev.error;
             end.reason = ev.reason;
             end.turn_ms = ms(start.elapsed());
+            if joined_turn_end {
+                held = Some(end.clone());
+                idle_looks = 0;
+                continue;
+            }
             return Ok(end);
         }
         let now = Instant::now();
+        if let Some(h) = &held {
+            let working = tmux
+                .capture(pane)
+                .map(|s| crate::screen::working_now(&s))
+                .unwrap_or(false);
+            idle_looks = if working { 0 } else { idle_looks + 1 };
+            if idle_looks >= 2 || now >= deadline {
+                let mut h = h.clone();
+                h.turn_ms = ms(start.elapsed());
+                return Ok(h);
+            }
+            waiter.wait(Some(deadline.min(now + HELD_LOOK)));
+            continue;
+        }
         if now >= deadline {
             end.turn_ms = ms(start.elapsed());
             return Ok(end);
@@ -175,6 +213,7 @@ mod tests {
                 pane,
                 prompt.seq,
                 Instant::now() + Duration::from_secs(10),
+                None,
             )
             .unwrap();
             assert_eq!(end.kind, EndKind::Stop);

@@ -40,8 +40,14 @@ pub const HOOK_EVENTS: &[(&str, &str)] = &[
 ];
 
 /// The `--settings` document for a spawned claude: orch's hooks, each
-/// running `orch-hook --spawned <event>`, and (when permissions are bypassed)
-/// the switch that skips the bypass warning dialog.
+/// running `orch-hook --spawned <event>`, the classic renderer, and (when
+/// permissions are bypassed) the switch that skips the bypass warning
+/// dialog.
+///
+/// `"tui": "default"`: Claude Code 2.1.3xx draws fullscreen by default (the
+/// alternate screen, mouse tracking on), so tmux keeps no scrollback and a
+/// finished agent's pane shows nothing of its conversation; 2.1.197 has no
+/// such setting and ignores the key (no "Settings Warning").
 pub fn settings_json(hook_program: &str, bypass: bool) -> String {
     let mut hooks = serde_json::Map::new();
     for (event, arg) in HOOK_EVENTS {
@@ -51,7 +57,7 @@ pub fn settings_json(hook_program: &str, bypass: bool) -> String {
             json!([{"hooks": [{"type": "command", "command": command, "timeout": 10}]}]),
         );
     }
-    let mut doc = json!({ "hooks": hooks });
+    let mut doc = json!({ "hooks": hooks, "tui": "default" });
     if bypass {
         doc["skipDangerousModePermissionPrompt"] = json!(true);
     }
@@ -65,6 +71,26 @@ fn glue(hook_program: &str, bypass: bool) -> GlueFile {
         ext: "json",
         text: settings_json(hook_program, bypass),
     }
+}
+
+/// The bottom line of an idle Claude Code, in every permission mode and
+/// both tested versions: `? for shortcuts` (default/manual mode, empty
+/// input box) or `(shift+tab to cycle)` (bypass, auto and the other modes).
+/// `SessionStart` fires before the input box is drawn, so a spawned claude
+/// is ready once one of these shows too.
+pub const READY_FOOTERS: &[&str] = &["? for shortcuts", "(shift+tab to cycle)"];
+
+/// The permission mode that asks before every tool call, by the one name
+/// every supported version understands.
+pub const ASKING_MODE: &str = "default";
+
+/// The user gave a permission mode of their own after `--`.
+fn chooses_permission_mode(extra: &[String]) -> bool {
+    extra.iter().any(|a| {
+        a == "--permission-mode"
+            || a.starts_with("--permission-mode=")
+            || a == "--dangerously-skip-permissions"
+    })
 }
 
 fn build(s: &LaunchSpec) -> Launch {
@@ -86,6 +112,12 @@ fn build(s: &LaunchSpec) -> Launch {
             // runs in a sandbox.
             l.env.push(("IS_SANDBOX".into(), "1".into()));
         }
+    } else if !chooses_permission_mode(&s.extra_args) {
+        // --no-bypass must keep the prompts. Without a flag 2.1.3xx starts
+        // in "auto" mode, which runs tools without asking; the asking mode is
+        // "default" to 2.1.197 and "manual" to 2.1.3xx, which still takes
+        // "default" (2.1.197 rejects "manual").
+        a.push(format!("--permission-mode={ASKING_MODE}"));
     }
     for d in &s.add_dirs {
         a.push(format!("--add-dir={d}"));
@@ -161,6 +193,32 @@ mod tests {
         assert!(l.env.is_empty());
     }
 
+    /// Regression (issue 13): `--no-bypass` on Claude Code 2.1.3xx started
+    /// in "auto" mode, and a Bash `touch` ran without asking.
+    #[test]
+    fn no_bypass_asks_by_the_mode_name_every_version_knows() {
+        let mut s = spec();
+        s.bypass = false;
+        let l = HARNESS.launch(&s);
+        assert!(l.argv.contains(&"--permission-mode=default".to_string()));
+        assert!(
+            !l.argv
+                .contains(&"--dangerously-skip-permissions".to_string())
+        );
+        assert!(l.env.is_empty());
+        // A mode the user chose after `--` wins.
+        s.extra_args = vec!["--permission-mode".into(), "plan".into()];
+        let l = HARNESS.launch(&s);
+        assert!(!l.argv.iter().any(|a| a.starts_with("--permission-mode=")));
+        assert!(
+            HARNESS
+                .launch(&spec())
+                .argv
+                .iter()
+                .all(|a| !a.starts_with("--permission-mode"))
+        );
+    }
+
     #[test]
     fn settings_carry_every_hook_with_the_spawned_flag() {
         let doc: serde_json::Value =
@@ -172,6 +230,7 @@ mod tests {
             assert_eq!(cmd, format!("'/opt/orch bin/orch-hook' --spawned {arg}"));
         }
         assert_eq!(doc["skipDangerousModePermissionPrompt"], true);
+        assert_eq!(doc["tui"], "default");
         let doc: serde_json::Value =
             serde_json::from_str(&settings_json("/x/orch-hook", false)).unwrap();
         assert!(doc.get("skipDangerousModePermissionPrompt").is_none());

@@ -7,10 +7,12 @@
 //! and the fix a person or the operator can apply. `{pane}` and `{cwd}` in a
 //! fix are filled in when it is reported.
 //!
-//! The claude rows were checked against Claude Code 2.1.197's real screens,
-//! the codex trust and hooks-review rows against Codex 0.169–0.171 (see the
-//! tests); the other texts come from the harnesses' own strings and are
-//! unverified here. Adjust a row when a harness rewords a screen;
+//! The claude rows were checked against Claude Code 2.1.197's and 2.1.332's
+//! real screens (see the tests; 2.1.332 draws its menus without numbers and
+//! preselects "No, exit" in the trust and bypass dialogs), the codex trust
+//! and hooks-review rows against Codex 0.169–0.171; the other texts come from
+//! the harnesses' own strings and are unverified here. Adjust a row when a
+//! harness rewords a screen;
 //! nothing else needs to change.
 
 /// One start-up screen.
@@ -60,6 +62,12 @@ pub const DIALOGS: &[Dialog] = &[
             &["Invalid API key", "/login"],
         ],
         fix: "Claude Code is not logged in: run `claude` once yourself and log in (or export ANTHROPIC_API_KEY), then spawn again; the pane {pane} is left open",
+    },
+    Dialog {
+        harness: "claude",
+        kind: "settings-warning",
+        alternatives: &[&["Settings Warning", "Continue"]],
+        fix: "Claude Code found settings it does not understand (often a hook event name this version does not know) and waits for an answer: read it in the pane (orch-spawn --show {pane}), fix the file it names, then spawn again",
     },
     Dialog {
         harness: "claude",
@@ -189,6 +197,20 @@ mod tests {
         assert_eq!(detect("codex", hooks).unwrap().kind, "hooks-review");
         let ready = "› Ask Codex to do anything\n\n  mock-model default · /p\n  ← for agents · ? for shortcuts";
         assert!(detect("codex", ready).is_none());
+    }
+
+    /// Claude Code 2.1.332's screens (offline, mock API).
+    #[test]
+    fn real_claude_2_1_332_screens() {
+        let trust = " Accessing workspace:\n /tmp/p\n Quick safety check: Is this a project you created or one you trust? (Like your own code, a well-known open source project, or work from your team). If not, take a moment to review what's in this\n folder first.\n Security guide\n ❯ No, exit\n   Yes, I trust this folder\n Enter to confirm · Esc to cancel";
+        assert_eq!(detect("claude", trust).unwrap().kind, "trust");
+        let warn = "  WARNING: Claude Code running in Bypass Permissions mode\n  ❯ No, exit\n    Yes, I accept\n  Enter to confirm · Esc to cancel";
+        assert_eq!(detect("claude", warn).unwrap().kind, "bypass-permissions");
+        let settings = "  Settings Warning\n  /c/settings.json\n  └ hooks.FooBogusEvent: Unknown hook event \"FooBogusEvent\" was ignored.\n  ❯ 1. Continue\n    2. Fix with Claude\n    3. Exit and fix manually";
+        assert_eq!(detect("claude", settings).unwrap().kind, "settings-warning");
+        let ready =
+            "❯ \n  ⏸ manual mode on · ? for shortcuts · ← for agents      ◐ medium · /effort";
+        assert!(detect("claude", ready).is_none());
     }
 
     #[test]

@@ -276,6 +276,16 @@ impl Harness {
         launch
     }
 
+    /// Screen text that says the agent has drawn its idle input box, for
+    /// harnesses whose start event comes before that (empty: the event is
+    /// enough).
+    pub fn idle_footers(&self) -> &'static [&'static str] {
+        match self.name {
+            "claude" => claude::READY_FOOTERS,
+            _ => &[],
+        }
+    }
+
     /// The readiness rule for this launch: echo started with `--no-hooks`
     /// fires nothing, so it is watched on screen like a hookless harness.
     pub fn readiness_for(&self, extra_args: &[String]) -> Readiness {

@@ -27,8 +27,8 @@ use serde_json::json;
 use super::execute::execute;
 use super::place::{self, Position, Status};
 use super::plan::{Inherit, Plan, plan};
-use super::report::{HideReport, ShowReport, SpawnReport, StopReport};
-use super::{Placing, SpawnRequest, caller};
+use super::report::{HideReport, ShowReport, StopReport};
+use super::{Placing, SpawnRequest, Spawned, caller};
 use crate::event::{Event, Kind};
 use crate::exit::{Code, Fail};
 use crate::harness::{self, dialogs};
@@ -194,9 +194,14 @@ pub(super) fn stop(target: &str, grace: Option<Duration>) -> Result<StopReport> 
             "was-dead"
         }
         Status::Alive => {
-            let dialog = h.and_then(|h| dialogs::detect(h.name, &screen));
+            // A start-up dialog or any selection dialog (a permission
+            // prompt): the exit command's Enter would answer it — Claude
+            // Code's permission prompt has "Yes" under the cursor, so typing
+            // /exit there would approve the pending tool call.
+            let dialog = h.and_then(|h| dialogs::detect(h.name, &screen)).is_some()
+                || crate::screen::dialog(&screen).is_some();
             match (h.and_then(|h| h.exit_command), dialog) {
-                (Some(cmd), None) => {
+                (Some(cmd), false) => {
                     // Mid-turn: interrupt first so the exit command is
                     // not queued behind the turn, and give the interrupt a
                     // moment so the Escape is not read as Alt+'/'.
@@ -306,8 +311,9 @@ pub(super) fn restart(
     placing: Placing,
     prompt: Option<String>,
     timeout: Option<Duration>,
+    dry_run: bool,
     started: Instant,
-) -> Result<SpawnReport> {
+) -> Result<Spawned> {
     let (store, tmux) = open()?;
     let (old, rec) = find_record(&store, target)?;
     let (Some(_), Some(_)) = (rec.harness.clone(), rec.spawned_ts) else {
@@ -336,6 +342,11 @@ pub(super) fn restart(
         timeout,
         Some(old),
     )?;
+    // Regression (spawn --restart --dry-run really restarted): a dry run
+    // stops at the plan, before the old pane is killed or marked gone.
+    if dry_run {
+        return plan.dry_run().map(|r| Spawned::DryRun(Box::new(r)));
+    }
     if matches!(status, Status::Dead(_)) {
         place::kill(&tmux, old);
     }
@@ -343,7 +354,7 @@ pub(super) fn restart(
     store.update_registry(old, |r| {
         r.gone_ts.get_or_insert(now_ns());
     })?;
-    execute(&store, plan, started)
+    execute(&store, plan, started).map(|r| Spawned::Started(Box::new(r)))
 }
 
 /// The plan that brings back the agent `rec` (pane `old`) in a new pane:

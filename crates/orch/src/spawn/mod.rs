@@ -123,6 +123,8 @@ pub enum SpawnCommand {
         placing: Placing,
         prompt: Option<String>,
         timeout: Option<Duration>,
+        /// Plan the restart and report it; kill, mark and start nothing.
+        dry_run: bool,
     },
     Show {
         target: String,
@@ -156,8 +158,8 @@ pub fn spawn(cmd: SpawnCommand) -> Result<Spawned> {
             placing,
             prompt,
             timeout,
-        } => lifecycle::restart(&target, placing, prompt, timeout, started)
-            .map(|r| Spawned::Started(Box::new(r))),
+            dry_run,
+        } => lifecycle::restart(&target, placing, prompt, timeout, dry_run, started),
         SpawnCommand::Show { target, position } => {
             lifecycle::show(&target, position).map(Spawned::Shown)
         }

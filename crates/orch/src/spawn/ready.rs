@@ -35,6 +35,8 @@ pub const QUIET_MARKED: Duration = Duration::from_millis(300);
 /// screen is, to show the session id its process holds.
 pub const SESSION_WAIT: Duration = Duration::from_secs(5);
 const FIRST_LOOK: Duration = Duration::from_millis(20);
+/// The longest spawn waits, after the start event, for the input box.
+const INPUT_DRAWN_WAIT: Duration = Duration::from_secs(10);
 const MAX_LOOK_INTERVAL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +130,29 @@ impl Watch<'_> {
         None
     }
 
+    /// After the start event: wait until the harness has drawn its idle
+    /// input box ([`Harness::idle_footers`]; Claude Code fires SessionStart
+    /// before it, and a paste sent then can be lost), a dialog shows, or the
+    /// pane dies — at most [`INPUT_DRAWN_WAIT`] (a harness that rewords its
+    /// footer must not make every spawn time out). No event marks a redraw,
+    /// so this polls. Returns the last look.
+    fn input_drawn(&self, deadline: Instant) -> (Status, String) {
+        let until = deadline.min(Instant::now() + INPUT_DRAWN_WAIT);
+        let markers = self.harness.idle_footers();
+        loop {
+            let (status, scr) = place::look(self.tmux, self.pane);
+            let drawn = markers.is_empty() || markers.iter().any(|m| scr.contains(m));
+            if drawn
+                || status != Status::Alive
+                || dialogs::detect(self.harness.name, &scr).is_some()
+                || Instant::now() >= until
+            {
+                return (status, scr);
+            }
+            std::thread::sleep(FIRST_LOOK);
+        }
+    }
+
     /// Wait until ready, blocked, exited, or `deadline`.
     pub fn wait(&self, deadline: Instant) -> Result<Outcome> {
         // Arm the watch before the first read: an event landing in between
@@ -153,7 +178,7 @@ impl Watch<'_> {
                         drop(self.store.lock_pane(self.pane)?);
                         // A dialog shown after the session started blocks it
                         // just the same.
-                        let (status, scr) = place::look(self.tmux, self.pane);
+                        let (status, scr) = self.input_drawn(deadline);
                         if let Some(d) = dialogs::detect(self.harness.name, &scr) {
                             return Ok(self.blocked(d, &scr));
                         }

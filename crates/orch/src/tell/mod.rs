@@ -368,12 +368,17 @@ fn send(
     write_audit(store, rec);
 
     let mut report = TellReport::new(&receipt, rec);
-    if args.wait && receipt.status == Status::Delivered {
+    // A prompt taken into a running turn has its receipt too: wait for the
+    // turn that answers it.
+    let acknowledged = receipt.status == Status::Delivered
+        || (receipt.status == Status::Queued && receipt.prompt_seq.is_some());
+    if args.wait && acknowledged {
         match deliver::wait_turn_end(
             store,
             target,
             receipt.prompt_seq.unwrap_or(receipt.sent_seq),
             deadline,
+            receipt.joined_turn.as_deref(),
         ) {
             Ok(t) => report.add_turn(&t, target, args.timeout),
             Err(e) => {

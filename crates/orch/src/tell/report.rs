@@ -22,12 +22,13 @@ pub struct TellReport {
     pub attempts: u32,
     pub sent_seq: u64,
     pub prompt_seq: Option<u64>,
+    /// `queued` with a receipt: the `prompt_id` of the running turn the
+    /// agent took the prompt into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined_turn: Option<String>,
     /// Time spent waiting for the lock and for the target (only when ≥ 1 ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<f64>,
-    /// `text`: matched ignoring whitespace (absent for a hash match).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub matched_by: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PromptFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,8 +92,8 @@ impl TellReport {
             attempts: r.attempts,
             sent_seq: r.sent_seq,
             prompt_seq: r.prompt_seq,
+            joined_turn: r.joined_turn.clone(),
             waited_ms: (r.waited_ms >= 1.0).then_some(r.waited_ms),
-            matched_by: r.matched_by.filter(|how| *how != "hash"),
             file: r.file.clone(),
             escalation: rec.escalation.clone(),
             forced: rec.forced && !rec.overrides.is_empty(),

@@ -1,0 +1,841 @@
+//! End-to-end: orch's binaries driving the real Claude Code CLI, as a user
+//! (or a model through its Bash tool) would — `orch-spawn claude`,
+//! `orch-tell`, `orch-listen`, `orch-survey`, `orch-up`/`orch-down` —
+//! against the mock Messages API. Nothing here types into an agent's pane
+//! except orch, apart from what a person's hands would do (starting a plain
+//! `claude`, killing a pane).
+//!
+//! Each test has its own tmux server, mock port and scratch config
+//! ([`ClaudeEnv`]); they skip loudly without npm (and fail in CI). Facts:
+//! docs/claude-code-e2e.md (the scenario list is there too).
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, as_pasted, dialogs_on, screen};
+use orch_testkit::mock::{EchoSummary, Reply};
+use orch_testkit::{
+    assert_code, big_prompt, claude_e2e, eventually, json_lines, or_skip, output_with_stdin, show,
+    spawn_with_stdin, stderr, stdout,
+};
+
+const T: Duration = Duration::from_secs(30);
+
+/// The one JSON object an orch command printed (Null when it printed none).
+fn json_out(o: &Output) -> Value {
+    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
+}
+
+/// `orch-spawn claude --window --cwd <project> ARGS…`; (output, JSON).
+fn spawn_claude(ce: &ClaudeEnv, args: &[&str]) -> (Output, Value) {
+    let o = ce
+        .cmd("orch-spawn")
+        .args(["claude", "--window", "--timeout", "60", "--cwd"])
+        .arg(&ce.project)
+        .args(args)
+        .output()
+        .unwrap();
+    let v = json_out(&o);
+    (o, v)
+}
+
+/// Spawn, insist it is ready with no dialog left on screen; the pane id.
+fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
+    let (o, v) = spawn_claude(ce, args);
+    assert_code(&o, 0);
+    assert_eq!(v["state"], "idle", "{v}");
+    let pane = v["pane"].as_str().unwrap().to_string();
+    let s = ce.capture(&pane);
+    assert_eq!(
+        dialogs_on(&s),
+        Vec::<&str>::new(),
+        "dialog left on screen:\n{s}"
+    );
+    assert_eq!(orch::screen::dialog(&s), None, "{s}");
+    pane
+}
+
+/// A ready agent mid-turn on `prompt`: told it, its reply (`reply to A`)
+/// held at the mock until `ce.mock.release()`, `then` queued as the next
+/// replies.
+fn busy_on(ce: &ClaudeEnv, prompt: &str, then: &[&str]) -> String {
+    let pane = spawn_ready(ce, &[]);
+    ce.mock.push(Reply::held(Reply::text("reply to A")));
+    for r in then {
+        ce.mock.push(Reply::text(*r));
+    }
+    let (o, v) = tell(ce, &pane, prompt, &[]);
+    assert_code(&o, 0);
+    assert_eq!(v["status"], "delivered", "{v}");
+    ce.mock.wait_main_turns(1, T);
+    pane
+}
+
+/// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
+fn tell_cmd(ce: &ClaudeEnv, pane: &str, args: &[&str]) -> Command {
+    let mut c = ce.cmd("orch-tell");
+    c.args([pane, "-", "--timeout", "60"]).args(args);
+    c
+}
+
+fn tell(ce: &ClaudeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
+    let o = output_with_stdin(&mut tell_cmd(ce, pane, args), text.as_bytes());
+    let v = json_out(&o);
+    (o, v)
+}
+
+/// `orch-tell --wait` that must end in a `stop`; its JSON.
+fn ask(ce: &ClaudeEnv, pane: &str, text: &str) -> Value {
+    let (o, v) = tell(ce, pane, text, &["--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(v["status"], "delivered", "{v}");
+    assert_eq!(v["stop_kind"], "stop", "{v}");
+    v
+}
+
+/// `orch-survey` (JSON), with extra environment.
+fn survey(ce: &ClaudeEnv, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let o = ce
+        .cmd("orch-survey")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    json_out(&o)
+}
+
+/// The survey's entry for `pane`.
+fn agent<'a>(s: &'a Value, pane: &str) -> Option<&'a Value> {
+    s["agents"].as_array()?.iter().find(|a| a["pane"] == pane)
+}
+
+/// The main turns the mock saw whose user text is exactly `text` (as
+/// pasted: the newest CLI's `<pasted_content>` wrapper taken off, and with
+/// it the final line breaks it trims).
+fn turns_with(ce: &ClaudeEnv, text: &str) -> usize {
+    ce.mock
+        .main_turns()
+        .iter()
+        .filter_map(|r| r.last_user_text())
+        .filter(|t| {
+            let got = as_pasted(t);
+            got == text || (got != t.as_str() && got == text.trim_end_matches('\n'))
+        })
+        .count()
+}
+
+claude_e2e! {
+    /// `orch-spawn claude` → ready from the real SessionStart; `orch-tell
+    /// --wait` → receipt from the real UserPromptSubmit and the mock's reply
+    /// from the real Stop; a second prompt right behind it; `orch-listen`
+    /// started after the reply still returns it.
+    fn spawn_tell_wait_and_listen(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let (o, v) = spawn_claude(&ce, &["--name", "e2e"]);
+        assert_code(&o, 0);
+        assert_eq!(v["state"], "idle", "{v}");
+        assert_eq!(v["harness"], "claude");
+        assert_eq!(v["name"], "e2e");
+        assert!(v["ready_ms"].as_u64().is_some_and(|ms| ms > 0), "{v}");
+        let pane = v["pane"].as_str().unwrap().to_string();
+        // Ready means Claude's own SessionStart hook, for the session spawn assigned.
+        let starts = ce.events_of(&pane, "session_start");
+        assert_eq!(starts.len(), 1, "{:#?}", ce.events(&pane));
+        assert_eq!(starts[0]["source"], "startup");
+        assert_eq!(starts[0]["session_id"], v["session_id"]);
+        assert_eq!(starts[0]["harness"], "claude");
+        let s = ce.capture(&pane);
+        assert!(s.contains(screen::READY_BYPASS), "{s}");
+        assert_eq!(orch::screen::dialog(&s), None, "{s}");
+
+        // One prompt, by name, right after start-up.
+        ce.mock.push(Reply::text("The answer is 42. E2E-ORCH-ONE"));
+        let text = "what is the answer?";
+        let (o, v) = tell(&ce, "e2e", text, &["--wait"]);
+        assert_code(&o, 0);
+        assert_eq!(v["status"], "delivered", "{v}");
+        assert_eq!(v["pane"], pane.as_str());
+        assert!(v["receipt_ms"].as_f64().is_some(), "{v}");
+        let prompts = ce.events_of(&pane, "prompt");
+        assert_eq!(prompts.len(), 1, "submitted exactly once: {prompts:#?}");
+        assert_eq!(prompts[0]["prompt"], text);
+        assert_eq!(
+            v["prompt_seq"], prompts[0]["seq"],
+            "the receipt is the hook's event"
+        );
+        let stops = ce.events_of(&pane, "stop");
+        assert_eq!(stops.len(), 1);
+        assert_eq!(v["stop_kind"], "stop");
+        assert_eq!(v["stop_seq"], stops[0]["seq"]);
+        assert_eq!(v["reply"], "The answer is 42. E2E-ORCH-ONE");
+        assert_eq!(stops[0]["reply"], v["reply"]);
+        assert_eq!(turns_with(&ce, text), 1);
+
+        // A second prompt at once: Claude may still be finishing the first
+        // turn's Stop hooks; tell still delivers it once.
+        ce.mock.push(Reply::text("second reply, E2E-ORCH-TWO"));
+        let v2 = ask(&ce, &pane, "and a second question");
+        assert_eq!(v2["reply"], "second reply, E2E-ORCH-TWO");
+        assert_eq!(turns_with(&ce, "and a second question"), 1);
+        assert_eq!(ce.events_of(&pane, "prompt").len(), 2);
+
+        // A listener started after the reply still gets it (cursor: the turn
+        // after the last prompt sent).
+        let o = ce.run("orch-listen", &[&pane, "--timeout", "10"]);
+        assert_code(&o, 0);
+        let got = json_lines(&o);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["kind"], "stop");
+        assert_eq!(got[0]["seq"], v2["stop_seq"]);
+        assert_eq!(got[0]["reply"], "second reply, E2E-ORCH-TWO");
+
+        // The audit log has both sends as delivered.
+        let o = ce.run("orch-tell", &["--audit", "--pane", &pane]);
+        let audit = json_lines(&o);
+        let outcomes: Vec<&Value> = audit.iter().map(|r| &r["outcome"]).collect();
+        assert_eq!(outcomes, [&"delivered", &"delivered"], "{audit:?}");
+    }
+}
+
+claude_e2e! {
+    /// Multi-line, unicode, 20 KiB and tab-carrying prompts through
+    /// `orch-tell` arrive intact: the mock echoes length, line count, hash,
+    /// head and tail of the text it received.
+    fn tell_delivers_big_and_odd_prompts_intact(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &[]);
+        ce.mock.set_default(Reply::Echo);
+
+        let multi = "first line — ünïcødé ✓ 日本語 🎉\n  indented second line\n\nfourth, after a blank line\nEND-MULTI";
+        let one_line_unicode = "Ünïcødé only: 日本語のテキスト, emoji 🎉🚀, RTL שלום, combining é";
+        let big = big_prompt("START of a 20 KiB prompt", 20 * 1024, "END-OF-BIG-PROMPT");
+        for text in [multi, one_line_unicode, big.as_str()] {
+            let v = ask(&ce, &pane, text);
+            assert_eq!(v["bytes"], text.len(), "{v}");
+            ce.assert_api_got(v["reply"].as_str().unwrap(), text);
+            let prompt = ce
+                .events(&pane)
+                .into_iter()
+                .find(|e| e["seq"] == v["prompt_seq"])
+                .unwrap();
+            assert_eq!(prompt["prompt_len"], text.len());
+            assert_eq!(
+                prompt["prompt_hash"],
+                orch::event::prompt_hash(text).as_str()
+            );
+            assert_eq!(turns_with(&ce, text), 1, "sent once");
+        }
+
+        // Claude Code turns a tab into 4 spaces: the receipt still matches
+        // (the hash of the normalized text ignores whitespace width) and what
+        // arrives is the expanded text.
+        let tabbed = "column\tseparated\tvalues";
+        let v = ask(&ce, &pane, tabbed);
+        let prompt = ce.events_of(&pane, "prompt").pop().unwrap();
+        assert_eq!(prompt["prompt"], tabbed.replace('\t', "    "));
+        assert_eq!(v["prompt_seq"], prompt["seq"]);
+        assert_eq!(v["hash"], prompt["prompt_hash"]);
+        let expanded = tabbed.replace('\t', "    ");
+        let echoed = EchoSummary::parse(v["reply"].as_str().unwrap()).unwrap();
+        assert_eq!(echoed, EchoSummary::of(&expanded));
+        assert_eq!(ce.events_of(&pane, "prompt").len(), 4);
+        assert_eq!(ce.events_of(&pane, "sent").len(), 4);
+    }
+}
+
+claude_e2e! {
+    /// A prompt for a busy agent: `--queue` types it now (Claude queues it and
+    /// submits it after the running turn); the default waits for the turn to
+    /// end before typing. Each arrives exactly once, in order.
+    fn tell_to_a_busy_agent_queues_or_waits(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = busy_on(
+            &ce,
+            "prompt A, slow to answer",
+            &["reply to B", "reply to C"],
+        );
+        ce.wait_for_screen(&pane, screen::BUSY, T);
+
+        // --queue: typed at once, reported as queued.
+        let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
+        assert_code(&o, 0);
+        assert_eq!(v["status"], "queued", "{v}");
+        let sent_b = ce.events_of(&pane, "sent").pop().unwrap();
+        assert_eq!(sent_b["prompt"], "prompt B, queued");
+        assert_eq!(sent_b["data"]["queued"], true);
+
+        // Default: waits for the turn to end; nothing typed meanwhile.
+        let mut c = tell_cmd(&ce, &pane, &["--wait"]);
+        let waiting = spawn_with_stdin(&mut c, b"prompt C, waits for idle");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(
+            ce.events_of(&pane, "sent").len(),
+            2,
+            "C was typed into a busy agent"
+        );
+        assert_eq!(ce.mock.main_turns().len(), 1);
+
+        ce.mock.release();
+        let o = waiting.wait_with_output().unwrap();
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        assert_eq!(v["status"], "delivered", "{v}");
+        assert_eq!(v["reply"], "reply to C", "{v}");
+        assert!(v["waited_ms"].as_f64().unwrap() > 1000.0, "{v}");
+
+        let prompts = ce.texts(&pane, "prompt", "prompt");
+        assert_eq!(
+            prompts,
+            [
+                "prompt A, slow to answer",
+                "prompt B, queued",
+                "prompt C, waits for idle"
+            ]
+        );
+        let replies = ce.texts(&pane, "stop", "reply");
+        assert_eq!(replies, ["reply to A", "reply to B", "reply to C"]);
+        for t in [
+            "prompt A, slow to answer",
+            "prompt B, queued",
+            "prompt C, waits for idle",
+        ] {
+            assert_eq!(turns_with(&ce, t), 1, "{t:?} reached the API once");
+        }
+    }
+}
+
+claude_e2e! {
+    /// A tool_use reply makes Claude Code ask permission; the `notify`
+    /// (permission_prompt) event ends `tell --wait` as blocked (exit 6); a
+    /// further tell is refused (exit 4) with nothing typed; survey says
+    /// `blocked:permission`.
+    fn permission_prompt_blocks_and_refuses_tells(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &["--no-bypass"]);
+        let made = ce.project.join("made-by-tool");
+        ce.mock
+            .push(Reply::bash(format!("touch {}", made.display())));
+
+        let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["status"], "delivered", "{v}");
+        assert_eq!(v["stop_kind"], "notify", "{v}");
+        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let notify = ce.events_of(&pane, "notify").pop().unwrap();
+        assert_eq!(notify["notification_type"], "permission_prompt");
+        assert_eq!(v["stop_seq"], notify["seq"]);
+        assert!(
+            ce.capture(&pane).contains(screen::PERMISSION_PROMPT),
+            "{}",
+            ce.capture(&pane)
+        );
+
+        let turns = ce.mock.main_turns().len();
+        let sent = ce.events_of(&pane, "sent").len();
+        let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
+        assert_code(&o, 4);
+        assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
+        let err = stderr(&o);
+        assert!(err.starts_with("orch-tell: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("dialog"), "{err}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(ce.events_of(&pane, "sent").len(), sent);
+        assert_eq!(ce.mock.main_turns().len(), turns, "no new turn");
+        let s = ce.capture(&pane);
+        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
+        assert!(s.contains(screen::PERMISSION_PROMPT), "still asking:\n{s}");
+        assert!(!made.exists());
+
+        let sv = survey(&ce, &[], &[]);
+        let a = agent(&sv, &pane).unwrap_or_else(|| panic!("{sv}"));
+        assert_eq!(a["state"], "blocked:permission", "{a}");
+        assert_eq!(
+            a["evidence"]["notification_type"], "permission_prompt",
+            "{a}"
+        );
+        assert_eq!(sv["counts"]["blocked:permission"], 1);
+
+        // --wait-idle waits for someone to answer instead of refusing; once the
+        // person approves (a digit) and the turn ends, it delivers.
+        ce.mock.push(Reply::text("file made, as asked"));
+        ce.mock.push(Reply::text("and the follow-up is done"));
+        let mut c = tell_cmd(&ce, &pane, &["--wait-idle", "--wait"]);
+        let waiting = spawn_with_stdin(&mut c, b"a follow-up, after approval");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(
+            ce.events_of(&pane, "sent").len(),
+            sent,
+            "typed into the dialog"
+        );
+        ce.tmux(&["send-keys", "-t", &pane, "1"]);
+        let o = waiting.wait_with_output().unwrap();
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        assert_eq!(v["status"], "delivered", "{v}");
+        assert_eq!(v["reply"], "and the follow-up is done", "{v}");
+        assert!(made.exists(), "the approved command did not run");
+        let replies = ce.texts(&pane, "stop", "reply");
+        assert_eq!(
+            replies,
+            ["file made, as asked", "and the follow-up is done"]
+        );
+        assert_eq!(turns_with(&ce, "a follow-up, after approval"), 1);
+        let sv = survey(&ce, &[], &[]);
+        assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle", "{sv}");
+    }
+}
+
+claude_e2e! {
+    /// API errors end the turn in `stop_failure`: `tell --wait` returns the
+    /// blocker (exit 6) and survey never shows the agent as `working`; a rate
+    /// limit shows as `blocked:rate-limit`.
+    fn api_errors_end_the_turn_and_survey_says_so(v) {
+        let ce = or_skip!(ClaudeEnv::with(v, ClaudeOpts::no_retries()));
+        let pane = spawn_ready(&ce, &[]);
+
+        ce.mock.push(Reply::server_error());
+        let (o, v) = tell(&ce, &pane, "this will fail", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["stop_kind"], "stop_failure", "{v}");
+        assert_eq!(v["error"], "server_error", "{v}");
+        assert!(
+            v["reply"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("API Error: 500")),
+            "{v}"
+        );
+        let fail = ce.events_of(&pane, "stop_failure").pop().unwrap();
+        assert_eq!(v["stop_seq"], fail["seq"]);
+        let err = stderr(&o);
+        assert!(err.contains("stop_failure"), "{err}");
+        let sv = survey(&ce, &[], &[]);
+        let a = agent(&sv, &pane).unwrap();
+        assert_eq!(a["state"], "idle", "not working forever: {a}");
+        assert!(
+            a["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("server_error")),
+            "{a}"
+        );
+
+        ce.mock.push(Reply::rate_limited());
+        let (o, v) = tell(&ce, &pane, "and this hits a rate limit", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["error"], "rate_limit", "{v}");
+        let sv = survey(&ce, &[], &[]);
+        let a = agent(&sv, &pane).unwrap();
+        assert_eq!(a["state"], "blocked:rate-limit", "{a}");
+
+        // The agent takes prompts again afterwards.
+        let v = ask(&ce, &pane, "and now? say hi");
+        assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
+        let sv = survey(&ce, &[], &[]);
+        assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle");
+    }
+}
+
+claude_e2e! {
+    /// `/exit` through orch-tell ends the session (`session_end`, tell says
+    /// `exited`); a killed pane shows as `gone` once and GC then removes its
+    /// state.
+    fn exit_and_killed_pane_are_gone_and_collected(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let quitter = spawn_ready(&ce, &["--name", "quitter"]);
+        let victim = spawn_ready(&ce, &["--name", "victim"]);
+
+        let (o, v) = tell(&ce, &quitter, "/exit", &[]);
+        assert_code(&o, 7);
+        assert_eq!(v["status"], "exited", "{v}");
+        let end = ce.events_of(&quitter, "session_end");
+        assert_eq!(end.len(), 1);
+        assert_eq!(end[0]["reason"], "prompt_input_exit");
+        let pane_list = || ce.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+        let t0 = Instant::now();
+        while pane_list().lines().any(|l| l == quitter) {
+            assert!(
+                t0.elapsed() < T,
+                "the pane did not close after /exit (a dead pane kept by remain-on-exit?): {}",
+                ce.tmux(&[
+                    "list-panes",
+                    "-a",
+                    "-F",
+                    "#{pane_id} dead=#{pane_dead} status=#{pane_dead_status} remain-on-exit=#{remain-on-exit}"
+                ])
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        ce.tmux(&["kill-pane", "-t", &victim]);
+        // Survey until GC has removed both. Each pass lists them as `gone`
+        // until removal; the killed claude's SessionEnd hook may still be
+        // writing during the first pass, which then leaves the marking to the
+        // next (docs/survey.md), so the number of passes is not fixed.
+        let grace = [("ORCH_GC_GRACE_SECS", "0")];
+        let mut marked = Vec::new();
+        let mut removed = Vec::new();
+        for pass in 1.. {
+            assert!(
+                pass <= 20,
+                "GC never removed both: marked {marked:?}, removed {removed:?}"
+            );
+            let sv = survey(&ce, &[], &grace);
+            let names = |k: &str| -> Vec<String> {
+                sv["gc"][k]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{sv}"))
+                    .iter()
+                    .map(|p| p.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let (m, r) = (names("marked"), names("removed"));
+            for p in [&quitter, &victim] {
+                if removed.contains(p) || r.contains(p) {
+                    assert!(agent(&sv, p).is_none(), "{p} listed after removal: {sv}");
+                    continue;
+                }
+                if pass == 1 || m.contains(p) {
+                    let a = agent(&sv, p).unwrap_or_else(|| panic!("{p} not listed: {sv}"));
+                    assert_eq!(a["state"], "gone", "{a}");
+                }
+                if m.contains(p) {
+                    assert!(agent(&sv, p).unwrap()["gone_ts"].is_u64(), "{sv}");
+                }
+            }
+            for p in &r {
+                assert!(marked.contains(p), "{p} removed before it was marked: {sv}");
+            }
+            marked.extend(m);
+            removed.extend(r);
+            if removed.contains(&quitter) && removed.contains(&victim) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for p in [&quitter, &victim] {
+            assert!(ce.registry(p).is_none(), "{p}: registry record left");
+            assert_eq!(ce.events(p), Vec::<Value>::new(), "{p}: log left");
+        }
+        // The names are free again.
+        let o = ce.run("orch-tell", &["victim", "hello"]);
+        assert_code(&o, 2);
+    }
+}
+
+claude_e2e! {
+    /// `orch up` into the scratch config: a `claude` started by hand (not by
+    /// spawn) reports events. `orch down`: it stops reporting, a session
+    /// started after that records nothing, and settings.json is as it was.
+    fn up_enrols_a_hand_started_claude_and_down_removes_it(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let settings = ce.claude_config.join("settings.json");
+        // Someone else's settings and hooks, hand-formatted.
+        let before = "{\n  \"skipDangerousModePermissionPrompt\": true,\n  \"permissions\": {\"allow\": [\"Bash(ls)\"]},\n  \"hooks\": {\n    \"Stop\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"true other-tool\"}]}],\n    \"PreToolUse\": [{\"matcher\": \"Bash\", \"hooks\": [{\"type\": \"command\", \"command\": \"true\"}]}]\n  }\n}\n";
+        std::fs::write(&settings, before).unwrap();
+
+        let o = ce.run("orch-up", &["--yes", "--claude-only"]);
+        assert_code(&o, 0);
+        let o = ce.cmd("orch-doctor").output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "orch-doctor after up: {}",
+            show(&o)
+        );
+        let installed: Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+        assert_eq!(
+            installed["hooks"]["Stop"][0]["hooks"][0]["command"],
+            "true other-tool"
+        );
+
+        let pane = ce.start_plain_claude(&[]);
+        let start = ce.wait_ready(&pane);
+        assert_eq!(start["harness"], "claude");
+        ce.mock.push(Reply::text("enrolled by orch up"));
+        let v = ask(&ce, &pane, "do you report?");
+        assert_eq!(v["reply"], "enrolled by orch up");
+
+        let o = ce.run("orch-down", &["--yes", "--keep-state"]);
+        assert_code(&o, 0);
+        assert_eq!(
+            std::fs::read_to_string(&settings).unwrap(),
+            before,
+            "settings.json after up + down"
+        );
+
+        // The running session picks the removal up (~2 s): its turns stop
+        // producing events.
+        let mut n = 0;
+        eventually(T, "the running claude to stop reporting", || {
+            n += 1;
+            let before = ce.events(&pane).len();
+            let reply = format!("unreported reply {n}");
+            ce.mock.push(Reply::text(reply.clone()));
+            ce.submit_until(&pane, &format!("turn {n} after down"), T, || {
+                ce.capture(&pane).contains(&reply).then_some(())
+            });
+            ce.wait_for_screen(&pane, screen::READY, T);
+            (ce.events(&pane).len() == before).then_some(())
+        });
+
+        // A session started after down records nothing at all.
+        let fresh = ce.start_plain_claude(&[]);
+        ce.wait_for_screen(&fresh, screen::READY, T);
+        ce.mock.push(Reply::text("nobody hears this"));
+        ce.submit_until(&fresh, "hello after down", T, || {
+            ce.capture(&fresh)
+                .contains("nobody hears this")
+                .then_some(())
+        });
+        ce.wait_for_screen(&fresh, screen::READY, T);
+        assert_eq!(ce.events(&fresh), Vec::<Value>::new());
+        assert!(ce.registry(&fresh).is_none());
+        let sv = survey(&ce, &[], &[]);
+        assert!(agent(&sv, &fresh).is_none(), "{sv}");
+    }
+}
+
+claude_e2e! {
+    /// A start-up dialog nobody answers (untrusted folder): spawn reports
+    /// `blocked:dialog` with the screen excerpt and exit 6 instead of hanging;
+    /// survey agrees and tell refuses to type into it.
+    fn unanswered_startup_dialog_is_reported_not_waited_for(v) {
+        let opts = ClaudeOpts {
+            trust_project: false,
+            ..Default::default()
+        };
+        let ce = or_skip!(ClaudeEnv::with(v, opts));
+        let started = Instant::now();
+        let (o, v) = spawn_claude(&ce, &[]);
+        assert_code(&o, 6);
+        assert!(
+            started.elapsed() < Duration::from_secs(55),
+            "spawn waited for its timeout"
+        );
+        assert_eq!(v["state"], "blocked:dialog", "{v}");
+        assert_eq!(v["dialog"], "trust", "{v}");
+        let excerpt = v["excerpt"].as_str().unwrap_or_else(|| panic!("{v}"));
+        assert!(excerpt.contains(screen::TRUST_DIALOG), "{excerpt}");
+        assert!(v["fix"].is_string(), "{v}");
+        let pane = v["pane"].as_str().unwrap().to_string();
+        assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG));
+        assert!(ce.events_of(&pane, "session_start").is_empty());
+
+        let sv = survey(&ce, &[], &[]);
+        assert_eq!(
+            agent(&sv, &pane).unwrap()["state"],
+            "blocked:dialog",
+            "{sv}"
+        );
+        let (o, _) = tell(&ce, &pane, "1", &[]);
+        assert_code(&o, 4);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            ce.capture(&pane).contains(screen::TRUST_DIALOG),
+            "the dialog was answered"
+        );
+    }
+}
+
+claude_e2e! {
+    /// `orch-spawn --prompt` delivers a first task the moment the agent is
+    /// ready; `--stop` ends it with /exit; `--restart` resumes the same Claude
+    /// session in a new pane (the API sees the earlier conversation).
+    fn spawn_prompt_stop_and_restart_resume_the_session(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        ce.mock.push(Reply::text("first task done"));
+        let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+        assert_code(&o, 0);
+        assert_eq!(v["prompt"]["status"], "delivered", "{v}");
+        let pane = v["pane"].as_str().unwrap().to_string();
+        let session = v["session_id"].as_str().unwrap().to_string();
+        let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
+        assert_code(&o, 0);
+        assert_eq!(json_lines(&o)[0]["reply"], "first task done");
+        let prompts = ce.events_of(&pane, "prompt");
+        assert_eq!(prompts.len(), 1);
+        assert_eq!(prompts[0]["prompt"], "first task, from spawn");
+        assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
+
+        let o = ce.run("orch-spawn", &["--stop", "p"]);
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        assert_eq!(v["state"], "exited", "{v}");
+        assert_eq!(v["how"], "exit-command", "{v}");
+        let end = ce.events_of(&pane, "session_end");
+        assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
+        assert_eq!(end[0]["reason"], "prompt_input_exit");
+
+        let o = ce.run("orch-spawn", &["--restart", "p", "--timeout", "60"]);
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        let again = v["pane"].as_str().unwrap().to_string();
+        assert_ne!(again, pane);
+        assert_eq!(v["restart_of"], pane.as_str());
+        assert_eq!(v["session_id"], session.as_str());
+        let start = ce.events_of(&again, "session_start");
+        assert_eq!(start.len(), 1);
+        assert_eq!(start[0]["source"], "resume");
+        assert_eq!(start[0]["session_id"], session.as_str());
+
+        ce.mock.push(Reply::text("resumed and answering"));
+        let v = ask(&ce, "p", "do you remember?");
+        assert_eq!(v["pane"], again.as_str());
+        assert_eq!(v["reply"], "resumed and answering");
+        let last = ce.mock.main_turns().pop().unwrap();
+        let history = last.body.unwrap()["messages"].to_string();
+        assert!(
+            history.contains("first task, from spawn") && history.contains("first task done"),
+            "the resumed session lost its history: {history}"
+        );
+    }
+}
+
+claude_e2e! {
+    /// Two prompts `--queue`d during one turn: Claude Code fires a
+    /// `UserPromptSubmit` for each when the turn ends, but answers them in one
+    /// API turn (texts joined by a blank line) with one `Stop`. Each tell is
+    /// still acknowledged by its own `prompt` event, nothing is sent twice, and
+    /// `--wait` returns the shared reply.
+    fn two_queued_prompts_are_answered_in_one_turn(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = busy_on(&ce, "prompt A", &["one reply to B and C"]);
+
+        let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
+        assert_code(&o, 0);
+        assert_eq!(v["status"], "queued", "{v}");
+        // --queue --wait: typed now, acknowledged when A's turn ends.
+        let mut c = tell_cmd(&ce, &pane, &["--queue", "--wait"]);
+        let waiting = spawn_with_stdin(&mut c, b"prompt C, queued too");
+        // Release A only once C sits in Claude's queue, not merely pasted:
+        // 2.1.197 lists it under the spinner, indented; the newest
+        // acknowledges it at once (its prompt event).
+        let t0 = Instant::now();
+        loop {
+            let screen = ce.capture(&pane);
+            let queued = if ce.newest() {
+                ce.texts(&pane, "prompt", "prompt")
+                    .iter()
+                    .any(|p| p == "prompt C, queued too")
+            } else {
+                screen.lines().any(|l| {
+                    l.starts_with("  ")
+                        && l.trim_start().starts_with('❯')
+                        && l.contains("prompt C, queued too")
+                })
+            };
+            if queued {
+                break;
+            }
+            assert!(
+                t0.elapsed() < T,
+                "C never showed as queued by Claude Code; events: {:#?}\nscreen:\n{screen}",
+                ce.events(&pane)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ce.mock.release();
+        let o = waiting.wait_with_output().unwrap();
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        if ce.newest() {
+            // Acknowledged at once into A's turn: queued, from that evidence.
+            let a = &ce.events_of(&pane, "prompt")[0];
+            assert_eq!(v["status"], "queued", "{v}");
+            assert_eq!(v["joined_turn"], a["prompt_id"], "{v}");
+        } else {
+            assert_eq!(v["status"], "delivered", "{v}");
+        }
+        assert_eq!(v["reply"], "one reply to B and C", "{v}");
+
+        let prompts = ce.texts(&pane, "prompt", "prompt");
+        assert_eq!(
+            prompts,
+            ["prompt A", "prompt B, queued", "prompt C, queued too"]
+        );
+        assert_eq!(ce.events_of(&pane, "stop").len(), 2);
+        let turns: Vec<Option<String>> = ce
+            .mock
+            .main_turns()
+            .iter()
+            .map(|t| t.last_user_text())
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                Some("prompt A".to_string()),
+                Some("prompt B, queued\n\nprompt C, queued too".to_string())
+            ]
+        );
+    }
+}
+
+claude_e2e! {
+    /// The tmux server dies (kill-server, as in a crash or reboot); in the new
+    /// server `orch restore` brings the worker back under its name, resuming
+    /// its Claude session: the next turn's request to the API carries the first
+    /// turn's messages.
+    fn restore_after_the_server_dies_resumes_the_conversation(v) {
+        let mut ce = or_skip!(ClaudeEnv::new(v));
+        ce.mock.push(Reply::text("first task done"));
+        let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+        assert_code(&o, 0);
+        let session = v["session_id"].as_str().unwrap().to_string();
+        let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
+        assert_code(&o, 0);
+        assert_eq!(json_lines(&o)[0]["reply"], "first task done");
+        // Claude Code writes its transcript behind the turn: a server killed
+        // the instant a turn ends can take that turn with it (then `claude
+        // --resume` says "No conversation found"). A person's reboot comes later.
+        let transcript = ce.registry(&pane_of(&ce, "p")).unwrap()["transcript_path"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        eventually(
+            Duration::from_secs(20),
+            "the transcript holds the reply",
+            || {
+                std::fs::read_to_string(&transcript)
+                    .ok()
+                    .filter(|t| t.contains("first task done"))
+            },
+        );
+
+        ce.restart_tmux();
+        let op = ce.new_pane("sh");
+        let o = ce
+            .cmd("orch-restore")
+            .env("TMUX_PANE", &op)
+            .args(["--timeout", "60"])
+            .output()
+            .unwrap();
+        assert_code(&o, 0);
+        let lines = json_lines(&o);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["status"], "restored", "{}", lines[0]);
+        assert_eq!(lines[0]["name"], "p");
+        assert_eq!(lines[0]["session_id"], session.as_str());
+        let again = lines[0]["pane"].as_str().unwrap().to_string();
+        let start = ce.events_of(&again, "session_start");
+        assert_eq!(start[0]["source"], "resume", "{start:?}");
+
+        ce.mock.push(Reply::text("resumed and answering"));
+        let v = ask(&ce, "p", "do you remember?");
+        assert_eq!(v["pane"], again.as_str());
+        assert_eq!(v["reply"], "resumed and answering");
+        let last = ce.mock.main_turns().pop().unwrap();
+        let history = last.body.unwrap()["messages"].to_string();
+        assert!(
+            history.contains("first task, from spawn") && history.contains("first task done"),
+            "the restored session lost its history: {history}"
+        );
+    }
+}
+
+fn pane_of(ce: &ClaudeEnv, name: &str) -> String {
+    let s = survey(ce, &[name], &[]);
+    s["agents"][0]["pane"].as_str().unwrap().to_string()
+}
