@@ -369,12 +369,20 @@ _orch() {
             return 0
             ;;
         orch__subcmd__tell)
-            opts="-h -V --file --wait --timeout --queue --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
+            opts="-h -V --to --all --role --file --wait --timeout --queue --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

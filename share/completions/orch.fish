@@ -37,12 +37,15 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "spawn" -d 'Start an agent
 complete -c orch -n "__fish_orch_needs_command" -f -a "subscribe" -d 'Have a pane receive notices when chosen peers finish (no background process)'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print a subcommand\'s help'
+complete -c orch -n "__fish_orch_using_subcommand tell" -l to -d 'Fan out: tell each of these (comma-separated) in parallel; then every positional word is text. One JSON line per target' -r
+complete -c orch -n "__fish_orch_using_subcommand tell" -l role -d 'With --all: only agents with this role (worker, observer, operator…)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l file -d 'Read the prompt from this file (`-`: stdin)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand tell" -l timeout -d 'Give up after this many seconds in total (waiting for the target to be idle, for the receipt, and with --wait for the reply)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l escalate -d 'Mark a question to the operator with its axis: taste, architecture, ethics or reversibility' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l from -d 'Send as this pane (default: the pane tell runs in, TMUX_PANE). Only the operator may send as another pane' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l pane -d 'With --audit: only sends from or to this pane (id or name)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l since -d 'With --audit: only records newer than this (90s, 10m, 2h, 3d)' -r
+complete -c orch -n "__fish_orch_using_subcommand tell" -l all -d 'Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait -d 'After delivery, wait for that turn to end and include its reply'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l queue -d 'If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait-idle -d 'If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing'

@@ -28,12 +28,15 @@ _orch() {
         case $line[1] in
             (tell)
 _arguments "${_arguments_options[@]}" : \
+'(--all)*--to=[Fan out\: tell each of these (comma-separated) in parallel; then every positional word is text. One JSON line per target]:TARGET,…:_default' \
+'--role=[With --all\: only agents with this role (worker, observer, operator…)]:ROLE:_default' \
 '--file=[Read the prompt from this file (\`-\`\: stdin)]:FILE:_files' \
 '--timeout=[Give up after this many seconds in total (waiting for the target to be idle, for the receipt, and with --wait for the reply)]:SECS:_default' \
 '--escalate=[Mark a question to the operator with its axis\: taste, architecture, ethics or reversibility]:AXIS:_default' \
 '--from=[Send as this pane (default\: the pane tell runs in, TMUX_PANE). Only the operator may send as another pane]:PANE:_default' \
 '--pane=[With --audit\: only sends from or to this pane (id or name)]:PANE:_default' \
 '--since=[With --audit\: only records newer than this (90s, 10m, 2h, 3d)]:DURATION:_default' \
+'--all[Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target]' \
 '--wait[After delivery, wait for that turn to end and include its reply]' \
 '--queue[If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end]' \
 '--wait-idle[If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing]' \

@@ -1012,3 +1012,76 @@ fn dead_agents_name_resolves_to_the_live_one() {
         (Some(new.as_str()), Some("exited"))
     );
 }
+
+/// Issue 15: one tell per agent was one Bash call each. `--to` and `--all`
+/// fan out, one JSON line per target, the worst code as exit code.
+#[test]
+fn fan_out_to_three_tells_each_once_and_collects_every_reply() {
+    let (env, [a, b, c]) = or_skip!(agents(""));
+    register(&env, &a, "alice", "worker", None);
+    register(&env, &b, "bob", "worker", None);
+    register(&env, &c, "carol", "observer", None);
+
+    let o = tell(
+        &env,
+        &[
+            "--to",
+            &format!("alice,bob,{c}"),
+            "Rebase",
+            "on main",
+            "--wait",
+        ],
+    );
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    let panes: Vec<&str> = lines.iter().map(|l| l["pane"].as_str().unwrap()).collect();
+    assert_eq!(panes, [a.as_str(), b.as_str(), c.as_str()]);
+    for (l, p) in lines.iter().zip([&a, &b, &c]) {
+        assert_eq!(l["status"], "delivered", "{l}");
+        assert_eq!(l["stop_kind"], "stop", "{l}");
+        assert_eq!(l["reply"].as_str().unwrap(), reply_for("Rebase on main"));
+        assert_eq!(env.texts(p, "prompt", "prompt"), ["Rebase on main"]);
+    }
+
+    // --all --role: only the workers; plain --all: every agent.
+    let o = tell(&env, &["--all", "--role", "worker", "Second", "--wait"]);
+    assert_code(&o, 0);
+    let panes: Vec<String> = json_lines(&o)
+        .iter()
+        .map(|l| l["pane"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(panes, [a.clone(), b.clone()]);
+    assert_eq!(env.texts(&c, "prompt", "prompt"), ["Rebase on main"]);
+    let o = tell(&env, &["--all", "Third", "--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(json_lines(&o).len(), 3);
+    for p in [&a, &b, &c] {
+        assert_eq!(env.texts(p, "prompt", "prompt").last().unwrap(), "Third");
+    }
+
+    // One bad target: its own line, the others still told, worst code wins.
+    let o = tell(&env, &["--to", "alice,nobody,%999", "Fourth"]);
+    assert_code(&o, 7);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3, "{}", show(&o));
+    assert_eq!(lines[0]["status"], "delivered");
+    assert_eq!(
+        (lines[1]["status"].as_str(), lines[1]["code"].as_u64()),
+        (Some("invalid"), Some(2))
+    );
+    assert_eq!(
+        (lines[2]["status"].as_str(), lines[2]["code"].as_u64()),
+        (Some("exited"), Some(7))
+    );
+    assert_eq!(env.texts(&a, "prompt", "prompt").last().unwrap(), "Fourth");
+    assert_eq!(env.texts(&b, "prompt", "prompt").last().unwrap(), "Third");
+
+    // A worker's --all skips what it may not tell (the observer) and itself.
+    let o = env.run_in("orch-tell", &a, &["--all", "Fifth"]);
+    assert_code(&o, 0);
+    let panes: Vec<String> = json_lines(&o)
+        .iter()
+        .map(|l| l["pane"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(panes, [b.as_str()], "{}", show(&o));
+}

@@ -7,6 +7,7 @@
 //! [`crate::deliver`], the log [`crate::audit`]. docs/tell.md is the
 //! user-facing description.
 
+mod fanout;
 mod operator;
 mod report;
 
@@ -27,6 +28,7 @@ use crate::store::Store;
 use crate::target::{name_of, own_pane, resolve_from};
 use crate::time::now_ns;
 use crate::tmux::Tmux;
+pub use fanout::{FanoutLine, TargetOutcome, worst};
 pub use operator::OperatorReport;
 pub use report::{TellReport, TurnReport};
 
@@ -34,6 +36,13 @@ pub use report::{TellReport, TurnReport};
 #[derive(Debug, Clone)]
 pub struct TellRequest {
     pub target: Option<String>,
+    /// Fan-out: these targets (`--to a,b,%7`); the positional target is
+    /// then the first word of the text.
+    pub to: Vec<String>,
+    /// Fan-out: every live agent the sender may tell (`--all`).
+    pub all: bool,
+    /// With `all`: only agents with this role.
+    pub role: Option<String>,
     /// The prompt's words, or `["-"]` for stdin.
     pub text: Vec<String>,
     /// Read the prompt from this file (`-`: stdin).
@@ -65,6 +74,8 @@ pub enum Told {
     Operator(OperatorReport),
     /// Audit records, oldest first, as JSON (fields of newer versions kept).
     Audit(Vec<Value>),
+    /// A fan-out (`--to`, `--all`): one outcome per target, in target order.
+    Many(Vec<TargetOutcome>),
 }
 
 fn read_limited(r: impl Read, what: &str) -> Result<String> {
@@ -150,24 +161,54 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         let store = Store::current()?;
         return operator::claim(&store, args).map(Told::Operator);
     }
+    if args.all || !args.to.is_empty() {
+        return fanout::tell_many(args, deadline).map(Told::Many);
+    }
     let target_arg = args.target.clone().ok_or_else(|| {
         Fail::usage("no target: orch-tell <TARGET> <TEXT…> (a pane id like %3, an agent name, operator, self or parent)")
     })?;
-    let mut text = deliver::sanitize(&read_text(args)?);
+    let text = prompt_text(args, &args.text)?;
+    let store = Store::current()?;
+    let (me, from) = sender(&store, args)?;
+    tell_one(&store, args, me, from, &target_arg, text, deadline).map(|r| Told::Sent(Box::new(r)))
+}
+
+/// The sanitized prompt from `words` (or stdin/--file); empty is refused.
+fn prompt_text(args: &TellRequest, words: &[String]) -> Result<String> {
+    let text = deliver::sanitize(&read_text(&TellRequest {
+        text: words.to_vec(),
+        ..args.clone()
+    })?);
     if text.trim().is_empty() {
         return Err(Fail::usage(
             "the text is empty (after removing control characters); nothing was sent",
         ));
     }
-    let axis = args.escalate.clone();
+    Ok(text)
+}
 
-    let store = Store::current()?;
-    let me = own_pane(&store);
+/// The pane tell runs in, and the pane it sends as (`--from`).
+fn sender(store: &Store, args: &TellRequest) -> Result<(Option<PaneId>, Option<PaneId>)> {
+    let me = own_pane(store);
     let from = match &args.from {
-        Some(f) => Some(resolve_from(&store, f, me).context("--from")?),
+        Some(f) => Some(resolve_from(store, f, me).context("--from")?),
         None => me,
     };
-    let target = resolve_from(&store, &target_arg, from)?;
+    Ok((me, from))
+}
+
+/// Resolve one target and send it `text`, writing its audit record.
+fn tell_one(
+    store: &Store,
+    args: &TellRequest,
+    me: Option<PaneId>,
+    from: Option<PaneId>,
+    target_arg: &str,
+    mut text: String,
+    deadline: Instant,
+) -> Result<TellReport> {
+    let axis = args.escalate.clone();
+    let target = resolve_from(store, target_arg, from)?;
 
     let mut rec = AuditRecord {
         v: SCHEMA_VERSION,
@@ -175,11 +216,11 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         action: "send".into(),
         server: store.server().key(),
         from,
-        from_name: from.and_then(|p| name_of(&store, p)),
+        from_name: from.and_then(|p| name_of(store, p)),
         via: (from != me).then_some(me).flatten(),
-        target_arg: target_arg.clone(),
+        target_arg: target_arg.to_string(),
         target: Some(target),
-        target_name: name_of(&store, target),
+        target_name: name_of(store, target),
         bytes: text.len() as u64,
         hash: prompt_hash(&text),
         preview: preview(&text),
@@ -190,19 +231,16 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
     };
 
     let result = send(
-        &store, args, me, from, target, &mut text, axis, deadline, &mut rec,
+        store, args, me, from, target, &mut text, axis, deadline, &mut rec,
     );
-    match result {
-        Ok(report) => Ok(Told::Sent(Box::new(report))),
-        Err(e) => {
-            if rec.outcome.is_empty() {
-                rec.outcome = outcome_of(code_of(&e)).into();
-                rec.reason = Some(format!("{e:#}"));
-                write_audit(&store, &rec);
-            }
-            Err(e)
-        }
+    if let Err(e) = &result
+        && rec.outcome.is_empty()
+    {
+        rec.outcome = outcome_of(code_of(e)).into();
+        rec.reason = Some(format!("{e:#}"));
+        write_audit(store, &rec);
     }
+    result
 }
 
 /// Everything after the target is known. Writes the audit record itself
