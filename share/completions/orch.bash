@@ -197,7 +197,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__listen)
-            opts="-h -V --any --stream --kinds --since --new --timeout --include-self --include-observers --help --version"
+            opts="-h -V --any --stream --all --kinds --since --new --timeout --include-self --include-observers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

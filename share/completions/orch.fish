@@ -61,6 +61,7 @@ complete -c orch -n "__fish_orch_using_subcommand listen" -l since -d 'Replay: r
 complete -c orch -n "__fish_orch_using_subcommand listen" -l timeout -d 'Give up after this many seconds (exit code 3)' -r
 complete -c orch -n "__fish_orch_using_subcommand listen" -l any -d 'Listen to every pane on this tmux server (except your own and observers)'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l stream -d 'Keep printing events (JSON lines) until the timeout or a signal'
+complete -c orch -n "__fish_orch_using_subcommand listen" -l all -d 'Fan-in: wait until every named target has had a turn end after its last prompt (or died); one event per target'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l new -d 'Only events that happen after listen starts, even for one target'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l include-self -d 'With --any, include the pane listen runs in'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l include-observers -d 'With --any, include panes whose role is observer'

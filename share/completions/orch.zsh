@@ -60,6 +60,7 @@ _arguments "${_arguments_options[@]}" : \
 '--timeout=[Give up after this many seconds (exit code 3)]:SECS:_default' \
 '()--any[Listen to every pane on this tmux server (except your own and observers)]' \
 '--stream[Keep printing events (JSON lines) until the timeout or a signal]' \
+'(--any --stream)--all[Fan-in\: wait until every named target has had a turn end after its last prompt (or died); one event per target]' \
 '--new[Only events that happen after listen starts, even for one target]' \
 '--include-self[With --any, include the pane listen runs in]' \
 '--include-observers[With --any, include panes whose role is observer]' \
