@@ -769,3 +769,79 @@ fn prompt_is_delivered_once_when_ready() {
     assert_eq!(prompts.len(), 1, "{prompts:?}");
     assert_eq!(prompts[0]["prompt"], "first task: say hi");
 }
+
+/// Every regular file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if ft.is_file()
+            && std::fs::read(&p).is_ok_and(|d| d.windows(needle.len()).any(|w| w == needle))
+        {
+            hits.push(p.display().to_string());
+        }
+    }
+    hits
+}
+
+/// Issue 15: a Claude worker started without the operator's
+/// DISABLE_AUTOUPDATER auto-updated Claude Code machine-wide. A spawned
+/// agent gets the spawner's whole environment minus what identifies the
+/// spawner's pane and session, and no value of it is written to disk.
+#[test]
+fn spawned_agent_inherits_the_spawners_environment_without_writing_it() {
+    let (env, me) = or_skip!(world());
+    let secret = "s3cr3t-4f9a1c-value";
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["echo", "--name", "heir", "--timeout", "20"])
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("HTTPS_PROXY", "http://proxy.test:3128")
+        .env("ANTHROPIC_API_KEY", secret)
+        .env("MY_TOOL_TOKEN", secret)
+        .env("CLAUDECODE", "1")
+        .env("CLAUDE_CODE_SESSION_ID", "the-spawners-session")
+        .env("CLAUDE_CODE_ENTRYPOINT", "cli")
+        .env("ORCH_NAME", "the-spawner")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+    let pane = assert_ready(&o, &v);
+    let pid = env.pane_format(&pane, "#{pane_pid}");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let vars: std::collections::BTreeMap<String, String> = environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    let get = |k: &str| vars.get(k).map(String::as_str);
+    assert_eq!(get("DISABLE_AUTOUPDATER"), Some("1"), "{vars:?}");
+    assert_eq!(get("HTTPS_PROXY"), Some("http://proxy.test:3128"));
+    assert_eq!(get("MY_TOOL_TOKEN"), Some(secret));
+    assert_eq!(get("ANTHROPIC_API_KEY"), Some(secret));
+    assert_eq!(get("TMUX_PANE"), Some(pane.as_str()));
+    assert_eq!(get("ORCH_NAME"), Some("heir"));
+    assert_eq!(get("ORCH_PARENT"), Some(me.as_str()));
+    for gone in [
+        "CLAUDECODE",
+        "CLAUDE_CODE_SESSION_ID",
+        "CLAUDE_CODE_ENTRYPOINT",
+    ] {
+        assert_eq!(get(gone), None, "{gone} was handed on");
+    }
+    // Nothing of it on disk: not in the state dir (launch file, logs,
+    // registry), the config dir or the home.
+    for dir in [&env.state, &env.config, &env.home] {
+        let hits = files_containing(dir, secret.as_bytes());
+        assert!(hits.is_empty(), "the secret was written to {hits:?}");
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -66,6 +66,7 @@ struct Rollback<'a> {
     worktree: Option<&'a Worktree>,
     pane: Option<PaneId>,
     launch_file: Option<PathBuf>,
+    env_fifo: Option<PathBuf>,
     recorded: bool,
 }
 
@@ -74,6 +75,7 @@ impl Rollback<'_> {
         self.worktree = None;
         self.pane = None;
         self.launch_file = None;
+        self.env_fifo = None;
     }
 }
 
@@ -90,11 +92,15 @@ impl Drop for Rollback<'_> {
         if let Some(w) = self.worktree {
             w.remove();
         }
-        if let Some(f) = &self.launch_file {
+        for f in self.launch_file.iter().chain(&self.env_fifo) {
             let _ = std::fs::remove_file(f);
         }
     }
 }
+
+/// How long spawn waits for the trampoline to take its environment (it
+/// starts in milliseconds; a pane that never runs it is rolled back).
+const ENV_HANDOFF_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<SpawnReport> {
     let tmux = Tmux::for_server(store.server());
@@ -115,13 +121,18 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         worktree: plan.worktree.as_ref(),
         pane: None,
         launch_file: None,
+        env_fifo: None,
         recorded: false,
     };
     let pane = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
     undo.pane = Some(pane);
-    let (lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
+    let (mut lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
     let launch_file = store.layout().launch_file(pane);
+    let env_fifo = store.layout().launch_env_fifo(pane);
     undo.launch_file = Some(launch_file.clone());
+    undo.env_fifo = Some(env_fifo.clone());
+    launch::make_env_fifo(&env_fifo)?;
+    lf.env_fifo = Some(env_fifo.clone());
     launch::write(&launch_file, &lf)?;
     let worktree = plan
         .worktree
@@ -188,6 +199,12 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     ];
     place::start(&tmux, pane, &plan.cwd, &trampoline)
         .with_context(|| format!("cannot start {} in {pane}", h.name))?;
+    launch::send_env(
+        &env_fifo,
+        &lf.inherited,
+        Instant::now() + ENV_HANDOFF_TIMEOUT,
+    )
+    .with_context(|| format!("cannot start {} in {pane}", h.name))?;
     // The agent runs: from here on, what happens is reported, not undone.
     undo.commit();
 

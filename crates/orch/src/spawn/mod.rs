@@ -53,20 +53,29 @@ pub const FLEET_PROMPT: &str = include_str!("../../../../share/fleet-prompt.md")
 pub const PROJECTS_ENV: &str = "ORCH_PROJECTS_DIR";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Variables passed from the caller to the agent (see the module doc).
-pub(crate) const FORWARD_ENV: &[&str] = &[
-    "PATH",
-    "ORCH_STATE_DIR",
-    "ORCH_CONFIG_DIR",
-    "ORCH_PROJECTS_DIR",
-    "ORCH_LOG_MAX_BYTES",
-    "ORCH_POLL",
-    "ORCH_POLL_MS",
-    "ORCH_GC_GRACE_SECS",
-    "CLAUDE_CONFIG_DIR",
-    "GOOGLE_API_KEY",
+/// What a spawned agent does not inherit from its spawner: what identifies
+/// the spawner's own pane and session (tmux sets `TMUX`/`TMUX_PANE` for the
+/// new pane; a Claude Code spawner's session markers would make a Claude
+/// worker think it is nested in it), and orch's own pane variables, which
+/// spawn sets anew; the terminal's description (`TERM`, `COLORTERM`,
+/// `TERM_PROGRAM*`), which tmux sets for the pane it made. Everything else — proxies, `DISABLE_AUTOUPDATER`,
+/// Bedrock/Vertex settings, provider keys — is handed on (issue 15).
+pub(crate) const NOT_INHERITED: &[&str] = &[
+    "TMUX",
+    "TMUX_PANE",
+    "TERM",
+    "COLORTERM",
+    "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION",
+    "CLAUDECODE",
+    "CLAUDE_CODE_SESSION_ID",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "ORCH_ROLE",
+    "ORCH_NAME",
+    "ORCH_PARENT",
+    "ORCH_HARNESS",
+    crate::hook::SPAWNED_HOOKS_ENV,
 ];
-pub(crate) const FORWARD_PREFIXES: &[&str] = &["ANTHROPIC_", "OPENAI_", "GEMINI_"];
 
 /// A new agent, as `orch-spawn HARNESS …` describes it.
 #[derive(Debug, Clone, Default)]

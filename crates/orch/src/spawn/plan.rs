@@ -13,10 +13,7 @@ use super::launch::LaunchFile;
 use super::place::{Placement, Position};
 use super::report::{DryRunReport, WorktreeInfo};
 use super::worktree;
-use super::{
-    DEFAULT_TIMEOUT, FLEET_PROMPT, FORWARD_ENV, FORWARD_PREFIXES, PROJECTS_ENV, SpawnRequest,
-    caller,
-};
+use super::{DEFAULT_TIMEOUT, FLEET_PROMPT, NOT_INHERITED, PROJECTS_ENV, SpawnRequest, caller};
 use crate::exit::Fail;
 use crate::harness::{self, Harness, LaunchSpec, Readiness};
 use crate::outfit::{self, Outfit};
@@ -394,19 +391,18 @@ impl Plan {
         };
         let built = self.harness.launch(&spec);
         let mut env = BTreeMap::new();
-        for k in FORWARD_ENV {
-            if let Ok(v) = std::env::var(k) {
-                env.insert(k.to_string(), v);
-            }
-        }
-        for (k, v) in std::env::vars() {
-            if FORWARD_PREFIXES.iter().any(|p| k.starts_with(p)) {
-                env.insert(k, v);
-            }
-        }
+        // The spawner's environment goes to the agent through a pipe, never
+        // the launch file (it holds provider keys): see `launch`.
+        let inherited: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| !NOT_INHERITED.contains(&k.as_str()))
+            .collect();
+        // Also removed from what the pane gets from the tmux server's
+        // global environment (a server started from Claude Code has them).
         let mut unset = vec![
             "CLAUDECODE".to_string(),
             "CLAUDE_CODE_ENTRYPOINT".to_string(),
+            "CLAUDE_CODE_SESSION_ID".to_string(),
         ];
         env.insert("ORCH_ROLE".into(), self.role.as_str().into());
         env.insert("ORCH_HARNESS".into(), self.harness.name.into());
@@ -438,6 +434,8 @@ impl Plan {
                 argv: built.argv,
                 env,
                 unset,
+                env_fifo: None,
+                inherited,
             },
             warnings,
             settings_text,
@@ -451,20 +449,14 @@ impl Plan {
         let plan = self;
         let pane = "(assigned at spawn)";
         let (lf, warnings, settings) = plan.launch(pane, false)?;
-        // Provider keys come from the caller's environment: never print them.
-        let env: BTreeMap<String, String> = lf
-            .env
-            .iter()
-            .map(|(k, v)| {
-                let shown =
-                    if FORWARD_PREFIXES.iter().any(|p| k.starts_with(p)) || k == "GOOGLE_API_KEY" {
-                        "(from your environment)".to_string()
-                    } else {
-                        v.clone()
-                    };
-                (k.clone(), shown)
-            })
+        // The inherited environment holds secrets: names only, values never
+        // printed (orch's own variables win over inherited ones).
+        let mut env: BTreeMap<String, String> = lf
+            .inherited
+            .keys()
+            .map(|k| (k.clone(), "(from your environment)".to_string()))
             .collect();
+        env.extend(lf.env.clone());
         let mut notes: Vec<String> = plan.note.iter().cloned().collect();
         if !plan.program.starts_with('/') {
             notes.push(format!(
