@@ -261,7 +261,7 @@ fn send(
     let tmux = Tmux::for_server(store.server());
     // A pane that does not exist is "exited", before any other check, so
     // nothing is typed anywhere.
-    deliver::check_pane(&tmux, target)?;
+    deliver::check_pane(&tmux, store, target)?;
 
     let matrix = Matrix::load()?;
     let operator = roles::claimed_operator(store);
@@ -326,12 +326,15 @@ fn send(
     }
 
     if sender.role != Role::Operator {
+        // The operator a worker reaches as `operator` without a claim (its
+        // spawner's root pane) is a known target too.
+        let known_operator = operator.or_else(|| crate::target::implicit_operator(store, from));
         guard_target(
             store,
             args,
             &sender.role,
             target,
-            operator,
+            known_operator,
             text,
             &mut overrides,
         )?;
