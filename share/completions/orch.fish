@@ -140,6 +140,7 @@ complete -c orch -n "__fish_orch_using_subcommand spawn" -l headless -d 'Start t
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l no-bypass -d 'Keep the harness\'s permission prompts (by default spawned agents run with them bypassed, e.g. claude --dangerously-skip-permissions)'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l pretty -d 'Human-readable output instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l dry-run -d 'Print the command line, environment and placement; start nothing'
+complete -c orch -n "__fish_orch_using_subcommand spawn" -l relayout -d 'Re-tile your window: you keep a full-height column of half of it, agents stack beside you, those that do not fit (20x5 at least) move to overflow windows'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -l kinds -d 'Event kinds to push: stop (default), notify, stop_failure, session_end. Comma-separated or repeated' -r

@@ -185,6 +185,7 @@ _arguments "${_arguments_options[@]}" : \
 '--no-bypass[Keep the harness'\''s permission prompts (by default spawned agents run with them bypassed, e.g. claude --dangerously-skip-permissions)]' \
 '--pretty[Human-readable output instead of JSON]' \
 '--dry-run[Print the command line, environment and placement; start nothing]' \
+'(--stop --restart --show --hide)--relayout[Re-tile your window\: you keep a full-height column of half of it, agents stack beside you, those that do not fit (20x5 at least) move to overflow windows]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

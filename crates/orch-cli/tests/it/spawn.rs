@@ -845,3 +845,69 @@ fn spawned_agent_inherits_the_spawners_environment_without_writing_it() {
         assert!(hits.is_empty(), "the secret was written to {hits:?}");
     }
 }
+
+/// Every pane of the server: (pane, window, width, height).
+fn pane_sizes(env: &TestEnv) -> Vec<(String, String, u32, u32)> {
+    env.tmux(&[
+        "list-panes",
+        "-a",
+        "-F",
+        "#{pane_id} #{window_id} #{pane_width} #{pane_height}",
+    ])
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (
+            f[0].into(),
+            f[1].into(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// Issue 15: every spawn split the operator's own pane; after five it was
+/// 6 columns wide. The operator now keeps half its window however many
+/// agents start; agents stack beside it and overflow into further windows
+/// before any pane drops below 20x5; --relayout re-tiles on demand.
+#[test]
+fn operator_keeps_half_its_window_through_many_spawns() {
+    let (env, me) = or_skip!(world());
+    let my_window = env.pane_format(&me, "#{window_id}");
+    let width = |p: &str| env.pane_format(p, "#{pane_width}").parse::<u32>().unwrap();
+    let window_width: u32 = env.pane_format(&me, "#{window_width}").parse().unwrap();
+    let mut agents = Vec::new();
+    for i in 0..10 {
+        let (pane, _) = ready(&env, &me, &["echo", "--name", &format!("a{i}")]);
+        agents.push(pane);
+        assert!(
+            width(&me) * 2 + 1 >= window_width,
+            "after {} spawns the operator is {} of {window_width} columns",
+            i + 1,
+            width(&me)
+        );
+        for (p, _, w, h) in pane_sizes(&env) {
+            assert!(w >= 20 && h >= 5, "after {} spawns {p} is {w}x{h}", i + 1);
+        }
+    }
+    let sizes = pane_sizes(&env);
+    let beside = sizes.iter().filter(|s| s.1 == my_window).count();
+    assert!(beside >= 2, "agents beside the operator: {sizes:?}");
+    assert!(beside < 11, "nothing overflowed: {sizes:?}");
+    for a in &agents {
+        assert!(sizes.iter().any(|s| &s.0 == a), "{a} is missing");
+    }
+
+    // Squeeze the operator, then re-tile on demand.
+    env.tmux(&["resize-pane", "-t", &me, "-x", "30"]);
+    let o = env.run_in("orch-spawn", &me, &["--relayout"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert!(width(&me) * 2 + 1 >= window_width, "{v}");
+    assert_eq!(v["operator"], me.as_str());
+    // Explicit placement still splits where asked.
+    let (o, v) = spawn(&env, &me, &["echo", "--position", "below"]);
+    assert_ready(&o, &v);
+    assert_eq!(v["placement"], format!("below of {me}"));
+}

@@ -124,7 +124,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         env_fifo: None,
         recorded: false,
     };
-    let pane = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
+    let (pane, placed) = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
     undo.pane = Some(pane);
     let (mut lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
     let launch_file = store.layout().launch_file(pane);
@@ -154,7 +154,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     ev.name = plan.name.clone();
     let mut data = json!({
         "role": plan.role.as_str(),
-        "placement": plan.placement.describe(),
+        "placement": placed,
         "argv": lf.argv,
     });
     for (k, v) in [
@@ -222,6 +222,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     let elapsed = started.elapsed();
     settle(store, &tmux, pane, &outcome)?;
     let mut report = SpawnReport::new(&plan, pane, outcome, elapsed, warnings);
+    report.placement = placed;
     if report.code == Code::Ok
         && let Some(text) = &plan.prompt
     {

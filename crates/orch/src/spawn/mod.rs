@@ -29,6 +29,7 @@ pub mod place;
 mod plan;
 pub mod ready;
 mod report;
+pub mod tile;
 pub mod worktree;
 
 use std::path::PathBuf;
@@ -140,6 +141,8 @@ pub enum SpawnCommand {
     Hide {
         target: String,
     },
+    /// Re-tile the caller's window ([`tile::relayout`]).
+    Relayout,
 }
 
 /// What it did.
@@ -151,6 +154,7 @@ pub enum Spawned {
     Stopped(StopReport),
     Shown(ShowReport),
     Hidden(HideReport),
+    Relaid(tile::Relayout),
 }
 
 /// Carry out a command (see the module doc).
@@ -171,6 +175,15 @@ pub fn spawn(cmd: SpawnCommand) -> Result<Spawned> {
             lifecycle::show(&target, position).map(Spawned::Shown)
         }
         SpawnCommand::Hide { target } => lifecycle::hide(&target).map(Spawned::Hidden),
+        SpawnCommand::Relayout => {
+            let store = Store::current()?;
+            let me = crate::target::own_pane(&store).ok_or_else(|| {
+                crate::exit::Fail::usage(
+                    "--relayout re-tiles the window of the pane it runs in, and TMUX_PANE is unset: run it in the operator's pane",
+                )
+            })?;
+            tile::relayout(&crate::tmux::Tmux::for_server(store.server()), me).map(Spawned::Relaid)
+        }
         SpawnCommand::Start(req) => {
             let plan = plan::plan(&req, plan::Inherit::default())?;
             if req.dry_run {

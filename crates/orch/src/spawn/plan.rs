@@ -228,7 +228,8 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     } else {
         let pos = args.placing.position.unwrap_or(Position::Right);
         match caller {
-            Some(p) => (Placement::Split(pos, p), None),
+            Some(p) if args.placing.position.is_some() => (Placement::Split(pos, p), None),
+            Some(p) => (Placement::Tile(p), None),
             None => (
                 Placement::Window(None),
                 Some(format!(
