@@ -369,7 +369,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__tell)
-            opts="-h -V --to --all --role --file --wait --timeout --queue --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
+            opts="-h -V --to --all --role --file --wait --timeout --queue --later --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -48,6 +48,7 @@ complete -c orch -n "__fish_orch_using_subcommand tell" -l since -d 'With --audi
 complete -c orch -n "__fish_orch_using_subcommand tell" -l all -d 'Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait -d 'After delivery, wait for that turn to end and include its reply'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l queue -d 'If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end'
+complete -c orch -n "__fish_orch_using_subcommand tell" -l later -d 'Put the message in the target\'s inbox and return at once: orch types it at the target\'s next idle, batched with its pending notices'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait-idle -d 'If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l force -d 'Override the role matrix, and for non-operators the known-agent and `!`/`/`-into-Claude-Code guards (recorded in the audit log)'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l pretty -d 'Human-readable output instead of JSON'

@@ -39,6 +39,7 @@ _arguments "${_arguments_options[@]}" : \
 '--all[Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target]' \
 '--wait[After delivery, wait for that turn to end and include its reply]' \
 '--queue[If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end]' \
+'(--queue --wait)--later[Put the message in the target'\''s inbox and return at once\: orch types it at the target'\''s next idle, batched with its pending notices]' \
 '--wait-idle[If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing]' \
 '--force[Override the role matrix, and for non-operators the known-agent and \`!\`/\`/\`-into-Claude-Code guards (recorded in the audit log)]' \
 '--pretty[Human-readable output instead of JSON]' \

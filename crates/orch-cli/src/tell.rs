@@ -85,6 +85,10 @@ pub struct TellArgs {
     /// of waiting for the turn to end.
     #[arg(long)]
     pub queue: bool,
+    /// Put the message in the target's inbox and return at once: orch
+    /// types it at the target's next idle, batched with its pending notices.
+    #[arg(long, conflicts_with_all = ["queue", "wait"])]
+    pub later: bool,
     /// If the target shows a permission or start-up dialog, wait for it to
     /// be answered instead of refusing.
     #[arg(long)]
@@ -133,6 +137,7 @@ pub fn run(a: TellArgs) -> Result<Code> {
         wait: a.wait,
         timeout: a.timeout,
         queue: a.queue,
+        later: a.later,
         wait_idle: a.wait_idle,
         force: a.force,
         escalate: a.escalate,

@@ -1085,3 +1085,34 @@ fn fan_out_to_three_tells_each_once_and_collects_every_reply() {
         .collect();
     assert_eq!(panes, [b.as_str()], "{}", show(&o));
 }
+
+/// Issue 15 item 7: `--later` returns at once with `queued`, nothing typed;
+/// messages wait in the target's inbox and arrive together, in one prompt,
+/// at its next idle, each exactly once.
+#[test]
+fn later_messages_are_batched_into_the_next_idle() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let pane = env.start_echo("--turn-ms 3000");
+    register(&env, &pane, "slow", "worker", None);
+    assert_code(&tell(&env, &["slow", "the long task"]), 0);
+    for msg in ["first later", "second later"] {
+        let o = tell(&env, &["slow", "--later", msg]);
+        assert_code(&o, 0);
+        let v = json_of(&o);
+        assert_eq!(v["status"], "queued", "{v}");
+        assert!(v["receipt_ms"].is_null(), "{v}");
+    }
+    let stop = env.wait_event(&pane, "stop", 0, T);
+    let next = env.wait_event(&pane, "prompt", stop["seq"].as_u64().unwrap(), T);
+    let text = next["prompt"].as_str().unwrap();
+    assert!(
+        text.contains("first later") && text.contains("second later"),
+        "{text}"
+    );
+    assert!(!orch::event::is_notice_text(text), "{text}");
+    env.wait_event(&pane, "stop", next["seq"].as_u64().unwrap(), T);
+    let prompts = env.texts(&pane, "prompt", "prompt");
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    // Bad combinations change nothing.
+    assert_code(&tell(&env, &["slow", "--later", "--wait", "x"]), 2);
+}

@@ -8,6 +8,7 @@
 //! user-facing description.
 
 mod fanout;
+mod later;
 mod operator;
 mod report;
 
@@ -52,6 +53,8 @@ pub struct TellRequest {
     /// For everything: waiting to type, the receipt, the reply.
     pub timeout: Duration,
     pub queue: bool,
+    /// Put it in the target's inbox for its next idle and return at once.
+    pub later: bool,
     pub wait_idle: bool,
     pub force: bool,
     pub escalate: Option<String>,
@@ -360,6 +363,23 @@ fn send(
         ));
     }
 
+    if args.later {
+        if args.wait || args.queue {
+            return Err(Fail::usage(
+                "--later returns at once and lets orch type the message at the target's next idle; it does not go with --wait or --queue",
+            ));
+        }
+        if Some(target) == from {
+            return Err(Fail::usage(
+                "--later into your own pane: just keep it in mind",
+            ));
+        }
+        rec.overrides = overrides.iter().map(|o| o.to_string()).collect();
+        let receipt = later::queue(store, from, target, text, rec)?;
+        rec.hash.clone_from(&receipt.hash);
+        write_audit(store, rec);
+        return Ok(TellReport::new(&receipt, rec));
+    }
     let mut opts = DeliverOpts::new(Duration::ZERO);
     opts.deadline = deadline;
     opts.from = from;
