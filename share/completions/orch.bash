@@ -16,6 +16,9 @@ _orch() {
             ",$1")
                 cmd="orch"
                 ;;
+            orch,answer)
+                cmd="orch__subcmd__answer"
+                ;;
             orch,completions)
                 cmd="orch__subcmd__completions"
                 ;;
@@ -59,8 +62,22 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe completions help"
+            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe answer completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__answer)
+            opts="-h -V --pretty --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -165,7 +182,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="-h --help spawn tell listen survey subscribe up down doctor hook echo"
+            opts="-h --help spawn tell listen survey answer subscribe up down doctor hook echo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -35,6 +35,7 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "doctor" -d 'Check that or
 complete -c orch -n "__fish_orch_needs_command" -f -a "survey" -d 'Show what every agent is doing: state, age, last prompt/reply, tokens, blockers'
 complete -c orch -n "__fish_orch_needs_command" -f -a "spawn" -d 'Start an agent in a new tmux pane and wait until it is ready'
 complete -c orch -n "__fish_orch_needs_command" -f -a "subscribe" -d 'Have a pane receive notices when chosen peers finish (no background process)'
+complete -c orch -n "__fish_orch_needs_command" -f -a "answer" -d 'Answer an agent\'s permission prompt: allow, deny or always'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print a subcommand\'s help'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l to -d 'Fan out: tell each of these (comma-separated) in parallel; then every positional word is text. One JSON line per target' -r
@@ -154,5 +155,8 @@ complete -c orch -n "__fish_orch_using_subcommand subscribe" -l cancel -d 'Remov
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -l pretty -d 'Human-readable output instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand answer" -l pretty -d 'Human-readable output'
+complete -c orch -n "__fish_orch_using_subcommand answer" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand answer" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand help" -s h -l help -d 'Print help'

@@ -212,6 +212,17 @@ _arguments "${_arguments_options[@]}" : \
 '*::peers -- Peers whose events this pane should hear about:_default' \
 && ret=0
 ;;
+(answer)
+_arguments "${_arguments_options[@]}" : \
+'--pretty[Human-readable output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':target -- The blocked agent\: %12 or its name:_default' \
+':choice -- allow (this once), deny, or always (allow and do not ask again):_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -223,7 +234,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command:(spawn tell listen survey subscribe up down doctor hook echo)' \
+'::command:(spawn tell listen survey answer subscribe up down doctor hook echo)' \
 && ret=0
 ;;
         esac
@@ -244,10 +255,16 @@ _orch_commands() {
 'survey:Show what every agent is doing\: state, age, last prompt/reply, tokens, blockers' \
 'spawn:Start an agent in a new tmux pane and wait until it is ready' \
 'subscribe:Have a pane receive notices when chosen peers finish (no background process)' \
+'answer:Answer an agent'\''s permission prompt\: allow, deny or always' \
 'completions:Print shell completions' \
 'help:Print a subcommand'\''s help' \
     )
     _describe -t commands 'orch commands' commands "$@"
+}
+(( $+functions[_orch__subcmd__answer_commands] )) ||
+_orch__subcmd__answer_commands() {
+    local commands; commands=()
+    _describe -t commands 'orch answer commands' commands "$@"
 }
 (( $+functions[_orch__subcmd__completions_commands] )) ||
 _orch__subcmd__completions_commands() {

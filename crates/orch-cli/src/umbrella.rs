@@ -24,6 +24,10 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
     ),
     ("survey", "Show what every agent is doing"),
     (
+        "answer",
+        "Answer an agent's permission prompt: allow, deny or always",
+    ),
+    (
         "subscribe",
         "Have a pane receive notices when chosen peers finish",
     ),
@@ -51,6 +55,7 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
         crate::survey::SurveyArgs::command().name("survey"),
         crate::spawn::SpawnArgs::command().name("spawn"),
         crate::subscribe::SubscribeArgs::command().name("subscribe"),
+        crate::answer::AnswerArgs::command().name("answer"),
     ]
 }
 

@@ -7,6 +7,7 @@
 //! [`registry`] and [`watch`].
 
 pub mod agent_state;
+pub mod answer;
 pub mod audit;
 pub mod deliver;
 pub mod echo;

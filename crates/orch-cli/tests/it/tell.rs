@@ -1116,3 +1116,67 @@ fn later_messages_are_batched_into_the_next_idle() {
     // Bad combinations change nothing.
     assert_code(&tell(&env, &["slow", "--later", "--wait", "x"]), 2);
 }
+
+/// Issue 15 item 8: `orch answer` picks the option by its label on the
+/// permission prompt the event named, confirms it went away and audits;
+/// anything else is exit 4 with nothing typed, and workers may not answer.
+#[test]
+fn answer_selects_by_label_and_refuses_everything_else() {
+    let (env, [a, w]) = or_skip!(agents(""));
+    register(&env, &a, "alice", "worker", None);
+    register(&env, &w, "wendy", "worker", None);
+    let answer = |args: &[&str]| env.run("orch-answer", args);
+
+    // Idle: nothing to answer.
+    let o = answer(&["alice", "allow"]);
+    assert_code(&o, 4);
+    orch_testkit::assert_one_line_error(&o, "orch-answer", "not waiting on a permission prompt");
+
+    for (choice, option, shown) in [
+        ("deny", "2. No", "(denied)"),
+        ("allow", "1. Yes", "(allowed)"),
+    ] {
+        let o = tell(&env, &["alice", "--wait", "Clean up [[permission]]"]);
+        assert_code(&o, 6);
+        let before = env.capture(&a);
+        // No "always" option on the echo agent's dialog; a worker may not
+        // answer for alice: both refused, nothing typed.
+        assert_code(&answer(&["alice", "always"]), 4);
+        let o = env
+            .cmd_in("orch-answer", &w)
+            .env("ORCH_ROLE", "worker")
+            .args(["alice", choice])
+            .output()
+            .unwrap();
+        assert_code(&o, 4);
+        assert_eq!(env.capture(&a), before, "something was typed");
+
+        let o = answer(&["alice", choice]);
+        assert_code(&o, 0);
+        let v = json_of(&o);
+        assert_eq!(
+            (v["option"].as_str(), v["tool"].as_str()),
+            (Some(option), Some("Bash")),
+            "{v}"
+        );
+        env.wait_for_screen(&a, shown, T);
+        let l = env.run("orch-listen", &["alice", "--timeout", "10"]);
+        assert_code(&l, 0);
+    }
+    assert_code(&answer(&["alice", "maybe"]), 2);
+    let audit = env.run("orch-tell", &["--audit"]);
+    let answered: Vec<Value> = json_lines(&audit)
+        .into_iter()
+        .filter(|r| r["action"] == "answer")
+        .collect();
+    let outcomes: Vec<&str> = answered
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "refused", "refused", "refused", "answered", "refused", "refused", "answered"
+        ]
+    );
+}
