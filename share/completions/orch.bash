@@ -240,7 +240,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__spawn)
-            opts="-h -V --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --relayout --exec-launch --help --version"
+            opts="-h -V --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --relayout --watch --exec-launch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,6 +311,10 @@ _orch() {
                     return 0
                     ;;
                 --hide)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

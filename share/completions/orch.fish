@@ -136,6 +136,7 @@ complete -c orch -n "__fish_orch_using_subcommand spawn" -l grace -d 'Seconds --
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l restart -d 'Start an exited agent again in a new pane, resuming its session, with the same name, role, parent, directory and outfit' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l show -d 'Move an agent\'s pane next to yours (--position picks the side)' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l hide -d 'Move an agent\'s pane out of sight, into the orch-headless session' -r
+complete -c orch -n "__fish_orch_using_subcommand spawn" -l watch -d 'Start a spy on this agent (or on yourself): with --outfit spy, an observer briefed on it, subscribed to its turn ends, reporting only to the operator, never able to type into it' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l exec-launch -d 'Internal: run the agent described by a launch file (used in the pane)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l window -d 'Open the agent in a new window instead of a split'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l headless -d 'Start the agent out of sight, in the detached tmux session `orch-headless` (bring it back with --show)'

@@ -180,6 +180,7 @@ _arguments "${_arguments_options[@]}" : \
 '(--show --hide)--restart=[Start an exited agent again in a new pane, resuming its session, with the same name, role, parent, directory and outfit]:PANE|NAME:_default' \
 '(--hide)--show=[Move an agent'\''s pane next to yours (--position picks the side)]:PANE|NAME:_default' \
 '--hide=[Move an agent'\''s pane out of sight, into the orch-headless session]:PANE|NAME:_default' \
+'--watch=[Start a spy on this agent (or on yourself)\: with --outfit spy, an observer briefed on it, subscribed to its turn ends, reporting only to the operator, never able to type into it]:PANE|NAME:_default' \
 '--exec-launch=[Internal\: run the agent described by a launch file (used in the pane)]:FILE:_files' \
 '(--headless)--window[Open the agent in a new window instead of a split]' \
 '--headless[Start the agent out of sight, in the detached tmux session \`orch-headless\` (bring it back with --show)]' \

@@ -117,6 +117,11 @@ pub struct SpawnArgs {
     /// to overflow windows.
     #[arg(long, conflicts_with_all = ["stop", "restart", "show", "hide"])]
     pub relayout: bool,
+    /// Start a spy on this agent (or on yourself): with --outfit spy, an
+    /// observer briefed on it, subscribed to its turn ends, reporting only
+    /// to the operator, never able to type into it.
+    #[arg(long, value_name = "PANE|NAME")]
+    pub watch: Option<String>,
     /// Internal: run the agent described by a launch file (used in the pane).
     #[arg(long, hide = true, value_name = "FILE")]
     pub exec_launch: Option<PathBuf>,
@@ -180,6 +185,7 @@ pub fn run(a: SpawnArgs) -> Result<Code> {
             timeout: a.timeout,
             resume: a.resume,
             no_bypass: a.no_bypass,
+            watch: a.watch,
             add_dir: a.add_dir,
             dry_run: a.dry_run,
             harness_args: a.harness_args,

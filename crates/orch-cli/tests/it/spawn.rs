@@ -911,3 +911,80 @@ fn operator_keeps_half_its_window_through_many_spawns() {
     assert_ready(&o, &v);
     assert_eq!(v["placement"], format!("below of {me}"));
 }
+
+/// Issue 15 item 9: `--outfit spy --watch TARGET` starts an observer whose
+/// first prompt is a brief naming the target, subscribed to its turn ends,
+/// which can never type into it (not even with --force).
+#[test]
+fn spy_watches_an_agent_gets_its_notices_and_cannot_tell_it() {
+    let (env, me) = or_skip!(world());
+    // The built-in spy is a Claude Code observer; the same outfit for echo.
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    std::fs::write(
+        outfits.join("spy.json"),
+        r#"{"description":"echo spy","harness":"echo","role":"observer"}"#,
+    )
+    .unwrap();
+    let (alice, _) = ready(&env, &me, &["echo", "--name", "alice"]);
+    let (spy, v) = ready(
+        &env,
+        &me,
+        &[
+            "--outfit",
+            "spy",
+            "--watch",
+            "alice",
+            "--name",
+            "eye",
+            "--prompt",
+            "Tell me if it loops",
+        ],
+    );
+    assert_eq!(v["role"], "observer", "{v}");
+    assert_eq!(v["watching"]["subscribed"], true, "{v}");
+    let brief = env.wait_event(&spy, "prompt", 0, Duration::from_secs(15));
+    let text = brief["prompt"].as_str().unwrap();
+    for needle in [
+        alice.as_str(),
+        "(alice)",
+        "harness echo",
+        "orch listen",
+        "Your task: Tell me if it loops",
+    ] {
+        assert!(text.contains(needle), "brief lacks {needle:?}: {text}");
+    }
+    env.wait_event(
+        &spy,
+        "stop",
+        brief["seq"].as_u64().unwrap(),
+        Duration::from_secs(15),
+    );
+
+    // alice's turn end reaches the spy as a notice.
+    assert_code(&env.run("orch-tell", &["alice", "do the work"]), 0);
+    eventually(Duration::from_secs(15), "the notice in the spy", || {
+        env.texts(&spy, "prompt", "prompt")
+            .iter()
+            .any(|p| p.starts_with("[orch]") && p.contains(alice.as_str()))
+            .then_some(())
+    });
+    // The spy cannot type into alice, even forced; nothing was sent.
+    let sent_before = env.events_of(&alice, "sent").len();
+    for args in [
+        vec!["alice", "stop that"],
+        vec!["alice", "stop that", "--force"],
+    ] {
+        let o = env
+            .cmd_in("orch-tell", &spy)
+            .env("ORCH_ROLE", "observer")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_code(&o, 4);
+    }
+    assert_eq!(env.events_of(&alice, "sent").len(), sent_before);
+    // --watch needs an observer.
+    let (o, _) = spawn(&env, &me, &["echo", "--watch", "alice"]);
+    assert_code(&o, 2);
+}

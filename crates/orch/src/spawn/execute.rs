@@ -188,6 +188,9 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         if let Some(old) = plan.restart_of {
             r.extra.insert("restart_of".into(), json!(old));
         }
+        if let Some(t) = plan.watch {
+            r.extra.insert(super::spy::WATCHING.into(), json!(t));
+        }
     })?;
     undo.recorded = true;
     drop(lock);
@@ -223,6 +226,20 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     settle(store, &tmux, pane, &outcome)?;
     let mut report = SpawnReport::new(&plan, pane, outcome, elapsed, warnings);
     report.placement = placed;
+    if report.code == Code::Ok
+        && let Some(t) = plan.watch
+    {
+        // Before the brief, so no turn end of the target is missed.
+        let sub = crate::subscribe::run(crate::subscribe::SubscribeRequest {
+            peers: vec![t.to_string()],
+            for_pane: Some(pane.to_string()),
+            ..Default::default()
+        });
+        report.watching = Some(match sub {
+            Ok(_) => json!({"pane": t, "subscribed": true}),
+            Err(e) => json!({"pane": t, "subscribed": false, "error": format!("{e:#}")}),
+        });
+    }
     if report.code == Code::Ok
         && let Some(text) = &plan.prompt
     {

@@ -29,6 +29,7 @@ pub mod place;
 mod plan;
 pub mod ready;
 mod report;
+pub mod spy;
 pub mod tile;
 pub mod worktree;
 
@@ -107,6 +108,8 @@ pub struct SpawnRequest {
     pub dry_run: bool,
     /// Passed to the harness as they are.
     pub harness_args: Vec<String>,
+    /// A spy: the pane (or name) this observer watches (`--watch`).
+    pub watch: Option<String>,
 }
 
 /// Where a new pane goes: split off the caller's pane on a side (right by

@@ -19,6 +19,7 @@ use crate::harness::{self, Harness, LaunchSpec, Readiness};
 use crate::outfit::{self, Outfit};
 use crate::pane::PaneId;
 use crate::roles::Role;
+use crate::store::Store;
 
 /// What a restart carries over from the agent it replaces.
 #[derive(Debug, Clone, Default)]
@@ -58,6 +59,8 @@ pub(super) struct Plan {
     pub(super) timeout: Duration,
     pub(super) warnings: Vec<String>,
     pub(super) restart_of: Option<PaneId>,
+    /// `--watch`: the pane this spy watches.
+    pub(super) watch: Option<PaneId>,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -221,6 +224,20 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     let cwd = worktree.as_ref().map(|w| w.cwd.clone()).unwrap_or(base_cwd);
 
     let caller = caller();
+    let (watch, prompt) = match &args.watch {
+        None => (None, args.prompt.clone()),
+        Some(arg) => {
+            if role != Role::Observer {
+                return Err(Fail::usage(
+                    "--watch starts an observer: use --outfit spy (or --role observer); nothing was started",
+                ));
+            }
+            let store = Store::current()?;
+            let target = super::spy::target(&store, arg, caller)?;
+            let brief = super::spy::brief(&store, target, args.prompt.as_deref());
+            (Some(target), Some(brief))
+        }
+    };
     let (placement, note) = if args.placing.headless {
         (Placement::Headless, None)
     } else if args.placing.window {
@@ -277,10 +294,11 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
         program: program
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| h.program.to_string()),
-        prompt: args.prompt.clone(),
+        prompt,
         timeout,
         warnings,
         restart_of: inherit.restart_of,
+        watch,
     })
 }
 

@@ -279,6 +279,15 @@ fn send(
         },
         operator,
     );
+    // A spy never types into what it watches, --force or not.
+    if let Some(f) = from
+        && crate::spawn::spy::watched_by(store, f) == Some(target)
+    {
+        rec.role_check = "denied".into();
+        return Err(Fail::refused(format!(
+            "{f} is a spy watching {target}, and a spy never types into what it watches (not even with --force); nothing was typed — report to the operator instead"
+        )));
+    }
     let target_role = roles::role_of(store, Some(target), None, operator);
     rec.sender_role = Some(sender.role.clone());
     rec.target_role = Some(target_role.role.clone());
