@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 
 mod claude;
+mod fleet;
 mod hook;
 mod listen;
 mod spawn;
@@ -62,6 +63,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "tell",
         "tell → receipt on echo agents, one by one and 20 at once",
         tell::run,
+    ),
+    (
+        "fleet",
+        "tell --to 50 echo agents (wall, receipt p50/p99); listen --all wake",
+        fleet::run,
     ),
     (
         "claude",
