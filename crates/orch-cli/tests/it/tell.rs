@@ -1180,3 +1180,23 @@ fn answer_selects_by_label_and_refuses_everything_else() {
         ]
     );
 }
+
+/// Issue 15 item 7: `--queue` into a busy Claude Code promised a receipt
+/// that never came — Claude Code injects the text into a turn that runs a
+/// tool, and fires no prompt event. Into a pane whose registry says
+/// `claude` (an echo agent standing in) `queued` says so.
+#[test]
+fn queue_into_an_injecting_harness_is_reported_honestly() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let pane = env.start_echo("--turn-ms 1500");
+    env.store()
+        .update_registry(pane_id(&pane), |r| r.harness = Some("claude".into()))
+        .unwrap();
+    assert_code(&tell(&env, &[&pane, "a long turn"]), 0);
+    let o = tell(&env, &[&pane, "--queue", "Also check the logs"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["status"], "queued", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("no receipt may come"), "{v}");
+}

@@ -633,6 +633,20 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
+    // Claude Code queues a prompt typed mid-turn and fires its
+    // `UserPromptSubmit` when the turn ends — unless the turn runs a tool
+    // first: then it hands the text to the running turn at the tool result
+    // ("The user sent a new message while you were working") and no
+    // `prompt` event ever fires. `queued` must not promise a receipt that
+    // may never come (issue 15).
+    let injects = rec.as_ref().and_then(|r| r.harness.as_deref()) == Some("claude");
+    if busy && injects && !opts.confirm_queued {
+        receipt.status = Status::Queued;
+        receipt.reason = Some(format!(
+            "{pane} is mid-turn; Claude Code submits the text when the turn ends (its `prompt` event is the receipt) or, if the turn runs a tool first, gives it to the running turn with no prompt event, so no receipt may come — the turn's reply and its transcript (`orch survey {pane}`) show which"
+        ));
+        return Ok(receipt);
+    }
     if busy && !opts.confirm_queued {
         receipt.status = Status::Queued;
         receipt.reason = Some(format!(
