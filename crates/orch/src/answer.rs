@@ -113,7 +113,7 @@ fn options(screen: &str) -> Option<(Vec<Opt>, Vec<String>)> {
         .iter()
         .filter_map(|l| parse(l))
         .collect();
-    let above = lines[first.saturating_sub(4)..first]
+    let above = lines[first.saturating_sub(8)..first]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -196,15 +196,9 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
         ));
     };
     let message = ev.message.clone().unwrap_or_default();
-    let Some(tool) = tool_of(&message) else {
-        return Err(refuse(
-            &mut audit,
-            format!(
-                "{pane}'s permission event does not name a tool ({message:?}); look at the screen yourself; nothing was typed"
-            ),
-        ));
-    };
-
+    // Claude Code's notification says only "Claude needs your permission";
+    // when the event names a tool, the screen must be about that tool.
+    let named_tool = tool_of(&message);
     // The screen: a dialog, about that tool, with the option asked for.
     let screen = tmux.capture(pane)?;
     let Some((opts, above)) = options(&screen) else {
@@ -216,14 +210,29 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
         ));
     };
     let context = above.join(" / ");
-    if !context.contains(&tool) || !context.to_lowercase().contains("proceed") {
+    let about_tool = named_tool
+        .as_ref()
+        .is_none_or(|t| context.contains(t.as_str()));
+    if !about_tool || !context.to_lowercase().contains("proceed") {
         return Err(refuse(
             &mut audit,
             format!(
-                "the dialog on {pane} is not the permission prompt for {tool} that its event named (it says: {context:?}); nothing was typed"
+                "the dialog on {pane} is not the permission prompt {}its event announced (it says: {context:?}); nothing was typed",
+                named_tool
+                    .as_ref()
+                    .map(|t| format!("for {t} that "))
+                    .unwrap_or_default()
             ),
         ));
     }
+    // What the prompt is about, for the report: the tool the event named,
+    // else the screen's "<Tool> command" header.
+    let tool = named_tool.unwrap_or_else(|| {
+        above
+            .iter()
+            .find_map(|l| l.strip_suffix(" command").map(str::to_string))
+            .unwrap_or_default()
+    });
     let Some(want) = opts.iter().position(|o| choice.matches(&o.label)) else {
         let labels: Vec<String> = opts
             .iter()
@@ -258,7 +267,7 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
     }
     let chosen = format!("{}. {}", opts[want].number, opts[want].label);
     audit.outcome = "answered".into();
-    audit.reason = Some(format!("{chosen} (permission to use {tool})"));
+    audit.reason = Some(format!("{chosen} ({message}; {tool})"));
 
     // Confirm the dialog went away.
     let deadline = Instant::now() + Duration::from_secs(3);
