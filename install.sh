@@ -61,7 +61,7 @@ fi
 case $prefix in /*) ;; *) prefix=$(pwd)/$prefix ;; esac
 bindir=$prefix/bin
 
-binaries="orch orch-hook orch-listen orch-spawn orch-tell orch-survey orch-up orch-down orch-doctor orch-echo"
+binaries="orch orch-hook orch-listen orch-spawn orch-tell orch-answer orch-survey orch-up orch-down orch-doctor orch-echo"
 # orch-subscribe joins the list when this checkout has it.
 [ -f "$here/crates/orch-cli/src/bin/orch-subscribe.rs" ] && binaries="$binaries orch-subscribe"
 

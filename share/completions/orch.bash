@@ -16,6 +16,9 @@ _orch() {
             ",$1")
                 cmd="orch"
                 ;;
+            orch,answer)
+                cmd="orch__subcmd__answer"
+                ;;
             orch,completions)
                 cmd="orch__subcmd__completions"
                 ;;
@@ -62,8 +65,22 @@ _orch() {
 
     case "${cmd}" in
         orch)
-            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe restore completions help"
+            opts="-h --help tell listen hook echo up down doctor survey spawn subscribe restore answer completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orch__subcmd__answer)
+            opts="-h -V --pretty --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -168,7 +185,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__help)
-            opts="-h --help spawn tell listen survey restore subscribe up down doctor hook echo"
+            opts="-h --help spawn tell listen survey restore answer subscribe up down doctor hook echo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,7 +225,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__listen)
-            opts="-h -V --any --stream --kinds --since --new --timeout --include-self --include-observers --help --version"
+            opts="-h -V --any --stream --all --kinds --since --new --timeout --include-self --include-observers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -260,7 +277,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__spawn)
-            opts="-h -V --host --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --exec-launch --help --version"
+            opts="-h -V --host --cwd --project --name --role --position --window --headless --model --prompt --outfit --worktree --timeout --resume --no-bypass --add-dir --pretty --dry-run --stop --grace --restart --show --hide --relayout --watch --exec-launch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +352,10 @@ _orch() {
                     return 0
                     ;;
                 --hide)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -414,12 +435,20 @@ _orch() {
             return 0
             ;;
         orch__subcmd__tell)
-            opts="-h -V --file --wait --timeout --queue --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
+            opts="-h -V --to --all --role --file --wait --timeout --queue --later --wait-idle --force --escalate --pretty --from --claim-operator --release-operator --audit --pane --since --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --role)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

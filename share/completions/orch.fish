@@ -36,16 +36,21 @@ complete -c orch -n "__fish_orch_needs_command" -f -a "survey" -d 'Show what eve
 complete -c orch -n "__fish_orch_needs_command" -f -a "spawn" -d 'Start an agent in a new tmux pane and wait until it is ready'
 complete -c orch -n "__fish_orch_needs_command" -f -a "subscribe" -d 'Have a pane receive notices when chosen peers finish (no background process)'
 complete -c orch -n "__fish_orch_needs_command" -f -a "restore" -d 'Bring back the agents of a tmux server that died, each resuming its own session'
+complete -c orch -n "__fish_orch_needs_command" -f -a "answer" -d 'Answer an agent\'s permission prompt: allow, deny or always'
 complete -c orch -n "__fish_orch_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c orch -n "__fish_orch_needs_command" -f -a "help" -d 'Print a subcommand\'s help'
+complete -c orch -n "__fish_orch_using_subcommand tell" -l to -d 'Fan out: tell each of these (comma-separated) in parallel; then every positional word is text. One JSON line per target' -r
+complete -c orch -n "__fish_orch_using_subcommand tell" -l role -d 'With --all: only agents with this role (worker, observer, operator…)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l file -d 'Read the prompt from this file (`-`: stdin)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand tell" -l timeout -d 'Give up after this many seconds in total (waiting for the target to be idle, for the receipt, and with --wait for the reply)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l escalate -d 'Mark a question to the operator with its axis: taste, architecture, ethics or reversibility' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l from -d 'Send as this pane (default: the pane tell runs in, TMUX_PANE). Only the operator may send as another pane' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l pane -d 'With --audit: only sends from or to this pane (id or name)' -r
 complete -c orch -n "__fish_orch_using_subcommand tell" -l since -d 'With --audit: only records newer than this (90s, 10m, 2h, 3d)' -r
+complete -c orch -n "__fish_orch_using_subcommand tell" -l all -d 'Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait -d 'After delivery, wait for that turn to end and include its reply'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l queue -d 'If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end'
+complete -c orch -n "__fish_orch_using_subcommand tell" -l later -d 'Put the message in the target\'s inbox and return at once: orch types it at the target\'s next idle, batched with its pending notices'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l wait-idle -d 'If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l force -d 'Override the role matrix, and for non-operators the known-agent and `!`/`/`-into-Claude-Code guards (recorded in the audit log)'
 complete -c orch -n "__fish_orch_using_subcommand tell" -l pretty -d 'Human-readable output instead of JSON'
@@ -59,6 +64,7 @@ complete -c orch -n "__fish_orch_using_subcommand listen" -l since -d 'Replay: r
 complete -c orch -n "__fish_orch_using_subcommand listen" -l timeout -d 'Give up after this many seconds (exit code 3)' -r
 complete -c orch -n "__fish_orch_using_subcommand listen" -l any -d 'Listen to every pane on this tmux server (except your own and observers)'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l stream -d 'Keep printing events (JSON lines) until the timeout or a signal'
+complete -c orch -n "__fish_orch_using_subcommand listen" -l all -d 'Fan-in: wait until every named target has had a turn end after its last prompt (or died); one event per target'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l new -d 'Only events that happen after listen starts, even for one target'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l include-self -d 'With --any, include the pane listen runs in'
 complete -c orch -n "__fish_orch_using_subcommand listen" -l include-observers -d 'With --any, include panes whose role is observer'
@@ -139,12 +145,14 @@ complete -c orch -n "__fish_orch_using_subcommand spawn" -l grace -d 'Seconds --
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l restart -d 'Start an exited agent again in a new pane, resuming its session, with the same name, role, parent, directory and outfit' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l show -d 'Move an agent\'s pane next to yours (--position picks the side)' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l hide -d 'Move an agent\'s pane out of sight, into the orch-headless session' -r
+complete -c orch -n "__fish_orch_using_subcommand spawn" -l watch -d 'Start a spy on this agent (or on yourself): with --outfit spy, an observer briefed on it, subscribed to its turn ends, reporting only to the operator, never able to type into it' -r
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l exec-launch -d 'Internal: run the agent described by a launch file (used in the pane)' -r -F
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l window -d 'Open the agent in a new window instead of a split'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l headless -d 'Start the agent out of sight, in the detached tmux session `orch-headless` (bring it back with --show)'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l no-bypass -d 'Keep the harness\'s permission prompts (by default spawned agents run with them bypassed, e.g. claude --dangerously-skip-permissions)'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l pretty -d 'Human-readable output instead of JSON'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -l dry-run -d 'Print the command line, environment and placement; start nothing (also with --restart: nothing is killed or restarted)'
+complete -c orch -n "__fish_orch_using_subcommand spawn" -l relayout -d 'Re-tile your window: you keep a full-height column of half of it, agents stack beside you, those that do not fit (20x5 at least) move to overflow windows'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand spawn" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand subscribe" -l kinds -d 'Event kinds to push: stop (default), notify, stop_failure, session_end. Comma-separated or repeated' -r
@@ -164,5 +172,8 @@ complete -c orch -n "__fish_orch_using_subcommand restore" -l dry-run -d 'Say wh
 complete -c orch -n "__fish_orch_using_subcommand restore" -l list -d 'List the dead servers whose state is kept, newest first, and exit'
 complete -c orch -n "__fish_orch_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand restore" -s V -l version -d 'Print version'
+complete -c orch -n "__fish_orch_using_subcommand answer" -l pretty -d 'Human-readable output'
+complete -c orch -n "__fish_orch_using_subcommand answer" -s h -l help -d 'Print help'
+complete -c orch -n "__fish_orch_using_subcommand answer" -s V -l version -d 'Print version'
 complete -c orch -n "__fish_orch_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand help" -s h -l help -d 'Print help'

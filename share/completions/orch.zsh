@@ -28,14 +28,18 @@ _orch() {
         case $line[1] in
             (tell)
 _arguments "${_arguments_options[@]}" : \
+'(--all)*--to=[Fan out\: tell each of these (comma-separated) in parallel; then every positional word is text. One JSON line per target]:TARGET,…:_default' \
+'--role=[With --all\: only agents with this role (worker, observer, operator…)]:ROLE:_default' \
 '--file=[Read the prompt from this file (\`-\`\: stdin)]:FILE:_files' \
 '--timeout=[Give up after this many seconds in total (waiting for the target to be idle, for the receipt, and with --wait for the reply)]:SECS:_default' \
 '--escalate=[Mark a question to the operator with its axis\: taste, architecture, ethics or reversibility]:AXIS:_default' \
 '--from=[Send as this pane (default\: the pane tell runs in, TMUX_PANE). Only the operator may send as another pane]:PANE:_default' \
 '--pane=[With --audit\: only sends from or to this pane (id or name)]:PANE:_default' \
 '--since=[With --audit\: only records newer than this (90s, 10m, 2h, 3d)]:DURATION:_default' \
+'--all[Fan out to every live agent you may tell (not yourself, not the operator); every positional word is text. One JSON line per target]' \
 '--wait[After delivery, wait for that turn to end and include its reply]' \
 '--queue[If the target is mid-turn, type now (the harness queues it) instead of waiting for the turn to end]' \
+'(--queue --wait)--later[Put the message in the target'\''s inbox and return at once\: orch types it at the target'\''s next idle, batched with its pending notices]' \
 '--wait-idle[If the target shows a permission or start-up dialog, wait for it to be answered instead of refusing]' \
 '--force[Override the role matrix, and for non-operators the known-agent and \`!\`/\`/\`-into-Claude-Code guards (recorded in the audit log)]' \
 '--pretty[Human-readable output instead of JSON]' \
@@ -57,6 +61,7 @@ _arguments "${_arguments_options[@]}" : \
 '--timeout=[Give up after this many seconds (exit code 3)]:SECS:_default' \
 '()--any[Listen to every pane on this tmux server (except your own and observers)]' \
 '--stream[Keep printing events (JSON lines) until the timeout or a signal]' \
+'(--any --stream)--all[Fan-in\: wait until every named target has had a turn end after its last prompt (or died); one event per target]' \
 '--new[Only events that happen after listen starts, even for one target]' \
 '--include-self[With --any, include the pane listen runs in]' \
 '--include-observers[With --any, include panes whose role is observer]' \
@@ -183,12 +188,14 @@ _arguments "${_arguments_options[@]}" : \
 '(--show --hide)--restart=[Start an exited agent again in a new pane, resuming its session, with the same name, role, parent, directory and outfit]:PANE|NAME:_default' \
 '(--hide)--show=[Move an agent'\''s pane next to yours (--position picks the side)]:PANE|NAME:_default' \
 '--hide=[Move an agent'\''s pane out of sight, into the orch-headless session]:PANE|NAME:_default' \
+'--watch=[Start a spy on this agent (or on yourself)\: with --outfit spy, an observer briefed on it, subscribed to its turn ends, reporting only to the operator, never able to type into it]:PANE|NAME:_default' \
 '--exec-launch=[Internal\: run the agent described by a launch file (used in the pane)]:FILE:_files' \
 '(--headless)--window[Open the agent in a new window instead of a split]' \
 '--headless[Start the agent out of sight, in the detached tmux session \`orch-headless\` (bring it back with --show)]' \
 '--no-bypass[Keep the harness'\''s permission prompts (by default spawned agents run with them bypassed, e.g. claude --dangerously-skip-permissions)]' \
 '--pretty[Human-readable output instead of JSON]' \
 '(--stop --show --hide)--dry-run[Print the command line, environment and placement; start nothing (also with --restart\: nothing is killed or restarted)]' \
+'(--stop --restart --show --hide)--relayout[Re-tile your window\: you keep a full-height column of half of it, agents stack beside you, those that do not fit (20x5 at least) move to overflow windows]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \
@@ -227,6 +234,17 @@ _arguments "${_arguments_options[@]}" : \
 '--version[Print version]' \
 && ret=0
 ;;
+(answer)
+_arguments "${_arguments_options[@]}" : \
+'--pretty[Human-readable output]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':target -- The blocked agent\: %12 or its name:_default' \
+':choice -- allow (this once), deny, or always (allow and do not ask again):_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
@@ -238,7 +256,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-h[Print help]' \
 '--help[Print help]' \
-'::command:(spawn tell listen survey restore subscribe up down doctor hook echo)' \
+'::command:(spawn tell listen survey restore answer subscribe up down doctor hook echo)' \
 && ret=0
 ;;
         esac
@@ -260,10 +278,16 @@ _orch_commands() {
 'spawn:Start an agent in a new tmux pane and wait until it is ready' \
 'subscribe:Have a pane receive notices when chosen peers finish (no background process)' \
 'restore:Bring back the agents of a tmux server that died, each resuming its own session' \
+'answer:Answer an agent'\''s permission prompt\: allow, deny or always' \
 'completions:Print shell completions' \
 'help:Print a subcommand'\''s help' \
     )
     _describe -t commands 'orch commands' commands "$@"
+}
+(( $+functions[_orch__subcmd__answer_commands] )) ||
+_orch__subcmd__answer_commands() {
+    local commands; commands=()
+    _describe -t commands 'orch answer commands' commands "$@"
 }
 (( $+functions[_orch__subcmd__completions_commands] )) ||
 _orch__subcmd__completions_commands() {

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 mod agents;
 mod claude;
 mod codex;
+mod fleet;
 mod gemini;
 mod hook;
 mod listen;
@@ -77,6 +78,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "stress",
         "kill storms, a full disk, the settings race (all 0 lost)",
         stress::run,
+    ),
+    (
+        "fleet",
+        "tell --to 50 echo agents (wall, receipt p50/p99); listen --all wake",
+        fleet::run,
     ),
     (
         "claude",

@@ -3,6 +3,7 @@
 //! owns everything about the command line — the flags, their help, error
 //! printing and exit codes — and nothing about the protocol.
 
+pub mod answer;
 pub mod doctor;
 pub mod down;
 pub mod echo;

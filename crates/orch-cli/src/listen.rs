@@ -17,9 +17,13 @@ use orch::time::parse_duration;
     about = "Wait for agents to finish a turn or need attention (no polling)",
     after_help = "Prints each matching event as one JSON object per line.\n\n\
 Which events are returned:\n  \
-  one target, no --since: the first turn end after the last prompt that pane received,\n  \
-    so `orch tell %3 …` followed by `orch listen %3` can never miss a fast reply;\n  \
-  several targets or --any: events that happen after listen starts;\n  \
+  named targets, no --since: per target, the first turn end after the last prompt\n  \
+    that pane received, so `orch tell %3 …` followed by `orch listen %3` can never\n  \
+    miss a fast reply; with several, the first target to have one is returned;\n  \
+  --all a b c: one such event per target, returning once every target has one\n  \
+    (exit 7 if any of them is gone; on timeout, what arrived is printed and\n  \
+    stderr names who is missing, exit 3);\n  \
+  --any: events that happen after listen starts;\n  \
   --since SEQ: every matching event with a sequence number above SEQ (replay).\n\
 Targets on other hosts: HOST:PANE (box:reviewer), over ssh; each event then has\n\
   a \"host\" field, and targets on several hosts are listened to in parallel\n\
@@ -32,6 +36,7 @@ Exit codes: 0 event printed, 1 failure, 2 bad arguments, 3 timed out,\n\
 Examples:\n  \
   orch-listen %3                    # next turn end of pane %3\n  \
   orch-listen reviewer --timeout 600\n  \
+  orch-listen --all auth rev db --timeout 100   # every one of them done\n  \
   orch-listen --any --stream        # every agent, forever, JSON lines\n  \
   orch-listen %3 --since 0 --stream --kinds prompt,stop --timeout 1"
 )]
@@ -45,6 +50,10 @@ pub struct ListenArgs {
     /// Keep printing events (JSON lines) until the timeout or a signal.
     #[arg(long)]
     pub stream: bool,
+    /// Fan-in: wait until every named target has had a turn end after its
+    /// last prompt (or died); one event per target.
+    #[arg(long, conflicts_with_all = ["any", "stream"])]
+    pub all: bool,
     /// Comma-separated event kinds to report
     /// [default: stop,stop_failure,notify,session_end].
     #[arg(long, value_delimiter = ',', value_name = "KIND,…")]
@@ -83,6 +92,7 @@ pub fn run(a: ListenArgs) -> Result<Code> {
         targets: a.targets,
         any: a.any,
         stream: a.stream,
+        all: a.all,
         kinds: a.kinds,
         since: a.since,
         new: a.new,

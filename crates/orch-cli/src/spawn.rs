@@ -118,6 +118,16 @@ pub struct SpawnArgs {
     /// Move an agent's pane out of sight, into the orch-headless session.
     #[arg(long, value_name = "PANE|NAME")]
     pub hide: Option<String>,
+    /// Re-tile your window: you keep a full-height column of half of it,
+    /// agents stack beside you, those that do not fit (20x5 at least) move
+    /// to overflow windows.
+    #[arg(long, conflicts_with_all = ["stop", "restart", "show", "hide"])]
+    pub relayout: bool,
+    /// Start a spy on this agent (or on yourself): with --outfit spy, an
+    /// observer briefed on it, subscribed to its turn ends, reporting only
+    /// to the operator, never able to type into it.
+    #[arg(long, value_name = "PANE|NAME")]
+    pub watch: Option<String>,
     /// Internal: run the agent described by a launch file (used in the pane).
     #[arg(long, hide = true, value_name = "FILE")]
     pub exec_launch: Option<PathBuf>,
@@ -169,6 +179,8 @@ pub fn run(a: SpawnArgs) -> Result<Code> {
         }
     } else if let Some(target) = a.hide {
         SpawnCommand::Hide { target }
+    } else if a.relayout {
+        SpawnCommand::Relayout
     } else {
         SpawnCommand::Start(Box::new(SpawnRequest {
             harness: a.harness,
@@ -184,6 +196,7 @@ pub fn run(a: SpawnArgs) -> Result<Code> {
             timeout: a.timeout,
             resume: a.resume,
             no_bypass: a.no_bypass,
+            watch: a.watch,
             add_dir: a.add_dir,
             dry_run: a.dry_run,
             harness_args: a.harness_args,
@@ -208,5 +221,6 @@ pub fn run(a: SpawnArgs) -> Result<Code> {
         Spawned::Stopped(r) => out::json_line(&r).map(|_| Code::Ok).map_err(Into::into),
         Spawned::Shown(r) => out::json(&r, pretty).map(|_| Code::Ok).map_err(Into::into),
         Spawned::Hidden(r) => out::json(&r, pretty).map(|_| Code::Ok).map_err(Into::into),
+        Spawned::Relaid(r) => out::json(&r, pretty).map(|_| Code::Ok).map_err(Into::into),
     }
 }

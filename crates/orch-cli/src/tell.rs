@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Parser;
 use orch::exit::Code;
-use orch::tell::{OperatorReport, TellReport, TellRequest, Told};
+use orch::tell::{OperatorReport, TargetOutcome, TellReport, TellRequest, Told};
 use orch::time::parse_duration;
 use serde_json::Value;
 
@@ -34,7 +34,13 @@ Exit codes: 0 delivered (or queued; with --wait: the turn ended with a reply),\n
   6 the turn ended blocked (permission dialog, API error), 7 pane or agent gone.\n\
 If anything was typed, stdout has the JSON saying what happened; if stdout is\n\
 empty, nothing was typed (the one-line error on stderr says why).\n\n\
+Fan-out: --to a,b,%7 or --all [--role R] tells each target in parallel and\n\
+prints one JSON line per target (a target nothing was typed into gets\n\
+{\"status\":\"refused\"|…,\"target\":…,\"code\":4,\"reason\":…}); the exit code\n\
+is the highest of the targets' codes. With --wait every reply is collected.\n\n\
 Examples:\n  \
+  orch-tell --to auth,rev,%7 'Rebase on main' --wait\n  \
+  orch-tell --all --role worker 'Stop and report'\n  \
   orch-tell reviewer 'Review the diff in src/auth.rs' --wait\n  \
   git diff | orch-tell %7 -\n  \
   orch-tell operator --escalate architecture 'Split the store into two crates?'\n  \
@@ -48,6 +54,22 @@ pub struct TellArgs {
     /// The prompt (joined by spaces), or `-` to read it from stdin.
     #[arg(value_name = "TEXT")]
     pub text: Vec<String>,
+    /// Fan out: tell each of these (comma-separated) in parallel; then
+    /// every positional word is text. One JSON line per target.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "TARGET,…",
+        conflicts_with = "all"
+    )]
+    pub to: Vec<String>,
+    /// Fan out to every live agent you may tell (not yourself, not the
+    /// operator); every positional word is text. One JSON line per target.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: only agents with this role (worker, observer, operator…).
+    #[arg(long, value_name = "ROLE", requires = "all")]
+    pub role: Option<String>,
     /// Read the prompt from this file (`-`: stdin).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -64,6 +86,10 @@ pub struct TellArgs {
     /// of waiting for the turn to end.
     #[arg(long)]
     pub queue: bool,
+    /// Put the message in the target's inbox and return at once: orch
+    /// types it at the target's next idle, batched with its pending notices.
+    #[arg(long, conflicts_with_all = ["queue", "wait"])]
+    pub later: bool,
     /// If the target shows a permission or start-up dialog, wait for it to
     /// be answered instead of refusing.
     #[arg(long)]
@@ -107,11 +133,15 @@ pub fn run(a: TellArgs) -> Result<Code> {
     let pretty = a.pretty;
     let told = orch::tell::tell(&TellRequest {
         target: a.target,
+        to: a.to,
+        all: a.all,
+        role: a.role,
         text: a.text,
         file: a.file,
         wait: a.wait,
         timeout: a.timeout,
         queue: a.queue,
+        later: a.later,
         wait_idle: a.wait_idle,
         force: a.force,
         escalate: a.escalate,
@@ -133,6 +163,37 @@ pub fn run(a: TellArgs) -> Result<Code> {
                 eprintln!("orch-tell: {note}");
             }
             Ok(r.code)
+        }
+        Told::Many(outcomes) => {
+            let mut text = String::new();
+            for o in &outcomes {
+                match o {
+                    TargetOutcome::Sent(r) if pretty => text.push_str(&pretty_send(r)),
+                    TargetOutcome::Sent(r) => {
+                        text.push_str(&serde_json::to_string(r)?);
+                        text.push('\n');
+                    }
+                    TargetOutcome::Failed(l) if pretty => {
+                        text.push_str(&format!("{} {}: {}\n", l.status, l.target, l.reason));
+                    }
+                    TargetOutcome::Failed(l) => {
+                        text.push_str(&serde_json::to_string(l)?);
+                        text.push('\n');
+                    }
+                }
+            }
+            out::text(&text)?;
+            for o in &outcomes {
+                match o {
+                    TargetOutcome::Sent(r) => {
+                        for note in &r.notes {
+                            eprintln!("orch-tell: {}: {note}", r.pane);
+                        }
+                    }
+                    TargetOutcome::Failed(l) => eprintln!("orch-tell: {}: {}", l.target, l.reason),
+                }
+            }
+            Ok(orch::tell::worst(&outcomes))
         }
         Told::Operator(r) => {
             if pretty {

@@ -28,6 +28,10 @@ pub const SUBCOMMANDS: &[(&str, &str)] = &[
         "Bring back the agents of a tmux server that died, resuming their sessions",
     ),
     (
+        "answer",
+        "Answer an agent's permission prompt: allow, deny or always",
+    ),
+    (
         "subscribe",
         "Have a pane receive notices when chosen peers finish",
     ),
@@ -56,6 +60,7 @@ pub fn subcommand_defs() -> Vec<clap::Command> {
         crate::spawn::SpawnArgs::command().name("spawn"),
         crate::subscribe::SubscribeArgs::command().name("subscribe"),
         crate::restore::RestoreArgs::command().name("restore"),
+        crate::answer::AnswerArgs::command().name("answer"),
     ]
 }
 

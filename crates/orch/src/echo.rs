@@ -317,7 +317,7 @@ impl Agent {
         let ms = directive_ms(prompt, "slow").unwrap_or(self.args.turn_ms);
         std::thread::sleep(Duration::from_millis(ms));
         if prompt.contains("[[permission]]") {
-            print!("echo wants to run: touch ./echo-was-here\r\n");
+            print!("echo wants to use Bash: touch ./echo-was-here\r\n");
             print!("Do you want to proceed?\r\n❯ 1. Yes\r\n  2. No\r\n");
             let _ = io::stdout().flush();
             self.fire(

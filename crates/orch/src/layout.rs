@@ -187,6 +187,10 @@ impl Layout {
     pub fn launch_file(&self, pane: PaneId) -> PathBuf {
         self.panes_dir().join(format!("{}.launch.json", pane.0))
     }
+    /// The FIFO a spawned agent's inherited environment passes through.
+    pub fn launch_env_fifo(&self, pane: PaneId) -> PathBuf {
+        self.panes_dir().join(format!("{}.launch.env", pane.0))
+    }
     pub fn operator(&self) -> PathBuf {
         self.dir.join("operator.json")
     }

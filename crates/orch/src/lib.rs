@@ -31,6 +31,7 @@ macro_rules! named_enum {
 
 pub mod agent_state;
 pub mod alert;
+pub mod answer;
 pub mod audit;
 pub mod deliver;
 pub mod echo;

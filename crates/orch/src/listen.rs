@@ -42,6 +42,8 @@ pub struct ListenRequest {
     pub any: bool,
     /// Report every matching event until the timeout, not just the first.
     pub stream: bool,
+    /// Fan-in: return once every named target has reported one event.
+    pub all: bool,
     /// Kind names; empty: the turn-end kinds.
     pub kinds: Vec<String>,
     /// Replay events with a sequence number above this (per pane).
@@ -108,6 +110,11 @@ pub fn listen(
             "nothing to listen to: name panes (orch-listen %3) or pass --any",
         ));
     }
+    if args.all && (args.any || args.stream || args.targets.is_empty()) {
+        return Err(Fail::usage(
+            "--all waits for each named target (orch-listen --all a b c); it does not go with --any or --stream",
+        ));
+    }
     // Validate pane ids before touching tmux, so a typo is a usage error.
     for t in &args.targets {
         if t.starts_with('%') {
@@ -130,8 +137,9 @@ pub fn listen(
         let start = match (args.since, args.new) {
             (Some(s), _) => s,
             (None, true) => store.last_seq(p)?,
-            (None, false) if targets.len() == 1 => after_last_prompt(&store, p)?,
-            (None, false) => store.last_seq(p)?,
+            // Every named target by the single-target rule (issue 15): a
+            // turn that ended before listen started still counts.
+            (None, false) => after_last_prompt(&store, p)?,
         };
         follows.insert(p, Follow::named(p, start));
     }
@@ -156,6 +164,13 @@ pub fn listen(
     let waiter = Waiter::new(&store.layout().events_dir());
 
     let mut printed = 0usize;
+    // --all: the targets still owed an event, and the worst code so far.
+    let mut missing: Vec<PaneId> = if args.all {
+        targets.clone()
+    } else {
+        Vec::new()
+    };
+    let mut arrived: BTreeMap<PaneId, Event> = BTreeMap::new();
     let mut wake = Wake::Changed(Vec::new());
     // The first pass looks at tmux too: a target that is already gone ends
     // the listen at once.
@@ -201,6 +216,18 @@ pub fn listen(
             next_check = now + RECHECK;
         }
         for ev in found {
+            if args.all {
+                // One event per target, its first; printed in target order
+                // once every target has one (or at the timeout).
+                if let Some(p) = ev.pane.filter(|p| missing.contains(p)) {
+                    missing.retain(|m| *m != p);
+                    arrived.insert(p, ev);
+                }
+                if missing.is_empty() {
+                    return report_all(&targets, &arrived, report);
+                }
+                continue;
+            }
             report(&ev)?;
             printed += 1;
             if !args.stream {
@@ -218,15 +245,27 @@ pub fn listen(
         };
         wake = waiter.wait(until);
         if wake == Wake::Timeout && deadline.is_some_and(|d| Instant::now() >= d) {
-            let what = if args.any {
-                "any pane".to_string()
-            } else {
-                targets
-                    .iter()
-                    .map(|p| p.to_string())
+            let labels = |ps: &[PaneId]| {
+                ps.iter()
+                    .map(|p| crate::target::label(&store, *p))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            let what = if args.any {
+                "any pane".to_string()
+            } else if args.all {
+                format!(
+                    "every one of {}; missing: {}",
+                    labels(&targets),
+                    labels(&missing)
+                )
+            } else {
+                labels(&targets)
+            };
+            if args.all {
+                report_all(&targets, &arrived, report)?;
+                printed = arrived.len();
+            }
             let kinds: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
             let msg = format!(
                 "timed out after {}s waiting for {} on {what} ({printed} event(s) printed)",
@@ -236,6 +275,23 @@ pub fn listen(
             return Err(Fail::timeout(msg));
         }
     }
+}
+
+/// `--all`: print what arrived in target order; exit 7 if any target is
+/// gone, else 0.
+fn report_all(
+    targets: &[PaneId],
+    arrived: &BTreeMap<PaneId, Event>,
+    report: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+) -> Result<Code> {
+    let mut code = Code::Ok;
+    for ev in targets.iter().filter_map(|p| arrived.get(p)) {
+        report(ev)?;
+        if code_of_event(ev) != Code::Ok {
+            code = code_of_event(ev);
+        }
+    }
+    Ok(code)
 }
 
 /// How often a listener asks tmux about its named targets even when their

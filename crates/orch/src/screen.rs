@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn dialogs_on_screen() {
-        let echo_perm = "echo> [[permission]] go\nworking… (esc to interrupt)\necho wants to run: touch ./echo-was-here\nDo you want to proceed?\n❯ 1. Yes\n  2. No\n\n\n";
+        let echo_perm = "echo> [[permission]] go\nworking… (esc to interrupt)\necho wants to use Bash: touch ./echo-was-here\nDo you want to proceed?\n❯ 1. Yes\n  2. No\n\n\n";
         assert!(
             dialog(echo_perm)
                 .unwrap()

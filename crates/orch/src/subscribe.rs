@@ -303,8 +303,10 @@ fn subscribe(
     let mut edit = Edit::open(store, tmux)?;
     check_live(subscriber, &edit.panes, "subscriber")?;
     let info = edit.panes.iter().find(|p| p.pane == subscriber);
-    if let Some(cmd) = info.map(|p| p.current_command.rsplit('/').next().unwrap_or(""))
+    if let Some(info) = info
+        && let cmd = info.current_command.rsplit('/').next().unwrap_or("")
         && crate::tmux::is_shell(cmd)
+        && !crate::deliver::live_session_under_shell(store, subscriber, info.pid)
     {
         return Err(Fail::refused(format!(
             "subscriber {subscriber} is at a {cmd} prompt, not an agent: notices are typed into the subscriber's pane and would run as commands; nothing changed (subscribe from an agent's pane, or --for one)"

@@ -86,7 +86,7 @@ pub fn resolve_from(store: &Store, target: &str, me: Option<PaneId>) -> Result<P
             });
         }
         "parent" => return parent_of(store, me),
-        "operator" => return operator(store),
+        "operator" => return operator(store, me),
         _ => {}
     }
     let recs = store.list_registry();
@@ -207,7 +207,7 @@ fn parent_of(store: &Store, me: Option<PaneId>) -> Result<PaneId> {
     }
 }
 
-fn operator(store: &Store) -> Result<PaneId> {
+fn operator(store: &Store, me: Option<PaneId>) -> Result<PaneId> {
     if let Some(p) = crate::roles::claimed_operator(store) {
         return Ok(p);
     }
@@ -219,12 +219,52 @@ fn operator(store: &Store) -> Result<PaneId> {
         .collect();
     match ops.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Fail::usage(
-            "no operator on this tmux server: run `orch tell --claim-operator` in the operator's pane",
-        )),
+        [] => implicit_operator(store, me).ok_or_else(|| {
+            Fail::usage(
+                "no operator on this tmux server: run `orch tell --claim-operator` in the operator's pane",
+            )
+        }),
         many => Err(Fail::usage(format!(
             "several panes have role operator ({}) and none claimed it: run `orch tell --claim-operator` in the right one",
             ids(many)
         ))),
+    }
+}
+
+/// The operator nobody claimed, when that is unambiguous (issue 15): the
+/// pane at the root of `me`'s chain of spawners — a pane orch did not
+/// spawn, which the role rules give to the person. Without `me` (or when
+/// `me` was not spawned), the one root every live spawned agent leads to.
+pub fn implicit_operator(store: &Store, me: Option<PaneId>) -> Option<PaneId> {
+    let root_of = |start: PaneId| -> Option<PaneId> {
+        let mut p = start;
+        // Bounded: a parent cycle in hand-edited records must not hang.
+        for _ in 0..64 {
+            match store.read_registry(p).and_then(|r| r.parent) {
+                Some(parent) if parent != p => p = parent,
+                _ => break,
+            }
+        }
+        let rec = store.read_registry(p);
+        let unspawned = rec
+            .as_ref()
+            .is_none_or(|r| r.role.is_none() || r.role == Some(crate::roles::Role::Operator));
+        (p != start && unspawned).then_some(p)
+    };
+    if let Some(root) = me.and_then(root_of) {
+        return Some(root);
+    }
+    let mut roots: Vec<PaneId> = store
+        .list_registry()
+        .iter()
+        .filter(|r| r.gone_ts.is_none() && r.parent.is_some())
+        .filter_map(|r| r.pane)
+        .filter_map(root_of)
+        .collect();
+    roots.sort();
+    roots.dedup();
+    match roots.as_slice() {
+        [one] => Some(*one),
+        _ => None,
     }
 }

@@ -42,6 +42,8 @@ pub struct PaneStatus {
     pub dead: bool,
     /// The foreground process of the pane's terminal (`bash`, `claude`, …).
     pub current_command: String,
+    /// The pane's own process (`pane_pid`; 0 when tmux did not say).
+    pub pid: u32,
 }
 
 impl PaneInfo {
@@ -118,16 +120,19 @@ impl Tmux {
             "-p",
             "-t",
             &pane.to_string(),
-            "#{pane_id}\t#{pane_dead}\t#{pane_current_command}",
+            "#{pane_id}\t#{pane_dead}\t#{pane_pid}\t#{pane_current_command}",
         ])?;
         let line = out.trim_end_matches('\n');
-        let mut f = line.splitn(3, '\t');
+        let mut f = line.splitn(4, '\t');
         if f.next() != Some(pane.to_string().as_str()) {
             return Ok(None);
         }
+        let dead = f.next() == Some("1");
+        let pid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
         Ok(Some(PaneStatus {
-            dead: f.next() == Some("1"),
+            dead,
             current_command: f.next().unwrap_or("").to_string(),
+            pid,
         }))
     }
 

@@ -839,3 +839,80 @@ fn pane_of(ce: &ClaudeEnv, name: &str) -> String {
     let s = survey(ce, &[name], &[]);
     s["agents"][0]["pane"].as_str().unwrap().to_string()
 }
+
+claude_e2e! {
+    /// Issue 15 on real Claude Code: one `tell --to` gives two workers their
+    /// task and collects both replies; `listen --all` afterwards returns both
+    /// turn ends at once (they ended before it started).
+    fn fan_out_and_fan_in_on_two_claude_workers(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let a = spawn_ready(&ce, &["--name", "auth"]);
+        let b = spawn_ready(&ce, &["--name", "rev"]);
+        ce.mock.push(Reply::text("task done"));
+        ce.mock.push(Reply::text("task done"));
+        let o = ce
+            .cmd("orch-tell")
+            .args([
+                "--to",
+                "auth,rev",
+                "--wait",
+                "--timeout",
+                "60",
+                "Do your part",
+            ])
+            .output()
+            .unwrap();
+        assert_code(&o, 0);
+        let lines = json_lines(&o);
+        let panes: Vec<&str> = lines.iter().map(|l| l["pane"].as_str().unwrap()).collect();
+        assert_eq!(panes, [a.as_str(), b.as_str()], "{}", show(&o));
+        for l in &lines {
+            assert_eq!(
+                (l["status"].as_str(), l["reply"].as_str()),
+                (Some("delivered"), Some("task done")),
+                "{l}"
+            );
+        }
+        assert_eq!(turns_with(&ce, "Do your part"), 2);
+        let o = ce
+            .cmd("orch-listen")
+            .args(["--all", "auth", "rev", "--timeout", "20"])
+            .output()
+            .unwrap();
+        assert_code(&o, 0);
+        let evs = json_lines(&o);
+        let kinds: Vec<(&str, &str)> = evs
+            .iter()
+            .map(|e| (e["pane"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+            .collect();
+        assert_eq!(kinds, [(a.as_str(), "stop"), (b.as_str(), "stop")]);
+    }
+
+    /// Issue 15 item 8 on real Claude Code: `orch answer` finds the option by
+    /// its label on the Bash permission prompt, and the tool runs.
+    fn answer_allows_a_claude_permission_prompt_by_label(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &["--no-bypass"]);
+        let made = ce.project.join("made-by-answer");
+        ce.mock
+            .push(Reply::bash(format!("touch {}", made.display())));
+        let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let notify_seq = v["stop_seq"].as_u64().unwrap();
+        ce.mock.push(Reply::text("file made"));
+        let o = ce.run("orch-answer", &[pane.as_str(), "allow"]);
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        assert_eq!(v["tool"], "Bash", "{v}");
+        assert!(v["option"].as_str().unwrap().ends_with("Yes"), "{v}");
+        let since = notify_seq.to_string();
+        let l = ce.run(
+            "orch-listen",
+            &[pane.as_str(), "--since", &since, "--timeout", "30"],
+        );
+        assert_code(&l, 0);
+        assert_eq!(json_lines(&l)[0]["reply"], "file made");
+        assert!(made.exists(), "the allowed command did not run");
+    }
+}

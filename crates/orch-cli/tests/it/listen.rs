@@ -574,10 +574,130 @@ fn listen_to_a_missing_or_exited_pane_is_exit_7() {
     );
     assert_code(&o, 7);
     assert_eq!(json_lines(&o)[0]["reason"], "pane_gone");
-    // The first of several: the gone one ends it, the live one is still idle.
-    let o = env.run("orch-listen", &[&live, &quitter, "--timeout", "30"]);
+    // The first of several: the gone one ends it, the live one is still
+    // idle (--new: the quitter's last turn end, before listen, would count).
+    let o = env.run(
+        "orch-listen",
+        &[&live, &quitter, "--new", "--timeout", "30"],
+    );
     assert_code(&o, 7);
     let evs = json_lines(&o);
     assert_eq!(evs[0]["pane"], quitter.as_str());
     assert_eq!(evs[0]["kind"], "exited");
+}
+
+/// Issue 15: with several targets listen only reported events after it
+/// started, so agents that were already done made it block and time out.
+/// Each named target now follows the single-target rule.
+#[test]
+fn several_targets_count_turns_that_ended_before_listen() {
+    let env = TestEnv::with_fake_server();
+    hook(&env, "%5", "prompt", r#"{"prompt":"task a"}"#);
+    hook(&env, "%6", "prompt", r#"{"prompt":"task b"}"#);
+    hook(&env, "%6", "stop", r#"{"last_assistant_message":"b done"}"#);
+    let out = env.run("orch-listen", &["%5", "%6", "--timeout", "5"]);
+    assert_code(&out, 0);
+    let evs = json_lines(&out);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0]["pane"].as_str(), evs[0]["reply"].as_str()),
+        (Some("%6"), Some("b done"))
+    );
+}
+
+/// `--all`: one event per target once every target has had its turn end;
+/// on timeout what arrived is printed and stderr names who is missing.
+#[test]
+fn listen_all_waits_for_every_target_and_names_the_missing() {
+    let env = TestEnv::with_fake_server();
+    hook(&env, "%5", "stop", r#"{"last_assistant_message":"old a"}"#);
+    hook(&env, "%5", "prompt", r#"{"prompt":"task a"}"#);
+    hook(&env, "%6", "prompt", r#"{"prompt":"task b"}"#);
+    hook(&env, "%6", "stop", r#"{"last_assistant_message":"b done"}"#);
+    hook(&env, "%6", "prompt", r#"{"prompt":"task b2"}"#);
+    hook(
+        &env,
+        "%6",
+        "stop",
+        r#"{"last_assistant_message":"b2 done"}"#,
+    );
+    let out = env.run("orch-listen", &["--all", "%5", "%6", "--timeout", "0.5"]);
+    assert_code(&out, 3);
+    let evs = json_lines(&out);
+    assert_eq!(evs.len(), 1, "{}", show(&out));
+    assert_eq!(evs[0]["reply"], "b2 done");
+    orch_testkit::assert_one_line_error(&out, "orch-listen", "missing: %5");
+    assert!(
+        !stderr(&out).contains("missing: %5, %6"),
+        "{}",
+        stderr(&out)
+    );
+
+    hook(&env, "%5", "stop", r#"{"last_assistant_message":"a done"}"#);
+    let out = env.run("orch-listen", &["--all", "%5", "%6", "--timeout", "5"]);
+    assert_code(&out, 0);
+    let mut replies: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["reply"].as_str().unwrap().to_string())
+        .collect();
+    replies.sort();
+    assert_eq!(replies, ["a done", "b2 done"]);
+    // --all with nothing named, or with --stream, is a usage error.
+    assert_code(&env.run("orch-listen", &["--all", "--any"]), 2);
+    assert_code(&env.run("orch-listen", &["--all", "%5", "--stream"]), 2);
+}
+
+/// `--all` on echo agents told in separate calls, all done before listen
+/// starts: returns at once; a target that dies ends it with exit 7.
+#[test]
+fn listen_all_after_all_turns_ended_and_on_a_death() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let panes: Vec<String> = (0..3).map(|_| env.start_echo("--turn-ms 20")).collect();
+    for p in &panes {
+        assert_code(&env.run("orch-tell", &[p.as_str(), "go"]), 0);
+    }
+    for p in &panes {
+        env.wait_event(p, "stop", 0, Duration::from_secs(15));
+    }
+    let mut args = vec!["--all"];
+    args.extend(panes.iter().map(String::as_str));
+    args.extend(["--timeout", "10"]);
+    let out = env.run("orch-listen", &args);
+    assert_code(&out, 0);
+    let mut got: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["pane"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut want = panes.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    // New prompts; a slow one dies mid-turn: its `exited`, the others'
+    // stops, exit 7.
+    let slow = env.start_echo("--turn-ms 600000");
+    for p in &panes[..2] {
+        assert_code(&env.run("orch-tell", &[p.as_str(), "again"]), 0);
+    }
+    assert_code(&env.run("orch-tell", &[slow.as_str(), "a long one"]), 0);
+    let mut args = vec!["--all", panes[0].as_str(), panes[1].as_str(), slow.as_str()];
+    args.extend(["--timeout", "30"]);
+    let listener = env
+        .cmd("orch-listen")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for p in &panes[..2] {
+        env.wait_event(p, "stop", 5, Duration::from_secs(15));
+    }
+    env.tmux(&["kill-pane", "-t", &slow]);
+    let out = listener.wait_with_output().unwrap();
+    assert_code(&out, 7);
+    let evs = json_lines(&out);
+    assert_eq!(evs.len(), 3, "{}", show(&out));
+    let dead: Vec<&Value> = evs.iter().filter(|e| e["pane"] == slow.as_str()).collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["kind"], "exited");
 }

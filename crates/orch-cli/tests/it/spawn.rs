@@ -808,3 +808,222 @@ fn prompt_is_delivered_once_when_ready() {
     assert_eq!(prompts.len(), 1, "{prompts:?}");
     assert_eq!(prompts[0]["prompt"], "first task: say hi");
 }
+
+/// Every regular file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return hits;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if ft.is_file()
+            && std::fs::read(&p).is_ok_and(|d| d.windows(needle.len()).any(|w| w == needle))
+        {
+            hits.push(p.display().to_string());
+        }
+    }
+    hits
+}
+
+/// Issue 15: a Claude worker started without the operator's
+/// DISABLE_AUTOUPDATER auto-updated Claude Code machine-wide. A spawned
+/// agent gets the spawner's whole environment minus what identifies the
+/// spawner's pane and session, and no value of it is written to disk.
+#[test]
+fn spawned_agent_inherits_the_spawners_environment_without_writing_it() {
+    let (env, me) = or_skip!(world());
+    let secret = "s3cr3t-4f9a1c-value";
+    let o = env
+        .cmd_in("orch-spawn", &me)
+        .args(["echo", "--name", "heir", "--timeout", "20"])
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("HTTPS_PROXY", "http://proxy.test:3128")
+        .env("ANTHROPIC_API_KEY", secret)
+        .env("MY_TOOL_TOKEN", secret)
+        .env("CLAUDECODE", "1")
+        .env("CLAUDE_CODE_SESSION_ID", "the-spawners-session")
+        .env("CLAUDE_CODE_ENTRYPOINT", "cli")
+        .env("ORCH_NAME", "the-spawner")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap_or(Value::Null);
+    let pane = assert_ready(&o, &v);
+    let pid = env.pane_format(&pane, "#{pane_pid}");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let vars: std::collections::BTreeMap<String, String> = environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    let get = |k: &str| vars.get(k).map(String::as_str);
+    assert_eq!(get("DISABLE_AUTOUPDATER"), Some("1"), "{vars:?}");
+    assert_eq!(get("HTTPS_PROXY"), Some("http://proxy.test:3128"));
+    assert_eq!(get("MY_TOOL_TOKEN"), Some(secret));
+    assert_eq!(get("ANTHROPIC_API_KEY"), Some(secret));
+    assert_eq!(get("TMUX_PANE"), Some(pane.as_str()));
+    assert_eq!(get("ORCH_NAME"), Some("heir"));
+    assert_eq!(get("ORCH_PARENT"), Some(me.as_str()));
+    for gone in [
+        "CLAUDECODE",
+        "CLAUDE_CODE_SESSION_ID",
+        "CLAUDE_CODE_ENTRYPOINT",
+    ] {
+        assert_eq!(get(gone), None, "{gone} was handed on");
+    }
+    // Nothing of it on disk: not in the state dir (launch file, logs,
+    // registry), the config dir or the home.
+    for dir in [&env.state, &env.config, &env.home] {
+        let hits = files_containing(dir, secret.as_bytes());
+        assert!(hits.is_empty(), "the secret was written to {hits:?}");
+    }
+}
+
+/// Every pane of the server: (pane, window, width, height).
+fn pane_sizes(env: &TestEnv) -> Vec<(String, String, u32, u32)> {
+    env.tmux(&[
+        "list-panes",
+        "-a",
+        "-F",
+        "#{pane_id} #{window_id} #{pane_width} #{pane_height}",
+    ])
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (
+            f[0].into(),
+            f[1].into(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// Issue 15: every spawn split the operator's own pane; after five it was
+/// 6 columns wide. The operator now keeps half its window however many
+/// agents start; agents stack beside it and overflow into further windows
+/// before any pane drops below 20x5; --relayout re-tiles on demand.
+#[test]
+fn operator_keeps_half_its_window_through_many_spawns() {
+    let (env, me) = or_skip!(world());
+    let my_window = env.pane_format(&me, "#{window_id}");
+    let width = |p: &str| env.pane_format(p, "#{pane_width}").parse::<u32>().unwrap();
+    let window_width: u32 = env.pane_format(&me, "#{window_width}").parse().unwrap();
+    let mut agents = Vec::new();
+    for i in 0..10 {
+        let (pane, _) = ready(&env, &me, &["echo", "--name", &format!("a{i}")]);
+        agents.push(pane);
+        assert!(
+            width(&me) * 2 + 1 >= window_width,
+            "after {} spawns the operator is {} of {window_width} columns",
+            i + 1,
+            width(&me)
+        );
+        for (p, _, w, h) in pane_sizes(&env) {
+            assert!(w >= 20 && h >= 5, "after {} spawns {p} is {w}x{h}", i + 1);
+        }
+    }
+    let sizes = pane_sizes(&env);
+    let beside = sizes.iter().filter(|s| s.1 == my_window).count();
+    assert!(beside >= 2, "agents beside the operator: {sizes:?}");
+    assert!(beside < 11, "nothing overflowed: {sizes:?}");
+    for a in &agents {
+        assert!(sizes.iter().any(|s| &s.0 == a), "{a} is missing");
+    }
+
+    // Squeeze the operator, then re-tile on demand.
+    env.tmux(&["resize-pane", "-t", &me, "-x", "30"]);
+    let o = env.run_in("orch-spawn", &me, &["--relayout"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert!(width(&me) * 2 + 1 >= window_width, "{v}");
+    assert_eq!(v["operator"], me.as_str());
+    // Explicit placement still splits where asked.
+    let (o, v) = spawn(&env, &me, &["echo", "--position", "below"]);
+    assert_ready(&o, &v);
+    assert_eq!(v["placement"], format!("below of {me}"));
+}
+
+/// Issue 15 item 9: `--outfit spy --watch TARGET` starts an observer whose
+/// first prompt is a brief naming the target, subscribed to its turn ends,
+/// which can never type into it (not even with --force).
+#[test]
+fn spy_watches_an_agent_gets_its_notices_and_cannot_tell_it() {
+    let (env, me) = or_skip!(world());
+    // The built-in spy is a Claude Code observer; the same outfit for echo.
+    let outfits = env.config.join("outfits");
+    std::fs::create_dir_all(&outfits).unwrap();
+    std::fs::write(
+        outfits.join("spy.json"),
+        r#"{"description":"echo spy","harness":"echo","role":"observer"}"#,
+    )
+    .unwrap();
+    let (alice, _) = ready(&env, &me, &["echo", "--name", "alice"]);
+    let (spy, v) = ready(
+        &env,
+        &me,
+        &[
+            "--outfit",
+            "spy",
+            "--watch",
+            "alice",
+            "--name",
+            "eye",
+            "--prompt",
+            "Tell me if it loops",
+        ],
+    );
+    assert_eq!(v["role"], "observer", "{v}");
+    assert_eq!(v["watching"]["subscribed"], true, "{v}");
+    let brief = env.wait_event(&spy, "prompt", 0, Duration::from_secs(15));
+    let text = brief["prompt"].as_str().unwrap();
+    for needle in [
+        alice.as_str(),
+        "(alice)",
+        "harness echo",
+        "orch listen",
+        "Your task: Tell me if it loops",
+    ] {
+        assert!(text.contains(needle), "brief lacks {needle:?}: {text}");
+    }
+    env.wait_event(
+        &spy,
+        "stop",
+        brief["seq"].as_u64().unwrap(),
+        Duration::from_secs(15),
+    );
+
+    // alice's turn end reaches the spy as a notice.
+    assert_code(&env.run("orch-tell", &["alice", "do the work"]), 0);
+    eventually(Duration::from_secs(15), "the notice in the spy", || {
+        env.texts(&spy, "prompt", "prompt")
+            .iter()
+            .any(|p| p.starts_with("[orch]") && p.contains(alice.as_str()))
+            .then_some(())
+    });
+    // The spy cannot type into alice, even forced; nothing was sent.
+    let sent_before = env.events_of(&alice, "sent").len();
+    for args in [
+        vec!["alice", "stop that"],
+        vec!["alice", "stop that", "--force"],
+    ] {
+        let o = env
+            .cmd_in("orch-tell", &spy)
+            .env("ORCH_ROLE", "observer")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_code(&o, 4);
+    }
+    assert_eq!(env.events_of(&alice, "sent").len(), sent_before);
+    // --watch needs an observer.
+    let (o, _) = spawn(&env, &me, &["echo", "--watch", "alice"]);
+    assert_code(&o, 2);
+}

@@ -770,3 +770,67 @@ fn idle_watch_is_woken_by_nothing_but_its_clock() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(w.frames(), 1, "frames drawn while idle:\n{}", w.text());
 }
+
+/// Issue 15: an operator started through a wrapper (`bash -c '…; exec
+/// bash'`) showed `pane_current_command=bash` and was refused as "at a bash
+/// prompt" although its hooks recorded a live session; survey showed it
+/// with role null and counted it; `tell operator` failed until a claim.
+#[test]
+fn wrapper_started_operator_is_an_agent_and_the_operator() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let echo = orch_testkit::bin("orch-echo");
+    let op = env.new_pane(&format!(
+        "bash -c \"'{}' --turn-ms 20; exec bash\"",
+        echo.display()
+    ));
+    env.wait_event(&op, "session_start", 0, Duration::from_secs(15));
+    let worker = env.start_echo("--turn-ms 20");
+    env.store()
+        .update_registry(pane_id(&worker), |r| {
+            r.name = Some("w".into());
+            r.role = Some(orch::roles::Role::Worker);
+            r.harness = Some("echo".into());
+            r.parent = Some(pane_id(&op));
+        })
+        .unwrap();
+    assert_eq!(env.pane_format(&op, "#{pane_current_command}"), "bash");
+
+    // Typing into it and subscribing it work: its hooks show a live session.
+    let o = env.run("orch-tell", &[op.as_str(), "hello operator", "--wait"]);
+    assert_code(&o, 0);
+    let o = env.run_in("orch-subscribe", &op, &["w"]);
+    assert_code(&o, 0);
+    // A worker reaches it as `operator` with no claim (its spawner).
+    let o = env
+        .cmd_in("orch-tell", &worker)
+        .env("ORCH_ROLE", "worker")
+        .args(["operator", "done here"])
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["pane"], op.as_str());
+
+    // Claimed: survey shows it as the operator, outside the agent counts.
+    assert_code(
+        &env.run("orch-tell", &["--claim-operator", "--from", op.as_str()]),
+        0,
+    );
+    let s = env.run_json("orch-survey", &[]);
+    let row = s["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["pane"] == op.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["role"], "operator", "{row}");
+    assert_eq!(s["counts"]["total"], 1, "{}", s["counts"]);
+    let s = env.run_json("orch-survey", &["--role", "operator"]);
+    let panes: Vec<&str> = s["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["pane"].as_str().unwrap())
+        .collect();
+    assert_eq!(panes, [op.as_str()]);
+}

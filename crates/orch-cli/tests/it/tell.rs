@@ -1012,3 +1012,191 @@ fn dead_agents_name_resolves_to_the_live_one() {
         (Some(new.as_str()), Some("exited"))
     );
 }
+
+/// Issue 15: one tell per agent was one Bash call each. `--to` and `--all`
+/// fan out, one JSON line per target, the worst code as exit code.
+#[test]
+fn fan_out_to_three_tells_each_once_and_collects_every_reply() {
+    let (env, [a, b, c]) = or_skip!(agents(""));
+    register(&env, &a, "alice", "worker", None);
+    register(&env, &b, "bob", "worker", None);
+    register(&env, &c, "carol", "observer", None);
+
+    let o = tell(
+        &env,
+        &[
+            "--to",
+            &format!("alice,bob,{c}"),
+            "Rebase",
+            "on main",
+            "--wait",
+        ],
+    );
+    assert_code(&o, 0);
+    let lines = json_lines(&o);
+    let panes: Vec<&str> = lines.iter().map(|l| l["pane"].as_str().unwrap()).collect();
+    assert_eq!(panes, [a.as_str(), b.as_str(), c.as_str()]);
+    for (l, p) in lines.iter().zip([&a, &b, &c]) {
+        assert_eq!(l["status"], "delivered", "{l}");
+        assert_eq!(l["stop_kind"], "stop", "{l}");
+        assert_eq!(l["reply"].as_str().unwrap(), reply_for("Rebase on main"));
+        assert_eq!(env.texts(p, "prompt", "prompt"), ["Rebase on main"]);
+    }
+
+    // --all --role: only the workers; plain --all: every agent.
+    let o = tell(&env, &["--all", "--role", "worker", "Second", "--wait"]);
+    assert_code(&o, 0);
+    let panes: Vec<String> = json_lines(&o)
+        .iter()
+        .map(|l| l["pane"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(panes, [a.clone(), b.clone()]);
+    assert_eq!(env.texts(&c, "prompt", "prompt"), ["Rebase on main"]);
+    let o = tell(&env, &["--all", "Third", "--wait"]);
+    assert_code(&o, 0);
+    assert_eq!(json_lines(&o).len(), 3);
+    for p in [&a, &b, &c] {
+        assert_eq!(env.texts(p, "prompt", "prompt").last().unwrap(), "Third");
+    }
+
+    // One bad target: its own line, the others still told, worst code wins.
+    let o = tell(&env, &["--to", "alice,nobody,%999", "Fourth"]);
+    assert_code(&o, 7);
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3, "{}", show(&o));
+    assert_eq!(lines[0]["status"], "delivered");
+    assert_eq!(
+        (lines[1]["status"].as_str(), lines[1]["code"].as_u64()),
+        (Some("invalid"), Some(2))
+    );
+    assert_eq!(
+        (lines[2]["status"].as_str(), lines[2]["code"].as_u64()),
+        (Some("exited"), Some(7))
+    );
+    assert_eq!(env.texts(&a, "prompt", "prompt").last().unwrap(), "Fourth");
+    assert_eq!(env.texts(&b, "prompt", "prompt").last().unwrap(), "Third");
+
+    // A worker's --all skips what it may not tell (the observer) and itself.
+    let o = env.run_in("orch-tell", &a, &["--all", "Fifth"]);
+    assert_code(&o, 0);
+    let panes: Vec<String> = json_lines(&o)
+        .iter()
+        .map(|l| l["pane"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(panes, [b.as_str()], "{}", show(&o));
+}
+
+/// Issue 15 item 7: `--later` returns at once with `queued`, nothing typed;
+/// messages wait in the target's inbox and arrive together, in one prompt,
+/// at its next idle, each exactly once.
+#[test]
+fn later_messages_are_batched_into_the_next_idle() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let pane = env.start_echo("--turn-ms 3000");
+    register(&env, &pane, "slow", "worker", None);
+    assert_code(&tell(&env, &["slow", "the long task"]), 0);
+    for msg in ["first later", "second later"] {
+        let o = tell(&env, &["slow", "--later", msg]);
+        assert_code(&o, 0);
+        let v = json_of(&o);
+        assert_eq!(v["status"], "queued", "{v}");
+        assert!(v["receipt_ms"].is_null(), "{v}");
+    }
+    let stop = env.wait_event(&pane, "stop", 0, T);
+    let next = env.wait_event(&pane, "prompt", stop["seq"].as_u64().unwrap(), T);
+    let text = next["prompt"].as_str().unwrap();
+    assert!(
+        text.contains("first later") && text.contains("second later"),
+        "{text}"
+    );
+    assert!(!orch::event::is_notice_text(text), "{text}");
+    env.wait_event(&pane, "stop", next["seq"].as_u64().unwrap(), T);
+    let prompts = env.texts(&pane, "prompt", "prompt");
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    // Bad combinations change nothing.
+    assert_code(&tell(&env, &["slow", "--later", "--wait", "x"]), 2);
+}
+
+/// Issue 15 item 8: `orch answer` picks the option by its label on the
+/// permission prompt the event named, confirms it went away and audits;
+/// anything else is exit 4 with nothing typed, and workers may not answer.
+#[test]
+fn answer_selects_by_label_and_refuses_everything_else() {
+    let (env, [a, w]) = or_skip!(agents(""));
+    register(&env, &a, "alice", "worker", None);
+    register(&env, &w, "wendy", "worker", None);
+    let answer = |args: &[&str]| env.run("orch-answer", args);
+
+    // Idle: nothing to answer.
+    let o = answer(&["alice", "allow"]);
+    assert_code(&o, 4);
+    orch_testkit::assert_one_line_error(&o, "orch-answer", "not waiting on a permission prompt");
+
+    for (choice, option, shown) in [
+        ("deny", "2. No", "(denied)"),
+        ("allow", "1. Yes", "(allowed)"),
+    ] {
+        let o = tell(&env, &["alice", "--wait", "Clean up [[permission]]"]);
+        assert_code(&o, 6);
+        let before = env.capture(&a);
+        // No "always" option on the echo agent's dialog; a worker may not
+        // answer for alice: both refused, nothing typed.
+        assert_code(&answer(&["alice", "always"]), 4);
+        let o = env
+            .cmd_in("orch-answer", &w)
+            .env("ORCH_ROLE", "worker")
+            .args(["alice", choice])
+            .output()
+            .unwrap();
+        assert_code(&o, 4);
+        assert_eq!(env.capture(&a), before, "something was typed");
+
+        let o = answer(&["alice", choice]);
+        assert_code(&o, 0);
+        let v = json_of(&o);
+        assert_eq!(
+            (v["option"].as_str(), v["tool"].as_str()),
+            (Some(option), Some("Bash")),
+            "{v}"
+        );
+        env.wait_for_screen(&a, shown, T);
+        let l = env.run("orch-listen", &["alice", "--timeout", "10"]);
+        assert_code(&l, 0);
+    }
+    assert_code(&answer(&["alice", "maybe"]), 2);
+    let audit = env.run("orch-tell", &["--audit"]);
+    let answered: Vec<Value> = json_lines(&audit)
+        .into_iter()
+        .filter(|r| r["action"] == "answer")
+        .collect();
+    let outcomes: Vec<&str> = answered
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "refused", "refused", "refused", "answered", "refused", "refused", "answered"
+        ]
+    );
+}
+
+/// Issue 15 item 7: `--queue` into a busy Claude Code promised a receipt
+/// that never came — Claude Code injects the text into a turn that runs a
+/// tool, and fires no prompt event. Into a pane whose registry says
+/// `claude` (an echo agent standing in) `queued` says so.
+#[test]
+fn queue_into_an_injecting_harness_is_reported_honestly() {
+    let env = or_skip!(TestEnv::with_tmux());
+    let pane = env.start_echo("--turn-ms 1500");
+    env.store()
+        .update_registry(pane_id(&pane), |r| r.harness = Some("claude".into()))
+        .unwrap();
+    assert_code(&tell(&env, &[&pane, "a long turn"]), 0);
+    let o = tell(&env, &[&pane, "--queue", "Also check the logs"]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["status"], "queued", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("no receipt may come"), "{v}");
+}

@@ -321,10 +321,10 @@ pub fn has_hooks(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> bool 
 }
 
 /// The pane must exist, be alive, and not be a shell prompt.
-pub fn check_pane(tmux: &Tmux, pane: PaneId) -> Result<()> {
-    let cmd = check_pane_exists(tmux, pane)?;
-    let cmd = cmd.rsplit('/').next().unwrap_or("");
-    if crate::tmux::is_shell(cmd) {
+pub fn check_pane(tmux: &Tmux, store: &Store, pane: PaneId) -> Result<()> {
+    let status = pane_status(tmux, pane)?;
+    let cmd = status.current_command.rsplit('/').next().unwrap_or("");
+    if crate::tmux::is_shell(cmd) && !live_session_under_shell(store, pane, status.pid) {
         return Err(Fail::refused(format!(
             "pane {pane} is at a {cmd} prompt, not an agent: typed text would run as a command; nothing was typed"
         )));
@@ -332,8 +332,34 @@ pub fn check_pane(tmux: &Tmux, pane: PaneId) -> Result<()> {
     Ok(())
 }
 
+/// Does a shell in the foreground of `pane` (pid `pid`) only wrap a live
+/// agent session? Hook evidence outranks `pane_current_command` (issue 15:
+/// an operator started as `bash -c '…claude…; exec bash'` showed `bash`):
+/// the pane's last hook event belongs to a session that has not ended, and
+/// the shell has a process running under it. Both are needed — hooks alone
+/// would trust a pane whose agent was killed without a `session_end` and
+/// left a bare prompt.
+pub fn live_session_under_shell(store: &Store, pane: PaneId, pid: u32) -> bool {
+    let live_kind = store
+        .read_registry(pane)
+        .and_then(|r| r.last_event)
+        .and_then(|l| l.kind)
+        .is_some_and(|k| {
+            matches!(
+                k,
+                Kind::SessionStart | Kind::Prompt | Kind::Stop | Kind::StopFailure | Kind::Notify
+            )
+        });
+    live_kind && pid != 0 && crate::agent_state::has_children(pid) == Some(true)
+}
+
 /// The pane must exist and be alive. Returns its foreground command.
 pub fn check_pane_exists(tmux: &Tmux, pane: PaneId) -> Result<String> {
+    pane_status(tmux, pane).map(|s| s.current_command)
+}
+
+/// The pane's status; exit 7 when it does not exist or is dead.
+fn pane_status(tmux: &Tmux, pane: PaneId) -> Result<crate::tmux::PaneStatus> {
     let status = tmux.pane_status(pane)?.ok_or_else(|| {
         Fail::new(
             Code::Exited,
@@ -349,7 +375,7 @@ pub fn check_pane_exists(tmux: &Tmux, pane: PaneId) -> Result<String> {
         )
         .into());
     }
-    Ok(status.current_command)
+    Ok(status)
 }
 
 static BUFFER_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -503,7 +529,7 @@ fn wait_ready(
         // Pane death has no event: look again at least every RECHECK.
         let until = opts.deadline.min(now + recheck.unwrap_or(RECHECK));
         waiter.wait(Some(until));
-        check_pane(tmux, pane)?;
+        check_pane(tmux, store, pane)?;
     }
 }
 
@@ -524,7 +550,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     }
     let tmux = Tmux::for_server(store.server());
     if !opts.pane_checked {
-        check_pane(&tmux, pane)?;
+        check_pane(&tmux, store, pane)?;
     }
 
     let _delivery = lock_until(store.layout().delivery_lock(pane), opts.deadline, pane)?;
@@ -649,6 +675,20 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     if !has_hooks(store, pane, rec.as_ref()) {
         receipt.reason = Some(format!(
             "{pane} has never fired a hook (a harness without hooks, or `orch up` not run), so receipt cannot be confirmed"
+        ));
+        return Ok(receipt);
+    }
+    // Claude Code queues a prompt typed mid-turn and fires its
+    // `UserPromptSubmit` when the turn ends — unless the turn runs a tool
+    // first: then it hands the text to the running turn at the tool result
+    // ("The user sent a new message while you were working") and no
+    // `prompt` event ever fires. `queued` must not promise a receipt that
+    // may never come (issue 15).
+    let injects = rec.as_ref().and_then(|r| r.harness.as_deref()) == Some("claude");
+    if busy && injects && !opts.confirm_queued {
+        receipt.status = Status::Queued;
+        receipt.reason = Some(format!(
+            "{pane} is mid-turn; Claude Code submits the text when the turn ends (its `prompt` event is the receipt) or, if the turn runs a tool first, gives it to the running turn with no prompt event, so no receipt may come — the turn's reply and its transcript (`orch survey {pane}`) show which"
         ));
         return Ok(receipt);
     }

@@ -154,6 +154,7 @@ impl Notice {
             format!(": {clean}")
         };
         match self.kind {
+            Kind::Sent => format!("message from {who}: {text}"),
             Kind::Stop if text.is_empty() => format!("{who} finished (no reply text)"),
             Kind::Stop => format!("{who} finished{text}"),
             Kind::StopFailure => format!("{who} failed{detail}{text}"),
@@ -167,6 +168,33 @@ impl Notice {
 /// The message typed for a batch: one line for one notice, a list for
 /// several; always starting with [`NOTICE_PREFIX`].
 pub fn compose(batch: &[Notice], dropped: u64) -> String {
+    // Messages queued with `orch tell --later` are requests, typed whole
+    // before the notices and without the notice prefix: the turn they start
+    // is an ordinary turn, whose end subscribers hear about.
+    let (messages, notices): (Vec<&Notice>, Vec<&Notice>) =
+        batch.iter().partition(|n| n.kind == Kind::Sent);
+    if !messages.is_empty() {
+        let mut s = messages
+            .iter()
+            .map(|m| {
+                let who = match &m.name {
+                    Some(n) if !n.is_empty() => format!("{} ({})", m.peer, first_line(n)),
+                    _ => m.peer.to_string(),
+                };
+                format!(
+                    "Message from {who}, queued for when you were free:\n{}",
+                    m.text
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        if !notices.is_empty() || dropped > 0 {
+            let rest: Vec<Notice> = notices.into_iter().cloned().collect();
+            s.push_str("\n\n");
+            s.push_str(&compose(&rest, dropped));
+        }
+        return s;
+    }
     if batch.len() == 1 && dropped == 0 {
         return format!("{NOTICE_PREFIX}{} {NOTICE_SUFFIX}", batch[0].line());
     }

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -66,6 +66,7 @@ struct Rollback<'a> {
     worktree: Option<&'a Worktree>,
     pane: Option<PaneId>,
     launch_file: Option<PathBuf>,
+    env_fifo: Option<PathBuf>,
     recorded: bool,
 }
 
@@ -74,6 +75,7 @@ impl Rollback<'_> {
         self.worktree = None;
         self.pane = None;
         self.launch_file = None;
+        self.env_fifo = None;
     }
 }
 
@@ -90,11 +92,15 @@ impl Drop for Rollback<'_> {
         if let Some(w) = self.worktree {
             w.remove();
         }
-        if let Some(f) = &self.launch_file {
+        for f in self.launch_file.iter().chain(&self.env_fifo) {
             let _ = std::fs::remove_file(f);
         }
     }
 }
+
+/// How long spawn waits for the trampoline to take its environment (it
+/// starts in milliseconds; a pane that never runs it is rolled back).
+const ENV_HANDOFF_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<SpawnReport> {
     let tmux = Tmux::for_server(store.server());
@@ -118,13 +124,18 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         worktree: plan.worktree.as_ref(),
         pane: None,
         launch_file: None,
+        env_fifo: None,
         recorded: false,
     };
-    let pane = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
+    let (pane, placed) = place::create(&tmux, plan.placement, &plan.cwd, &title)?;
     undo.pane = Some(pane);
-    let (lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
+    let (mut lf, warnings, _) = plan.launch(&pane.to_string(), true)?;
     let launch_file = store.layout().launch_file(pane);
+    let env_fifo = store.layout().launch_env_fifo(pane);
     undo.launch_file = Some(launch_file.clone());
+    undo.env_fifo = Some(env_fifo.clone());
+    launch::make_env_fifo(&env_fifo)?;
+    lf.env_fifo = Some(env_fifo.clone());
     launch::write(&launch_file, &lf)?;
     let worktree = plan
         .worktree
@@ -146,7 +157,7 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     ev.name = plan.name.clone();
     let mut data = json!({
         "role": plan.role.as_str(),
-        "placement": plan.placement.describe(),
+        "placement": placed,
         "argv": lf.argv,
     });
     for (k, v) in [
@@ -180,6 +191,9 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
         if let Some(old) = plan.restart_of {
             r.extra.insert("restart_of".into(), json!(old));
         }
+        if let Some(t) = plan.watch {
+            r.extra.insert(super::spy::WATCHING.into(), json!(t));
+        }
     })?;
     undo.recorded = true;
     drop(lock);
@@ -191,6 +205,12 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     ];
     place::start(&tmux, pane, &plan.cwd, &trampoline)
         .with_context(|| format!("cannot start {} in {pane}", h.name))?;
+    launch::send_env(
+        &env_fifo,
+        &lf.inherited,
+        Instant::now() + ENV_HANDOFF_TIMEOUT,
+    )
+    .with_context(|| format!("cannot start {} in {pane}", h.name))?;
     // The agent runs: from here on, what happens is reported, not undone.
     undo.commit();
     // Its processes may outlive the pane (proctree): remember whose they are.
@@ -230,6 +250,21 @@ pub(super) fn execute(store: &Store, plan: Plan, started: Instant) -> Result<Spa
     let elapsed = started.elapsed();
     settle(store, &tmux, pane, &outcome)?;
     let mut report = SpawnReport::new(&plan, pane, outcome, elapsed, warnings);
+    report.placement = placed;
+    if report.code == Code::Ok
+        && let Some(t) = plan.watch
+    {
+        // Before the brief, so no turn end of the target is missed.
+        let sub = crate::subscribe::run(crate::subscribe::SubscribeRequest {
+            peers: vec![t.to_string()],
+            for_pane: Some(pane.to_string()),
+            ..Default::default()
+        });
+        report.watching = Some(match sub {
+            Ok(_) => json!({"pane": t, "subscribed": true}),
+            Err(e) => json!({"pane": t, "subscribed": false, "error": format!("{e:#}")}),
+        });
+    }
     if report.code == Code::Ok
         && let Some(text) = &plan.prompt
     {

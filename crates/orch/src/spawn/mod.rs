@@ -29,6 +29,8 @@ pub mod place;
 mod plan;
 pub mod ready;
 mod report;
+pub mod spy;
+pub mod tile;
 pub mod worktree;
 
 use std::path::PathBuf;
@@ -53,20 +55,29 @@ pub const FLEET_PROMPT: &str = include_str!("../../../../share/fleet-prompt.md")
 pub const PROJECTS_ENV: &str = "ORCH_PROJECTS_DIR";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Variables passed from the caller to the agent (see the module doc).
-pub(crate) const FORWARD_ENV: &[&str] = &[
-    "PATH",
-    "ORCH_STATE_DIR",
-    "ORCH_CONFIG_DIR",
-    "ORCH_PROJECTS_DIR",
-    "ORCH_LOG_MAX_BYTES",
-    "ORCH_POLL",
-    "ORCH_POLL_MS",
-    "ORCH_GC_GRACE_SECS",
-    "CLAUDE_CONFIG_DIR",
-    "GOOGLE_API_KEY",
+/// What a spawned agent does not inherit from its spawner: what identifies
+/// the spawner's own pane and session (tmux sets `TMUX`/`TMUX_PANE` for the
+/// new pane; a Claude Code spawner's session markers would make a Claude
+/// worker think it is nested in it), and orch's own pane variables, which
+/// spawn sets anew; the terminal's description (`TERM`, `COLORTERM`,
+/// `TERM_PROGRAM*`), which tmux sets for the pane it made. Everything else — proxies, `DISABLE_AUTOUPDATER`,
+/// Bedrock/Vertex settings, provider keys — is handed on (issue 15).
+pub(crate) const NOT_INHERITED: &[&str] = &[
+    "TMUX",
+    "TMUX_PANE",
+    "TERM",
+    "COLORTERM",
+    "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION",
+    "CLAUDECODE",
+    "CLAUDE_CODE_SESSION_ID",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "ORCH_ROLE",
+    "ORCH_NAME",
+    "ORCH_PARENT",
+    "ORCH_HARNESS",
+    crate::hook::SPAWNED_HOOKS_ENV,
 ];
-pub(crate) const FORWARD_PREFIXES: &[&str] = &["ANTHROPIC_", "OPENAI_", "GEMINI_"];
 
 /// A new agent, as `orch-spawn HARNESS …` describes it.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +108,8 @@ pub struct SpawnRequest {
     pub dry_run: bool,
     /// Passed to the harness as they are.
     pub harness_args: Vec<String>,
+    /// A spy: the pane (or name) this observer watches (`--watch`).
+    pub watch: Option<String>,
 }
 
 /// Where a new pane goes: split off the caller's pane on a side (right by
@@ -133,6 +146,8 @@ pub enum SpawnCommand {
     Hide {
         target: String,
     },
+    /// Re-tile the caller's window ([`tile::relayout`]).
+    Relayout,
 }
 
 /// What it did.
@@ -144,6 +159,7 @@ pub enum Spawned {
     Stopped(StopReport),
     Shown(ShowReport),
     Hidden(HideReport),
+    Relaid(tile::Relayout),
 }
 
 /// Carry out a command (see the module doc).
@@ -164,6 +180,15 @@ pub fn spawn(cmd: SpawnCommand) -> Result<Spawned> {
             lifecycle::show(&target, position).map(Spawned::Shown)
         }
         SpawnCommand::Hide { target } => lifecycle::hide(&target).map(Spawned::Hidden),
+        SpawnCommand::Relayout => {
+            let store = Store::current()?;
+            let me = crate::target::own_pane(&store).ok_or_else(|| {
+                crate::exit::Fail::usage(
+                    "--relayout re-tiles the window of the pane it runs in, and TMUX_PANE is unset: run it in the operator's pane",
+                )
+            })?;
+            tile::relayout(&crate::tmux::Tmux::for_server(store.server()), me).map(Spawned::Relaid)
+        }
         SpawnCommand::Start(req) => {
             let plan = plan::plan(&req, plan::Inherit::default())?;
             if req.dry_run {

@@ -19,7 +19,7 @@ use crate::tmux::Tmux;
 pub const HEADLESS_SESSION: &str = "orch-headless";
 
 /// What a new pane runs until the agent replaces it.
-const PLACEHOLDER: &[&str] = &["sleep", "86400"];
+pub(super) const PLACEHOLDER: &[&str] = &["sleep", "86400"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
@@ -66,6 +66,9 @@ impl Position {
 pub enum Placement {
     /// Split off a pane (the caller's).
     Split(Position, PaneId),
+    /// The default: beside the caller, which keeps half its window
+    /// ([`super::tile`]).
+    Tile(PaneId),
     /// A new window, after the caller's window when there is one.
     Window(Option<PaneId>),
     /// A window of the detached [`HEADLESS_SESSION`].
@@ -76,6 +79,7 @@ impl Placement {
     pub fn describe(&self) -> String {
         match self {
             Placement::Split(p, of) => format!("{} of {of}", p.as_str()),
+            Placement::Tile(of) => format!("right of {of}"),
             Placement::Window(_) => "window".into(),
             Placement::Headless => format!("headless (session {HEADLESS_SESSION})"),
         }
@@ -98,9 +102,17 @@ fn pane_from(out: &str) -> Result<PaneId> {
         .map_err(|_| anyhow::anyhow!("tmux printed {id:?} instead of a pane id"))
 }
 
-/// Create the pane (running the placeholder) and return its id.
-pub fn create(tmux: &Tmux, placement: Placement, cwd: &Path, title: &str) -> Result<PaneId> {
+/// Create the pane (running the placeholder); its id and where it went.
+pub fn create(
+    tmux: &Tmux,
+    placement: Placement,
+    cwd: &Path,
+    title: &str,
+) -> Result<(PaneId, String)> {
     let cwd = cwd.to_string_lossy().into_owned();
+    if let Placement::Tile(of) = placement {
+        return super::tile::create(tmux, of, &cwd, title);
+    }
     let mut args: Vec<String> = Vec::new();
     let push = |args: &mut Vec<String>, a: &[&str]| args.extend(a.iter().map(|s| s.to_string()));
     match placement {
@@ -124,10 +136,14 @@ pub fn create(tmux: &Tmux, placement: Placement, cwd: &Path, title: &str) -> Res
             }
             push(&mut args, &["-n", title, "-c", &cwd]);
         }
-        Placement::Headless => return create_headless(tmux, &cwd, title),
+        Placement::Headless => {
+            return create_headless(tmux, &cwd, title).map(|p| (p, placement.describe()));
+        }
+        Placement::Tile(_) => unreachable!("handled above"),
     }
-    match new_pane(tmux, &args) {
-        Ok(out) => pane_from(&out),
+    push(&mut args, PLACEHOLDER);
+    match tmux.run(&args) {
+        Ok(out) => pane_from(&out).map(|p| (p, placement.describe())),
         Err(e) if e.to_string().contains("no space for new pane") => bail!(
             "no room to split {}: the window is too small; use --window or --headless, or close a pane",
             match placement {

@@ -12,15 +12,13 @@ use super::launch::LaunchFile;
 use super::place::{Placement, Position};
 use super::report::{DryRunReport, WorktreeInfo};
 use super::worktree;
-use super::{
-    DEFAULT_TIMEOUT, FLEET_PROMPT, FORWARD_ENV, FORWARD_PREFIXES, PROJECTS_ENV, SpawnRequest,
-    caller,
-};
+use super::{DEFAULT_TIMEOUT, FLEET_PROMPT, NOT_INHERITED, PROJECTS_ENV, SpawnRequest, caller};
 use crate::exit::Fail;
 use crate::harness::{self, Harness, LaunchSpec, Readiness};
 use crate::outfit::{self, Outfit};
 use crate::pane::PaneId;
 use crate::roles::Role;
+use crate::store::Store;
 
 /// What a restart carries over from the agent it replaces.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +58,8 @@ pub(super) struct Plan {
     pub(super) timeout: Duration,
     pub(super) warnings: Vec<String>,
     pub(super) restart_of: Option<PaneId>,
+    /// `--watch`: the pane this spy watches.
+    pub(super) watch: Option<PaneId>,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -223,6 +223,20 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     let cwd = worktree.as_ref().map(|w| w.cwd.clone()).unwrap_or(base_cwd);
 
     let caller = caller();
+    let (watch, prompt) = match &args.watch {
+        None => (None, args.prompt.clone()),
+        Some(arg) => {
+            if role != Role::Observer {
+                return Err(Fail::usage(
+                    "--watch starts an observer: use --outfit spy (or --role observer); nothing was started",
+                ));
+            }
+            let store = Store::current()?;
+            let target = super::spy::target(&store, arg, caller)?;
+            let brief = super::spy::brief(&store, target, args.prompt.as_deref());
+            (Some(target), Some(brief))
+        }
+    };
     let (placement, note) = if args.placing.headless {
         (Placement::Headless, None)
     } else if args.placing.window {
@@ -230,7 +244,8 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
     } else {
         let pos = args.placing.position.unwrap_or(Position::Right);
         match caller {
-            Some(p) => (Placement::Split(pos, p), None),
+            Some(p) if args.placing.position.is_some() => (Placement::Split(pos, p), None),
+            Some(p) => (Placement::Tile(p), None),
             None => (
                 Placement::Window(None),
                 Some(format!(
@@ -278,10 +293,11 @@ pub(super) fn plan(args: &SpawnRequest, inherit: Inherit) -> Result<Plan> {
         program: program
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| h.program.to_string()),
-        prompt: args.prompt.clone(),
+        prompt,
         timeout,
         warnings,
         restart_of: inherit.restart_of,
+        watch,
     })
 }
 
@@ -426,19 +442,18 @@ impl Plan {
         };
         let built = self.harness.launch(&spec);
         let mut env = BTreeMap::new();
-        for k in FORWARD_ENV {
-            if let Ok(v) = std::env::var(k) {
-                env.insert(k.to_string(), v);
-            }
-        }
-        for (k, v) in std::env::vars() {
-            if FORWARD_PREFIXES.iter().any(|p| k.starts_with(p)) {
-                env.insert(k, v);
-            }
-        }
+        // The spawner's environment goes to the agent through a pipe, never
+        // the launch file (it holds provider keys): see `launch`.
+        let inherited: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| !NOT_INHERITED.contains(&k.as_str()))
+            .collect();
+        // Also removed from what the pane gets from the tmux server's
+        // global environment (a server started from Claude Code has them).
         let mut unset = vec![
             "CLAUDECODE".to_string(),
             "CLAUDE_CODE_ENTRYPOINT".to_string(),
+            "CLAUDE_CODE_SESSION_ID".to_string(),
         ];
         env.insert("ORCH_ROLE".into(), self.role.as_str().into());
         env.insert("ORCH_HARNESS".into(), self.harness.name.into());
@@ -471,6 +486,8 @@ impl Plan {
                 argv: built.argv,
                 env,
                 unset,
+                env_fifo: None,
+                inherited,
             },
             warnings,
             glue,
@@ -484,20 +501,14 @@ impl Plan {
         let plan = self;
         let pane = "(assigned at spawn)";
         let (lf, warnings, glue) = plan.launch(pane, false)?;
-        // Provider keys come from the caller's environment: never print them.
-        let env: BTreeMap<String, String> = lf
-            .env
-            .iter()
-            .map(|(k, v)| {
-                let shown =
-                    if FORWARD_PREFIXES.iter().any(|p| k.starts_with(p)) || k == "GOOGLE_API_KEY" {
-                        "(from your environment)".to_string()
-                    } else {
-                        v.clone()
-                    };
-                (k.clone(), shown)
-            })
+        // The inherited environment holds secrets: names only, values never
+        // printed (orch's own variables win over inherited ones).
+        let mut env: BTreeMap<String, String> = lf
+            .inherited
+            .keys()
+            .map(|k| (k.clone(), "(from your environment)".to_string()))
             .collect();
+        env.extend(lf.env.clone());
         let mut notes: Vec<String> = plan.note.iter().cloned().collect();
         if !plan.program.starts_with('/') {
             notes.push(format!(

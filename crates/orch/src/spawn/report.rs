@@ -73,6 +73,9 @@ pub struct SpawnReport {
     /// orch-tell's answer for the first task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Value>,
+    /// `--watch`: the watched pane and whether the subscription took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watching: Option<Value>,
     /// The exit code this spawn earns.
     #[serde(skip)]
     pub code: Code,
@@ -126,6 +129,7 @@ impl SpawnReport {
             note: plan.note.clone(),
             warnings,
             prompt: None,
+            watching: None,
             code: Code::Ok,
             error: None,
         };

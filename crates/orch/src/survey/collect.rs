@@ -150,6 +150,7 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
     };
 
     let subs = Subscriptions::load(store);
+    let operator = crate::roles::claimed_operator(store);
     let now = now_ns();
     let min_since = filters
         .since
@@ -182,6 +183,10 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
         } else {
             // A live pane is never gone, whatever a racing GC pass wrote.
             rec.gone_ts = None;
+        }
+        // The claimed operator shows as such, whatever its record says.
+        if rec.role.is_none() && Some(pane) == operator {
+            rec.role = Some(crate::roles::Role::Operator);
         }
         if !filters.roles.is_empty() && !filters.roles.iter().any(|x| Some(x) == rec.role.as_ref())
         {

@@ -173,7 +173,9 @@ pub struct Agent {
     pub gone_ts: Option<u64>,
 }
 
-/// Counts by state over the agents listed; `blocked` sums the blocked:* states.
+/// Counts by state over the agents listed; `blocked` sums the blocked:*
+/// states. The operator is listed but is not one of the agents counted (so
+/// not in the status line either).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Counts {
     pub total: u64,
@@ -194,7 +196,10 @@ pub struct Counts {
 impl Counts {
     pub fn of(agents: &[Agent]) -> Counts {
         let mut c = Counts::default();
-        for a in agents {
+        for a in agents
+            .iter()
+            .filter(|a| a.role != Some(crate::roles::Role::Operator))
+        {
             c.total += 1;
             match a.state {
                 State::Starting => c.starting += 1,

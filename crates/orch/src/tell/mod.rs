@@ -7,6 +7,8 @@
 //! [`crate::deliver`], the log [`crate::audit`]. docs/tell.md is the
 //! user-facing description.
 
+mod fanout;
+mod later;
 mod operator;
 mod report;
 
@@ -27,6 +29,7 @@ use crate::store::Store;
 use crate::target::{name_of, own_pane, resolve_from};
 use crate::time::now_ns;
 use crate::tmux::Tmux;
+pub use fanout::{FanoutLine, TargetOutcome, worst};
 pub use operator::OperatorReport;
 pub use report::{TellReport, TurnReport};
 
@@ -34,6 +37,13 @@ pub use report::{TellReport, TurnReport};
 #[derive(Debug, Clone)]
 pub struct TellRequest {
     pub target: Option<String>,
+    /// Fan-out: these targets (`--to a,b,%7`); the positional target is
+    /// then the first word of the text.
+    pub to: Vec<String>,
+    /// Fan-out: every live agent the sender may tell (`--all`).
+    pub all: bool,
+    /// With `all`: only agents with this role.
+    pub role: Option<String>,
     /// The prompt's words, or `["-"]` for stdin.
     pub text: Vec<String>,
     /// Read the prompt from this file (`-`: stdin).
@@ -43,6 +53,8 @@ pub struct TellRequest {
     /// For everything: waiting to type, the receipt, the reply.
     pub timeout: Duration,
     pub queue: bool,
+    /// Put it in the target's inbox for its next idle and return at once.
+    pub later: bool,
     pub wait_idle: bool,
     pub force: bool,
     pub escalate: Option<String>,
@@ -65,6 +77,8 @@ pub enum Told {
     Operator(OperatorReport),
     /// Audit records, oldest first, as JSON (fields of newer versions kept).
     Audit(Vec<Value>),
+    /// A fan-out (`--to`, `--all`): one outcome per target, in target order.
+    Many(Vec<TargetOutcome>),
 }
 
 fn read_limited(r: impl Read, what: &str) -> Result<String> {
@@ -150,24 +164,54 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         let store = Store::current()?;
         return operator::claim(&store, args).map(Told::Operator);
     }
+    if args.all || !args.to.is_empty() {
+        return fanout::tell_many(args, deadline).map(Told::Many);
+    }
     let target_arg = args.target.clone().ok_or_else(|| {
         Fail::usage("no target: orch-tell <TARGET> <TEXT…> (a pane id like %3, an agent name, operator, self or parent)")
     })?;
-    let mut text = deliver::sanitize(&read_text(args)?);
+    let text = prompt_text(args, &args.text)?;
+    let store = Store::current()?;
+    let (me, from) = sender(&store, args)?;
+    tell_one(&store, args, me, from, &target_arg, text, deadline).map(|r| Told::Sent(Box::new(r)))
+}
+
+/// The sanitized prompt from `words` (or stdin/--file); empty is refused.
+fn prompt_text(args: &TellRequest, words: &[String]) -> Result<String> {
+    let text = deliver::sanitize(&read_text(&TellRequest {
+        text: words.to_vec(),
+        ..args.clone()
+    })?);
     if text.trim().is_empty() {
         return Err(Fail::usage(
             "the text is empty (after removing control characters); nothing was sent",
         ));
     }
-    let axis = args.escalate.clone();
+    Ok(text)
+}
 
-    let store = Store::current()?;
-    let me = own_pane(&store);
+/// The pane tell runs in, and the pane it sends as (`--from`).
+fn sender(store: &Store, args: &TellRequest) -> Result<(Option<PaneId>, Option<PaneId>)> {
+    let me = own_pane(store);
     let from = match &args.from {
-        Some(f) => Some(resolve_from(&store, f, me).context("--from")?),
+        Some(f) => Some(resolve_from(store, f, me).context("--from")?),
         None => me,
     };
-    let target = resolve_from(&store, &target_arg, from)?;
+    Ok((me, from))
+}
+
+/// Resolve one target and send it `text`, writing its audit record.
+fn tell_one(
+    store: &Store,
+    args: &TellRequest,
+    me: Option<PaneId>,
+    from: Option<PaneId>,
+    target_arg: &str,
+    mut text: String,
+    deadline: Instant,
+) -> Result<TellReport> {
+    let axis = args.escalate.clone();
+    let target = resolve_from(store, target_arg, from)?;
 
     let mut rec = AuditRecord {
         v: SCHEMA_VERSION,
@@ -175,11 +219,11 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
         action: "send".into(),
         server: store.server().key(),
         from,
-        from_name: from.and_then(|p| name_of(&store, p)),
+        from_name: from.and_then(|p| name_of(store, p)),
         via: (from != me).then_some(me).flatten(),
-        target_arg: target_arg.clone(),
+        target_arg: target_arg.to_string(),
         target: Some(target),
-        target_name: name_of(&store, target),
+        target_name: name_of(store, target),
         bytes: text.len() as u64,
         hash: prompt_hash(&text),
         preview: preview(&text),
@@ -191,34 +235,31 @@ pub fn tell(args: &TellRequest) -> Result<Told> {
     };
 
     let result = send(
-        &store, args, me, from, target, &mut text, axis, deadline, &mut rec,
+        store, args, me, from, target, &mut text, axis, deadline, &mut rec,
     );
-    match result {
-        Ok(report) => {
-            if let Some(a) = &rec.escalation {
-                // Keyed by the worker, so one worker's escalations are
-                // rate-limited, not every worker's together.
-                let mut alert = crate::alert::Alert::new(
-                    &store,
-                    "escalation",
-                    from.unwrap_or(target),
-                    None,
-                    &format!("escalates to the operator ({a}): {}", rec.preview),
-                );
-                alert.detail = Some(a.clone());
-                crate::alert::raise(&store, alert);
-            }
-            Ok(Told::Sent(Box::new(report)))
-        }
-        Err(e) => {
-            if rec.outcome.is_empty() {
-                rec.outcome = outcome_of(code_of(&e)).into();
-                rec.reason = Some(format!("{e:#}"));
-                write_audit(&store, &rec);
-            }
-            Err(e)
-        }
+    if result.is_ok()
+        && let Some(a) = &rec.escalation
+    {
+        // Keyed by the worker, so one worker's escalations are
+        // rate-limited, not every worker's together.
+        let mut alert = crate::alert::Alert::new(
+            store,
+            "escalation",
+            from.unwrap_or(target),
+            None,
+            &format!("escalates to the operator ({a}): {}", rec.preview),
+        );
+        alert.detail = Some(a.clone());
+        crate::alert::raise(store, alert);
     }
+    if let Err(e) = &result
+        && rec.outcome.is_empty()
+    {
+        rec.outcome = outcome_of(code_of(e)).into();
+        rec.reason = Some(format!("{e:#}"));
+        write_audit(store, &rec);
+    }
+    result
 }
 
 /// Everything after the target is known. Writes the audit record itself
@@ -239,7 +280,7 @@ fn send(
     let tmux = Tmux::for_server(store.server());
     // A pane that does not exist is "exited", before any other check, so
     // nothing is typed anywhere.
-    deliver::check_pane(&tmux, target)?;
+    deliver::check_pane(&tmux, store, target)?;
 
     let matrix = Matrix::load()?;
     let operator = roles::claimed_operator(store);
@@ -254,6 +295,15 @@ fn send(
         },
         operator,
     );
+    // A spy never types into what it watches, --force or not.
+    if let Some(f) = from
+        && crate::spawn::spy::watched_by(store, f) == Some(target)
+    {
+        rec.role_check = "denied".into();
+        return Err(Fail::refused(format!(
+            "{f} is a spy watching {target}, and a spy never types into what it watches (not even with --force); nothing was typed — report to the operator instead"
+        )));
+    }
     let target_role = roles::role_of(store, Some(target), None, operator);
     rec.sender_role = Some(sender.role.clone());
     rec.target_role = Some(target_role.role.clone());
@@ -304,12 +354,15 @@ fn send(
     }
 
     if sender.role != Role::Operator {
+        // The operator a worker reaches as `operator` without a claim (its
+        // spawner's root pane) is a known target too.
+        let known_operator = operator.or_else(|| crate::target::implicit_operator(store, from));
         guard_target(
             store,
             args,
             &sender.role,
             target,
-            operator,
+            known_operator,
             text,
             &mut overrides,
         )?;
@@ -335,6 +388,23 @@ fn send(
         ));
     }
 
+    if args.later {
+        if args.wait || args.queue {
+            return Err(Fail::usage(
+                "--later returns at once and lets orch type the message at the target's next idle; it does not go with --wait or --queue",
+            ));
+        }
+        if Some(target) == from {
+            return Err(Fail::usage(
+                "--later into your own pane: just keep it in mind",
+            ));
+        }
+        rec.overrides = overrides.iter().map(|o| o.to_string()).collect();
+        let receipt = later::queue(store, from, target, text, rec)?;
+        rec.hash.clone_from(&receipt.hash);
+        write_audit(store, rec);
+        return Ok(TellReport::new(&receipt, rec));
+    }
     let mut opts = DeliverOpts::new(Duration::ZERO);
     opts.deadline = deadline;
     opts.from = from;
