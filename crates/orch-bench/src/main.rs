@@ -20,6 +20,7 @@ mod gemini;
 mod hook;
 mod listen;
 mod remote;
+mod restore;
 mod spawn;
 mod stats;
 mod stress;
@@ -73,6 +74,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "remote",
         "tell --wait / listen wake / survey --hosts over a real sshd (--runs N)",
         remote::run,
+    ),
+    (
+        "restore",
+        "orch restore of 10 echo agents after kill-server (--agents N --rounds R)",
+        restore::run,
     ),
     (
         "stress",

@@ -141,8 +141,7 @@ pub fn create(
         }
         Placement::Tile(_) => unreachable!("handled above"),
     }
-    push(&mut args, PLACEHOLDER);
-    match tmux.run(&args) {
+    match new_pane(tmux, &args) {
         Ok(out) => pane_from(&out).map(|p| (p, placement.describe())),
         Err(e) if e.to_string().contains("no space for new pane") => bail!(
             "no room to split {}: the window is too small; use --window or --headless, or close a pane",
