@@ -499,7 +499,15 @@ claude_e2e! {
                 }
                 if pass == 1 || m.contains(p) {
                     let a = agent(&sv, p).unwrap_or_else(|| panic!("{p} not listed: {sv}"));
-                    assert_eq!(a["state"], "gone", "{a}");
+                    // A pane is not called gone while its agent's processes
+                    // still run (the killed claude takes a moment to exit):
+                    // then survey keeps the last state and says why.
+                    let lingering = a["evidence"]["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("processes still run"));
+                    if !lingering {
+                        assert_eq!(a["state"], "gone", "{a}");
+                    }
                 }
                 if m.contains(p) {
                     assert!(agent(&sv, p).unwrap()["gone_ts"].is_u64(), "{sv}");
