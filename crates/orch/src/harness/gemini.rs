@@ -92,6 +92,11 @@ fn glue(hook_program: &str, _bypass: bool) -> GlueFile {
     }
 }
 
+/// The spawner's variables a spawned gemini must not get: with `CI` set
+/// Gemini CLI runs non-interactively and exits at once ("No input provided
+/// via stdin"), so an operator in a CI job could start no Gemini agent.
+pub const NOT_INHERITED: &[&str] = &["CI"];
+
 /// The environment variable naming Gemini CLI's system-defaults file.
 pub const DEFAULTS_ENV: &str = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH";
 

@@ -358,6 +358,14 @@ impl Plan {
         p
     }
 
+    /// Variables of the spawner this harness must not see (Gemini CLI
+    /// treats a set `CI` as "not interactive" and exits at start with "No
+    /// input provided via stdin").
+    fn harness_drops(&self, var: &str) -> bool {
+        self.harness.name == harness::gemini::HARNESS.name
+            && harness::gemini::NOT_INHERITED.contains(&var)
+    }
+
     fn hook_program(&self) -> Result<Option<String>> {
         if !self.harness.injects_hooks {
             return Ok(None);
@@ -447,6 +455,7 @@ impl Plan {
         let inherited: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| !NOT_INHERITED.contains(&k.as_str()))
+            .filter(|(k, _)| !self.harness_drops(k))
             .collect();
         // Also removed from what the pane gets from the tmux server's
         // global environment (a server started from Claude Code has them).
@@ -455,6 +464,9 @@ impl Plan {
             "CLAUDE_CODE_ENTRYPOINT".to_string(),
             "CLAUDE_CODE_SESSION_ID".to_string(),
         ];
+        if self.harness.name == harness::gemini::HARNESS.name {
+            unset.extend(harness::gemini::NOT_INHERITED.iter().map(|v| v.to_string()));
+        }
         env.insert("ORCH_ROLE".into(), self.role.as_str().into());
         env.insert("ORCH_HARNESS".into(), self.harness.name.into());
         match &self.name {
