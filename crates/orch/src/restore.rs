@@ -260,6 +260,7 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
     };
     let old = Store::open_in(&root, &src.server)?;
     let tmux = crate::tmux::Tmux::for_server(&here);
+    let pane_path = std::cell::OnceCell::new();
     let mut marker = read_marker(&src.dir);
     let into = here.key();
 
@@ -322,7 +323,7 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
             continue;
         }
         if let Some(h) = &rec.harness
-            && let Some(missing) = missing_cli(&tmux, h)
+            && let Some(missing) = missing_cli(&tmux, &pane_path, h)
         {
             line.status = "failed";
             line.error = Some(missing);
@@ -373,17 +374,26 @@ pub fn restore(req: &RestoreRequest, out: &mut dyn FnMut(&Restored) -> Result<()
 /// The harness's CLI, when it is not installed here: not on the PATH a
 /// new pane gets (the tmux server's global environment, which is what the
 /// agent starts with), nor on ours.
-fn missing_cli(tmux: &crate::tmux::Tmux, harness: &str) -> Option<String> {
+/// `pane_path` asks tmux once for the whole restore.
+fn missing_cli(
+    tmux: &crate::tmux::Tmux,
+    pane_path: &std::cell::OnceCell<Option<String>>,
+    harness: &str,
+) -> Option<String> {
     let h = crate::harness::find(harness)?;
     if h.name == "echo" || which::which(h.program).is_ok() {
         return None;
     }
-    let pane_path = tmux
-        .run(["show-environment", "-g", "PATH"])
-        .ok()
-        .and_then(|l| l.trim().strip_prefix("PATH=").map(str::to_string));
+    let pane_path = pane_path.get_or_init(|| {
+        tmux.run(["show-environment", "-g", "PATH"])
+            .ok()
+            .and_then(|l| l.trim().strip_prefix("PATH=").map(str::to_string))
+    });
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    if pane_path.is_some_and(|p| which::which_in(h.program, Some(p), &cwd).is_ok()) {
+    if pane_path
+        .as_ref()
+        .is_some_and(|p| which::which_in(h.program, Some(p), &cwd).is_ok())
+    {
         return None;
     }
     Some(format!(

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -163,17 +163,18 @@ impl Remote {
             hangup: matches!(input, Input::None),
         };
         let mut stdin = child.stdin.take().expect("piped");
-        let feeder = std::thread::spawn(move || -> std::io::Result<()> {
+        // With `Input::None` the pipe is handed back and kept open until
+        // the command ends: its EOF tells the far end we hung up (see
+        // serve::serve).
+        let feeder = std::thread::spawn(move || -> std::io::Result<Option<ChildStdin>> {
             wire::write(&mut stdin, &header)?;
             match input {
                 Input::Inherit => {
                     std::io::copy(&mut std::io::stdin().lock(), &mut stdin)?;
+                    Ok(None)
                 }
-                // Keep the pipe open while we want the result: its EOF
-                // tells the far end we hung up (see serve::serve).
-                Input::None => std::mem::forget(stdin),
+                Input::None => Ok(Some(stdin)),
             }
-            Ok(())
         });
         let mut err = child.stderr.take().expect("piped");
         let errs = std::thread::spawn(move || {
@@ -187,8 +188,9 @@ impl Remote {
             out(&tag_host(&line, &self.alias));
         }
         let status = child.wait().context("waiting for ssh")?;
-        // A broken stdin pipe only means the remote command did not read it.
-        let _ = feeder.join();
+        // A broken stdin pipe only means the remote command did not read it;
+        // a held one is closed here, once the command has ended.
+        drop(feeder.join());
         let stderr = errs.join().unwrap_or_default();
         match status.code() {
             Some(SSH_FAILED) => Err(Fail::new(
