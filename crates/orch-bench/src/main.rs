@@ -120,7 +120,7 @@ const BENCHES: &[(&str, &str, Bench)] = &[
 fn usage() -> String {
     let mut s = String::from("usage: orch-bench all | <bench> [options]\nbenches:\n");
     for (name, what, _) in BENCHES {
-        s.push_str(&format!("  {name:<8}{what}\n"));
+        s.push_str(&format!("  {name:<10}{what}\n"));
     }
     s
 }
