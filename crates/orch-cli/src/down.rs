@@ -72,14 +72,7 @@ pub fn run(a: DownArgs) -> Result<Code> {
         Approval::Unavailable
     };
     let report = orch::install::down::down(&req, approval)?;
-    if a.quiet {
-        return Ok(Code::Ok);
-    }
-    out::install_report(
-        &report,
-        out::for_person(a.json, a.pretty),
-        report.pretty(),
-        report.diff.as_deref(),
-    )?;
+    let flags = (a.quiet, a.json, a.pretty);
+    out::install_report(&report, flags, || report.pretty(), report.diff.as_deref())?;
     Ok(Code::Ok)
 }

@@ -20,17 +20,22 @@ pub fn json_line(value: &impl Serialize) -> io::Result<()> {
     text(&s)
 }
 
-/// An `up`/`down` report: JSON, or for people its text and then the
-/// dry-run diff.
+/// An `up`/`down` report: nothing with `--quiet`; else JSON, or for people
+/// its text (`text`, only rendered then) and then the dry-run diff. One
+/// function, so the two commands cannot drift in what their flags mean.
 pub fn install_report(
     report: &impl Serialize,
-    pretty: bool,
-    mut text: String,
+    (quiet, json, pretty): (bool, bool, bool),
+    text: impl FnOnce() -> String,
     diff: Option<&str>,
 ) -> io::Result<()> {
-    if !pretty {
+    if quiet {
+        return Ok(());
+    }
+    if !for_person(json, pretty) {
         return json_line(report);
     }
+    let mut text = text();
     if let Some(diff) = diff.filter(|d| !d.is_empty()) {
         text.push('\n');
         text.push_str(diff);

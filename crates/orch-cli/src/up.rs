@@ -77,15 +77,8 @@ pub fn run(a: UpArgs) -> Result<Code> {
         Approval::Ask(&mut ask)
     };
     let report = orch::install::up::up(&req, approval)?;
-    if a.quiet {
-        return Ok(Code::Ok);
-    }
-    out::install_report(
-        &report,
-        out::for_person(a.json, a.pretty),
-        report.pretty(),
-        report.diff.as_deref(),
-    )?;
+    let flags = (a.quiet, a.json, a.pretty);
+    out::install_report(&report, flags, || report.pretty(), report.diff.as_deref())?;
     Ok(Code::Ok)
 }
 

@@ -284,17 +284,7 @@ fn send(
 
     let matrix = Matrix::load()?;
     let operator = roles::claimed_operator(store);
-    let env_role = roles::env_role();
-    let sender: RoleOf = roles::role_of(
-        store,
-        from,
-        if from == me {
-            env_role.as_deref()
-        } else {
-            None
-        },
-        operator,
-    );
+    let sender: RoleOf = roles::sender_role(store, me, from, operator);
     // A spy never types into what it watches, --force or not.
     if let Some(f) = from
         && crate::spawn::spy::watched_by(store, f) == Some(target)
@@ -310,7 +300,7 @@ fn send(
 
     let mut overrides = Vec::new();
     if from != me {
-        let caller = roles::role_of(store, me, env_role.as_deref(), operator);
+        let caller = roles::sender_role(store, me, me, operator);
         if caller.role != Role::Operator {
             if !args.force {
                 rec.role_check = "denied".into();
