@@ -185,10 +185,12 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    pub status: Status,
-    pub pane: PaneId,
+/// What became of the typed text: its size and hash, the Enter presses,
+/// and where the send and its receipt stand in the target's log. One
+/// struct, flattened into both [`Receipt`] and the tell report
+/// (`crate::tell::TellReport`), so the two cannot drift apart.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Typed {
     /// Paste → matching `prompt` event seen, in ms.
     pub receipt_ms: Option<f64>,
     /// Bytes of the text typed into the pane.
@@ -201,6 +203,14 @@ pub struct Receipt {
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
     pub prompt_seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub status: Status,
+    pub pane: PaneId,
+    #[serde(flatten)]
+    pub typed: Typed,
     /// The `prompt_id` of the running turn the prompt was taken into: its
     /// prompt event came mid-turn and carries that turn's id (Claude Code
     /// 2.1.3xx acknowledges a queued prompt at once that way, and answers it
@@ -303,12 +313,12 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let mut receipt = Receipt {
         status: Status::Failed,
         pane,
-        receipt_ms: None,
-        bytes: typed.len(),
-        hash: hash.clone(),
-        attempts: 0,
-        sent_seq: sent.seq,
-        prompt_seq: None,
+        typed: Typed {
+            bytes: typed.len(),
+            hash: hash.clone(),
+            sent_seq: sent.seq,
+            ..Typed::default()
+        },
         joined_turn: None,
         waited_ms,
         file,
@@ -358,7 +368,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-    receipt.attempts = 1;
+    receipt.typed.attempts = 1;
     receipt.status = Status::Unconfirmed;
     // Off the critical path: the agent is taking the prompt meanwhile.
     remove_stale_buffers(&tmux);
