@@ -60,7 +60,8 @@ use crate::watch::Waiter;
 pub use paste::{PromptFile, remove_stale_buffers};
 use paste::{buffer_name, write_prompt_file};
 pub use ready::{
-    Readiness, check_pane, check_pane_exists, has_hooks, live_session_under_shell, readiness,
+    Readiness, at_shell_prompt, check_pane, check_pane_exists, has_hooks, live_session_under_shell,
+    readiness,
 };
 use ready::{running_prompt_id, wait_ready};
 pub use receipt::await_receipt;

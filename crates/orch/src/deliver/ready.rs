@@ -124,13 +124,26 @@ pub fn has_hooks(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> bool 
 /// The pane must exist, be alive, and not be a shell prompt.
 pub fn check_pane(tmux: &Tmux, store: &Store, pane: PaneId) -> Result<()> {
     let status = pane_status(tmux, pane)?;
-    let cmd = status.current_command.rsplit('/').next().unwrap_or("");
-    if crate::tmux::is_shell(cmd) && !live_session_under_shell(store, pane, status.pid) {
+    if let Some(cmd) = at_shell_prompt(store, pane, &status.current_command, status.pid) {
         return Err(Fail::refused(format!(
             "pane {pane} is at a {cmd} prompt, not an agent: typed text would run as a command; nothing was typed"
         )));
     }
     Ok(())
+}
+
+/// The shell's name when `pane` (foreground command `current_command`, pid
+/// `pid`) sits at a bare shell prompt, where typed text would run as a
+/// command: a shell in front and no live agent session under it. Tell and
+/// subscribe (whose notices are typed) refuse such a pane alike.
+pub fn at_shell_prompt<'a>(
+    store: &Store,
+    pane: PaneId,
+    current_command: &'a str,
+    pid: u32,
+) -> Option<&'a str> {
+    let cmd = current_command.rsplit('/').next().unwrap_or("");
+    (crate::tmux::is_shell(cmd) && !live_session_under_shell(store, pane, pid)).then_some(cmd)
 }
 
 /// Does a shell in the foreground of `pane` (pid `pid`) only wrap a live
