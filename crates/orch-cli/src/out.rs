@@ -20,19 +20,33 @@ pub fn json_line(value: &impl Serialize) -> io::Result<()> {
     text(&s)
 }
 
-/// An `up`/`down` report: nothing with `--quiet`; else JSON, or for people
-/// its text (`text`, only rendered then) and then the dry-run diff. One
-/// function, so the two commands cannot drift in what their flags mean.
+/// `--pretty`/`--json` of the commands whose default depends on the
+/// terminal (up, down, doctor): one definition, so they cannot drift.
+#[derive(Debug, clap::Args)]
+pub struct Format {
+    /// Human-readable output (the default on a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub pretty: bool,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Format {
+    pub fn for_person(&self) -> bool {
+        for_person(self.json, self.pretty)
+    }
+}
+
+/// An `up`/`down` report: JSON, or for people its text (`text`, only
+/// rendered then) and then the dry-run diff.
 pub fn install_report(
     report: &impl Serialize,
-    (quiet, json, pretty): (bool, bool, bool),
+    format: &Format,
     text: impl FnOnce() -> String,
     diff: Option<&str>,
 ) -> io::Result<()> {
-    if quiet {
-        return Ok(());
-    }
-    if !for_person(json, pretty) {
+    if !format.for_person() {
         return json_line(report);
     }
     let mut text = text();
