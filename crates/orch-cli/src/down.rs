@@ -68,13 +68,6 @@ pub fn run(a: DownArgs) -> Result<Code> {
         Approval::Unavailable
     };
     let report = orch::install::down::down(&req, approval)?;
-    if !a.quiet {
-        out::install_report(
-            &report,
-            &a.format,
-            || report.pretty(),
-            report.diff.as_deref(),
-        )?;
-    }
+    out::install_report(&report, a.quiet, &a.format)?;
     Ok(Code::Ok)
 }

@@ -38,18 +38,43 @@ impl Format {
     }
 }
 
-/// An `up`/`down` report: JSON, or for people its text (`text`, only
-/// rendered then) and then the dry-run diff.
-pub fn install_report(
-    report: &impl Serialize,
-    format: &Format,
-    text: impl FnOnce() -> String,
-    diff: Option<&str>,
-) -> io::Result<()> {
+/// What `up` and `down` report: JSON, or a text for people and the
+/// dry-run diff after it.
+pub trait InstallReport: Serialize {
+    fn text(&self) -> String;
+    fn diff(&self) -> Option<&str>;
+}
+
+impl InstallReport for orch::install::up::UpReport {
+    fn text(&self) -> String {
+        self.pretty()
+    }
+    fn diff(&self) -> Option<&str> {
+        self.diff.as_deref()
+    }
+}
+
+impl InstallReport for orch::install::down::DownReport {
+    fn text(&self) -> String {
+        self.pretty()
+    }
+    fn diff(&self) -> Option<&str> {
+        self.diff.as_deref()
+    }
+}
+
+/// An `up`/`down` report: nothing with `--quiet`; else JSON, or for people
+/// its text and then the dry-run diff. One function, so the two commands
+/// cannot drift in what their output flags mean.
+pub fn install_report(report: &impl InstallReport, quiet: bool, format: &Format) -> io::Result<()> {
+    if quiet {
+        return Ok(());
+    }
     if !format.for_person() {
         return json_line(report);
     }
-    let mut text = text();
+    let mut text = report.text();
+    let diff = report.diff();
     if let Some(diff) = diff.filter(|d| !d.is_empty()) {
         text.push('\n');
         text.push_str(diff);

@@ -73,14 +73,7 @@ pub fn run(a: UpArgs) -> Result<Code> {
         Approval::Ask(&mut ask)
     };
     let report = orch::install::up::up(&req, approval)?;
-    if !a.quiet {
-        out::install_report(
-            &report,
-            &a.format,
-            || report.pretty(),
-            report.diff.as_deref(),
-        )?;
-    }
+    out::install_report(&report, a.quiet, &a.format)?;
     Ok(Code::Ok)
 }
 
