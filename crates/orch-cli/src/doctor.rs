@@ -28,12 +28,8 @@ Examples:\n  \
   orch doctor --no-probe     # static checks only, run nothing"
 )]
 pub struct DoctorArgs {
-    /// Human-readable output (the default on a terminal).
-    #[arg(long, conflicts_with = "json")]
-    pub pretty: bool,
-    /// JSON output (the default when stdout is not a terminal).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: out::Format,
     /// Don't run the hooks; only check what is installed.
     #[arg(long)]
     pub no_probe: bool,
@@ -54,7 +50,7 @@ pub fn run(a: DoctorArgs) -> Result<Code> {
         no_probe: a.no_probe,
         timeout: a.timeout,
     })?;
-    if out::for_person(a.json, a.pretty) {
+    if a.format.for_person() {
         out::text(&report.pretty())?;
     } else {
         out::json_line(&report)?;

@@ -49,12 +49,8 @@ pub struct DownArgs {
     /// Print nothing on success (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Human-readable output (the default on a terminal).
-    #[arg(long, conflicts_with = "json")]
-    pub pretty: bool,
-    /// JSON output (the default when stdout is not a terminal).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: out::Format,
 }
 
 pub fn run(a: DownArgs) -> Result<Code> {
@@ -72,14 +68,6 @@ pub fn run(a: DownArgs) -> Result<Code> {
         Approval::Unavailable
     };
     let report = orch::install::down::down(&req, approval)?;
-    if a.quiet {
-        return Ok(Code::Ok);
-    }
-    out::install_report(
-        &report,
-        out::for_person(a.json, a.pretty),
-        report.pretty(),
-        report.diff.as_deref(),
-    )?;
+    out::install_report(&report, a.quiet, &a.format)?;
     Ok(Code::Ok)
 }

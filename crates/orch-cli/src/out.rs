@@ -20,17 +20,61 @@ pub fn json_line(value: &impl Serialize) -> io::Result<()> {
     text(&s)
 }
 
-/// An `up`/`down` report: JSON, or for people its text and then the
-/// dry-run diff.
-pub fn install_report(
-    report: &impl Serialize,
-    pretty: bool,
-    mut text: String,
-    diff: Option<&str>,
-) -> io::Result<()> {
-    if !pretty {
+/// `--pretty`/`--json` of the commands whose default depends on the
+/// terminal (up, down, doctor): one definition, so they cannot drift.
+#[derive(Debug, clap::Args)]
+pub struct Format {
+    /// Human-readable output (the default on a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub pretty: bool,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Format {
+    pub fn for_person(&self) -> bool {
+        for_person(self.json, self.pretty)
+    }
+}
+
+/// What `up` and `down` report: JSON, or a text for people and the
+/// dry-run diff after it.
+pub trait InstallReport: Serialize {
+    fn text(&self) -> String;
+    fn diff(&self) -> Option<&str>;
+}
+
+impl InstallReport for orch::install::up::UpReport {
+    fn text(&self) -> String {
+        self.pretty()
+    }
+    fn diff(&self) -> Option<&str> {
+        self.diff.as_deref()
+    }
+}
+
+impl InstallReport for orch::install::down::DownReport {
+    fn text(&self) -> String {
+        self.pretty()
+    }
+    fn diff(&self) -> Option<&str> {
+        self.diff.as_deref()
+    }
+}
+
+/// An `up`/`down` report: nothing with `--quiet`; else JSON, or for people
+/// its text and then the dry-run diff. One function, so the two commands
+/// cannot drift in what their output flags mean.
+pub fn install_report(report: &impl InstallReport, quiet: bool, format: &Format) -> io::Result<()> {
+    if quiet {
+        return Ok(());
+    }
+    if !format.for_person() {
         return json_line(report);
     }
+    let mut text = report.text();
+    let diff = report.diff();
     if let Some(diff) = diff.filter(|d| !d.is_empty()) {
         text.push('\n');
         text.push_str(diff);

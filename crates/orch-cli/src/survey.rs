@@ -88,13 +88,7 @@ pub fn run(a: SurveyArgs) -> Result<Code> {
     if a.hosts.is_some() {
         return run_hosts(a);
     }
-    let req = SurveyRequest {
-        targets: a.targets,
-        role: a.role,
-        state: a.state,
-        since: a.since,
-        all: a.all,
-    };
+    let req = request(&a);
     // The status line is a glance: it writes nothing (see GcMode).
     let gc = if a.status_line {
         GcMode::ReadOnly
@@ -116,6 +110,17 @@ pub fn run(a: SurveyArgs) -> Result<Code> {
         out::json_line(&report)?;
     }
     Ok(Code::Ok)
+}
+
+/// The library request: the filters (display flags stay in the CLI).
+fn request(a: &SurveyArgs) -> SurveyRequest {
+    SurveyRequest {
+        targets: a.targets.clone(),
+        role: a.role.clone(),
+        state: a.state.clone(),
+        since: a.since,
+        all: a.all,
+    }
 }
 
 /// `--hosts`: this host and the others, merged (`orch::remote::survey`).
@@ -146,13 +151,7 @@ fn run_hosts(a: SurveyArgs) -> Result<Code> {
     if a.all {
         remote_args.push("--all".into());
     }
-    let req = SurveyRequest {
-        targets: a.targets,
-        role: a.role,
-        state: a.state,
-        since: a.since,
-        all: a.all,
-    };
+    let req = request(&a);
     let take = || -> Result<orch::remote::survey::MultiReport> {
         let local =
             orch::survey::survey(&req, GcMode::Collect).and_then(|r| Ok(serde_json::to_value(r)?));

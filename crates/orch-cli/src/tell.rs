@@ -226,10 +226,14 @@ fn pretty_send(r: &TellReport) -> String {
         None => r.pane.to_string(),
     };
     let _ = write!(s, "{} to {who}", r.status.as_str());
-    if let Some(ms) = r.receipt_ms {
+    if let Some(ms) = r.typed.receipt_ms {
         let _ = write!(s, " — receipt in {ms} ms");
     }
-    let _ = writeln!(s, ", {} bytes, {} Enter press(es)", r.bytes, r.attempts);
+    let _ = writeln!(
+        s,
+        ", {} bytes, {} Enter press(es)",
+        r.typed.bytes, r.typed.attempts
+    );
     if let Some(f) = &r.file {
         let _ = writeln!(s, "  via file {} ({} bytes)", f.path.display(), f.bytes);
     }

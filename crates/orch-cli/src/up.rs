@@ -48,12 +48,8 @@ pub struct UpArgs {
     /// Print nothing on success (errors still go to stderr).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Human-readable output (the default on a terminal).
-    #[arg(long, conflicts_with = "json")]
-    pub pretty: bool,
-    /// JSON output (the default when stdout is not a terminal).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: out::Format,
     /// Register this orch-hook binary instead of the one next to orch-up
     /// (or on PATH).
     #[arg(long, value_name = "PATH")]
@@ -77,15 +73,7 @@ pub fn run(a: UpArgs) -> Result<Code> {
         Approval::Ask(&mut ask)
     };
     let report = orch::install::up::up(&req, approval)?;
-    if a.quiet {
-        return Ok(Code::Ok);
-    }
-    out::install_report(
-        &report,
-        out::for_person(a.json, a.pretty),
-        report.pretty(),
-        report.diff.as_deref(),
-    )?;
+    out::install_report(&report, a.quiet, &a.format)?;
     Ok(Code::Ok)
 }
 

@@ -258,6 +258,19 @@ pub fn role_of(
     }
 }
 
+/// The role a send is made as: pane `from`'s, with this process's
+/// `ORCH_ROLE` counted only when `from` is this process's own pane `me`
+/// (sending `--from` another pane must not lend it the caller's role).
+pub fn sender_role(
+    store: &Store,
+    me: Option<PaneId>,
+    from: Option<PaneId>,
+    operator: Option<PaneId>,
+) -> RoleOf {
+    let own = if from == me { env_role() } else { None };
+    role_of(store, from, own.as_deref(), operator)
+}
+
 /// The role this process sends as (its pane's registry role, else
 /// `ORCH_ROLE`, else operator), carried across an ssh hop so the far end
 /// enforces the same matrix. `None` outside any tmux server.

@@ -304,9 +304,8 @@ fn subscribe(
     check_live(subscriber, &edit.panes, "subscriber")?;
     let info = edit.panes.iter().find(|p| p.pane == subscriber);
     if let Some(info) = info
-        && let cmd = info.current_command.rsplit('/').next().unwrap_or("")
-        && crate::tmux::is_shell(cmd)
-        && !crate::deliver::live_session_under_shell(store, subscriber, info.pid)
+        && let Some(cmd) =
+            crate::deliver::at_shell_prompt(store, subscriber, &info.current_command, info.pid)
     {
         return Err(Fail::refused(format!(
             "subscriber {subscriber} is at a {cmd} prompt, not an agent: notices are typed into the subscriber's pane and would run as commands; nothing changed (subscribe from an agent's pane, or --for one)"

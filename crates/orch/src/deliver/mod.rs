@@ -32,14 +32,19 @@
 //!
 //! A target that has never fired a hook cannot acknowledge anything: the
 //! result is `unconfirmed`, never `delivered`.
+//!
+//! Where the steps live: [`sanitize`] (1), [`ready`] (2 and 4: the pane
+//! check and the readiness wait), [`paste`] (5, and the named tmux buffers
+//! of 7), [`receipt`] (8), [`turn`] (waiting for the reply, `--wait`).
+//! [`deliver`] here runs them in order and owns the delivery lock.
 
+mod paste;
+mod ready;
 mod receipt;
 mod sanitize;
 mod turn;
 
-use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -49,14 +54,16 @@ use crate::event::{Event, Kind, normalize_prompt, prompt_hash, set_prompt};
 use crate::exit::{Code, Fail};
 use crate::lock::FileLock;
 use crate::pane::PaneId;
-use crate::paths;
-use crate::registry::PaneRecord;
-use crate::screen;
-use crate::state::State;
 use crate::store::{LogCursor, Store};
-use crate::time::now_ns;
 use crate::tmux::Tmux;
 use crate::watch::Waiter;
+pub use paste::{PromptFile, remove_stale_buffers};
+use paste::{buffer_name, write_prompt_file};
+pub use ready::{
+    Readiness, at_shell_prompt, check_pane, check_pane_exists, has_hooks, live_session_under_shell,
+    readiness,
+};
+use ready::{running_prompt_id, wait_ready};
 pub use receipt::await_receipt;
 pub use sanitize::{INPUT_MAX, sanitize, text_from_bytes};
 pub use turn::{EndKind, TurnEnd, wait_turn_end};
@@ -76,8 +83,6 @@ pub const ENTER_WINDOW_ENV: &str = "ORCH_TELL_ENTER_RETRY_MS";
 pub const MAX_ENTER_RETRIES: u32 = 3;
 /// After the paste, give up on a receipt after this long.
 pub const DEFAULT_RECEIPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pointer files older than this are deleted when a new one is written.
-const PROMPT_FILE_KEEP: Duration = Duration::from_secs(7 * 86400);
 /// While waiting for something that has no event (a pane's death, a dialog
 /// that only the screen shows), look again this often.
 pub(crate) const RECHECK: Duration = Duration::from_millis(1000);
@@ -89,8 +94,6 @@ pub(crate) const RECHECK: Duration = Duration::from_millis(1000);
 /// text must not stall every tell).
 pub(crate) const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
 pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
-/// How often a target that only its screen shows busy is looked at again.
-const SCREEN_BUSY_RECHECK: Duration = Duration::from_millis(100);
 
 /// Notification types that mean a dialog is waiting for a keypress.
 pub(crate) const DIALOG_NOTIFICATIONS: &[&str] = &["permission_prompt", "elicitation_dialog"];
@@ -183,18 +186,12 @@ impl Status {
     }
 }
 
-/// A large prompt's file.
-#[derive(Debug, Clone, Serialize)]
-pub struct PromptFile {
-    pub path: PathBuf,
-    pub bytes: usize,
-    pub hash: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    pub status: Status,
-    pub pane: PaneId,
+/// What became of the typed text: its size and hash, the Enter presses,
+/// and where the send and its receipt stand in the target's log. One
+/// struct, flattened into both [`Receipt`] and the tell report
+/// (`crate::tell::TellReport`), so the two cannot drift apart.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Typed {
     /// Paste → matching `prompt` event seen, in ms.
     pub receipt_ms: Option<f64>,
     /// Bytes of the text typed into the pane.
@@ -207,6 +204,14 @@ pub struct Receipt {
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
     pub prompt_seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub status: Status,
+    pub pane: PaneId,
+    #[serde(flatten)]
+    pub typed: Typed,
     /// The `prompt_id` of the running turn the prompt was taken into: its
     /// prompt event came mid-turn and carries that turn's id (Claude Code
     /// 2.1.3xx acknowledges a queued prompt at once that way, and answers it
@@ -220,199 +225,6 @@ pub struct Receipt {
     pub reason: Option<String>,
 }
 
-/// What the pane's state says about typing into it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    Idle,
-    /// Mid-turn: the last hook event is a prompt with no turn end after
-    /// it, or a turn end while the screen shows the agent working again.
-    Busy,
-    /// A dialog is waiting for a keypress; typed keys would answer it.
-    Dialog(String),
-    /// The agent's session ended.
-    Ended(String),
-}
-
-/// Classify a target from its registry record and its screen.
-pub fn readiness(rec: Option<&PaneRecord>, screen: &str) -> Readiness {
-    if let Some(excerpt) = screen::dialog(screen) {
-        return Readiness::Dialog(format!("its screen shows a dialog: {excerpt}"));
-    }
-    let Some(rec) = rec else {
-        return Readiness::Idle;
-    };
-    if let Some(s) = &rec.screen
-        && matches!(s.state, State::BlockedDialog | State::BlockedPermission)
-    {
-        return Readiness::Dialog(format!(
-            "it is {} ({})",
-            s.state,
-            screen::one_line(&s.excerpt, 120)
-        ));
-    }
-    let Some(last) = &rec.last_event else {
-        return Readiness::Idle;
-    };
-    match last.kind {
-        Some(Kind::Notify)
-            if last
-                .notification_type
-                .as_deref()
-                .is_some_and(|t| DIALOG_NOTIFICATIONS.contains(&t)) =>
-        {
-            Readiness::Dialog(format!(
-                "its last event is a {} notification ({})",
-                last.notification_type.as_deref().unwrap_or(""),
-                screen::one_line(last.message.as_deref().unwrap_or(""), 120)
-            ))
-        }
-        Some(Kind::Prompt) => Readiness::Busy,
-        // The hooks say the last turn ended, but the agent shows it is
-        // working: a prompt queued during that turn now runs as a turn of
-        // its own, which Claude Code 2.1.3xx starts without a prompt event.
-        Some(Kind::Stop | Kind::StopFailure) if screen::working_now(screen) => Readiness::Busy,
-        Some(Kind::SessionEnd) | Some(Kind::Exited) => Readiness::Ended(format!(
-            "its agent session ended{}",
-            rec.last_event
-                .as_ref()
-                .and_then(|l| l.message.clone().or(l.error.clone()))
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        )),
-        _ => Readiness::Idle,
-    }
-}
-
-/// Does this pane's log show hooks firing? Only then can a receipt come.
-pub fn has_hooks(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> bool {
-    let hook_kind = |k: Option<Kind>| {
-        matches!(
-            k,
-            Some(
-                Kind::SessionStart
-                    | Kind::Prompt
-                    | Kind::Stop
-                    | Kind::StopFailure
-                    | Kind::Notify
-                    | Kind::SessionEnd
-            )
-        )
-    };
-    if rec.is_some_and(|r| hook_kind(r.last_event.as_ref().and_then(|l| l.kind))) {
-        return true;
-    }
-    // Spawned with orch's hooks on its command line, by a harness whose
-    // hooks fire only from the first prompt on (codex): the first prompt's
-    // own event is the receipt.
-    let hooked_at_spawn = rec
-        .filter(|r| r.spawned_ts.is_some())
-        .and_then(|r| r.harness.as_deref())
-        .and_then(crate::harness::find)
-        .is_some_and(|h| {
-            h.injects_hooks && matches!(h.readiness, crate::harness::Readiness::Screen(_))
-        });
-    if hooked_at_spawn {
-        return true;
-    }
-    store
-        .read_events(pane, 0)
-        .map(|evs| evs.iter().any(|e| hook_kind(e.kind)))
-        .unwrap_or(false)
-}
-
-/// The pane must exist, be alive, and not be a shell prompt.
-pub fn check_pane(tmux: &Tmux, store: &Store, pane: PaneId) -> Result<()> {
-    let status = pane_status(tmux, pane)?;
-    let cmd = status.current_command.rsplit('/').next().unwrap_or("");
-    if crate::tmux::is_shell(cmd) && !live_session_under_shell(store, pane, status.pid) {
-        return Err(Fail::refused(format!(
-            "pane {pane} is at a {cmd} prompt, not an agent: typed text would run as a command; nothing was typed"
-        )));
-    }
-    Ok(())
-}
-
-/// Does a shell in the foreground of `pane` (pid `pid`) only wrap a live
-/// agent session? Hook evidence outranks `pane_current_command` (issue 15:
-/// an operator started as `bash -c '…claude…; exec bash'` showed `bash`):
-/// the pane's last hook event belongs to a session that has not ended, and
-/// the shell has a process running under it. Both are needed — hooks alone
-/// would trust a pane whose agent was killed without a `session_end` and
-/// left a bare prompt.
-pub fn live_session_under_shell(store: &Store, pane: PaneId, pid: u32) -> bool {
-    let live_kind = store
-        .read_registry(pane)
-        .and_then(|r| r.last_event)
-        .and_then(|l| l.kind)
-        .is_some_and(|k| {
-            matches!(
-                k,
-                Kind::SessionStart | Kind::Prompt | Kind::Stop | Kind::StopFailure | Kind::Notify
-            )
-        });
-    live_kind && pid != 0 && crate::agent_state::has_children(pid) == Some(true)
-}
-
-/// The pane must exist and be alive. Returns its foreground command.
-pub fn check_pane_exists(tmux: &Tmux, pane: PaneId) -> Result<String> {
-    pane_status(tmux, pane).map(|s| s.current_command)
-}
-
-/// The pane's status; exit 7 when it does not exist or is dead.
-fn pane_status(tmux: &Tmux, pane: PaneId) -> Result<crate::tmux::PaneStatus> {
-    let status = tmux.pane_status(pane)?.ok_or_else(|| {
-        Fail::new(
-            Code::Exited,
-            format!("pane {pane} does not exist on this tmux server (its agent may have exited); nothing was typed"),
-        )
-    })?;
-    if status.dead {
-        return Err(Fail::new(
-            Code::Exited,
-            format!(
-                "the process in pane {pane} has exited (the pane is kept dead); nothing was typed"
-            ),
-        )
-        .into());
-    }
-    Ok(status)
-}
-
-static BUFFER_SEQ: AtomicU64 = AtomicU64::new(0);
-const BUFFER_PREFIX: &str = "orch-";
-
-fn buffer_name() -> String {
-    format!(
-        "{BUFFER_PREFIX}{}-{}",
-        std::process::id(),
-        BUFFER_SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The pid in one of our buffer names, `orch-<pid>-<n>`.
-fn buffer_pid(name: &str) -> Option<u32> {
-    let (pid, n) = name.strip_prefix(BUFFER_PREFIX)?.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
-}
-
-/// Delete paste buffers left by tells that died between loading a buffer
-/// and pasting it (`paste-buffer -d` deletes it otherwise): they hold
-/// prompt text, visible to anyone with `tmux list-buffers`. Buffers of live
-/// processes are someone's delivery in progress and are left alone.
-pub fn remove_stale_buffers(tmux: &Tmux) {
-    let Ok(names) = tmux.list_buffers() else {
-        return;
-    };
-    for name in names {
-        if buffer_pid(&name)
-            .is_some_and(|pid| pid != std::process::id() && !crate::server::pid_alive(pid))
-        {
-            tmux.delete_buffer(&name);
-        }
-    }
-}
-
 /// Block for the delivery lock until `deadline`.
 fn lock_until(path: PathBuf, deadline: Instant, pane: PaneId) -> Result<FileLock> {
     FileLock::acquire_until(&path, deadline)
@@ -422,115 +234,6 @@ fn lock_until(path: PathBuf, deadline: Instant, pane: PaneId) -> Result<FileLock
                 "timed out waiting for another delivery to {pane} to finish; nothing was typed"
             ))
         })
-}
-
-/// Write a large prompt to `servers/<key>/prompts/` (0600) and return the
-/// pointer message that replaces it.
-fn write_prompt_file(store: &Store, pane: PaneId, text: &str) -> Result<(String, PromptFile)> {
-    let dir = store.layout().prompts_dir();
-    paths::ensure_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    prune_prompt_files(&dir);
-    let path = dir.join(format!("{}-{}-{}.md", pane.0, now_ns(), std::process::id()));
-    paths::write_atomic(&path, text.as_bytes(), 0o600)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let pointer = format!(
-        "Read the prompt in {} ({} bytes) and follow it.",
-        path.display(),
-        text.len()
-    );
-    Ok((
-        pointer,
-        PromptFile {
-            path,
-            bytes: text.len(),
-            hash: prompt_hash(text),
-        },
-    ))
-}
-
-fn prune_prompt_files(dir: &std::path::Path) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        if e.metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > PROMPT_FILE_KEEP)
-        {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-}
-
-fn exited(pane: PaneId, what: &str) -> anyhow::Error {
-    Fail::new(Code::Exited, format!("pane {pane} {what}")).into()
-}
-
-/// Wait until the target is ready to be typed into (see the module doc).
-/// Returns whether it is mid-turn (only with `Busy::Queue`, or when telling
-/// one's own pane, which cannot wait for its own turn to end), and the
-/// screen it was judged by.
-fn wait_ready(
-    store: &Store,
-    tmux: &Tmux,
-    pane: PaneId,
-    opts: &DeliverOpts,
-    waiter: &Waiter,
-) -> Result<(bool, String)> {
-    let queue = opts.busy == Busy::Queue || opts.from == Some(pane);
-    loop {
-        let rec = store.read_registry(pane);
-        let screen = tmux.capture(pane).map_err(|_| {
-            exited(
-                pane,
-                "disappeared while orch waited for it; nothing was typed",
-            )
-        })?;
-        let state = readiness(rec.as_ref(), &screen);
-        let recheck = match &state {
-            Readiness::Idle => return Ok((false, screen)),
-            Readiness::Busy if queue => return Ok((true, screen)),
-            // Only the screen says so: no event marks the end of that turn's
-            // display, so look again soon.
-            Readiness::Busy
-                if !matches!(
-                    rec.as_ref()
-                        .and_then(|r| r.last_event.as_ref())
-                        .and_then(|l| l.kind),
-                    Some(Kind::Prompt)
-                ) =>
-            {
-                Some(SCREEN_BUSY_RECHECK)
-            }
-            Readiness::Busy => None,
-            Readiness::Dialog(why) if !opts.wait_dialog => {
-                return Err(Fail::refused(format!(
-                    "{pane} is waiting for an answer to a dialog — {why}; typed keys would answer it, so nothing was typed (answer it, or retry with --wait-idle)"
-                )));
-            }
-            Readiness::Dialog(_) => Some(RECHECK),
-            Readiness::Ended(why) => {
-                return Err(exited(
-                    pane,
-                    &format!("is not running an agent: {why}; nothing was typed"),
-                ));
-            }
-        };
-        let now = Instant::now();
-        if now >= opts.deadline {
-            let what = match state {
-                Readiness::Dialog(why) => format!("still showing a dialog — {why}"),
-                _ => "still mid-turn".into(),
-            };
-            return Err(Fail::timeout(format!(
-                "timed out waiting for {pane}: {what}; nothing was typed (use --timeout, or --queue to type while it works)"
-            )));
-        }
-        // Pane death has no event: look again at least every RECHECK.
-        let until = opts.deadline.min(now + recheck.unwrap_or(RECHECK));
-        waiter.wait(Some(until));
-        check_pane(tmux, store, pane)?;
-    }
 }
 
 /// Deliver `text` to `pane` (see the module doc).
@@ -611,12 +314,12 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let mut receipt = Receipt {
         status: Status::Failed,
         pane,
-        receipt_ms: None,
-        bytes: typed.len(),
-        hash: hash.clone(),
-        attempts: 0,
-        sent_seq: sent.seq,
-        prompt_seq: None,
+        typed: Typed {
+            bytes: typed.len(),
+            hash: hash.clone(),
+            sent_seq: sent.seq,
+            ..Typed::default()
+        },
         joined_turn: None,
         waited_ms,
         file,
@@ -666,7 +369,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-    receipt.attempts = 1;
+    receipt.typed.attempts = 1;
     receipt.status = Status::Unconfirmed;
     // Off the critical path: the agent is taking the prompt meanwhile.
     remove_stale_buffers(&tmux);
@@ -732,62 +435,6 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     )
 }
 
-/// The `prompt_id` of the turn a pane is in, when its last hook event is
-/// that turn's prompt.
-fn running_prompt_id(store: &Store, pane: PaneId, rec: Option<&PaneRecord>) -> Option<String> {
-    let last = rec?.last_event.as_ref()?;
-    if last.kind != Some(Kind::Prompt) {
-        return None;
-    }
-    store
-        .read_events(pane, last.seq.saturating_sub(1))
-        .ok()?
-        .into_iter()
-        .find(|e| e.seq == last.seq)?
-        .prompt_id
-}
-
 pub(crate) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn readiness_from_registry() {
-        use crate::registry::LastEvent;
-        let mut rec = PaneRecord::default();
-        assert_eq!(readiness(Some(&rec), ""), Readiness::Idle);
-        rec.last_event = Some(LastEvent {
-            kind: Some(Kind::Prompt),
-            ..Default::default()
-        });
-        assert_eq!(readiness(Some(&rec), ""), Readiness::Busy);
-        rec.last_event = Some(LastEvent {
-            kind: Some(Kind::Notify),
-            notification_type: Some("permission_prompt".into()),
-            ..Default::default()
-        });
-        assert!(matches!(readiness(Some(&rec), ""), Readiness::Dialog(_)));
-        rec.last_event = Some(LastEvent {
-            kind: Some(Kind::Notify),
-            notification_type: Some("idle_prompt".into()),
-            ..Default::default()
-        });
-        assert_eq!(readiness(Some(&rec), ""), Readiness::Idle);
-        rec.last_event = Some(LastEvent {
-            kind: Some(Kind::SessionEnd),
-            ..Default::default()
-        });
-        assert!(matches!(readiness(Some(&rec), ""), Readiness::Ended(_)));
-        rec.last_event = None;
-        rec.screen = Some(crate::registry::ScreenState {
-            state: State::BlockedDialog,
-            ts: 1,
-            excerpt: "Do you trust".into(),
-        });
-        assert!(matches!(readiness(Some(&rec), ""), Readiness::Dialog(_)));
-    }
 }

@@ -123,10 +123,10 @@ pub fn await_receipt(
         for ev in &events {
             match ev.kind {
                 Some(Kind::Prompt) => {
-                    if is_receipt(ev, &receipt.hash) {
+                    if is_receipt(ev, &receipt.typed.hash) {
                         receipt.status = Status::Delivered;
-                        receipt.receipt_ms = Some(ms(pasted_at.elapsed()));
-                        receipt.prompt_seq = Some(ev.seq);
+                        receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
+                        receipt.typed.prompt_seq = Some(ev.seq);
                         receipt.reason = None;
                         if let Some(id) = ev.prompt_id.as_deref().filter(|id| Some(*id) == running)
                         {
@@ -160,7 +160,7 @@ pub fn await_receipt(
             receipt.reason = Some(format!(
                 "no matching prompt event from {pane} within {:.1}s after pasting ({} Enter press(es){})",
                 pasted_at.elapsed().as_secs_f64(),
-                receipt.attempts,
+                receipt.typed.attempts,
                 not_retried
                     .map(|r| format!("; Enter not retried: {r}"))
                     .unwrap_or_default()
@@ -178,7 +178,7 @@ pub fn await_receipt(
                 ));
                 return Ok(receipt);
             }
-            if may_retry && !foreign_prompt && receipt.attempts <= opts.max_enter_retries {
+            if may_retry && !foreign_prompt && receipt.typed.attempts <= opts.max_enter_retries {
                 let screen = tmux.capture(pane).unwrap_or_default();
                 not_retried = if let Some(d) = screen::dialog(&screen) {
                     Some(format!("a dialog is showing ({d})"))
@@ -189,7 +189,7 @@ pub fn await_receipt(
                 } else if let Err(e) = tmux.send_enter(pane) {
                     Some(format!("Enter could not be re-sent ({e:#})"))
                 } else {
-                    receipt.attempts += 1;
+                    receipt.typed.attempts += 1;
                     None
                 };
             }

@@ -8,7 +8,10 @@
 
 use serde_json::json;
 
-use super::{GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports};
+use super::{
+    GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports,
+    push_session_and_model_eq,
+};
 use crate::shellwords::quote as shell_quote;
 
 pub const HARNESS: Harness = Harness {
@@ -22,11 +25,9 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::Reported,
-    receipt_wait: None,
     supports: Supports::ALL,
-    enter_delay: super::EnterDelay::NONE,
-    ready_screen: None,
     build,
+    ..Harness::BASE
 };
 
 /// Claude Code hook event → orch-hook event argument.
@@ -97,14 +98,7 @@ fn build(s: &LaunchSpec) -> Launch {
     let mut l = Launch::default();
     let a = &mut l.argv;
     a.push(s.program.clone());
-    match (&s.resume, &s.session_id) {
-        (Some(id), _) => a.push(format!("--resume={id}")),
-        (None, Some(id)) => a.push(format!("--session-id={id}")),
-        (None, None) => {}
-    }
-    if let Some(m) = &s.model {
-        a.push(format!("--model={m}"));
-    }
+    push_session_and_model_eq(a, s);
     if s.bypass {
         a.push("--dangerously-skip-permissions".into());
         if s.is_root {

@@ -44,17 +44,14 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/quit"),
     assigns_session_id: false,
     injects_hooks: true,
-    glue: None,
     permissions: Permissions::ScreenOnly,
-    receipt_wait: None,
     supports: Supports {
         allowed_tools: false,
         disallowed_tools: false,
         ..Supports::ALL
     },
-    enter_delay: super::EnterDelay::NONE,
-    ready_screen: None,
     build,
+    ..Harness::BASE
 };
 
 /// On an idle Codex screen, in the footer (0.169–0.171).

@@ -15,13 +15,10 @@ pub const HARNESS: Harness = Harness {
     exit_command: Some("/exit"),
     assigns_session_id: true,
     injects_hooks: false,
-    glue: None,
     permissions: Permissions::Reported,
-    receipt_wait: None,
     supports: Supports::ALL,
-    enter_delay: super::EnterDelay::NONE,
-    ready_screen: None,
     build,
+    ..Harness::BASE
 };
 
 fn build(s: &LaunchSpec) -> Launch {

@@ -62,7 +62,6 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::Reported,
-    receipt_wait: None,
     supports: Supports {
         system_prompt: false,
         allowed_tools: false,
@@ -80,6 +79,7 @@ pub const HARNESS: Harness = Harness {
         quiet_ms: 600,
     }),
     build,
+    ..Harness::BASE
 };
 
 /// Spawn's glue for gemini: the system-defaults file ([`defaults_json`]),
@@ -206,14 +206,7 @@ fn build(s: &LaunchSpec) -> Launch {
     let mut l = Launch::default();
     let a = &mut l.argv;
     a.push(s.program.clone());
-    match (&s.resume, &s.session_id) {
-        (Some(id), _) => a.push(format!("--resume={id}")),
-        (None, Some(id)) => a.push(format!("--session-id={id}")),
-        (None, None) => {}
-    }
-    if let Some(m) = &s.model {
-        a.push(format!("--model={m}"));
-    }
+    super::push_session_and_model_eq(a, s);
     // Explicit both ways: a user's `general.defaultApprovalMode` (auto_edit)
     // must not silently drop the prompts `--no-bypass` asks to keep.
     a.push(if s.bypass {

@@ -213,6 +213,12 @@ impl Supports {
         allowed_tools: true,
         disallowed_tools: true,
     };
+    pub const NONE: Supports = Supports {
+        system_prompt: false,
+        add_dirs: false,
+        allowed_tools: false,
+        disallowed_tools: false,
+    };
 }
 
 pub const HARNESSES: &[&Harness] = &[
@@ -239,6 +245,31 @@ pub fn names() -> String {
 }
 
 impl Harness {
+    /// What an adapter's `HARNESS` takes with `..Harness::BASE` for the
+    /// fields it leaves out: the quirks most harnesses do not have (no glue
+    /// file, orch's default receipt wait, Enter as soon as the paste shows,
+    /// the start event is enough), so an adapter lists only what is its own.
+    /// The identity and behaviour fields here are placeholders every adapter
+    /// sets itself (`every_adapter_sets_its_own_identity` checks): a new
+    /// harness must say how it starts, reports and asks, not inherit it.
+    pub const BASE: Harness = Harness {
+        name: "",
+        program: "",
+        install_hint: "",
+        readiness: Readiness::SessionStart,
+        events: "",
+        exit_command: None,
+        assigns_session_id: false,
+        injects_hooks: false,
+        glue: None,
+        permissions: Permissions::ScreenOnly,
+        receipt_wait: None,
+        supports: Supports::NONE,
+        enter_delay: EnterDelay::NONE,
+        ready_screen: None,
+        build: program_only,
+    };
+
     pub fn launch(&self, spec: &LaunchSpec) -> Launch {
         let mut launch = (self.build)(spec);
         if !spec.bypass && self.permissions == Permissions::None {
@@ -327,6 +358,46 @@ pub fn new_session_id() -> String {
     )
 }
 
+/// [`Harness::BASE`]'s command line: the program and what came after `--`.
+fn program_only(s: &LaunchSpec) -> Launch {
+    let mut l = Launch::default();
+    l.argv.push(s.program.clone());
+    l.argv.extend(s.extra_args.iter().cloned());
+    l
+}
+
+/// `--resume=ID`, else `--session-id=ID`, then `--model=M`: the `--flag=value`
+/// form, so a value that starts with `-` is never read as a flag (claude and
+/// gemini parse alike here).
+fn push_session_and_model_eq(argv: &mut Vec<String>, s: &LaunchSpec) {
+    match (&s.resume, &s.session_id) {
+        (Some(id), _) => argv.push(format!("--resume={id}")),
+        (None, Some(id)) => argv.push(format!("--session-id={id}")),
+        (None, None) => {}
+    }
+    if let Some(m) = &s.model {
+        argv.push(format!("--model={m}"));
+    }
+}
+
+/// The glue file of a harness whose glue is one of orch's `hooks/` assets
+/// (pi's extension, opencode's plugin) rendered for a spawned agent: the
+/// path of `orch-hook` filled in and the spawned flag set.
+fn spawned_asset(
+    asset: &str,
+    stem: &'static str,
+    ext: &'static str,
+    hook_program: &str,
+) -> GlueFile {
+    let template = crate::install::assets::hook_asset(asset).unwrap_or_default();
+    let text = crate::install::assets::render_spawned(template, std::path::Path::new(hook_program));
+    GlueFile {
+        stem,
+        ext,
+        text: String::from_utf8_lossy(&text).into_owned(),
+    }
+}
+
 /// Push `flag value` when there is a value.
 fn push_opt(argv: &mut Vec<String>, flag: &str, value: &Option<String>) {
     if let Some(v) = value {
@@ -361,5 +432,18 @@ mod tests {
         }
         assert!(find("vim").is_none());
         assert!(names().contains("opencode"));
+    }
+
+    /// `..Harness::BASE` fills only the quirk fields; a harness that forgot
+    /// its own name, program, install hint or events line would show up
+    /// blank in `--dry-run` and error messages.
+    #[test]
+    fn every_adapter_sets_its_own_identity() {
+        for h in HARNESSES {
+            assert!(!h.name.is_empty() && !h.program.is_empty(), "{h:?}");
+            assert!(!h.install_hint.is_empty(), "{}", h.name);
+            assert!(!h.events.is_empty(), "{}", h.name);
+            assert!(h.exit_command.is_some(), "{}", h.name);
+        }
     }
 }

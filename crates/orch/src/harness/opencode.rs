@@ -27,8 +27,8 @@ use serde_json::json;
 
 use super::{
     GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, ReadyScreen, Supports, push_opt,
+    spawned_asset,
 };
-use crate::install::assets::{hook_asset, render_spawned};
 
 /// The TUI's footer, drawn once it takes input (idle and busy alike).
 pub const READY_SCREEN: &str = "ctrl+p commands";
@@ -56,23 +56,17 @@ pub const HARNESS: Harness = Harness {
         allowed_tools: false,
         disallowed_tools: false,
     },
-    enter_delay: super::EnterDelay::NONE,
     ready_screen: Some(ReadyScreen {
         marker: READY_SCREEN,
         quiet_ms: 0,
     }),
     build,
+    ..Harness::BASE
 };
 
 /// The plugin spawn names in the inline config.
 fn glue(hook_program: &str, _bypass: bool) -> GlueFile {
-    let template = hook_asset("opencode/orch.js").unwrap_or_default();
-    let text = render_spawned(template, std::path::Path::new(hook_program));
-    GlueFile {
-        stem: "opencode-orch",
-        ext: "js",
-        text: String::from_utf8_lossy(&text).into_owned(),
-    }
+    spawned_asset("opencode/orch.js", "opencode-orch", "js", hook_program)
 }
 
 /// Permission rules that let every tool run without asking.

@@ -13,8 +13,10 @@
 //! `--session <id|path>` to resume (an id is looked up among the sessions
 //! of the working directory, so resume from the same directory).
 
-use super::{GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt};
-use crate::install::assets::{hook_asset, render_spawned};
+use super::{
+    GlueFile, Harness, Launch, LaunchSpec, Permissions, Readiness, Supports, push_opt,
+    spawned_asset,
+};
 
 pub const HARNESS: Harness = Harness {
     name: "pi",
@@ -27,27 +29,19 @@ pub const HARNESS: Harness = Harness {
     injects_hooks: true,
     glue: Some(glue),
     permissions: Permissions::None,
-    receipt_wait: None,
     supports: Supports {
         add_dirs: false,
         allowed_tools: false,
         disallowed_tools: false,
         ..Supports::ALL
     },
-    enter_delay: super::EnterDelay::NONE,
-    ready_screen: None,
     build,
+    ..Harness::BASE
 };
 
 /// The extension spawn passes with `-e`.
 fn glue(hook_program: &str, _bypass: bool) -> GlueFile {
-    let template = hook_asset("pi/orch.ts").unwrap_or_default();
-    let text = render_spawned(template, std::path::Path::new(hook_program));
-    GlueFile {
-        stem: "pi-orch",
-        ext: "ts",
-        text: String::from_utf8_lossy(&text).into_owned(),
-    }
+    spawned_asset("pi/orch.ts", "pi-orch", "ts", hook_program)
 }
 
 fn build(s: &LaunchSpec) -> Launch {

@@ -191,12 +191,7 @@ fn pretty(r: &DoctorReport) -> String {
         ));
     }
     for f in &r.files {
-        s.push_str(&format!(
-            "  {}: {} {}\n",
-            f.what,
-            f.status,
-            f.path.display()
-        ));
+        s.push_str(&super::files::report_line(&f.what, f.status, &f.path));
     }
     let missing: Vec<&str> = r
         .binaries

@@ -28,6 +28,12 @@ pub struct FilePlan {
     pub old: Option<Vec<u8>>,
 }
 
+/// A managed file's line in `up`'s and `doctor`'s reports for people:
+/// `  skill orch: create /path`. One format, so both commands read alike.
+pub fn report_line(what: &str, word: &str, path: &Path) -> String {
+    format!("  {what}: {word} {}\n", path.display())
+}
+
 /// Decide what to do with `path`: create it, leave it (already identical),
 /// update it (an unmodified older copy orch wrote), or refuse to touch it
 /// (someone else's file, or orch's but edited since).

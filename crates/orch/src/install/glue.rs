@@ -155,31 +155,61 @@ pub fn rendered_record(
     })
 }
 
-/// Glue that is one file orch owns outright (pi's extension, opencode's
-/// plugin), rendered from `asset`: its plan, or a skip when someone else's
-/// file is in the way.
-pub fn one_file_plan(
-    harness: &'static str,
-    path: PathBuf,
-    asset: &str,
-    what: &str,
-    orch_hook: &Path,
-    manifest: &Manifest,
-) -> Result<Box<dyn GluePlan>> {
-    let template = super::assets::hook_asset(asset)
-        .with_context(|| format!("{harness} glue is missing from this build"))?;
-    let plan = plan_file(
-        path,
-        super::assets::render_template(template, orch_hook),
-        0o644,
-        what.into(),
-        manifest,
-    );
-    if plan.action == "conflict" {
-        let reason = plan.reason.clone().unwrap_or_default();
-        return Ok(skip(harness, "skipped", Some(plan.path), reason));
+/// Glue that is one file orch owns outright, rendered from one of orch's
+/// `hooks/` assets (pi's extension, opencode's plugin). Such a harness's
+/// `plan` and `footprint` differ only in these facts, so they are written
+/// once, here.
+pub struct AssetFile {
+    pub harness: &'static str,
+    /// The harness's config dir; without it (and without the harness on
+    /// PATH) the glue is `not_found`.
+    pub dir: fn() -> Result<PathBuf>,
+    /// `dir` as a person knows it (`~/.pi/agent`).
+    pub dir_shown: &'static str,
+    /// The file's path under `dir`.
+    pub file: &'static str,
+    pub asset: &'static str,
+    /// What the manifest and the report call it (`pi extension`).
+    pub what: &'static str,
+}
+
+impl AssetFile {
+    fn path(&self) -> Result<PathBuf> {
+        Ok((self.dir)()?.join(self.file))
     }
-    Ok(Box::new(OneFile(harness, plan)))
+
+    /// For `up`: the file's plan, a `not_found` skip, or a skip when
+    /// someone else's file is in the way.
+    pub fn plan(&self, orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
+        let dir = (self.dir)()?;
+        if let Some(absent) = absent(self.harness, &dir, self.dir_shown) {
+            return Ok(absent);
+        }
+        let template = super::assets::hook_asset(self.asset)
+            .with_context(|| format!("{} glue is missing from this build", self.harness))?;
+        let plan = plan_file(
+            self.path()?,
+            super::assets::render_template(template, orch_hook),
+            0o644,
+            self.what.into(),
+            manifest,
+        );
+        if plan.action == "conflict" {
+            let reason = plan.reason.clone().unwrap_or_default();
+            return Ok(skip(self.harness, "skipped", Some(plan.path), reason));
+        }
+        Ok(Box::new(OneFile(self.harness, plan)))
+    }
+
+    /// For `down` without a manifest: the file as this build renders it.
+    pub fn footprint(&self, orch_hook: Option<&Path>) -> Result<Footprint> {
+        Ok(Footprint {
+            files: rendered_record(self.path()?, self.asset, self.what, orch_hook)
+                .into_iter()
+                .collect(),
+            ..Footprint::default()
+        })
+    }
 }
 
 struct OneFile(&'static str, FilePlan);

@@ -4,11 +4,11 @@
 //! started by hand; in panes `orch-spawn` started it stays quiet (spawn
 //! passes its own copy).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
-use super::glue::{Footprint, Glue, GluePlan, absent, one_file_plan, rendered_record};
+use super::glue::{AssetFile, Footprint, Glue, GluePlan};
 use super::manifest::Manifest;
 use super::paths::opencode_config_dir;
 
@@ -20,35 +20,19 @@ pub const GLUE: Glue = Glue {
     check: None,
 };
 
-fn plugin_path() -> Result<PathBuf> {
-    Ok(opencode_config_dir()?.join("plugins").join("orch.js"))
-}
+const FILE: AssetFile = AssetFile {
+    harness: "opencode",
+    dir: opencode_config_dir,
+    dir_shown: "~/.config/opencode",
+    file: "plugins/orch.js",
+    asset: "opencode/orch.js",
+    what: "opencode plugin",
+};
 
 fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
-    let dir = opencode_config_dir()?;
-    if let Some(absent) = absent("opencode", &dir, "~/.config/opencode") {
-        return Ok(absent);
-    }
-    one_file_plan(
-        "opencode",
-        plugin_path()?,
-        "opencode/orch.js",
-        "opencode plugin",
-        orch_hook,
-        manifest,
-    )
+    FILE.plan(orch_hook, manifest)
 }
 
 fn footprint(orch_hook: Option<&Path>) -> Result<Footprint> {
-    Ok(Footprint {
-        files: rendered_record(
-            plugin_path()?,
-            "opencode/orch.js",
-            "opencode plugin",
-            orch_hook,
-        )
-        .into_iter()
-        .collect(),
-        ..Footprint::default()
-    })
+    FILE.footprint(orch_hook)
 }

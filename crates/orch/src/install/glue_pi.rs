@@ -1,11 +1,11 @@
 //! pi's glue: an extension, `<pi agent dir>/extensions/orch.ts`, rendered
 //! from `hooks/pi/orch.ts`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
-use super::glue::{Footprint, Glue, GluePlan, absent, one_file_plan, rendered_record};
+use super::glue::{AssetFile, Footprint, Glue, GluePlan};
 use super::manifest::Manifest;
 use super::paths::pi_agent_dir;
 
@@ -17,30 +17,19 @@ pub const GLUE: Glue = Glue {
     check: None,
 };
 
-fn extension_path() -> Result<PathBuf> {
-    Ok(pi_agent_dir()?.join("extensions").join("orch.ts"))
-}
+const FILE: AssetFile = AssetFile {
+    harness: "pi",
+    dir: pi_agent_dir,
+    dir_shown: "~/.pi/agent",
+    file: "extensions/orch.ts",
+    asset: "pi/orch.ts",
+    what: "pi extension",
+};
 
 fn plan(orch_hook: &Path, manifest: &Manifest) -> Result<Box<dyn GluePlan>> {
-    let dir = pi_agent_dir()?;
-    if let Some(absent) = absent("pi", &dir, "~/.pi/agent") {
-        return Ok(absent);
-    }
-    one_file_plan(
-        "pi",
-        extension_path()?,
-        "pi/orch.ts",
-        "pi extension",
-        orch_hook,
-        manifest,
-    )
+    FILE.plan(orch_hook, manifest)
 }
 
 fn footprint(orch_hook: Option<&Path>) -> Result<Footprint> {
-    Ok(Footprint {
-        files: rendered_record(extension_path()?, "pi/orch.ts", "pi extension", orch_hook)
-            .into_iter()
-            .collect(),
-        ..Footprint::default()
-    })
+    FILE.footprint(orch_hook)
 }

@@ -120,7 +120,6 @@ pub fn installed(claude_dir: &Path) -> Option<Installed> {
 /// succeeds within a few seconds.)
 pub fn claude_supports_plugins(claude: &Path) -> bool {
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
     let Ok(mut child) = Command::new(claude)
         .args(["plugin", "--help"])
         .stdin(Stdio::null())
@@ -130,22 +129,8 @@ pub fn claude_supports_plugins(claude: &Path) -> bool {
     else {
         return false;
     };
-    let start = Instant::now();
-    // A child that answers --help in milliseconds; a short poll is the
-    // simplest bounded wait without another thread.
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return s.success(),
-            Ok(None) if start.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
+    super::prereqs::wait_bounded(&mut child, std::time::Duration::from_secs(5))
+        .is_some_and(|s| s.success())
 }
 
 /// The events (Claude Code's names) the plugin must register: the one

@@ -2,6 +2,7 @@
 //! can drive (reported, with how to get the missing ones).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -87,7 +88,6 @@ pub fn check_tmux() -> TmuxCheck {
 /// cannot tell within a few seconds.
 pub fn login_shell_path() -> Option<String> {
     use std::process::Command;
-    use std::time::{Duration, Instant};
     let shell = std::env::var("SHELL")
         .ok()
         .filter(|s| s.starts_with('/'))
@@ -105,21 +105,8 @@ pub fn login_shell_path() -> Option<String> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().ok()?;
-    let start = Instant::now();
-    // A profile that hangs must not hang doctor: a bounded poll.
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
+    // A profile that hangs must not hang doctor.
+    wait_bounded(&mut child, Duration::from_secs(5))?;
     let out = child.wait_with_output().ok()?;
     // Whatever a profile prints comes before the last line.
     let text = String::from_utf8_lossy(&out.stdout);
@@ -136,4 +123,26 @@ pub fn path_has(path: &str, dir: &std::path::Path) -> bool {
         let p = std::path::Path::new(p);
         p == dir || std::fs::canonicalize(p).is_ok_and(|c| c == want)
     })
+}
+
+/// Wait for `child` at most `limit`; past it (or when waiting fails) kill
+/// and reap it: `None`. The programs asked (`claude plugin --help`, a login
+/// shell printing PATH) answer in milliseconds, so a short poll is the
+/// simplest bounded wait without another thread.
+pub(super) fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
 }

@@ -325,12 +325,7 @@ fn pretty_report(r: &UpReport) -> String {
         ));
     }
     for f in &r.skills {
-        s.push_str(&format!(
-            "  {}: {} {}\n",
-            f.what,
-            f.action,
-            f.path.display()
-        ));
+        s.push_str(&super::files::report_line(&f.what, f.action, &f.path));
     }
     // A harness that is not installed is optional: say what it would add,
     // never a cross that reads like a failure.

@@ -273,7 +273,7 @@ fn drain(store: &Store, sub: PaneId) -> Outcome {
                     store,
                     json!({"subscriber": sub, "outcome": "delivered", "upto": upto,
                            "count": batch.len(), "status": receipt.status.as_str(),
-                           "sent_seq": receipt.sent_seq, "reason": receipt.reason,
+                           "sent_seq": receipt.typed.sent_seq, "reason": receipt.reason,
                            "ack_error": r.err().map(|e| format!("{e:#}"))}),
                 );
             }

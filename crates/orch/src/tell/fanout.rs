@@ -165,17 +165,7 @@ fn every_agent(
 ) -> Result<Vec<PaneId>> {
     let matrix = Matrix::load()?;
     let operator = roles::claimed_operator(store);
-    let env_role = roles::env_role();
-    let sender = roles::role_of(
-        store,
-        from,
-        if from == me {
-            env_role.as_deref()
-        } else {
-            None
-        },
-        operator,
-    );
+    let sender = roles::sender_role(store, me, from, operator);
     let want = args.role.as_deref().map(Role::named);
     let listed = Tmux::for_server(store.server()).list_panes()?;
     let mut out: Vec<PaneId> = store

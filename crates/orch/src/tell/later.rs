@@ -10,7 +10,7 @@
 use anyhow::Result;
 
 use crate::audit::AuditRecord;
-use crate::deliver::{Receipt, Status};
+use crate::deliver::{Receipt, Status, Typed};
 use crate::event::{Kind, prompt_hash};
 use crate::exit::Fail;
 use crate::notice::{self, Notice};
@@ -69,12 +69,11 @@ pub(super) fn queue(
     Ok(Receipt {
         status: Status::Queued,
         pane: target,
-        receipt_ms: None,
-        bytes: text.len(),
-        hash: prompt_hash(text),
-        attempts: 0,
-        sent_seq: 0,
-        prompt_seq: None,
+        typed: Typed {
+            bytes: text.len(),
+            hash: prompt_hash(text),
+            ..Typed::default()
+        },
         joined_turn: None,
         waited_ms: 0.0,
         file: None,

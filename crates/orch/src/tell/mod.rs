@@ -284,17 +284,7 @@ fn send(
 
     let matrix = Matrix::load()?;
     let operator = roles::claimed_operator(store);
-    let env_role = roles::env_role();
-    let sender: RoleOf = roles::role_of(
-        store,
-        from,
-        if from == me {
-            env_role.as_deref()
-        } else {
-            None
-        },
-        operator,
-    );
+    let sender: RoleOf = roles::sender_role(store, me, from, operator);
     // A spy never types into what it watches, --force or not.
     if let Some(f) = from
         && crate::spawn::spy::watched_by(store, f) == Some(target)
@@ -310,7 +300,7 @@ fn send(
 
     let mut overrides = Vec::new();
     if from != me {
-        let caller = roles::role_of(store, me, env_role.as_deref(), operator);
+        let caller = roles::sender_role(store, me, me, operator);
         if caller.role != Role::Operator {
             if !args.force {
                 rec.role_check = "denied".into();
@@ -401,7 +391,7 @@ fn send(
         }
         rec.overrides = overrides.iter().map(|o| o.to_string()).collect();
         let receipt = later::queue(store, from, target, text, rec)?;
-        rec.hash.clone_from(&receipt.hash);
+        rec.hash.clone_from(&receipt.typed.hash);
         write_audit(store, rec);
         return Ok(TellReport::new(&receipt, rec));
     }
@@ -430,10 +420,10 @@ fn send(
     let receipt = deliver::deliver(store, target, text, &opts)?;
     rec.outcome = receipt.status.as_str().into();
     rec.reason.clone_from(&receipt.reason);
-    rec.receipt_ms = receipt.receipt_ms;
-    rec.attempts = Some(receipt.attempts);
-    rec.sent_seq = Some(receipt.sent_seq);
-    rec.hash.clone_from(&receipt.hash);
+    rec.receipt_ms = receipt.typed.receipt_ms;
+    rec.attempts = Some(receipt.typed.attempts);
+    rec.sent_seq = Some(receipt.typed.sent_seq);
+    rec.hash.clone_from(&receipt.typed.hash);
     rec.file = receipt.file.as_ref().map(|f| f.path.display().to_string());
     write_audit(store, rec);
 
@@ -441,12 +431,12 @@ fn send(
     // A prompt taken into a running turn has its receipt too: wait for the
     // turn that answers it.
     let acknowledged = receipt.status == Status::Delivered
-        || (receipt.status == Status::Queued && receipt.prompt_seq.is_some());
+        || (receipt.status == Status::Queued && receipt.typed.prompt_seq.is_some());
     if args.wait && acknowledged {
         match deliver::wait_turn_end(
             store,
             target,
-            receipt.prompt_seq.unwrap_or(receipt.sent_seq),
+            receipt.typed.prompt_seq.unwrap_or(receipt.typed.sent_seq),
             deadline,
             receipt.joined_turn.as_deref(),
         ) {

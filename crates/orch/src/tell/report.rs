@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::audit::AuditRecord;
-use crate::deliver::{EndKind, PromptFile, Receipt, Status, TurnEnd};
+use crate::deliver::{EndKind, PromptFile, Receipt, Status, TurnEnd, Typed};
 use crate::exit::Code;
 use crate::pane::PaneId;
 
@@ -16,12 +16,8 @@ pub struct TellReport {
     pub status: Status,
     pub pane: PaneId,
     pub name: Option<String>,
-    pub receipt_ms: Option<f64>,
-    pub bytes: usize,
-    pub hash: String,
-    pub attempts: u32,
-    pub sent_seq: u64,
-    pub prompt_seq: Option<u64>,
+    #[serde(flatten)]
+    pub typed: Typed,
     /// `queued` with a receipt: the `prompt_id` of the running turn the
     /// agent took the prompt into.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,12 +82,7 @@ impl TellReport {
             status: r.status,
             pane: r.pane,
             name: rec.target_name.clone(),
-            receipt_ms: r.receipt_ms,
-            bytes: r.bytes,
-            hash: r.hash.clone(),
-            attempts: r.attempts,
-            sent_seq: r.sent_seq,
-            prompt_seq: r.prompt_seq,
+            typed: r.typed.clone(),
             joined_turn: r.joined_turn.clone(),
             waited_ms: (r.waited_ms >= 1.0).then_some(r.waited_ms),
             file: r.file.clone(),
@@ -141,5 +132,52 @@ impl TellReport {
                     .unwrap_or_default()
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The receipt's fields are one flattened struct (`Typed`) shared with
+    /// `Receipt`: the report's JSON must still be flat, in the documented
+    /// order (docs/tell.md).
+    #[test]
+    fn flattened_receipt_fields_keep_the_json_flat_and_in_order() {
+        let r = Receipt {
+            status: Status::Delivered,
+            pane: PaneId(3),
+            typed: Typed {
+                receipt_ms: Some(1.5),
+                bytes: 2,
+                hash: "h".into(),
+                attempts: 1,
+                sent_seq: 4,
+                prompt_seq: Some(5),
+            },
+            joined_turn: None,
+            waited_ms: 0.0,
+            file: None,
+            reason: None,
+        };
+        let json = serde_json::to_string(&TellReport::new(&r, &AuditRecord::default())).unwrap();
+        let keys = [
+            "status",
+            "pane",
+            "name",
+            "receipt_ms",
+            "bytes",
+            "hash",
+            "attempts",
+            "sent_seq",
+            "prompt_seq",
+        ];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| json.find(&format!("\"{k}\":")).expect(k))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert!(!json.contains("typed"), "{json}");
+        assert!(json.contains("\"prompt_seq\":5"), "{json}");
     }
 }
