@@ -33,6 +33,7 @@
 //! A target that has never fired a hook cannot acknowledge anything: the
 //! result is `unconfirmed`, never `delivered`.
 
+pub mod confirm;
 mod receipt;
 mod sanitize;
 mod turn;
@@ -50,7 +51,7 @@ use crate::exit::{Code, Fail};
 use crate::lock::FileLock;
 use crate::pane::PaneId;
 use crate::paths;
-use crate::registry::PaneRecord;
+use crate::registry::{ConfirmedBy, PaneRecord};
 use crate::screen;
 use crate::state::State;
 use crate::store::{LogCursor, Store};
@@ -213,6 +214,13 @@ pub struct Receipt {
     /// after that turn, or inside it when a tool was running). The status is
     /// then `queued`, from that evidence.
     pub joined_turn: Option<String>,
+    /// What confirmed the prompt: its `prompt` event, or (a `--queue`d
+    /// prompt Claude Code took into the running turn at a tool result, with
+    /// no prompt event) the transcript, reported by that turn's end.
+    pub confirmed_by: Option<ConfirmedBy>,
+    /// The turn end whose `data.injected` names this send (confirmed by
+    /// the transcript): the end of the turn that took it.
+    pub injected_seq: Option<u64>,
     /// Time spent waiting for the lock and for the target to be ready.
     pub waited_ms: f64,
     pub file: Option<PromptFile>,
@@ -584,6 +592,15 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     }
     if busy {
         data.insert("queued".into(), true.into());
+        // Where the hook starts looking for the text taken into a turn
+        // (confirm.rs): nothing before it can be this prompt.
+        if let Some(len) = store
+            .read_registry(pane)
+            .and_then(|r| r.transcript_path)
+            .and_then(|p| crate::harness::claude_injected::transcript_len(p.as_ref()))
+        {
+            data.insert("transcript_offset".into(), len.into());
+        }
     }
     if !data.is_empty() {
         sent.data = Some(serde_json::Value::Object(data));
@@ -618,6 +635,8 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         sent_seq: sent.seq,
         prompt_seq: None,
         joined_turn: None,
+        confirmed_by: None,
+        injected_seq: None,
         waited_ms,
         file,
         reason: None,
@@ -688,7 +707,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     if busy && injects && !opts.confirm_queued {
         receipt.status = Status::Queued;
         receipt.reason = Some(format!(
-            "{pane} is mid-turn; Claude Code submits the text when the turn ends (its `prompt` event is the receipt) or, if the turn runs a tool first, gives it to the running turn with no prompt event, so no receipt may come — the turn's reply and its transcript (`orch survey {pane}`) show which"
+            "{pane} is mid-turn; Claude Code submits the text when the turn ends or, if the turn runs a tool first, gives it to the running turn — confirmed later by its `prompt` event or by the transcript at that turn's end (`orch survey {pane}` lists it under `queued` until then; `tell --queue --wait` waits for it)"
         ));
         return Ok(receipt);
     }

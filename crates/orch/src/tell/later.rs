@@ -76,6 +76,8 @@ pub(super) fn queue(
         sent_seq: 0,
         prompt_seq: None,
         joined_turn: None,
+        confirmed_by: None,
+        injected_seq: None,
         waited_ms: 0.0,
         file: None,
         reason: Some(reason),
