@@ -1060,3 +1060,43 @@ claude_e2e! {
         assert_eq!(agent(&sv, &pane).unwrap()["queued"], serde_json::json!([]), "{sv}");
     }
 }
+
+claude_e2e! {
+    /// Issue 15 item 6 on the real CLI: an operator started through a
+    /// wrapper (`bash -c '…claude…; exec bash'`) shows
+    /// `pane_current_command=bash`, yet its hooks record a live session, so
+    /// tell into it and subscribing it are not refused as "at a bash
+    /// prompt": a tell gets its reply, and a worker's turn end reaches it as
+    /// a notice that Claude takes as a prompt.
+    fn wrapper_started_claude_operator_is_recognised(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let claude: Vec<String> = ce
+            .claude_argv(&[])
+            .iter()
+            .map(|a| orch_testkit::claude::sh_quote(a))
+            .collect();
+        let script = format!("{}; exec bash", claude.join(" "));
+        let op = ce.start_argv(&["bash".into(), "-c".into(), script], &[]);
+        ce.wait_ready(&op);
+        // The condition under test: tmux sees the wrapper, not Claude.
+        assert_eq!(ce.pane_format(&op, "#{pane_current_command}"), "bash");
+
+        ce.mock.push(Reply::text("the operator heard you"));
+        let v = ask(&ce, &op, "hello, operator");
+        assert_eq!(v["reply"], "the operator heard you", "{v}");
+
+        let worker = ce.start_echo("--turn-ms 20");
+        let o = ce.env.run_in("orch-subscribe", &op, &[worker.as_str()]);
+        assert_code(&o, 0);
+        ce.mock.push(Reply::text("noted the worker's turn"));
+        let after = ce.last_seq(&op);
+        let o = ce.run("orch-tell", &[worker.as_str(), "work, please", "--wait"]);
+        assert_code(&o, 0);
+        let notice = ce.wait_event(&op, "prompt", after, Duration::from_secs(60));
+        let text = notice["prompt"].as_str().unwrap();
+        assert!(text.starts_with(orch::event::NOTICE_PREFIX), "{notice}");
+        assert!(text.contains(worker.as_str()), "{notice}");
+        let stop = ce.wait_event(&op, "stop", notice["seq"].as_u64().unwrap(), T);
+        assert_eq!(stop["reply"], "noted the worker's turn", "{stop}");
+    }
+}
