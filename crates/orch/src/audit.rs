@@ -219,6 +219,9 @@ pub fn describe(r: &Value) -> String {
     if !s("escalation").is_empty() {
         line.push_str(&format!(" escalation:{}", s("escalation")));
     }
+    if !s("confirmed_by").is_empty() {
+        line.push_str(&format!(" by:{}", s("confirmed_by")));
+    }
     if let Some(b) = r.get("bytes").and_then(Value::as_u64).filter(|&b| b > 0) {
         line.push_str(&format!(
             " {b}B {:?}",

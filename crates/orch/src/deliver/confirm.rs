@@ -69,13 +69,16 @@ fn scan_start(pending: &[QueuedSend]) -> u64 {
         .unwrap_or(0)
 }
 
-/// The pending sends the transcript's injected hashes confirm: each hash
-/// used once, oldest send first.
-fn matched(pending: &[QueuedSend], hashes: &[String]) -> Vec<QueuedSend> {
-    let mut left: Vec<&String> = hashes.iter().collect();
+/// The pending sends the transcript's injected messages confirm: each
+/// record used once, oldest send first, and only by a send typed before it
+/// was written (at or past the send's offset) — a record of the same text
+/// sent earlier is not this send's.
+fn matched(pending: &[QueuedSend], injected: &[(u64, String)]) -> Vec<QueuedSend> {
+    let mut left: Vec<&(u64, String)> = injected.iter().collect();
     let mut out = Vec::new();
     for q in pending {
-        if let Some(i) = left.iter().position(|h| **h == q.hash) {
+        let from = q.transcript_offset.unwrap_or(0);
+        if let Some(i) = left.iter().position(|(at, h)| *h == q.hash && *at >= from) {
             left.remove(i);
             out.push(q.clone());
         }
@@ -125,24 +128,36 @@ pub fn audit_confirmed(store: &Store, pane: PaneId, appended: &Appended) {
 mod tests {
     use super::*;
 
-    fn q(seq: u64, hash: &str) -> QueuedSend {
+    fn q(seq: u64, hash: &str, offset: u64) -> QueuedSend {
         QueuedSend {
             sent_seq: seq,
             hash: hash.into(),
+            transcript_offset: Some(offset),
             ..Default::default()
         }
     }
 
+    fn seqs(got: &[QueuedSend]) -> Vec<u64> {
+        got.iter().map(|q| q.sent_seq).collect()
+    }
+
     #[test]
     fn each_transcript_record_confirms_one_send() {
-        let pending = [q(3, "a"), q(5, "a"), q(7, "b")];
-        let got = matched(&pending, &["a".into(), "c".into()]);
-        assert_eq!(got.iter().map(|q| q.sent_seq).collect::<Vec<_>>(), [3]);
-        let got = matched(&pending, &["b".into(), "a".into(), "a".into()]);
-        assert_eq!(
-            got.iter().map(|q| q.sent_seq).collect::<Vec<_>>(),
-            [3, 5, 7]
-        );
+        let pending = [q(3, "a", 0), q(5, "a", 0), q(7, "b", 0)];
+        let got = matched(&pending, &[(10, "a".into()), (20, "c".into())]);
+        assert_eq!(seqs(&got), [3]);
+        let all = [(10, "b".into()), (20, "a".into()), (30, "a".into())];
+        assert_eq!(seqs(&matched(&pending, &all)), [3, 5, 7]);
         assert!(matched(&pending, &[]).is_empty());
+    }
+
+    /// Regression: scanning from the oldest pending send's offset also
+    /// reads records written before a newer send was typed; one of the same
+    /// text sent earlier must not confirm it.
+    #[test]
+    fn a_record_written_before_the_send_is_not_its_confirmation() {
+        let pending = [q(3, "old", 100), q(9, "x", 500)];
+        assert!(matched(&pending, &[(200, "x".into())]).is_empty());
+        assert_eq!(seqs(&matched(&pending, &[(600, "x".into())])), [9]);
     }
 }

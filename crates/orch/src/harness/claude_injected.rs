@@ -28,10 +28,10 @@ use crate::event::{prompt_hash, unwrap_pasted};
 /// for (the hook runs this at a turn end and must stay quick).
 const SCAN_MAX: u64 = 16 * 1024 * 1024;
 
-/// The `prompt_hash` of every message taken into a running turn that the
-/// transcript at `path` records from byte `offset` on, in order. Nothing
-/// when the file cannot be read.
-pub fn injected_hashes(path: &Path, offset: u64) -> Vec<String> {
+/// Every message taken into a running turn that the transcript at `path`
+/// records from byte `offset` on, in order: (the byte offset of its line,
+/// its `prompt_hash`). Nothing when the file cannot be read.
+pub fn injected_hashes(path: &Path, offset: u64) -> Vec<(u64, String)> {
     let Ok(mut f) = std::fs::File::open(path) else {
         return Vec::new();
     };
@@ -44,18 +44,20 @@ pub fn injected_hashes(path: &Path, offset: u64) -> Vec<String> {
     let mut out = Vec::new();
     let mut reader = BufReader::new(f.take(SCAN_MAX));
     let mut line = Vec::new();
+    let mut at = start;
     loop {
         line.clear();
+        let line_at = at;
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
+            Ok(n) => at += n as u64,
         }
         // Most lines (tool output, assistant messages) are skipped unparsed.
         if !contains(&line, b"queued_command") {
             continue;
         }
         if let Some(h) = injected_hash(&line) {
-            out.push(h);
+            out.push((line_at, h));
         }
     }
     out
@@ -112,9 +114,13 @@ mod tests {
         let head = format!("{ENQUEUE}\n");
         std::fs::write(&p, format!("{head}{PINNED}\n{NEWEST}\n")).unwrap();
         let want = prompt_hash(sent);
-        assert_eq!(injected_hashes(&p, 0), [want.clone(), want]);
+        let first = head.len() as u64;
+        let second = first + PINNED.len() as u64 + 1;
+        assert_eq!(
+            injected_hashes(&p, 0),
+            [(first, want.clone()), (second, want)]
+        );
         // Only what was written from the offset on.
-        let second = (head.len() + PINNED.len() + 1) as u64;
         assert_eq!(injected_hashes(&p, second).len(), 1);
         // An offset past the end (another file now): read from the start.
         assert_eq!(injected_hashes(&p, 1 << 40).len(), 2);
