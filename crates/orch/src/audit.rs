@@ -31,7 +31,8 @@ pub struct AuditRecord {
     pub v: u32,
     /// Nanoseconds since the Unix epoch.
     pub ts: u64,
-    /// `send` or `claim-operator` / `release-operator`.
+    /// `send`, `confirm` (a queued send confirmed later, written by the
+    /// hook) or `claim-operator` / `release-operator`.
     pub action: String,
     /// The tmux server (`Server::key`).
     pub server: String,
@@ -89,6 +90,10 @@ pub struct AuditRecord {
     /// The `sent` event's seq in the target's log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_seq: Option<u64>,
+    /// What confirmed a queued prompt: `prompt_event` or `transcript`
+    /// (`confirm` records, and sends whose receipt said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<String>,
 }
 
 pub fn path(root: &Path) -> PathBuf {
@@ -213,6 +218,9 @@ pub fn describe(r: &Value) -> String {
     }
     if !s("escalation").is_empty() {
         line.push_str(&format!(" escalation:{}", s("escalation")));
+    }
+    if !s("confirmed_by").is_empty() {
+        line.push_str(&format!(" by:{}", s("confirmed_by")));
     }
     if let Some(b) = r.get("bytes").and_then(Value::as_u64).filter(|&b| b > 0) {
         line.push_str(&format!(

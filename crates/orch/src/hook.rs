@@ -90,7 +90,9 @@ pub fn run(args: HookRequest) {
     // The store appends the event, then notice fans it out to the pane's
     // subscribers (docs/subscribe.md).
     let result = Store::open(&server).and_then(|store| {
+        crate::deliver::confirm::annotate_injected(&store, pane, &mut ev);
         let appended = store.record(pane, ev)?;
+        crate::deliver::confirm::audit_confirmed(&store, pane, &appended);
         crate::notice::fan_out(&store, pane, &appended);
         // Only a permission prompt or a rate limit raises one: other events
         // cost a match.

@@ -17,6 +17,63 @@ use crate::state::State;
 /// Previews in the registry are short: survey shows them in one line.
 pub const PREVIEW_BYTES: usize = 300;
 
+/// At most this many unconfirmed queued prompts are kept per pane (the
+/// oldest is dropped: it stays unconfirmed in the audit log).
+pub const PENDING_QUEUED_MAX: usize = 16;
+
+/// A prompt typed into a busy agent, waiting for evidence that the agent
+/// took it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueuedSend {
+    /// The `sent` event's seq.
+    pub sent_seq: u64,
+    pub ts: u64,
+    /// Its `prompt_hash` (the receipt rule, docs/protocol.md).
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<PaneId>,
+    /// The agent's transcript size when it was typed: a scan for it being
+    /// taken into a turn starts there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preview: String,
+}
+
+/// What confirmed a queued prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmedBy {
+    /// The agent's own `prompt` event with the prompt's hash.
+    PromptEvent,
+    /// The agent's transcript shows it taken into the running turn; the
+    /// turn end that found it says so (`data.injected`).
+    Transcript,
+}
+
+impl ConfirmedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmedBy::PromptEvent => "prompt_event",
+            ConfirmedBy::Transcript => "transcript",
+        }
+    }
+}
+
+/// The sent seqs a turn end's `data.injected` names.
+pub fn injected_seqs(ev: &Event) -> Vec<u64> {
+    ev.data
+        .as_ref()
+        .and_then(|d| d.get("injected"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.get("sent_seq").and_then(|s| s.as_u64()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A timestamped snippet of text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Preview {
@@ -139,6 +196,13 @@ pub struct PaneRecord {
     /// Notices wait for this pane's next turn end (set by the flusher).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inbox_waiting: bool,
+    /// Prompts typed with `--queue` while the agent was mid-turn that no
+    /// evidence has confirmed yet, oldest first: neither a matching `prompt`
+    /// event nor a turn end that found them taken into its turn
+    /// (`data.injected`, read from Claude Code's transcript). Survey lists
+    /// them; at most [`PENDING_QUEUED_MAX`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_queued: Vec<QueuedSend>,
     /// Keys written by other orch versions/components, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -164,12 +228,14 @@ fn preview(ev: &Event, text: &str) -> Preview {
 
 /// What folding an event into a record found, under the pane lock: the
 /// flags it consumed, so that exactly one writer acts on each.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Folded {
     /// The event ended a turn a notice had started.
     pub ended_notice_turn: bool,
     /// The event freed a pane whose notices were waiting for it.
     pub freed_waiting_inbox: bool,
+    /// Queued prompts this event confirmed (taken off `pending_queued`).
+    pub confirmed: Vec<(QueuedSend, ConfirmedBy)>,
 }
 
 /// Does this event mean the pane can take a prompt now?
@@ -197,6 +263,7 @@ impl PaneRecord {
         if frees_pane(ev) {
             folded.freed_waiting_inbox = std::mem::take(&mut self.inbox_waiting);
         }
+        self.fold_queued(ev, &mut folded);
         self.v = crate::event::SCHEMA_VERSION;
         if self.pane.is_none() {
             self.pane = ev.pane;
@@ -254,6 +321,57 @@ impl PaneRecord {
         }
         self.gone_ts = None;
         folded
+    }
+
+    /// Keep `pending_queued`: a queued `sent` adds one; the matching
+    /// `prompt` event (first pending with its hash) or a turn end naming it
+    /// in `data.injected` confirms it; the session's end drops the rest
+    /// (they were never taken).
+    fn fold_queued(&mut self, ev: &Event, folded: &mut Folded) {
+        match ev.kind {
+            Some(Kind::Sent)
+                if ev
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("queued"))
+                    .and_then(|q| q.as_bool())
+                    == Some(true) =>
+            {
+                let data = ev.data.as_ref();
+                let mut preview = ev.prompt.clone().unwrap_or_default();
+                truncate_utf8(&mut preview, 80);
+                self.pending_queued.push(QueuedSend {
+                    sent_seq: ev.seq,
+                    ts: ev.ts,
+                    hash: ev.prompt_hash.clone().unwrap_or_default(),
+                    from: ev.from,
+                    transcript_offset: data
+                        .and_then(|d| d.get("transcript_offset"))
+                        .and_then(|o| o.as_u64()),
+                    preview,
+                });
+                let over = self.pending_queued.len().saturating_sub(PENDING_QUEUED_MAX);
+                self.pending_queued.drain(..over);
+            }
+            Some(Kind::Prompt) => {
+                if let Some(h) = &ev.prompt_hash
+                    && let Some(i) = self.pending_queued.iter().position(|q| &q.hash == h)
+                {
+                    let q = self.pending_queued.remove(i);
+                    folded.confirmed.push((q, ConfirmedBy::PromptEvent));
+                }
+            }
+            Some(Kind::Stop | Kind::StopFailure) => {
+                for seq in injected_seqs(ev) {
+                    if let Some(i) = self.pending_queued.iter().position(|q| q.sent_seq == seq) {
+                        let q = self.pending_queued.remove(i);
+                        folded.confirmed.push((q, ConfirmedBy::Transcript));
+                    }
+                }
+            }
+            Some(Kind::SessionEnd | Kind::Exited) => self.pending_queued.clear(),
+            _ => {}
+        }
     }
 }
 

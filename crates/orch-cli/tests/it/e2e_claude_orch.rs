@@ -924,3 +924,179 @@ claude_e2e! {
         assert!(made.exists(), "the allowed command did not run");
     }
 }
+
+/// Block until `path` exists (the mock's tool call has started).
+fn wait_file(path: &std::path::Path) {
+    let t0 = Instant::now();
+    while !path.exists() {
+        assert!(t0.elapsed() < T, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The audit records (`tell --audit`) for `pane`.
+fn audit_of(ce: &ClaudeEnv, pane: &str) -> Vec<Value> {
+    let o = ce
+        .cmd("orch-tell")
+        .args(["--audit", "--pane", pane])
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    json_lines(&o)
+}
+
+claude_e2e! {
+    /// Issue 15 item 7: a prompt `--queue`d while the turn runs a tool
+    /// (`sleep`) is taken into that turn at the tool result ("The user sent
+    /// a new message while you were working"). 2.1.197 fires no prompt
+    /// event for it: the confirmation comes from the transcript, found by
+    /// the hook at the turn's end (`data.injected` on the stop); 2.1.332
+    /// acknowledges it with a prompt event carrying the running turn's id.
+    /// Either way `--queue --wait` reports what confirmed it and that turn's
+    /// reply, the audit log records the confirmation, and the mock saw the
+    /// text inside the tool turn, not as a turn of its own. A queued
+    /// prompt the agent never takes (the turn is interrupted and the text
+    /// cleared) stays unconfirmed in survey, with no confirmation recorded.
+    fn queued_prompt_taken_into_a_tool_turn_is_confirmed(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &[]);
+        let flag = ce.project.join("tool-started");
+        ce.mock
+            .push(Reply::bash(format!("touch {} && sleep 8", flag.display())));
+        ce.mock.push(Reply::text("reply after the tool"));
+        let (o, _) = tell(&ce, &pane, "prompt A runs a tool", &[]);
+        assert_code(&o, 0);
+        wait_file(&flag);
+
+        let b = "MESSAGE B, typed mid tool";
+        let (o, v) = tell(&ce, &pane, b, &["--queue", "--wait"]);
+        assert_code(&o, 0);
+        assert_eq!(v["status"], "queued", "{v}");
+        assert_eq!(v["reply"], "reply after the tool", "{v}");
+        assert_eq!(v["stop_kind"], "stop", "{v}");
+        let sent_seq = v["sent_seq"].as_u64().unwrap();
+        let stop = ce.events_of(&pane, "stop").pop().unwrap();
+        assert_eq!(v["stop_seq"], stop["seq"], "{v}");
+        let a = &ce.events_of(&pane, "prompt")[0];
+        assert_eq!(v["joined_turn"], a["prompt_id"], "{v}");
+        let by = if ce.newest() { "prompt_event" } else { "transcript" };
+        assert_eq!(v["confirmed_by"], by, "{v}");
+        if ce.newest() {
+            assert_eq!(ce.texts(&pane, "prompt", "prompt")[1], b);
+        } else {
+            // No prompt event for B: only the transcript can have said so.
+            assert_eq!(ce.texts(&pane, "prompt", "prompt"), ["prompt A runs a tool"]);
+            assert_eq!(v["injected_seq"], stop["seq"], "{v}");
+            assert_eq!(stop["data"]["injected"][0]["sent_seq"], sent_seq, "{stop}");
+            assert_eq!(stop["data"]["injected"][0]["hash"], v["hash"], "{stop}");
+        }
+        // The text reached the model inside A's turn, with the tool result.
+        let turns = ce.mock.main_turns();
+        assert_eq!(turns.len(), 2, "{}", ce.mock.describe());
+        assert!(turns[0].body_text().find(b).is_none());
+        assert!(turns[1].tool_result().is_some(), "{}", ce.mock.describe());
+        assert!(turns[1].body_text().contains(b), "B never reached the model");
+        assert_eq!(turns_with(&ce, b), 0, "B ran as a turn of its own");
+        let confirms: Vec<Value> = audit_of(&ce, &pane)
+            .into_iter()
+            .filter(|r| r["action"] == "confirm")
+            .collect();
+        assert_eq!(confirms.len(), 1, "{confirms:?}");
+        assert_eq!(confirms[0]["sent_seq"], sent_seq);
+        assert_eq!(confirms[0]["confirmed_by"], by);
+        assert_eq!(confirms[0]["outcome"], "delivered");
+        let sv = survey(&ce, &[], &[]);
+        assert_eq!(agent(&sv, &pane).unwrap()["queued"], serde_json::json!([]), "{sv}");
+
+        // Not taken yet: queued while a tool runs longer than the tell
+        // waits. Claude Code has written its `enqueue` line, but until the
+        // tool result nothing has taken the text, so 2.1.197 (no prompt
+        // event) must end unconfirmed, exit 5 — and the hook confirms it
+        // from the transcript only at the end of the turn that took it.
+        ce.wait_for_screen_any(&pane, &[screen::READY, screen::READY_BYPASS], T);
+        let flag2 = ce.project.join("tool-2-started");
+        ce.mock
+            .push(Reply::bash(format!("touch {} && sleep 12", flag2.display())));
+        ce.mock.push(Reply::text("reply after the second tool"));
+        let (o, _) = tell(&ce, &pane, "prompt D runs a long tool", &[]);
+        assert_code(&o, 0);
+        wait_file(&flag2);
+        let after = ce.last_seq(&pane);
+        let c = "MESSAGE C, taken later";
+        let mut cmd = ce.cmd("orch-tell");
+        cmd.args([&pane, "-", "--timeout", "3", "--queue", "--wait"]);
+        let o = output_with_stdin(&mut cmd, c.as_bytes());
+        let v = json_out(&o);
+        let c_seq = v["sent_seq"].as_u64().unwrap();
+        if ce.newest() {
+            // Acknowledged by its prompt event at once; the turn goes on.
+            assert_code(&o, 3);
+            assert_eq!(v["status"], "queued", "{v}");
+            assert_eq!(v["confirmed_by"], "prompt_event", "{v}");
+            assert_eq!(v["timed_out"], true, "{v}");
+        } else {
+            assert_code(&o, 5);
+            assert_eq!(v["status"], "unconfirmed", "{v}");
+            assert_eq!(v.get("confirmed_by"), None, "{v}");
+            let sv = survey(&ce, &[], &[]);
+            let queued = &agent(&sv, &pane).unwrap()["queued"];
+            assert_eq!(queued[0]["sent_seq"], c_seq, "{sv}");
+            assert_eq!(queued[0]["preview"], c, "{sv}");
+        }
+        let stop = ce.wait_event(&pane, "stop", after, Duration::from_secs(60));
+        assert_eq!(stop["reply"], "reply after the second tool", "{stop}");
+        let turns = ce.mock.main_turns();
+        assert!(turns.last().unwrap().body_text().contains(c), "{}", ce.mock.describe());
+        assert_eq!(turns_with(&ce, c), 0, "C ran as a turn of its own");
+        if !ce.newest() {
+            assert_eq!(stop["data"]["injected"][0]["sent_seq"], c_seq, "{stop}");
+        }
+        let confirm = audit_of(&ce, &pane)
+            .into_iter()
+            .find(|r| r["action"] == "confirm" && r["sent_seq"] == c_seq)
+            .unwrap_or_else(|| panic!("no confirmation of C in the audit log"));
+        assert_eq!(confirm["confirmed_by"], by, "{confirm}");
+        let sv = survey(&ce, &[], &[]);
+        assert_eq!(agent(&sv, &pane).unwrap()["queued"], serde_json::json!([]), "{sv}");
+    }
+}
+
+claude_e2e! {
+    /// Issue 15 item 6 on the real CLI: an operator started through a
+    /// wrapper (`bash -c '…claude…; exec bash'`) shows
+    /// `pane_current_command=bash`, yet its hooks record a live session, so
+    /// tell into it and subscribing it are not refused as "at a bash
+    /// prompt": a tell gets its reply, and a worker's turn end reaches it as
+    /// a notice that Claude takes as a prompt.
+    fn wrapper_started_claude_operator_is_recognised(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let claude: Vec<String> = ce
+            .claude_argv(&[])
+            .iter()
+            .map(|a| orch_testkit::claude::sh_quote(a))
+            .collect();
+        let script = format!("{}; exec bash", claude.join(" "));
+        let op = ce.start_argv(&["bash".into(), "-c".into(), script], &[]);
+        ce.wait_ready(&op);
+        // The condition under test: tmux sees the wrapper, not Claude.
+        assert_eq!(ce.pane_format(&op, "#{pane_current_command}"), "bash");
+
+        ce.mock.push(Reply::text("the operator heard you"));
+        let v = ask(&ce, &op, "hello, operator");
+        assert_eq!(v["reply"], "the operator heard you", "{v}");
+
+        let worker = ce.start_echo("--turn-ms 20");
+        let o = ce.env.run_in("orch-subscribe", &op, &[worker.as_str()]);
+        assert_code(&o, 0);
+        ce.mock.push(Reply::text("noted the worker's turn"));
+        let after = ce.last_seq(&op);
+        let o = ce.run("orch-tell", &[worker.as_str(), "work, please", "--wait"]);
+        assert_code(&o, 0);
+        let notice = ce.wait_event(&op, "prompt", after, Duration::from_secs(60));
+        let text = notice["prompt"].as_str().unwrap();
+        assert!(text.starts_with(orch::event::NOTICE_PREFIX), "{notice}");
+        assert!(text.contains(worker.as_str()), "{notice}");
+        let stop = ce.wait_event(&op, "stop", notice["seq"].as_u64().unwrap(), T);
+        assert_eq!(stop["reply"], "noted the worker's turn", "{stop}");
+    }
+}

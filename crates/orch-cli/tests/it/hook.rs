@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::prelude::*;
+use orch::event::prompt_hash;
 use orch_testkit::claude::hook_events;
+use serde_json::json;
 
 /// Real payloads captured from Claude Code 2.1.197 (a copy of the design
 /// brief's fixtures, kept in the repo so a clone is self-contained).
@@ -327,4 +329,111 @@ fn lone_surrogate_or_invalid_utf8_in_a_reply_does_not_drop_it() {
     let out = env.run("orch-listen", &["%4", "--since", "1", "--timeout", "5"]);
     assert_code(&out, 0);
     assert_eq!(json_lines(&out)[0]["reply"], "latin-1 caf\u{fffd}");
+}
+
+/// Issue 15 item 7: a prompt `--queue`d into a busy Claude Code that the
+/// running turn takes at a tool result has no prompt event. The Stop hook
+/// confirms it from the transcript's `queued_command` attachment (matched
+/// by the receipt hash), never from the `enqueue` line written as the text
+/// is typed: with only that line the send stays pending.
+#[test]
+fn a_queued_prompt_is_confirmed_only_by_the_transcript_taking_it() {
+    let env = TestEnv::with_fake_server();
+    let transcript = env.home.join("t.jsonl");
+    let tp = transcript.display().to_string();
+    let payload = |name: &str, extra: Value| {
+        let mut p = json!({"session_id": "s1", "transcript_path": tp, "cwd": "/p", "hook_event_name": name});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        p.to_string()
+    };
+    let ok = |o: std::process::Output| {
+        assert_eq!(o.status.code(), Some(0));
+        assert!(o.stdout.is_empty());
+    };
+    std::fs::write(&transcript, "{\"type\":\"mode\"}\n").unwrap();
+    ok(run_hook(
+        &env,
+        "%7",
+        &["prompt"],
+        payload(
+            "UserPromptSubmit",
+            json!({"prompt": "run a tool", "prompt_id": "p1"}),
+        )
+        .as_bytes(),
+    ));
+    // What orch-tell --queue records before typing.
+    let text = "Also check\n\tthe logs";
+    let mut sent = orch::event::Event::new(orch::event::Kind::Sent);
+    orch::event::set_prompt(&mut sent, text);
+    sent.data = Some(json!({"queued": true, "transcript_offset": 16}));
+    let sent = env.store().append(orch::pane::PaneId(7), sent).unwrap();
+    let pending = |env: &TestEnv| env.registry("%7").unwrap()["pending_queued"].clone();
+    assert_eq!(pending(&env)[0]["sent_seq"], sent.seq);
+
+    // Typed: Claude queues it. Not taken yet.
+    let enqueue = json!({"type": "queue-operation", "operation": "enqueue", "content": text});
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    writeln!(f, "{enqueue}").unwrap();
+    ok(run_hook(
+        &env,
+        "%7",
+        &["stop"],
+        payload(
+            "Stop",
+            json!({"prompt_id": "p1", "last_assistant_message": "one"}),
+        )
+        .as_bytes(),
+    ));
+    let stop = env.events_of("%7", "stop").pop().unwrap();
+    assert_eq!(stop.get("data"), None, "{stop}");
+    assert_eq!(pending(&env)[0]["sent_seq"], sent.seq);
+
+    // The next turn takes it at a tool result (2.1.332 wraps it as a paste).
+    let taken = json!({"type": "attachment", "attachment": {"type": "queued_command", "commandMode": "prompt",
+        "prompt": "<pasted_content id=\"ab12\">\nAlso check\n    the logs\n</pasted_content id=\"ab12\">"}});
+    writeln!(f, "{taken}").unwrap();
+    ok(run_hook(
+        &env,
+        "%7",
+        &["stop"],
+        payload(
+            "Stop",
+            json!({"prompt_id": "p1", "last_assistant_message": "two"}),
+        )
+        .as_bytes(),
+    ));
+    let stop = env.events_of("%7", "stop").pop().unwrap();
+    assert_eq!(
+        stop["data"]["injected"],
+        json!([{"sent_seq": sent.seq, "hash": prompt_hash(text)}]),
+        "{stop}"
+    );
+    assert_eq!(env.registry("%7").unwrap().get("pending_queued"), None);
+    let audit: Vec<Value> = std::fs::read_to_string(env.state.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["action"], "confirm");
+    assert_eq!(audit[0]["confirmed_by"], "transcript");
+    assert_eq!(audit[0]["sent_seq"], sent.seq);
+    assert_eq!(audit[0]["target"], "%7");
+    // A third turn end finds nothing new to confirm.
+    ok(run_hook(
+        &env,
+        "%7",
+        &["stop"],
+        payload(
+            "Stop",
+            json!({"prompt_id": "p1", "last_assistant_message": "three"}),
+        )
+        .as_bytes(),
+    ));
+    assert_eq!(env.events_of("%7", "stop").pop().unwrap().get("data"), None);
 }

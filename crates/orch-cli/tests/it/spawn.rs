@@ -906,45 +906,95 @@ fn pane_sizes(env: &TestEnv) -> Vec<(String, String, u32, u32)> {
     .collect()
 }
 
+/// Every pane of one window: (pane, left, top, width, height), in index order.
+fn window_panes(env: &TestEnv, window: &str) -> Vec<(String, u32, u32, u32, u32)> {
+    env.tmux(&[
+        "list-panes",
+        "-t",
+        window,
+        "-F",
+        "#{pane_id} #{pane_left} #{pane_top} #{pane_width} #{pane_height}",
+    ])
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let n = |i: usize| f[i].parse::<u32>().unwrap();
+        (f[0].into(), n(1), n(2), n(3), n(4))
+    })
+    .collect()
+}
+
 /// Issue 15: every spawn split the operator's own pane; after five it was
-/// 6 columns wide. The operator now keeps half its window however many
-/// agents start; agents stack beside it and overflow into further windows
-/// before any pane drops below 20x5; --relayout re-tiles on demand.
+/// 6 columns wide. The operator keeps half its window however many agents
+/// start; agents tile a grid beside it — a new column once another agent in
+/// the column would make panes lower than 5 rows — and overflow into further
+/// windows only when the grid is full (another column narrower than 20);
+/// --relayout re-tiles the same way. In a 160x30 window: 5 agents per column,
+/// at most 3 columns of 25.
 #[test]
-fn operator_keeps_half_its_window_through_many_spawns() {
+fn agents_tile_a_grid_beside_the_operator_and_overflow_when_it_is_full() {
     let (env, me) = or_skip!(world());
     let my_window = env.pane_format(&me, "#{window_id}");
-    let width = |p: &str| env.pane_format(p, "#{pane_width}").parse::<u32>().unwrap();
+    env.tmux(&["resize-window", "-t", &my_window, "-x", "160", "-y", "30"]);
     let window_width: u32 = env.pane_format(&me, "#{window_width}").parse().unwrap();
-    let mut agents = Vec::new();
-    for i in 0..10 {
-        let (pane, _) = ready(&env, &me, &["echo", "--name", &format!("a{i}")]);
-        agents.push(pane);
+    assert_eq!(window_width, 160);
+    // The agents' columns: their distinct left edges.
+    let columns = |panes: &[(String, u32, u32, u32, u32)]| {
+        let mut lefts: Vec<u32> = panes.iter().filter(|p| p.0 != me).map(|p| p.1).collect();
+        lefts.sort_unstable();
+        lefts.dedup();
+        lefts.len()
+    };
+    let check = |n: usize| {
+        let panes = window_panes(&env, &my_window);
+        let op = panes.iter().find(|p| p.0 == me).unwrap();
         assert!(
-            width(&me) * 2 + 1 >= window_width,
-            "after {} spawns the operator is {} of {window_width} columns",
-            i + 1,
-            width(&me)
+            op.3 * 2 >= window_width && op.4 == 30,
+            "after {n} spawns the operator is {}x{} of 160x30: {panes:?}",
+            op.3,
+            op.4
         );
         for (p, _, w, h) in pane_sizes(&env) {
-            assert!(w >= 20 && h >= 5, "after {} spawns {p} is {w}x{h}", i + 1);
+            assert!(w >= 20 && h >= 5, "after {n} spawns {p} is {w}x{h}");
+        }
+        panes
+    };
+    let mut agents = Vec::new();
+    for i in 1..=16 {
+        let (pane, v) = ready(&env, &me, &["echo", "--name", &format!("a{i}")]);
+        agents.push(pane);
+        let panes = check(i);
+        match i {
+            // One column while the panes stay >= 5 rows high.
+            5 => assert_eq!(columns(&panes), 1, "{panes:?}"),
+            8 => assert_eq!(columns(&panes), 2, "{panes:?}"),
+            12 => assert_eq!(columns(&panes), 3, "{panes:?}"),
+            // 15 fill the grid; the 16th goes to an overflow window.
+            15 => assert_eq!(panes.len(), 16, "{panes:?}"),
+            16 => {
+                assert_eq!(panes.len(), 16, "{panes:?}");
+                let placement = v["placement"].as_str().unwrap();
+                assert!(placement.contains("overflow of"), "{v}");
+            }
+            _ => {}
         }
     }
     let sizes = pane_sizes(&env);
-    let beside = sizes.iter().filter(|s| s.1 == my_window).count();
-    assert!(beside >= 2, "agents beside the operator: {sizes:?}");
-    assert!(beside < 11, "nothing overflowed: {sizes:?}");
     for a in &agents {
         assert!(sizes.iter().any(|s| &s.0 == a), "{a} is missing");
     }
+    let grid = window_panes(&env, &my_window);
 
-    // Squeeze the operator, then re-tile on demand.
-    env.tmux(&["resize-pane", "-t", &me, "-x", "30"]);
+    // Squeeze the operator and pile the agents up, then re-tile on demand:
+    // the same grid comes back.
+    env.tmux(&["select-layout", "-t", &my_window, "even-horizontal"]);
     let o = env.run_in("orch-spawn", &me, &["--relayout"]);
     assert_code(&o, 0);
     let v = json_of(&o);
-    assert!(width(&me) * 2 + 1 >= window_width, "{v}");
     assert_eq!(v["operator"], me.as_str());
+    assert_eq!(v["beside"].as_array().unwrap().len(), 15, "{v}");
+    assert_eq!(window_panes(&env, &my_window), grid, "{v}");
+    check(16);
     // Explicit placement still splits where asked.
     let (o, v) = spawn(&env, &me, &["echo", "--position", "below"]);
     assert_ready(&o, &v);

@@ -118,6 +118,7 @@ const AGENT_FIELDS: &[&str] = &[
     "last_prompt",
     "last_reply",
     "turns",
+    "queued",
     "subscriptions",
     "subscribers",
     "tokens",

@@ -1198,5 +1198,8 @@ fn queue_into_an_injecting_harness_is_reported_honestly() {
     let v = json_of(&o);
     assert_eq!(v["status"], "queued", "{v}");
     let reason = v["reason"].as_str().unwrap();
-    assert!(reason.contains("no receipt may come"), "{v}");
+    assert!(reason.contains("confirmed later"), "{v}");
+    assert_eq!(v.get("confirmed_by"), None, "{v}");
+    let rec = env.registry(&pane).unwrap();
+    assert_eq!(rec["pending_queued"][0]["sent_seq"], v["sent_seq"], "{rec}");
 }

@@ -38,6 +38,7 @@
 //! of 7), [`receipt`] (8), [`turn`] (waiting for the reply, `--wait`).
 //! [`deliver`] here runs them in order and owns the delivery lock.
 
+pub mod confirm;
 mod paste;
 mod ready;
 mod receipt;
@@ -54,6 +55,7 @@ use crate::event::{Event, Kind, normalize_prompt, prompt_hash, set_prompt};
 use crate::exit::{Code, Fail};
 use crate::lock::FileLock;
 use crate::pane::PaneId;
+use crate::registry::ConfirmedBy;
 use crate::store::{LogCursor, Store};
 use crate::tmux::Tmux;
 use crate::watch::Waiter;
@@ -218,6 +220,13 @@ pub struct Receipt {
     /// after that turn, or inside it when a tool was running). The status is
     /// then `queued`, from that evidence.
     pub joined_turn: Option<String>,
+    /// What confirmed the prompt: its `prompt` event, or (a `--queue`d
+    /// prompt Claude Code took into the running turn at a tool result, with
+    /// no prompt event) the transcript, reported by that turn's end.
+    pub confirmed_by: Option<ConfirmedBy>,
+    /// The turn end whose `data.injected` names this send (confirmed by
+    /// the transcript): the end of the turn that took it.
+    pub injected_seq: Option<u64>,
     /// Time spent waiting for the lock and for the target to be ready.
     pub waited_ms: f64,
     pub file: Option<PromptFile>,
@@ -287,6 +296,15 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     }
     if busy {
         data.insert("queued".into(), true.into());
+        // Where the hook starts looking for the text taken into a turn
+        // (confirm.rs): nothing before it can be this prompt.
+        if let Some(len) = store
+            .read_registry(pane)
+            .and_then(|r| r.transcript_path)
+            .and_then(|p| crate::harness::claude_injected::transcript_len(p.as_ref()))
+        {
+            data.insert("transcript_offset".into(), len.into());
+        }
     }
     if !data.is_empty() {
         sent.data = Some(serde_json::Value::Object(data));
@@ -321,6 +339,8 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
             ..Typed::default()
         },
         joined_turn: None,
+        confirmed_by: None,
+        injected_seq: None,
         waited_ms,
         file,
         reason: None,
@@ -391,7 +411,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     if busy && injects && !opts.confirm_queued {
         receipt.status = Status::Queued;
         receipt.reason = Some(format!(
-            "{pane} is mid-turn; Claude Code submits the text when the turn ends (its `prompt` event is the receipt) or, if the turn runs a tool first, gives it to the running turn with no prompt event, so no receipt may come — the turn's reply and its transcript (`orch survey {pane}`) show which"
+            "{pane} is mid-turn; Claude Code submits the text when the turn ends or, if the turn runs a tool first, gives it to the running turn — confirmed later by its `prompt` event or by the transcript at that turn's end (`orch survey {pane}` lists it under `queued` until then; `tell --queue --wait` waits for it)"
         ));
         return Ok(receipt);
     }

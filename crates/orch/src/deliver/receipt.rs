@@ -9,6 +9,7 @@ use anyhow::Result;
 use super::{DeliverOpts, PASTE_SHOW_POLL, Receipt, Status, ms};
 use crate::event::{Event, Kind};
 use crate::pane::PaneId;
+use crate::registry::{ConfirmedBy, injected_seqs};
 use crate::screen;
 use crate::store::{LogCursor, Store};
 use crate::tmux::Tmux;
@@ -125,6 +126,7 @@ pub fn await_receipt(
                 Some(Kind::Prompt) => {
                     if is_receipt(ev, &receipt.typed.hash) {
                         receipt.status = Status::Delivered;
+                        receipt.confirmed_by = Some(ConfirmedBy::PromptEvent);
                         receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
                         receipt.typed.prompt_seq = Some(ev.seq);
                         receipt.reason = None;
@@ -144,6 +146,22 @@ pub fn await_receipt(
                         "{pane} accepted a prompt that does not match (seq {})",
                         ev.seq
                     ));
+                }
+                // Taken into the running turn with no prompt event: the
+                // turn's end found it in the transcript (confirm.rs).
+                Some(Kind::Stop | Kind::StopFailure)
+                    if injected_seqs(ev).contains(&receipt.typed.sent_seq) =>
+                {
+                    receipt.status = Status::Queued;
+                    receipt.confirmed_by = Some(ConfirmedBy::Transcript);
+                    receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
+                    receipt.injected_seq = Some(ev.seq);
+                    receipt.joined_turn.clone_from(&ev.prompt_id);
+                    receipt.reason = Some(format!(
+                        "{pane} took the prompt into its running turn at a tool result (no prompt event; its transcript shows it), and that turn ended at seq {}",
+                        ev.seq
+                    ));
+                    return Ok(receipt);
                 }
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => {
                     receipt.status = Status::Exited;

@@ -29,6 +29,7 @@
 //! inside such a pane (the global registration) records nothing.
 
 pub mod claude;
+pub mod claude_injected;
 pub mod codex;
 pub mod codex_watch;
 pub mod dialogs;

@@ -309,6 +309,17 @@ fn agent(
         last_prompt: rec.last_prompt.as_ref().map(TextAt::from),
         last_reply: rec.last_reply.as_ref().map(TextAt::from),
         turns: rec.turns,
+        queued: rec
+            .pending_queued
+            .iter()
+            .map(|q| super::QueuedOut {
+                sent_seq: q.sent_seq,
+                ts: q.ts,
+                hash: q.hash.clone(),
+                from: q.from,
+                preview: q.preview.clone(),
+            })
+            .collect(),
         subscriptions: subs.of(pane),
         subscribers: subs.subscribers_of(pane),
         tokens,

@@ -129,6 +129,17 @@ impl From<&Preview> for TextAt {
     }
 }
 
+/// A queued prompt not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueuedOut {
+    /// The `sent` event's seq in the agent's log.
+    pub sent_seq: u64,
+    pub ts: u64,
+    pub hash: String,
+    pub from: Option<PaneId>,
+    pub preview: String,
+}
+
 /// One agent in the survey. Field names are the JSON contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct Agent {
@@ -155,6 +166,10 @@ pub struct Agent {
     pub last_prompt: Option<TextAt>,
     pub last_reply: Option<TextAt>,
     pub turns: u64,
+    /// Prompts typed into it with `tell --queue` while it was busy that no
+    /// evidence has confirmed yet (no matching `prompt` event, not found
+    /// taken into a turn in its transcript), oldest first.
+    pub queued: Vec<QueuedOut>,
     /// Peers this agent receives notices about (`orch subscribe`).
     pub subscriptions: Vec<Subscription>,
     /// Panes that receive notices about this agent.

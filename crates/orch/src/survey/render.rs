@@ -77,7 +77,10 @@ fn note(a: &Agent) -> String {
         },
         _ => a.evidence.detail.clone(),
     };
-    clean(&text)
+    match a.queued.len() {
+        0 => clean(&text),
+        n => format!("[{n} queued, unconfirmed] {}", clean(&text)),
+    }
 }
 
 fn state_colour(s: State) -> &'static str {

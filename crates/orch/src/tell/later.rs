@@ -75,6 +75,8 @@ pub(super) fn queue(
             ..Typed::default()
         },
         joined_turn: None,
+        confirmed_by: None,
+        injected_seq: None,
         waited_ms: 0.0,
         file: None,
         reason: Some(reason),

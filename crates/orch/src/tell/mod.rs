@@ -423,6 +423,10 @@ fn send(
     rec.receipt_ms = receipt.typed.receipt_ms;
     rec.attempts = Some(receipt.typed.attempts);
     rec.sent_seq = Some(receipt.typed.sent_seq);
+    rec.confirmed_by = (receipt.status == Status::Queued)
+        .then_some(receipt.confirmed_by)
+        .flatten()
+        .map(|c| c.as_str().into());
     rec.hash.clone_from(&receipt.typed.hash);
     rec.file = receipt.file.as_ref().map(|f| f.path.display().to_string());
     write_audit(store, rec);
@@ -430,16 +434,19 @@ fn send(
     let mut report = TellReport::new(&receipt, rec);
     // A prompt taken into a running turn has its receipt too: wait for the
     // turn that answers it.
+    // One taken in at a tool result was confirmed by that turn's end: its
+    // reply is the one to report.
     let acknowledged = receipt.status == Status::Delivered
-        || (receipt.status == Status::Queued && receipt.typed.prompt_seq.is_some());
+        || (receipt.status == Status::Queued && receipt.confirmed_by.is_some());
     if args.wait && acknowledged {
-        match deliver::wait_turn_end(
-            store,
-            target,
-            receipt.typed.prompt_seq.unwrap_or(receipt.typed.sent_seq),
-            deadline,
-            receipt.joined_turn.as_deref(),
-        ) {
+        let (after, joined) = match receipt.injected_seq {
+            Some(end) => (end - 1, None),
+            None => (
+                receipt.typed.prompt_seq.unwrap_or(receipt.typed.sent_seq),
+                receipt.joined_turn.as_deref(),
+            ),
+        };
+        match deliver::wait_turn_end(store, target, after, deadline, joined) {
             Ok(t) => report.add_turn(&t, target, args.timeout),
             Err(e) => {
                 // Delivered all the same: say so, and why the wait broke.

@@ -9,6 +9,7 @@ use crate::audit::AuditRecord;
 use crate::deliver::{EndKind, PromptFile, Receipt, Status, TurnEnd, Typed};
 use crate::exit::Code;
 use crate::pane::PaneId;
+use crate::registry::ConfirmedBy;
 
 /// One send.
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +23,15 @@ pub struct TellReport {
     /// agent took the prompt into.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub joined_turn: Option<String>,
+    /// What confirmed a `queued` prompt: `prompt_event`, or `transcript`
+    /// (Claude Code took it into the running turn at a tool result and
+    /// fired no prompt event; its transcript shows it). Absent: not
+    /// confirmed (yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_by: Option<ConfirmedBy>,
+    /// Confirmed by the transcript: the turn end that found it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub injected_seq: Option<u64>,
     /// Time spent waiting for the lock and for the target (only when ≥ 1 ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<f64>,
@@ -84,6 +94,10 @@ impl TellReport {
             name: rec.target_name.clone(),
             typed: r.typed.clone(),
             joined_turn: r.joined_turn.clone(),
+            confirmed_by: (r.status == Status::Queued)
+                .then_some(r.confirmed_by)
+                .flatten(),
+            injected_seq: r.injected_seq,
             waited_ms: (r.waited_ms >= 1.0).then_some(r.waited_ms),
             file: r.file.clone(),
             escalation: rec.escalation.clone(),
@@ -156,6 +170,8 @@ mod tests {
                 prompt_seq: Some(5),
             },
             joined_turn: None,
+            confirmed_by: None,
+            injected_seq: None,
             waited_ms: 0.0,
             file: None,
             reason: None,

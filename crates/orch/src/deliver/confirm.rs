@@ -1,0 +1,163 @@
+//! Confirming a prompt typed into a busy agent (`tell --queue`) after tell
+//! has returned `queued`: from the agent's own `prompt` event with the
+//! prompt's hash, or — Claude Code, when the running turn took the text at a
+//! tool result and fired no prompt event — from its transcript
+//! ([`crate::harness::claude_injected`]), looked at by the hook at the end of
+//! that turn. The turn end then names the sends it found in `data.injected`;
+//! folding either into the registry takes the send off `pending_queued`
+//! ([`crate::registry::PaneRecord`]), and the hook appends an audit record
+//! (`action: "confirm"`). A queued prompt nothing confirms stays pending:
+//! never reported as delivered.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::audit::{self, AuditRecord};
+use crate::event::{Event, Kind, SCHEMA_VERSION};
+use crate::harness::claude_injected::injected_hashes;
+use crate::pane::PaneId;
+use crate::registry::{ConfirmedBy, QueuedSend};
+use crate::store::{Appended, Store};
+use crate::time::now_ns;
+
+/// Before a Claude Code turn end is recorded: which of the pane's pending
+/// queued prompts its transcript shows taken into a turn, as
+/// `data.injected: [{"sent_seq", "hash"}]` on the event. Each transcript
+/// record confirms one send (the oldest pending with its hash), so a text
+/// queued twice and taken once confirms one of them.
+pub fn annotate_injected(store: &Store, pane: PaneId, ev: &mut Event) {
+    if !matches!(ev.kind, Some(Kind::Stop | Kind::StopFailure))
+        || ev.harness.as_deref() != Some("claude")
+    {
+        return;
+    }
+    let Some(path) = ev.transcript_path.clone() else {
+        return;
+    };
+    let pending = match store.read_registry(pane) {
+        Some(r) if !r.pending_queued.is_empty() => r.pending_queued,
+        _ => return,
+    };
+    let found = matched(
+        &pending,
+        &injected_hashes(Path::new(&path), scan_start(&pending)),
+    );
+    if found.is_empty() {
+        return;
+    }
+    let list: Vec<_> = found
+        .iter()
+        .map(|q| json!({"sent_seq": q.sent_seq, "hash": q.hash}))
+        .collect();
+    let mut data = match ev.data.take() {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    data.insert("injected".into(), list.into());
+    ev.data = Some(data.into());
+}
+
+/// Where to start reading: the earliest offset a pending send recorded
+/// (none recorded: the whole transcript).
+fn scan_start(pending: &[QueuedSend]) -> u64 {
+    pending
+        .iter()
+        .map(|q| q.transcript_offset)
+        .min()
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// The pending sends the transcript's injected messages confirm: each
+/// record used once, oldest send first, and only by a send typed before it
+/// was written (at or past the send's offset) — a record of the same text
+/// sent earlier is not this send's.
+fn matched(pending: &[QueuedSend], injected: &[(u64, String)]) -> Vec<QueuedSend> {
+    let mut left: Vec<&(u64, String)> = injected.iter().collect();
+    let mut out = Vec::new();
+    for q in pending {
+        let from = q.transcript_offset.unwrap_or(0);
+        if let Some(i) = left.iter().position(|(at, h)| *h == q.hash && *at >= from) {
+            left.remove(i);
+            out.push(q.clone());
+        }
+    }
+    out
+}
+
+/// After the event is recorded: an audit record for every queued prompt it
+/// confirmed.
+pub fn audit_confirmed(store: &Store, pane: PaneId, appended: &Appended) {
+    for (q, by) in &appended.folded.confirmed {
+        let rec = AuditRecord {
+            v: SCHEMA_VERSION,
+            ts: now_ns(),
+            action: "confirm".into(),
+            server: store.server().key(),
+            from: q.from,
+            target: Some(pane),
+            target_name: appended.event.name.clone(),
+            hash: q.hash.clone(),
+            preview: q.preview.clone(),
+            outcome: "delivered".into(),
+            reason: Some(match by {
+                ConfirmedBy::PromptEvent => format!(
+                    "the queued prompt (sent seq {}) was acknowledged by its prompt event (seq {})",
+                    q.sent_seq, appended.event.seq
+                ),
+                ConfirmedBy::Transcript => format!(
+                    "the queued prompt (sent seq {}) was taken into the running turn, as the transcript shows; that turn ended at seq {}",
+                    q.sent_seq, appended.event.seq
+                ),
+            }),
+            sent_seq: Some(q.sent_seq),
+            confirmed_by: Some(by.as_str().into()),
+            ..Default::default()
+        };
+        if let Err(e) = audit::append(store.root(), &rec) {
+            crate::store::log_error(
+                store.root(),
+                &format!("orch-hook {pane}: cannot record a confirmation in the audit log: {e:#}"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(seq: u64, hash: &str, offset: u64) -> QueuedSend {
+        QueuedSend {
+            sent_seq: seq,
+            hash: hash.into(),
+            transcript_offset: Some(offset),
+            ..Default::default()
+        }
+    }
+
+    fn seqs(got: &[QueuedSend]) -> Vec<u64> {
+        got.iter().map(|q| q.sent_seq).collect()
+    }
+
+    #[test]
+    fn each_transcript_record_confirms_one_send() {
+        let pending = [q(3, "a", 0), q(5, "a", 0), q(7, "b", 0)];
+        let got = matched(&pending, &[(10, "a".into()), (20, "c".into())]);
+        assert_eq!(seqs(&got), [3]);
+        let all = [(10, "b".into()), (20, "a".into()), (30, "a".into())];
+        assert_eq!(seqs(&matched(&pending, &all)), [3, 5, 7]);
+        assert!(matched(&pending, &[]).is_empty());
+    }
+
+    /// Regression: scanning from the oldest pending send's offset also
+    /// reads records written before a newer send was typed; one of the same
+    /// text sent earlier must not confirm it.
+    #[test]
+    fn a_record_written_before_the_send_is_not_its_confirmation() {
+        let pending = [q(3, "old", 100), q(9, "x", 500)];
+        assert!(matched(&pending, &[(200, "x".into())]).is_empty());
+        assert_eq!(seqs(&matched(&pending, &[(600, "x".into())])), [9]);
+    }
+}
