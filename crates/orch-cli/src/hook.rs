@@ -38,6 +38,10 @@ pub struct HookArgs {
     /// request failed (started by orch-hook itself, detached).
     #[arg(long, num_args = 3, value_names = ["TRANSCRIPT", "OFFSET", "TURN"], hide = true)]
     pub watch_codex_turn: Option<Vec<String>>,
+    /// Internal: confirm queued prompts from a Claude Code transcript that
+    /// lags the turn end at this seq (started by orch-hook itself, detached).
+    #[arg(long, value_name = "STOP_SEQ", hide = true)]
+    pub confirm_queued: Option<u64>,
 }
 
 /// The whole `orch-hook` process: parse, record, exit 0. A panic message on
@@ -61,6 +65,18 @@ pub fn main() {
                     && let Ok(root) = orch::layout::state_dir()
                 {
                     orch::store::log_error(&root, &format!("orch-hook --watch-codex-turn: {e:#}"));
+                }
+            });
+        }
+        Ok(HookArgs {
+            confirm_queued: Some(seq),
+            ..
+        }) => {
+            let _ = std::panic::catch_unwind(|| {
+                if let Err(e) = orch::deliver::confirm::watch_lagging_transcript(seq)
+                    && let Ok(root) = orch::layout::state_dir()
+                {
+                    orch::store::log_error(&root, &format!("orch-hook --confirm-queued: {e:#}"));
                 }
             });
         }

@@ -93,6 +93,7 @@ pub fn run(args: HookRequest) {
         crate::deliver::confirm::annotate_injected(&store, pane, &mut ev);
         let appended = store.record(pane, ev)?;
         crate::deliver::confirm::audit_confirmed(&store, pane, &appended);
+        crate::deliver::confirm::watch_if_pending(&store, pane, &appended);
         crate::notice::fan_out(&store, pane, &appended);
         // Only a permission prompt or a rate limit raises one: other events
         // cost a match.

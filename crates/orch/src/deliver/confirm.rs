@@ -10,6 +10,7 @@
 //! never reported as delivered.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -90,37 +91,150 @@ fn matched(pending: &[QueuedSend], injected: &[(u64, String)]) -> Vec<QueuedSend
 /// confirmed.
 pub fn audit_confirmed(store: &Store, pane: PaneId, appended: &Appended) {
     for (q, by) in &appended.folded.confirmed {
-        let rec = AuditRecord {
-            v: SCHEMA_VERSION,
-            ts: now_ns(),
-            action: "confirm".into(),
-            server: store.server().key(),
-            from: q.from,
-            target: Some(pane),
-            target_name: appended.event.name.clone(),
-            hash: q.hash.clone(),
-            preview: q.preview.clone(),
-            outcome: "delivered".into(),
-            reason: Some(match by {
-                ConfirmedBy::PromptEvent => format!(
-                    "the queued prompt (sent seq {}) was acknowledged by its prompt event (seq {})",
-                    q.sent_seq, appended.event.seq
-                ),
-                ConfirmedBy::Transcript => format!(
-                    "the queued prompt (sent seq {}) was taken into the running turn, as the transcript shows; that turn ended at seq {}",
-                    q.sent_seq, appended.event.seq
-                ),
-            }),
-            sent_seq: Some(q.sent_seq),
-            confirmed_by: Some(by.as_str().into()),
-            ..Default::default()
-        };
-        if let Err(e) = audit::append(store.root(), &rec) {
-            crate::store::log_error(
-                store.root(),
-                &format!("orch-hook {pane}: cannot record a confirmation in the audit log: {e:#}"),
-            );
+        audit_one(store, pane, q, *by, &appended.event);
+    }
+}
+
+/// The transcript lags the turn end: Claude Code 2.1.197 can write the tool
+/// result and its `queued_command` line only after its Stop hook has run,
+/// so a turn end may carry no `injected` although that turn took the text
+/// (seen in `e2e_claude_orch::queued_prompt_taken_into_a_tool_turn_is_confirmed`
+/// under load). Whether the transcript shows send `q` taken in after the
+/// turn end `stop`; when it does and `q` is still pending, it leaves
+/// `pending_queued` under the pane lock (so nothing confirms it twice) and
+/// gets its audit record, as the hook's confirmation would. Called by a
+/// waiting tell and by the detached watcher the hook starts
+/// ([`watch_lagging_transcript`]); whichever comes first records it.
+pub fn confirm_after_turn_end(store: &Store, pane: PaneId, q: &QueuedSend, stop: &Event) -> bool {
+    let rec = store.read_registry(pane);
+    let Some(path) = stop
+        .transcript_path
+        .clone()
+        .or_else(|| rec.and_then(|r| r.transcript_path))
+    else {
+        return false;
+    };
+    let start = q.transcript_offset.unwrap_or(0);
+    if matched(
+        std::slice::from_ref(q),
+        &injected_hashes(Path::new(&path), start),
+    )
+    .is_empty()
+    {
+        return false;
+    }
+    let mut taken = None;
+    let _ = store.update_registry(pane, |r| {
+        if let Some(i) = r
+            .pending_queued
+            .iter()
+            .position(|p| p.sent_seq == q.sent_seq)
+        {
+            taken = Some(r.pending_queued.remove(i));
         }
+    });
+    if let Some(q) = taken {
+        audit_one(store, pane, &q, ConfirmedBy::Transcript, stop);
+    }
+    true
+}
+
+/// How long the detached watcher looks for a lagging transcript line.
+const LAG_WATCH: Duration = Duration::from_secs(20);
+
+/// After a Claude Code turn end that left queued sends pending: start
+/// `orch-hook --confirm-queued SEQ` detached (the hook itself must return at
+/// once), which looks at the transcript until it catches up.
+pub fn watch_if_pending(store: &Store, pane: PaneId, appended: &Appended) {
+    let ev = &appended.event;
+    if !matches!(ev.kind, Some(Kind::Stop | Kind::StopFailure))
+        || ev.harness.as_deref() != Some("claude")
+        || ev.transcript_path.is_none()
+        || store
+            .read_registry(pane)
+            .is_none_or(|r| r.pending_queued.is_empty())
+    {
+        return;
+    }
+    let started = crate::exe::sibling("hook")
+        .ok_or_else(|| anyhow::anyhow!("orch-hook not found"))
+        .and_then(|exe| {
+            crate::exe::spawn_detached(&exe, &["--confirm-queued".to_string(), ev.seq.to_string()])
+        });
+    if let Err(e) = started {
+        crate::store::log_error(
+            store.root(),
+            &format!("orch-hook {pane}: cannot watch the transcript for queued prompts: {e:#}"),
+        );
+    }
+}
+
+/// The detached half of [`watch_if_pending`], in the agent's pane
+/// environment: confirm each send still pending that the transcript shows
+/// taken into the turn that ended at `stop_seq`, until none is left or
+/// [`LAG_WATCH`] has passed.
+pub fn watch_lagging_transcript(stop_seq: u64) -> anyhow::Result<()> {
+    let (Some(server), Some(pane)) = (crate::server::Server::from_env(), PaneId::from_env()) else {
+        return Ok(());
+    };
+    let store = Store::open(&server)?;
+    let Some(stop) = store
+        .read_events(pane, stop_seq.saturating_sub(1))?
+        .into_iter()
+        .find(|e| e.seq == stop_seq)
+    else {
+        return Ok(());
+    };
+    let until = Instant::now() + LAG_WATCH;
+    while Instant::now() < until {
+        let pending = store
+            .read_registry(pane)
+            .map(|r| r.pending_queued)
+            .unwrap_or_default();
+        if pending.is_empty() {
+            break;
+        }
+        for q in &pending {
+            confirm_after_turn_end(&store, pane, q, &stop);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// The audit record of one confirmed queued prompt; `by_event` is the event
+/// that confirmed it (the prompt event, or the end of the turn that took it).
+fn audit_one(store: &Store, pane: PaneId, q: &QueuedSend, by: ConfirmedBy, by_event: &Event) {
+    let rec = AuditRecord {
+        v: SCHEMA_VERSION,
+        ts: now_ns(),
+        action: "confirm".into(),
+        server: store.server().key(),
+        from: q.from,
+        target: Some(pane),
+        target_name: by_event.name.clone(),
+        hash: q.hash.clone(),
+        preview: q.preview.clone(),
+        outcome: "delivered".into(),
+        reason: Some(match by {
+            ConfirmedBy::PromptEvent => format!(
+                "the queued prompt (sent seq {}) was acknowledged by its prompt event (seq {})",
+                q.sent_seq, by_event.seq
+            ),
+            ConfirmedBy::Transcript => format!(
+                "the queued prompt (sent seq {}) was taken into the running turn, as the transcript shows; that turn ended at seq {}",
+                q.sent_seq, by_event.seq
+            ),
+        }),
+        sent_seq: Some(q.sent_seq),
+        confirmed_by: Some(by.as_str().into()),
+        ..Default::default()
+    };
+    if let Err(e) = audit::append(store.root(), &rec) {
+        crate::store::log_error(
+            store.root(),
+            &format!("orch {pane}: cannot record a confirmation in the audit log: {e:#}"),
+        );
     }
 }
 

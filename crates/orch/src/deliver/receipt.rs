@@ -111,6 +111,20 @@ pub fn await_receipt(
     // text, transformed past recognition), so pressing Enter again could
     // submit a second prompt. Stop retrying.
     let mut foreign_prompt = false;
+    // A Claude Code turn end that did not name this queued send: its
+    // transcript may still be catching up (confirm::confirm_after_turn_end).
+    let mut unnamed_end: Option<Event> = None;
+    // This send as the registry keeps it pending (read now: a confirmation
+    // takes it off the list).
+    let pending = opts
+        .confirm_queued
+        .then(|| store.read_registry(pane))
+        .flatten()
+        .and_then(|r| {
+            r.pending_queued
+                .into_iter()
+                .find(|q| q.sent_seq == receipt.typed.sent_seq)
+        });
     loop {
         let events = match cursor.poll(store) {
             Ok(evs) => evs,
@@ -163,6 +177,11 @@ pub fn await_receipt(
                     ));
                     return Ok(receipt);
                 }
+                Some(Kind::Stop | Kind::StopFailure)
+                    if opts.confirm_queued && ev.harness.as_deref() == Some("claude") =>
+                {
+                    unnamed_end = Some(ev.clone());
+                }
                 Some(Kind::SessionEnd) | Some(Kind::Exited) => {
                     receipt.status = Status::Exited;
                     receipt.reason = Some(format!(
@@ -172,6 +191,20 @@ pub fn await_receipt(
                 }
                 _ => {}
             }
+        }
+        if let (Some(end), Some(q)) = (&unnamed_end, &pending)
+            && super::confirm::confirm_after_turn_end(store, pane, q, end)
+        {
+            receipt.status = Status::Queued;
+            receipt.confirmed_by = Some(ConfirmedBy::Transcript);
+            receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
+            receipt.injected_seq = Some(end.seq);
+            receipt.joined_turn.clone_from(&end.prompt_id);
+            receipt.reason = Some(format!(
+                "{pane} took the prompt into its running turn at a tool result (no prompt event; its transcript, written after that turn ended at seq {}, shows it)",
+                end.seq
+            ));
+            return Ok(receipt);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -213,9 +246,17 @@ pub fn await_receipt(
             }
             next_check = now + opts.enter_window;
         }
-        waiter.wait(Some(next_check.min(deadline)));
+        // The transcript is not watched: look at it again soon.
+        let wake = match unnamed_end {
+            Some(_) => next_check.min(Instant::now() + TRANSCRIPT_POLL),
+            None => next_check,
+        };
+        waiter.wait(Some(wake.min(deadline)));
     }
 }
+
+/// How often a waiting tell looks at a transcript that lags its turn end.
+const TRANSCRIPT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[cfg(test)]
 mod tests {
