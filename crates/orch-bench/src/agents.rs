@@ -11,18 +11,16 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use orch_testkit::TestEnv;
+use orch_testkit::AgentWorld;
 use orch_testkit::opencode::OpencodeEnv;
 use orch_testkit::pi::PiEnv;
 use serde_json::Value;
 
 use crate::harness_timing::{
-    Harness, Receipt, Receipts, first_tells, report_ms, steady_tells, tell_wait,
+    self, Harness, Receipt, Receipts, first_tells, report_ms, steady_tells, tell_wait,
 };
 use crate::stats::numbers;
 
@@ -35,7 +33,7 @@ enum World {
 impl World {
     /// What the pane logged and shows, to say why a tell failed.
     fn describe(&self, pane: &str) -> String {
-        let env = self.env();
+        let env = self.world();
         let events: Vec<String> = env
             .events(pane)
             .iter()
@@ -55,22 +53,10 @@ impl Harness for World {
             World::Opencode(_) => "opencode",
         }
     }
-    fn cmd(&self, name: &str) -> Command {
+    fn world(&self) -> &AgentWorld {
         match self {
-            World::Pi(w) => w.cmd(name),
-            World::Opencode(w) => w.cmd(name),
-        }
-    }
-    fn env(&self) -> &TestEnv {
-        match self {
-            World::Pi(w) => &w.env,
-            World::Opencode(w) => &w.env,
-        }
-    }
-    fn project(&self) -> &Path {
-        match self {
-            World::Pi(w) => &w.project,
-            World::Opencode(w) => &w.project,
+            World::Pi(w) => &w.world,
+            World::Opencode(w) => &w.world,
         }
     }
     fn spawn_flags(&self) -> Vec<&str> {
@@ -100,8 +86,7 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
     let usage = format!("orch-bench {harness} [--spawns K (3)] [--tells N (20)]");
     let n = numbers(args, &["--spawns", "--tells"], &usage)?;
     let (spawns, tells) = (n[0].unwrap_or(3), n[1].unwrap_or(20));
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     let w = match harness {
         "pi" => PiEnv::new().map(World::Pi),
         _ => OpencodeEnv::new().map(World::Opencode),

@@ -21,21 +21,17 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use orch_testkit::TestEnv;
+use orch_testkit::AgentWorld;
 use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, ClaudeVersion, find_installed};
 
-use crate::harness_timing::{Harness, Receipts, first_tells, report_ms, steady_tells};
+use crate::harness_timing::{self, Harness, Receipts, Runs, first_tells, report_ms, steady_tells};
 use crate::stats::flags;
 
 struct Opts {
-    spawns: usize,
-    tells: usize,
-    claude: Option<PathBuf>,
+    runs: Runs,
     versions: Vec<ClaudeVersion>,
 }
 
@@ -46,9 +42,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         "orch-bench claude [--spawns K (5)] [--tells N (30)] [--cli pinned|newest|both (both)] [--claude PATH]",
     )?;
     Ok(Opts {
-        spawns: f.number("--spawns")?.unwrap_or(5),
-        tells: f.number("--tells")?.unwrap_or(30),
-        claude: f.value("--claude").map(PathBuf::from),
+        runs: Runs::read(&f, "--claude")?,
         versions: match f.value("--cli").unwrap_or("both") {
             "pinned" => vec![ClaudeVersion::Pinned],
             "newest" => vec![ClaudeVersion::Newest],
@@ -62,14 +56,8 @@ impl Harness for ClaudeEnv {
     fn name(&self) -> &'static str {
         "claude"
     }
-    fn cmd(&self, name: &str) -> Command {
-        ClaudeEnv::cmd(self, name)
-    }
-    fn env(&self) -> &TestEnv {
-        &self.env
-    }
-    fn project(&self) -> &Path {
-        &self.project
+    fn world(&self) -> &AgentWorld {
+        &self.world
     }
     fn spawn_flags(&self) -> Vec<&str> {
         vec!["--timeout", "60"]
@@ -78,8 +66,7 @@ impl Harness for ClaudeEnv {
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     for v in o.versions.clone() {
         run_one(&o, v)?;
     }
@@ -87,7 +74,7 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 fn run_one(o: &Opts, v: ClaudeVersion) -> Result<()> {
-    let Some(claude) = o.claude.clone().or_else(|| find_installed(v)) else {
+    let Some(claude) = o.runs.cli.clone().or_else(|| find_installed(v)) else {
         println!(
             "SKIPPED: no {} Claude Code CLI in the e2e cache; run .ci/install-agent.sh {} (or pass --claude PATH)",
             v.agent(),
@@ -107,16 +94,16 @@ fn run_one(o: &Opts, v: ClaudeVersion) -> Result<()> {
     );
     let started = Instant::now();
 
-    let (mut ready, first) = first_tells(&w, o.spawns)?;
+    let (mut ready, first) = first_tells(&w, o.runs.spawns)?;
     if !first.is_empty() {
         first.report("first tell after spawn");
     }
 
     let mut steady = Receipts::default();
-    if o.tells > 0 {
+    if o.runs.tells > 0 {
         let (pane, ready_ms) = w.spawn()?;
         ready.push(ready_ms);
-        steady = steady_tells(&w, &pane, o.tells)?;
+        steady = steady_tells(&w, &pane, o.runs.tells)?;
         steady.report("steady, one agent");
     }
     first.and(&steady).report("all tells");

@@ -17,24 +17,21 @@
 //! `receipt_ms` is paste → Codex's own `UserPromptSubmit` event seen.
 //! Nothing here asserts a timing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Result;
-use orch_testkit::TestEnv;
+use orch_testkit::AgentWorld;
 use orch_testkit::codex::CodexEnv;
 use orch_testkit::output::big_prompt;
 use serde_json::Value;
 
-use crate::harness_timing::{Harness, Receipts, first_tells, report_ms, steady_tells};
+use crate::harness_timing::{self, Harness, Receipts, Runs, first_tells, report_ms, steady_tells};
 use crate::stats::flags;
 
 struct Opts {
-    spawns: usize,
-    tells: usize,
+    runs: Runs,
+    /// 4 KiB multi-line pastes after the steady tells.
     pastes: usize,
-    codex: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -44,10 +41,8 @@ fn parse(args: &[String]) -> Result<Opts> {
         "orch-bench codex [--spawns K (5)] [--tells N (30)] [--pastes M (5)] [--codex PATH]",
     )?;
     Ok(Opts {
-        spawns: f.number("--spawns")?.unwrap_or(5),
-        tells: f.number("--tells")?.unwrap_or(30),
+        runs: Runs::read(&f, "--codex")?,
         pastes: f.number("--pastes")?.unwrap_or(5),
-        codex: f.value("--codex").map(PathBuf::from),
     })
 }
 
@@ -55,14 +50,8 @@ impl Harness for CodexEnv {
     fn name(&self) -> &'static str {
         "codex"
     }
-    fn cmd(&self, name: &str) -> Command {
-        CodexEnv::cmd(self, name)
-    }
-    fn env(&self) -> &TestEnv {
-        &self.env
-    }
-    fn project(&self) -> &Path {
-        &self.project
+    fn world(&self) -> &AgentWorld {
+        &self.world
     }
     fn spawn_flags(&self) -> Vec<&str> {
         vec!["--timeout", "60"]
@@ -76,15 +65,15 @@ impl Harness for CodexEnv {
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
     let Some(codex) = o
-        .codex
+        .runs
+        .cli
         .clone()
         .or_else(|| orch_testkit::agents::agent_bin("codex"))
     else {
         println!("SKIPPED: no Codex CLI (npm missing?); pass --codex PATH");
         return Ok(());
     };
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     let w = CodexEnv::start(codex, "orch-bench-codex").map_err(anyhow::Error::msg)?;
     let version = w.command(&w.codex).arg("--version").output()?;
     println!(
@@ -94,16 +83,16 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let started = Instant::now();
 
-    let (ready, first) = first_tells(&w, o.spawns)?;
+    let (ready, first) = first_tells(&w, o.runs.spawns)?;
     if !ready.is_empty() {
         report_ms("spawn → ready", &ready);
         first.report("first tell after spawn");
     }
 
     let mut steady = Receipts::default();
-    if o.tells + o.pastes > 0 {
+    if o.runs.tells + o.pastes > 0 {
         let (pane, _) = w.spawn()?;
-        steady = steady_tells(&w, &pane, o.tells)?;
+        steady = steady_tells(&w, &pane, o.runs.tells)?;
         if !steady.is_empty() {
             steady.report("steady, one agent");
         }

@@ -16,49 +16,32 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use orch_testkit::TestEnv;
+use orch_testkit::AgentWorld;
 use orch_testkit::gemini::GeminiEnv;
 use serde_json::Value;
 
-use crate::harness_timing::{Harness, Receipts, first_tells, report_ms, steady_tells};
+use crate::harness_timing::{self, Harness, Receipts, Runs, first_tells, report_ms, steady_tells};
 use crate::stats::flags;
 
-struct Opts {
-    spawns: usize,
-    tells: usize,
-    gemini: Option<PathBuf>,
-}
-
-fn parse(args: &[String]) -> Result<Opts> {
+fn parse(args: &[String]) -> Result<Runs> {
     let f = flags(
         args,
         &["--spawns", "--tells", "--gemini"],
         "orch-bench gemini [--spawns K (5)] [--tells N (30)] [--gemini PATH]",
     )?;
-    Ok(Opts {
-        spawns: f.number("--spawns")?.unwrap_or(5),
-        tells: f.number("--tells")?.unwrap_or(30),
-        gemini: f.value("--gemini").map(PathBuf::from),
-    })
+    Runs::read(&f, "--gemini")
 }
 
 impl Harness for GeminiEnv {
     fn name(&self) -> &'static str {
         "gemini"
     }
-    fn cmd(&self, name: &str) -> Command {
-        GeminiEnv::cmd(self, name)
-    }
-    fn env(&self) -> &TestEnv {
-        &self.env
-    }
-    fn project(&self) -> &Path {
-        &self.project
+    fn world(&self) -> &AgentWorld {
+        &self.world
     }
     fn spawn_flags(&self) -> Vec<&str> {
         vec!["--timeout", "120"]
@@ -69,9 +52,7 @@ impl Harness for GeminiEnv {
     }
     /// By orch, as a user would.
     fn stop(&self, pane: &str) -> Result<()> {
-        let out = GeminiEnv::cmd(self, "orch-spawn")
-            .args(["--stop", pane])
-            .output()?;
+        let out = self.cmd("orch-spawn").args(["--stop", pane]).output()?;
         if !out.status.success() {
             bail!(
                 "orch-spawn --stop {pane}: {}",
@@ -96,12 +77,11 @@ fn installed() -> Option<PathBuf> {
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    let Some(gemini) = o.gemini.clone().or_else(installed) else {
+    let Some(gemini) = o.cli.clone().or_else(installed) else {
         println!("SKIPPED: no Gemini CLI (see .ci/install-agent.sh gemini, or pass --gemini PATH)");
         return Ok(());
     };
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     let w = GeminiEnv::start(gemini, "orch-bench-gemini").map_err(anyhow::Error::msg)?;
     let version = w.command(&w.gemini).arg("--version").output()?;
     println!(

@@ -7,28 +7,49 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use orch_testkit::TestEnv;
+use orch_testkit::AgentWorld;
 use orch_testkit::output::output_with_stdin;
 use serde_json::Value;
 
-use crate::stats::Stats;
+use crate::stats::{Flags, Stats};
+
+/// What every harness bench takes: `--spawns K` agents started and told
+/// once (5), `--tells N` steady tells to one agent (30), and `--<harness>
+/// PATH`, a CLI to run instead of the installed one.
+pub struct Runs {
+    pub spawns: usize,
+    pub tells: usize,
+    pub cli: Option<PathBuf>,
+}
+
+impl Runs {
+    /// From `f`, which took `--spawns`, `--tells` and `cli_flag`.
+    pub fn read(f: &Flags, cli_flag: &str) -> Result<Runs> {
+        Ok(Runs {
+            spawns: f.number("--spawns")?.unwrap_or(5),
+            tells: f.number("--tells")?.unwrap_or(30),
+            cli: f.value(cli_flag).map(PathBuf::from),
+        })
+    }
+}
+
+/// The binaries every harness run drives, or why it cannot run.
+pub fn require_orch() -> Result<()> {
+    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
+        .map_err(anyhow::Error::msg)
+}
 
 /// One harness's world, as the shared runs drive it: what differs per
 /// harness is said by the required items, the rest is the same for all.
 pub trait Harness {
     /// The harness as `orch-spawn` names it.
     fn name(&self) -> &'static str;
-    /// The world's command `name` (with the harness's environment).
-    fn cmd(&self, name: &str) -> Command;
-    /// The world itself (its tmux server).
-    fn env(&self) -> &TestEnv;
-    /// Where agents are started.
-    fn project(&self) -> &Path;
+    /// The world its agents run in.
+    fn world(&self) -> &AgentWorld;
     /// `orch-spawn`'s flags besides the harness, placement and cwd.
     fn spawn_flags(&self) -> Vec<&str>;
 
@@ -46,11 +67,11 @@ pub trait Harness {
     /// Start one agent in a window of its own; (pane id, `ready_ms`).
     fn spawn(&self) -> Result<(String, f64)> {
         let name = self.name();
-        let mut c = self.cmd("orch-spawn");
+        let mut c = self.world().cmd("orch-spawn");
         c.args([name, "--window"])
             .args(self.spawn_flags())
             .arg("--cwd")
-            .arg(self.project());
+            .arg(&self.world().project);
         let out = c.output()?;
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         if !out.status.success() || !self.spawned(&v) {
@@ -75,7 +96,7 @@ pub trait Harness {
 
     /// End an agent the run is done with.
     fn stop(&self, pane: &str) -> Result<()> {
-        let _ = self.env().try_tmux(&["kill-pane", "-t", pane]);
+        let _ = self.world().try_tmux(&["kill-pane", "-t", pane]);
         Ok(())
     }
 }
@@ -90,7 +111,7 @@ pub struct Receipt {
 
 /// `orch-tell PANE - --wait` with `text` on stdin.
 pub fn tell_wait<H: Harness + ?Sized>(h: &H, pane: &str, text: &str) -> Result<Receipt> {
-    let mut c = h.cmd("orch-tell");
+    let mut c = h.world().cmd("orch-tell");
     c.args([
         pane,
         "-",

@@ -21,6 +21,8 @@
 //! - [`pi`]: [`pi::PiEnv`], a world with the real pi coding agent and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
+//! - [`world`]: [`AgentWorld`], what those five worlds share (a private
+//!   tmux server, a project dir, the CLI first on `PATH`, its environment).
 //! - [`ssh`]: other hosts for the remote tests — real sshds on 127.0.0.1,
 //!   each host a private world of its own.
 //! - [`output`]: reading what a command printed, and waiting on side effects.
@@ -44,6 +46,7 @@ pub mod pi;
 pub mod skip;
 pub mod ssh;
 mod tmux;
+pub mod world;
 
 pub use bins::{bin, bin_dir};
 pub use env::{Options, TestEnv, Tmux};
@@ -54,6 +57,7 @@ pub use output::{
 };
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux, processes_in_sessions};
+pub use world::AgentWorld;
 
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor

@@ -812,7 +812,7 @@ claude_e2e! {
             },
         );
 
-        ce.restart_tmux();
+        ce.world.restart_tmux();
         let op = ce.new_pane("sh");
         let o = ce
             .cmd("orch-restore")
