@@ -12,7 +12,6 @@
 //! they skip loudly without npm (and fail in CI). Nothing but orch types
 //! into Codex's panes.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -20,32 +19,14 @@ use serde_json::Value;
 use orch_testkit::codex::{CodexEnv, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{
-    assert_code, big_prompt, eventually, or_skip, output_with_stdin, stderr, stdout,
+    Agent, assert_code, big_prompt, eventually, json_or_null, or_skip, stderr, stdout,
 };
 
 const T: Duration = Duration::from_secs(30);
 
-/// The one JSON object an orch command printed (Null when it printed none).
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-/// `orch-spawn codex --window --cwd <project> ARGS…`; (output, JSON).
-fn spawn_codex(ce: &CodexEnv, args: &[&str]) -> (Output, Value) {
-    let o = ce
-        .cmd("orch-spawn")
-        .args(["codex", "--window", "--timeout", "60", "--cwd"])
-        .arg(&ce.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 /// Spawn, insist it is ready with no dialog on screen; (pane, report).
 fn spawn_ready(ce: &CodexEnv, args: &[&str]) -> (String, Value) {
-    let (o, v) = spawn_codex(ce, args);
+    let (o, v) = ce.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
@@ -56,32 +37,10 @@ fn spawn_ready(ce: &CodexEnv, args: &[&str]) -> (String, Value) {
     (pane, v)
 }
 
-fn tell_cmd(ce: &CodexEnv, pane: &str, args: &[&str]) -> Command {
-    let mut c = ce.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    c
-}
-
-/// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
-fn tell(ce: &CodexEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = output_with_stdin(&mut tell_cmd(ce, pane, args), text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `orch-tell --wait` that must end in a `stop`; its JSON.
-fn ask(ce: &CodexEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(ce, pane, text, &["--wait"]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
-
 fn survey(ce: &CodexEnv) -> Value {
     let o = ce.run("orch-survey", &[]);
     assert_code(&o, 0);
-    json_out(&o)
+    json_or_null(&o)
 }
 
 fn agent<'a>(s: &'a Value, pane: &str) -> &'a Value {
@@ -89,15 +48,6 @@ fn agent<'a>(s: &'a Value, pane: &str) -> &'a Value {
         .as_array()
         .and_then(|a| a.iter().find(|a| a["pane"] == pane))
         .unwrap_or_else(|| panic!("{pane} not in the survey: {s}"))
-}
-
-/// The main turns the mock saw whose user text is exactly `text`.
-fn turns_with(ce: &CodexEnv, text: &str) -> usize {
-    ce.mock
-        .main_turns()
-        .iter()
-        .filter(|r| r.last_user_text().as_deref() == Some(text))
-        .count()
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -136,7 +86,7 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
     // Receipt only (no --wait): delivered, matched to the hook's event.
     ce.mock.push(Reply::text("The answer is 42. CODEX-ONE"));
     let text = "what is the answer?";
-    let (o, r) = tell(&ce, "cx", text, &[]);
+    let (o, r) = ce.tell("cx", text, &[]);
     assert_code(&o, 0);
     assert_eq!(r["status"], "delivered", "{r}");
     assert!(r["receipt_ms"].as_f64().is_some(), "{r}");
@@ -155,10 +105,10 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
 
     // --wait: the reply comes back in the tell report.
     ce.mock.push(Reply::text("second reply, CODEX-TWO"));
-    let w = ask(&ce, &pane, "and a second question");
+    let w = ce.ask(&pane, "and a second question");
     assert_eq!(w["reply"], "second reply, CODEX-TWO");
-    assert_eq!(turns_with(&ce, "and a second question"), 1);
-    assert_eq!(turns_with(&ce, text), 1);
+    assert_eq!(ce.mock.main_turns_with("and a second question"), 1);
+    assert_eq!(ce.mock.main_turns_with(text), 1);
 
     let sv = survey(&ce);
     let a = agent(&sv, &pane);
@@ -187,7 +137,7 @@ fn codex_big_multiline_paste_arrives_intact() {
     ce.mock.set_default(Reply::Echo);
     let text = big_prompt("START of a 4 KiB prompt — ünïcødé", 4096, "END-OF-4K");
     assert!(text.lines().count() > 20, "multi-line");
-    let v = ask(&ce, &pane, &text);
+    let v = ce.ask(&pane, &text);
     assert_eq!(v["bytes"], text.len(), "{v}");
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap())
         .unwrap_or_else(|| panic!("not an echo reply: {v}"));
@@ -202,7 +152,7 @@ fn codex_big_multiline_paste_arrives_intact() {
         prompt["prompt_hash"],
         orch::event::prompt_hash(&text).as_str()
     );
-    assert_eq!(turns_with(&ce, &text), 1, "sent once");
+    assert_eq!(ce.mock.main_turns_with(&text), 1, "sent once");
 }
 
 /// `--no-bypass` keeps Codex's approvals: a shell call asking for
@@ -218,7 +168,7 @@ fn codex_permission_prompt_blocks_and_refuses_tells() {
     ce.mock
         .push(Reply::bash(format!("touch {}", made.display())));
 
-    let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
+    let (o, v) = ce.tell(&pane, "make a file, please", &["--wait"]);
     assert_code(&o, 6);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["stop_kind"], "notify", "{v}");
@@ -236,7 +186,7 @@ fn codex_permission_prompt_blocks_and_refuses_tells() {
 
     let turns = ce.mock.main_turns().len();
     let sent = ce.events_of(&pane, "sent").len();
-    let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
+    let (o, _) = ce.tell(&pane, "TYPED-INTO-A-DIALOG", &[]);
     assert_code(&o, 4);
     assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
     let err = stderr(&o);
@@ -270,11 +220,11 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
     let (pane, v) = spawn_ready(&ce, &["--name", "r"]);
     let session = v["session_id"].as_str().unwrap().to_string();
     ce.mock.push(Reply::text("first task done, CODEX-R1"));
-    ask(&ce, "r", "first task, remember it");
+    ce.ask("r", "first task, remember it");
 
     let o = ce.run("orch-spawn", &["--stop", "r"]);
     assert_code(&o, 0);
-    let s = json_out(&o);
+    let s = json_or_null(&o);
     assert_eq!(s["state"], "exited", "{s}");
     assert_eq!(s["how"], "exit-command", "{s}");
     let end = ce.events_of(&pane, "session_end");
@@ -303,7 +253,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
 
     let o = ce.run("orch-spawn", &["--restart", "r", "--timeout", "60"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["session_id"], session.as_str(), "{v}");
@@ -315,7 +265,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
         "not resumed by id: {v}"
     );
     ce.mock.push(Reply::text("resumed and answering"));
-    let w = ask(&ce, "r", "do you remember?");
+    let w = ce.ask("r", "do you remember?");
     assert_eq!(w["pane"], again.as_str());
     assert_eq!(w["reply"], "resumed and answering");
     let resumed = ce.events_of(&again, "session_start");
@@ -352,7 +302,7 @@ fn codex_untrusted_folder_dialog_is_reported() {
         .output()
         .unwrap();
     assert_code(&o, 6);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     assert_eq!(v["state"], "blocked:dialog", "{v}");
     assert_eq!(v["dialog"], "trust", "{v}");
     assert!(
@@ -368,7 +318,7 @@ fn codex_untrusted_folder_dialog_is_reported() {
     let pane = v["pane"].as_str().unwrap().to_string();
     let sv = survey(&ce);
     assert_eq!(agent(&sv, &pane)["state"], "blocked:dialog", "{sv}");
-    let (o, _) = tell(&ce, &pane, "1", &[]);
+    let (o, _) = ce.tell(&pane, "1", &[]);
     assert_code(&o, 4);
     std::thread::sleep(Duration::from_millis(300));
     assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG), "answered");
@@ -397,11 +347,11 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
     );
     ce.mock.push(Reply::server_error());
     ce.mock.push(Reply::text("recovered after a retry"));
-    let v = ask(&ce, &pane, "first: fails once, then works");
+    let v = ce.ask(&pane, "first: fails once, then works");
     assert_eq!(v["reply"], "recovered after a retry");
 
     ce.mock.set_default(Reply::server_error());
-    let (o, v) = tell(&ce, &pane, "second: always fails", &["--wait"]);
+    let (o, v) = ce.tell(&pane, "second: always fails", &["--wait"]);
     assert_code(&o, 6);
     assert_eq!(v["stop_kind"], "stop_failure", "{v}");
     assert_eq!(v["error"], "internal_server_error", "{v}");
@@ -429,6 +379,6 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
 
     // The agent takes prompts again afterwards.
     ce.mock.set_default(Reply::Script);
-    let v = ask(&ce, &pane, "and now? say hi");
+    let v = ce.ask(&pane, "and now? say hi");
     assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
 }

@@ -13,7 +13,6 @@
 //! that arrives intact was read from the transcript, not from `AfterAgent`'s
 //! garbled `prompt_response`.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -21,31 +20,14 @@ use serde_json::Value;
 use orch_testkit::gemini::{GeminiEnv, GeminiHooks, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{
-    assert_code, big_prompt, eventually, or_skip, output_with_stdin, stderr, stdout,
+    Agent, assert_code, big_prompt, eventually, json_or_null, or_skip, stderr, stdout,
 };
 
 const T: Duration = Duration::from_secs(60);
 
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-/// `orch-spawn gemini --window --cwd <project> ARGS…`; (output, JSON).
-fn spawn_gemini(ge: &GeminiEnv, args: &[&str]) -> (Output, Value) {
-    let o = ge
-        .cmd("orch-spawn")
-        .args(["gemini", "--window", "--timeout", "120", "--cwd"])
-        .arg(&ge.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 /// Spawn; insist it is ready, from its own `session_start`, with no dialog.
 fn spawn_ready(ge: &GeminiEnv, args: &[&str]) -> (String, Value) {
-    let (o, v) = spawn_gemini(ge, args);
+    let (o, v) = ge.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
@@ -69,38 +51,10 @@ fn argv(ge: &GeminiEnv, pane: &str) -> Vec<String> {
     serde_json::from_value(rec["command"].clone()).unwrap_or_default()
 }
 
-fn tell_cmd(ge: &GeminiEnv, pane: &str, args: &[&str]) -> Command {
-    let mut c = ge.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    c
-}
-
-fn tell(ge: &GeminiEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = output_with_stdin(&mut tell_cmd(ge, pane, args), text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `orch-tell --wait` that must end in a `stop`; its JSON.
-fn ask(ge: &GeminiEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(ge, pane, text, &["--wait"]);
-    if !o.status.success() {
-        eprintln!(
-            "screen of {pane}:\n{}\nevents: {:#?}",
-            ge.try_capture(pane).unwrap_or_default(),
-            ge.events(pane)
-        );
-    }
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
-
 fn survey(ge: &GeminiEnv, args: &[&str]) -> Value {
     let o = ge.cmd("orch-survey").args(args).output().unwrap();
     assert_code(&o, 0);
-    json_out(&o)
+    json_or_null(&o)
 }
 
 fn agent<'a>(s: &'a Value, pane: &str) -> Option<&'a Value> {
@@ -130,7 +84,7 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     assert_ne!(v["inferred"], true, "ready from session_start: {v}");
     assert!(argv(&ge, &pane).contains(&"--approval-mode=yolo".to_string()));
 
-    let (o, t) = tell(&ge, &pane, "say hi", &[]);
+    let (o, t) = ge.tell(&pane, "say hi", &[]);
     assert_code(&o, 0);
     assert_eq!(t["status"], "delivered", "{t}");
     let prompt = ge.wait_event(&pane, "prompt", 0, T);
@@ -143,13 +97,13 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     // A reply longer than one chunk, pushed: what --wait returns is it.
     let answer = "The answer is 42, streamed in several pieces. GEM-ONE";
     ge.mock.push(Reply::text(answer));
-    let v = ask(&ge, &pane, "what is the answer?");
+    let v = ge.ask(&pane, "what is the answer?");
     assert_eq!(v["reply"], answer, "{v}");
 
     // 4 KB, ~50 lines: Gemini collapses it into a [Pasted Text] chip and
     // expands it on submit; the mock echoes what it got.
     let big = big_prompt("GEM-BIG-START", 4096, "GEM-BIG-END");
-    let v = ask(&ge, &pane, &big);
+    let v = ge.ask(&pane, &big);
     let reply = v["reply"].as_str().unwrap_or_default();
     assert_eq!(
         EchoSummary::parse(reply),
@@ -188,7 +142,7 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
     let made = ge.project.join("made-by-tool");
     ge.mock
         .push(Reply::bash(format!("touch {}", made.display())));
-    let (o, v) = tell(&ge, &pane, "make a file, please", &["--wait"]);
+    let (o, v) = ge.tell(&pane, "make a file, please", &["--wait"]);
     assert_code(&o, 6);
     assert_eq!(v["status"], "delivered", "{v}");
     assert_eq!(v["stop_kind"], "notify", "{v}");
@@ -201,7 +155,7 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
 
     let turns = ge.mock.main_turns().len();
     let sent = ge.events_of(&pane, "sent").len();
-    let (o, _) = tell(&ge, &pane, "TYPED-INTO-A-DIALOG", &[]);
+    let (o, _) = ge.tell(&pane, "TYPED-INTO-A-DIALOG", &[]);
     assert_code(&o, 4);
     assert_eq!(stdout(&o), "", "refused: nothing printed");
     let err = stderr(&o);
@@ -243,12 +197,12 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     assert_eq!(session.len(), 36, "{v}");
     assert!(gemini_processes(&ge).len() >= 2, "gemini relaunches itself");
     ge.mock.push(Reply::text("first task done"));
-    let v = ask(&ge, "g", "first task, remember it");
+    let v = ge.ask("g", "first task, remember it");
     assert_eq!(v["reply"], "first task done");
 
     let o = ge.run("orch-spawn", &["--stop", "g"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     eprintln!("e2e gemini: stop: {v}");
     assert_eq!(v["state"], "exited", "{v}");
     // `/quit` was submitted (its Enter not taken for a newline) and ended
@@ -276,7 +230,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
 
     let o = ge.run("orch-spawn", &["--restart", "g", "--timeout", "120"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["session_id"], session.as_str(), "{v}");
@@ -287,7 +241,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     assert_eq!(start["session_id"], session.as_str());
 
     ge.mock.push(Reply::text("resumed and answering"));
-    let v = ask(&ge, "g", "do you remember?");
+    let v = ge.ask("g", "do you remember?");
     assert_eq!(v["pane"], again.as_str());
     assert_eq!(v["reply"], "resumed and answering");
     let last = ge.mock.main_turns().pop().unwrap();
@@ -332,7 +286,7 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
     );
     let o = ge.run("orch-spawn", &["--stop", &pane]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     assert_eq!(v["how"], "already-gone", "{v}");
     assert!(
         !v["processes"]["terminated"].as_array().unwrap().is_empty(),
@@ -359,7 +313,7 @@ fn gemini_without_per_spawn_hooks_uses_orch_ups() {
     let rec = ge.registry(&pane).unwrap();
     assert!(!argv(&ge, &pane).is_empty(), "{rec}");
     ge.mock.push(Reply::text("through the global hooks"));
-    let v = ask(&ge, &pane, "are you there?");
+    let v = ge.ask(&pane, "are you there?");
     assert_eq!(v["reply"], "through the global hooks", "{v}");
     assert_eq!(ge.events_of(&pane, "prompt").len(), 1, "recorded once");
 }
@@ -372,7 +326,7 @@ fn gemini_without_per_spawn_hooks_uses_orch_ups() {
 fn gemini_trust_dialog_is_reported_as_blocked() {
     let ge = or_skip!(GeminiEnv::new());
     std::fs::remove_file(ge.home.join(".gemini/trustedFolders.json")).unwrap();
-    let (o, v) = spawn_gemini(&ge, &[]);
+    let (o, v) = ge.spawn(&[]);
     assert_code(&o, 6);
     assert_eq!(v["state"], "blocked:dialog", "{v}");
     assert_eq!(v["dialog"], "trust", "{v}");
@@ -391,7 +345,7 @@ fn gemini_trust_dialog_is_reported_as_blocked() {
         "blocked:dialog",
         "{sv}"
     );
-    let (o, _) = tell(&ge, &pane, "1", &[]);
+    let (o, _) = ge.tell(&pane, "1", &[]);
     assert_code(&o, 4);
     std::thread::sleep(Duration::from_millis(300));
     assert!(
