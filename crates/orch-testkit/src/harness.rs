@@ -4,11 +4,14 @@
 //! differs per CLI; everything else is written once here.
 
 use std::ops::Deref;
+use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::output::{assert_code, json_or_null, output_with_stdin};
+use crate::mock::{Anthropic, Chat, Gemini, Mock, Protocol, Reply, Responses};
+use crate::output::{assert_code, json_or_null, output_with_stdin, stderr, stdout};
 use crate::world::AgentWorld;
 
 /// A world with one real agent CLI.
@@ -22,6 +25,11 @@ pub trait Agent: Deref<Target = AgentWorld> {
     /// `orch-spawn` flags this CLI needs besides the harness, placement,
     /// timeout and cwd (the mock's model).
     const SPAWN_FLAGS: &'static [&'static str] = &[];
+    /// The model API the CLI speaks (its mock's protocol).
+    type Api: Protocol;
+
+    /// The world's mock of that API.
+    fn mock(&self) -> &Mock<Self::Api>;
 
     /// `orch-spawn HARNESS --window --timeout SECS FLAGS… --cwd <project>`.
     fn spawn_cmd_within(&self, timeout_secs: u32) -> Command {
@@ -85,30 +93,89 @@ pub trait Agent: Deref<Target = AgentWorld> {
         assert_eq!(v["stop_kind"], "stop", "{v}");
         v
     }
+
+    /// A tool call that needs permission (the agent runs without bypass):
+    /// the mock replies with a shell command touching `<project>/NAME`,
+    /// and `tell --wait` must end blocked on the permission prompt (exit
+    /// 6). (The file the command would make, the tell's JSON.)
+    fn ask_into_permission(&self, pane: &str, name: &str) -> (PathBuf, Value) {
+        let made = self.project.join(name);
+        self.mock()
+            .push(Reply::bash(format!("touch {}", made.display())));
+        let (o, v) = self.tell(pane, "make a file, please", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["status"], "delivered", "{v}");
+        assert_eq!(v["stop_kind"], "notify", "{v}");
+        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        (made, v)
+    }
+
+    /// A tell to `pane` while it shows a dialog (`shown` on its screen) is
+    /// refused: exit 4, one line on stderr, nothing printed, nothing sent
+    /// or typed, no new turn at the mock, the dialog still there. Its
+    /// stderr.
+    fn tell_is_refused(&self, pane: &str, shown: &str) -> String {
+        let turns = self.mock().main_turns().len();
+        let sent = self.events_of(pane, "sent").len();
+        let (o, _) = self.tell(pane, "TYPED-INTO-A-DIALOG", &[]);
+        assert_code(&o, 4);
+        assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
+        let err = stderr(&o);
+        assert!(err.starts_with("orch-tell: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        // Long enough for a keystroke that did get through to show.
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(self.events_of(pane, "sent").len(), sent, "nothing sent");
+        assert_eq!(self.mock().main_turns().len(), turns, "no new turn");
+        let s = self.capture(pane);
+        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
+        assert!(s.contains(shown), "still asking:\n{s}");
+        err
+    }
 }
 
 impl Agent for crate::claude::ClaudeEnv {
+    type Api = Anthropic;
+    fn mock(&self) -> &Mock<Anthropic> {
+        &self.mock
+    }
     const HARNESS: &'static str = "claude";
     const SPAWN_TIMEOUT: u32 = 60;
 }
 
 impl Agent for crate::codex::CodexEnv {
+    type Api = Responses;
+    fn mock(&self) -> &Mock<Responses> {
+        &self.mock
+    }
     const HARNESS: &'static str = "codex";
     const SPAWN_TIMEOUT: u32 = 60;
 }
 
 impl Agent for crate::gemini::GeminiEnv {
+    type Api = Gemini;
+    fn mock(&self) -> &Mock<Gemini> {
+        &self.mock
+    }
     const HARNESS: &'static str = "gemini";
     const SPAWN_TIMEOUT: u32 = 120;
 }
 
 impl Agent for crate::pi::PiEnv {
+    type Api = Chat;
+    fn mock(&self) -> &Mock<Chat> {
+        &self.mock
+    }
     const HARNESS: &'static str = "pi";
     const SPAWN_TIMEOUT: u32 = 60;
     const SPAWN_FLAGS: &'static [&'static str] = &["--model", crate::pi::MODEL];
 }
 
 impl Agent for crate::opencode::OpencodeEnv {
+    type Api = Chat;
+    fn mock(&self) -> &Mock<Chat> {
+        &self.mock
+    }
     const HARNESS: &'static str = "opencode";
     /// Slow to start on a loaded machine.
     const SPAWN_TIMEOUT: u32 = 180;

@@ -17,7 +17,7 @@ use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, as_pasted, dialogs_on, screen}
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{
     Agent, assert_code, big_prompt, claude_e2e, eventually, json_lines, json_or_null, or_skip,
-    show, spawn_with_stdin, stderr, stdout,
+    show, spawn_with_stdin, stderr,
 };
 
 const T: Duration = Duration::from_secs(30);
@@ -274,15 +274,7 @@ claude_e2e! {
     fn permission_prompt_blocks_and_refuses_tells(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = spawn_ready(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-tool");
-        ce.mock
-            .push(Reply::bash(format!("touch {}", made.display())));
-
-        let (o, v) = ce.tell(&pane, "make a file, please", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(v["status"], "delivered", "{v}");
-        assert_eq!(v["stop_kind"], "notify", "{v}");
-        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let (made, v) = ce.ask_into_permission(&pane, "made-by-tool");
         let notify = ce.events_of(&pane, "notify").pop().unwrap();
         assert_eq!(notify["notification_type"], "permission_prompt");
         assert_eq!(v["stop_seq"], notify["seq"]);
@@ -292,21 +284,8 @@ claude_e2e! {
             ce.capture(&pane)
         );
 
-        let turns = ce.mock.main_turns().len();
-        let sent = ce.events_of(&pane, "sent").len();
-        let (o, _) = ce.tell(&pane, "TYPED-INTO-A-DIALOG", &[]);
-        assert_code(&o, 4);
-        assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
-        let err = stderr(&o);
-        assert!(err.starts_with("orch-tell: "), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        let err = ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(err.contains("dialog"), "{err}");
-        std::thread::sleep(Duration::from_millis(500));
-        assert_eq!(ce.events_of(&pane, "sent").len(), sent);
-        assert_eq!(ce.mock.main_turns().len(), turns, "no new turn");
-        let s = ce.capture(&pane);
-        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-        assert!(s.contains(screen::PERMISSION_PROMPT), "still asking:\n{s}");
         assert!(!made.exists());
 
         let sv = survey(&ce, &[], &[]);
@@ -322,6 +301,7 @@ claude_e2e! {
         // person approves (a digit) and the turn ends, it delivers.
         ce.mock.push(Reply::text("file made, as asked"));
         ce.mock.push(Reply::text("and the follow-up is done"));
+        let sent = ce.events_of(&pane, "sent").len();
         let mut c = ce.tell_cmd(&pane, &["--wait-idle", "--wait"]);
         let waiting = spawn_with_stdin(&mut c, b"a follow-up, after approval");
         std::thread::sleep(Duration::from_millis(1500));
@@ -860,12 +840,7 @@ claude_e2e! {
     fn answer_allows_a_claude_permission_prompt_by_label(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = spawn_ready(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-answer");
-        ce.mock
-            .push(Reply::bash(format!("touch {}", made.display())));
-        let (o, v) = ce.tell(&pane, "make a file, please", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let (made, v) = ce.ask_into_permission(&pane, "made-by-answer");
         let notify_seq = v["stop_seq"].as_u64().unwrap();
         ce.mock.push(Reply::text("file made"));
         let o = ce.run("orch-answer", &[pane.as_str(), "allow"]);

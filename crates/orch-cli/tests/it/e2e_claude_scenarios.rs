@@ -19,9 +19,7 @@ use serde_json::Value;
 
 use orch_testkit::claude::{ClaudeEnv, screen};
 use orch_testkit::mock::Reply;
-use orch_testkit::{
-    Agent, assert_code, big_prompt, claude_e2e, eventually, json_or_null, or_skip, stderr, stdout,
-};
+use orch_testkit::{Agent, assert_code, big_prompt, claude_e2e, eventually, json_or_null, or_skip};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -153,28 +151,13 @@ claude_e2e! {
     fn scenario_4_permission_blocks_refuses_and_survey_agrees(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-tool");
-        ce.mock.push(Reply::bash(format!("touch {}", made.display())));
-        let (o, r) = ce.tell(&pane, "make a file", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(r["stop_kind"], "notify", "{r}");
-        assert_eq!(r["notification_type"], "permission_prompt", "{r}");
+        let (made, _) = ce.ask_into_permission(&pane, "made-by-tool");
         let s = ce.capture(&pane);
         assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
         assert!(orch::screen::dialog(&s).is_some(), "{s}");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
 
-        let sent = ce.events_of(&pane, "sent").len();
-        let turns = ce.mock.main_turns().len();
-        let (o, _) = ce.tell(&pane, "TYPED-INTO-A-DIALOG", &[]);
-        assert_code(&o, 4);
-        assert_eq!(stdout(&o), "");
-        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-        assert_eq!(ce.events_of(&pane, "sent").len(), sent, "nothing typed");
-        assert_eq!(ce.mock.main_turns().len(), turns);
-        let s = ce.capture(&pane);
-        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-        assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
+        ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(!made.exists(), "the command ran without approval");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
 

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::opencode::{OpencodeEnv, screen};
-use orch_testkit::{
-    Agent, assert_code, big_prompt, eventually, json_or_null, or_skip, stderr, stdout,
-};
+use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip};
 
 use super::e2e_agents::{agent_processes, survey_entry};
 
@@ -139,26 +137,10 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
 fn opencode_permission_prompt_blocks_and_refuses_tells() {
     let oe = or_skip!(OpencodeEnv::new());
     let pane = spawn_ready(&oe, &["--no-bypass"]);
-    let made = oe.project.join("made-after-asking");
-    oe.mock
-        .push(Reply::bash(format!("touch {}", made.display())));
-    let (o, v) = oe.tell(&pane, "make a file, please", &["--wait"]);
-    assert_code(&o, 6);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "notify", "{v}");
-    assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+    let (made, _) = oe.ask_into_permission(&pane, "made-after-asking");
     oe.wait_for_screen(&pane, screen::PERMISSION, T);
 
-    let turns = oe.mock.main_turns().len();
-    let sent = oe.events_of(&pane, "sent").len();
-    let (o, _) = oe.tell(&pane, "TYPED-INTO-A-DIALOG", &[]);
-    assert_code(&o, 4);
-    assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
-    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-    assert_eq!(oe.events_of(&pane, "sent").len(), sent);
-    assert_eq!(oe.mock.main_turns().len(), turns, "no new turn");
-    let s = oe.capture(&pane);
-    assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
+    oe.tell_is_refused(&pane, screen::PERMISSION);
     assert!(!made.exists());
 
     let a = survey_entry(&oe, &pane);
