@@ -25,6 +25,9 @@ pub trait Agent: Deref<Target = AgentWorld> {
     /// `orch-spawn` flags this CLI needs besides the harness, placement,
     /// timeout and cwd (the mock's model).
     const SPAWN_FLAGS: &'static [&'static str] = &[];
+    /// The field of a model request's body that holds the conversation
+    /// (`None`: look at the whole body).
+    const CONVERSATION: Option<&'static str> = None;
     /// The model API the CLI speaks (its mock's protocol).
     type Api: Protocol;
 
@@ -94,6 +97,26 @@ pub trait Agent: Deref<Target = AgentWorld> {
         v
     }
 
+    /// After a resume: `pane` (reached as `target`) answers a new question,
+    /// and the model request it sent for it carries `earlier` (texts of
+    /// the conversation before the resume).
+    fn ask_resumed(&self, target: &str, pane: &str, earlier: &[&str]) {
+        self.mock().push(Reply::text("resumed and answering"));
+        let v = self.ask(target, "do you remember?");
+        assert_eq!(v["pane"], pane, "{v}");
+        assert_eq!(v["reply"], "resumed and answering");
+        let last = self.mock().main_turns().pop().unwrap();
+        let history = match Self::CONVERSATION {
+            Some(field) => last.body.as_ref().map(|b| b[field].to_string()),
+            None => Some(last.body_text()),
+        }
+        .unwrap_or_default();
+        assert!(
+            earlier.iter().all(|t| history.contains(t)),
+            "the resumed session lost its history ({earlier:?}): {history}"
+        );
+    }
+
     /// A tool call that needs permission (the agent runs without bypass):
     /// the mock replies with a shell command touching `<project>/NAME`,
     /// and `tell --wait` must end blocked on the permission prompt (exit
@@ -140,6 +163,7 @@ impl Agent for crate::claude::ClaudeEnv {
         &self.mock
     }
     const HARNESS: &'static str = "claude";
+    const CONVERSATION: Option<&'static str> = Some("messages");
     const SPAWN_TIMEOUT: u32 = 60;
 }
 
@@ -149,6 +173,7 @@ impl Agent for crate::codex::CodexEnv {
         &self.mock
     }
     const HARNESS: &'static str = "codex";
+    const CONVERSATION: Option<&'static str> = Some("input");
     const SPAWN_TIMEOUT: u32 = 60;
 }
 
@@ -158,6 +183,7 @@ impl Agent for crate::gemini::GeminiEnv {
         &self.mock
     }
     const HARNESS: &'static str = "gemini";
+    const CONVERSATION: Option<&'static str> = Some("contents");
     const SPAWN_TIMEOUT: u32 = 120;
 }
 

@@ -1,4 +1,5 @@
-//! Helpers the real-CLI scenario sets share (`e2e_pi`, `e2e_opencode`).
+//! Helpers the real-CLI scenario sets share that need orch itself (the
+//! rest is `orch_testkit::Agent`).
 
 use serde_json::Value;
 
@@ -19,4 +20,20 @@ pub fn survey_entry(env: &TestEnv, pane: &str) -> Value {
 /// from `#{pane_pid}`): what must be gone once an agent is stopped.
 pub fn agent_processes(pid: &str) -> Vec<i32> {
     processes_in_sessions(&[pid.trim().parse().expect("a pane pid")])
+}
+
+/// The `prompt` event a tell's `report` was matched to records `text`:
+/// its length and orch's hash of it.
+pub fn assert_prompt_event(env: &TestEnv, pane: &str, report: &Value, text: &str) {
+    let prompt = env
+        .events(pane)
+        .into_iter()
+        .find(|e| e["seq"] == report["prompt_seq"])
+        .unwrap_or_else(|| panic!("no prompt event for {report}"));
+    assert_eq!(prompt["prompt_len"], text.len(), "{prompt}");
+    assert_eq!(
+        prompt["prompt_hash"],
+        orch::event::prompt_hash(text).as_str(),
+        "{prompt}"
+    );
 }

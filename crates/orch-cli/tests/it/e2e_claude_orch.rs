@@ -20,6 +20,8 @@ use orch_testkit::{
     show, spawn_with_stdin, stderr,
 };
 
+use super::e2e_agents::assert_prompt_event;
+
 const T: Duration = Duration::from_secs(30);
 
 /// Spawn, insist it is ready with no dialog left on screen; the pane id.
@@ -175,16 +177,7 @@ claude_e2e! {
             let v = ce.ask(&pane, text);
             assert_eq!(v["bytes"], text.len(), "{v}");
             ce.assert_api_got(v["reply"].as_str().unwrap(), text);
-            let prompt = ce
-                .events(&pane)
-                .into_iter()
-                .find(|e| e["seq"] == v["prompt_seq"])
-                .unwrap();
-            assert_eq!(prompt["prompt_len"], text.len());
-            assert_eq!(
-                prompt["prompt_hash"],
-                orch::event::prompt_hash(text).as_str()
-            );
+            assert_prompt_event(&ce, &pane, &v, text);
             assert_eq!(turns_with(&ce, text), 1, "sent once");
         }
 
@@ -628,16 +621,7 @@ claude_e2e! {
         assert_eq!(start[0]["source"], "resume");
         assert_eq!(start[0]["session_id"], session.as_str());
 
-        ce.mock.push(Reply::text("resumed and answering"));
-        let v = ce.ask("p", "do you remember?");
-        assert_eq!(v["pane"], again.as_str());
-        assert_eq!(v["reply"], "resumed and answering");
-        let last = ce.mock.main_turns().pop().unwrap();
-        let history = last.body.unwrap()["messages"].to_string();
-        assert!(
-            history.contains("first task, from spawn") && history.contains("first task done"),
-            "the resumed session lost its history: {history}"
-        );
+        ce.ask_resumed("p", &again, &["first task, from spawn", "first task done"]);
     }
 }
 
@@ -769,16 +753,7 @@ claude_e2e! {
         let start = ce.events_of(&again, "session_start");
         assert_eq!(start[0]["source"], "resume", "{start:?}");
 
-        ce.mock.push(Reply::text("resumed and answering"));
-        let v = ce.ask("p", "do you remember?");
-        assert_eq!(v["pane"], again.as_str());
-        assert_eq!(v["reply"], "resumed and answering");
-        let last = ce.mock.main_turns().pop().unwrap();
-        let history = last.body.unwrap()["messages"].to_string();
-        assert!(
-            history.contains("first task, from spawn") && history.contains("first task done"),
-            "the restored session lost its history: {history}"
-        );
+        ce.ask_resumed("p", &again, &["first task, from spawn", "first task done"]);
     }
 }
 

@@ -20,6 +20,8 @@ use orch_testkit::codex::{CodexEnv, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip};
 
+use super::e2e_agents::assert_prompt_event;
+
 const T: Duration = Duration::from_secs(30);
 
 /// Spawn, insist it is ready with no dialog on screen; (pane, report).
@@ -140,16 +142,7 @@ fn codex_big_multiline_paste_arrives_intact() {
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap())
         .unwrap_or_else(|| panic!("not an echo reply: {v}"));
     assert_eq!(echoed, EchoSummary::of(&text), "the API saw different text");
-    let prompt = ce
-        .events(&pane)
-        .into_iter()
-        .find(|e| e["seq"] == v["prompt_seq"])
-        .unwrap();
-    assert_eq!(prompt["prompt_len"], text.len());
-    assert_eq!(
-        prompt["prompt_hash"],
-        orch::event::prompt_hash(&text).as_str()
-    );
+    assert_prompt_event(&ce, &pane, &v, &text);
     assert_eq!(ce.mock.main_turns_with(&text), 1, "sent once");
 }
 
@@ -241,20 +234,11 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
                 .contains(&format!("\"resume\",\"{session}\""))),
         "not resumed by id: {v}"
     );
-    ce.mock.push(Reply::text("resumed and answering"));
-    let w = ce.ask("r", "do you remember?");
-    assert_eq!(w["pane"], again.as_str());
-    assert_eq!(w["reply"], "resumed and answering");
+    ce.ask_resumed("r", &again, &["first task, remember it", "CODEX-R1"]);
     let resumed = ce.events_of(&again, "session_start");
     assert_eq!(resumed.len(), 1, "{:#?}", ce.events(&again));
     assert_eq!(resumed[0]["source"], "resume");
     assert_eq!(resumed[0]["session_id"], session.as_str());
-    let last = ce.mock.main_turns().pop().unwrap();
-    let history = last.body.unwrap()["input"].to_string();
-    assert!(
-        history.contains("first task, remember it") && history.contains("CODEX-R1"),
-        "the resumed session lost its history: {history}"
-    );
 }
 
 /// A start-up dialog nobody answered in advance (the cwd is a git repo

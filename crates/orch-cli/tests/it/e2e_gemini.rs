@@ -218,16 +218,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     assert_eq!(start["source"], "resume", "{start}");
     assert_eq!(start["session_id"], session.as_str());
 
-    ge.mock.push(Reply::text("resumed and answering"));
-    let v = ge.ask("g", "do you remember?");
-    assert_eq!(v["pane"], again.as_str());
-    assert_eq!(v["reply"], "resumed and answering");
-    let last = ge.mock.main_turns().pop().unwrap();
-    let history = last.body.unwrap()["contents"].to_string();
-    assert!(
-        history.contains("first task, remember it") && history.contains("first task done"),
-        "the resumed session lost its history: {history}"
-    );
+    ge.ask_resumed("g", &again, &["first task, remember it", "first task done"]);
 }
 
 /// Killing the pane by hand leaves Gemini's relaunched child running:

@@ -117,16 +117,13 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
 
     // resume by session id: the new request carries the first turns.
     let again = spawn_ready(&oe, &["--name", "oc2", "--resume", &session]);
-    oe.mock.push(Reply::text("resumed and answering"));
-    let v = oe.ask(&again, "do you remember?");
-    assert_eq!(v["reply"], "resumed and answering");
+    oe.ask_resumed(
+        &again,
+        &again,
+        &["what is the answer?", "The answer is 42. OC-E2E"],
+    );
     let prompt = oe.events_of(&again, "prompt").pop().unwrap();
     assert_eq!(prompt["session_id"], session.as_str());
-    let history = oe.mock.main_turns().pop().unwrap().body_text();
-    assert!(
-        history.contains("what is the answer?") && history.contains("The answer is 42. OC-E2E"),
-        "the resumed session lost its history: {history}"
-    );
 }
 
 /// Without bypass (the user's config says `"bash": "ask"`): a tool call

@@ -110,13 +110,10 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     let again = v["pane"].as_str().unwrap().to_string();
     let start = pe.events_of(&again, "session_start").pop().unwrap();
     assert_eq!(start["session_id"], session.as_str(), "{start}");
-    pe.mock.push(Reply::text("resumed and answering"));
-    let v = pe.ask(&again, "do you remember?");
-    assert_eq!(v["reply"], "resumed and answering");
-    let history = pe.mock.main_turns().pop().unwrap().body_text();
-    assert!(
-        history.contains("what is the answer?") && history.contains("The answer is 42. PI-E2E"),
-        "the resumed session lost its history: {history}"
+    pe.ask_resumed(
+        &again,
+        &again,
+        &["what is the answer?", "The answer is 42. PI-E2E"],
     );
 }
 
