@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::mock::{Anthropic, Chat, Gemini, Mock, Protocol, Reply, Responses};
-use crate::output::{assert_code, json_or_null, output_with_stdin, stderr, stdout};
+use crate::output::{assert_code, entry, json_or_null, output_with_stdin, stderr, stdout};
 use crate::world::AgentWorld;
 
 /// A world with one real agent CLI.
@@ -95,6 +95,43 @@ pub trait Agent: Deref<Target = AgentWorld> {
         assert_eq!(v["status"], "delivered", "{v}");
         assert_eq!(v["stop_kind"], "stop", "{v}");
         v
+    }
+
+    /// `orch-survey ARGS…` (JSON), which must succeed.
+    fn survey(&self, args: &[&str]) -> Value {
+        let o = self.run("orch-survey", args);
+        assert_code(&o, 0);
+        json_or_null(&o)
+    }
+
+    /// `orch-spawn --stop TARGET`, which must end the agent with its own
+    /// exit command (`state` `exited`, `how` `exit-command`); its JSON.
+    fn stop_by_exit_command(&self, target: &str) -> Value {
+        let o = self.run("orch-spawn", &["--stop", target]);
+        assert_code(&o, 0);
+        let v = json_or_null(&o);
+        assert_eq!(v["state"], "exited", "{v}");
+        assert_eq!(v["how"], "exit-command", "{v}");
+        v
+    }
+
+    /// A start-up dialog holds `pane` (`shown` on its screen): survey says
+    /// `blocked:dialog`, and a tell of `1` (which would pick the dialog's
+    /// first option) is refused (exit 4) and leaves the dialog there.
+    fn assert_dialog_holds(&self, pane: &str, shown: &str) {
+        let sv = self.survey(&[]);
+        assert_eq!(
+            entry(&sv["agents"], "pane", pane)["state"],
+            "blocked:dialog",
+            "{sv}"
+        );
+        let (o, _) = self.tell(pane, "1", &[]);
+        assert_code(&o, 4);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            self.capture(pane).contains(shown),
+            "the dialog was answered"
+        );
     }
 
     /// After a resume: `pane` (reached as `target`) answers a new question,

@@ -564,19 +564,7 @@ claude_e2e! {
         assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG));
         assert!(ce.events_of(&pane, "session_start").is_empty());
 
-        let sv = survey(&ce, &[], &[]);
-        assert_eq!(
-            agent(&sv, &pane).unwrap()["state"],
-            "blocked:dialog",
-            "{sv}"
-        );
-        let (o, _) = ce.tell(&pane, "1", &[]);
-        assert_code(&o, 4);
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            ce.capture(&pane).contains(screen::TRUST_DIALOG),
-            "the dialog was answered"
-        );
+        ce.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
     }
 }
 
@@ -600,11 +588,7 @@ claude_e2e! {
         assert_eq!(prompts[0]["prompt"], "first task, from spawn");
         assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
 
-        let o = ce.run("orch-spawn", &["--stop", "p"]);
-        assert_code(&o, 0);
-        let v = json_or_null(&o);
-        assert_eq!(v["state"], "exited", "{v}");
-        assert_eq!(v["how"], "exit-command", "{v}");
+        ce.stop_by_exit_command("p");
         let end = ce.events_of(&pane, "session_end");
         assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
         assert_eq!(end[0]["reason"], "prompt_input_exit");

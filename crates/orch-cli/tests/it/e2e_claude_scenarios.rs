@@ -184,10 +184,7 @@ claude_e2e! {
             .filter(|p| running(*p))
             .collect();
         assert!(!procs.is_empty());
-        let o = ce.run("orch-spawn", &["--stop", "s5"]);
-        assert_code(&o, 0);
-        let r = json_or_null(&o);
-        assert_eq!(r["how"], "exit-command", "{r}");
+        ce.stop_by_exit_command("s5");
         assert_eq!(ce.events_of(&pane, "session_end").len(), 1);
         eventually(T, "every process of the agent to end", || {
             procs.iter().all(|p| !running(*p)).then_some(())

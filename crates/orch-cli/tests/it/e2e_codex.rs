@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use orch_testkit::codex::{CodexEnv, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip};
+use orch_testkit::{Agent, assert_code, big_prompt, entry, eventually, json_or_null, or_skip};
 
 use super::e2e_agents::assert_prompt_event;
 
@@ -35,19 +35,6 @@ fn spawn_ready(ce: &CodexEnv, args: &[&str]) -> (String, Value) {
     assert!(!s.contains(screen::HOOKS_REVIEW), "{s}");
     assert_eq!(orch::screen::dialog(&s), None, "{s}");
     (pane, v)
-}
-
-fn survey(ce: &CodexEnv) -> Value {
-    let o = ce.run("orch-survey", &[]);
-    assert_code(&o, 0);
-    json_or_null(&o)
-}
-
-fn agent<'a>(s: &'a Value, pane: &str) -> &'a Value {
-    s["agents"]
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["pane"] == pane))
-        .unwrap_or_else(|| panic!("{pane} not in the survey: {s}"))
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -72,8 +59,8 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
     let session = v["session_id"].as_str().unwrap_or_else(|| panic!("{v}"));
     assert!(is_uuid(session), "{v}");
     assert!(ce.events_of(&pane, "session_start").is_empty());
-    let a = survey(&ce);
-    let a = agent(&a, &pane);
+    let a = ce.survey(&[]);
+    let a = entry(&a["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "{a}");
     assert!(
         a["evidence"]["detail"]
@@ -110,8 +97,8 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
     assert_eq!(ce.mock.main_turns_with("and a second question"), 1);
     assert_eq!(ce.mock.main_turns_with(text), 1);
 
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "{a}");
     assert_eq!(a["session_id"], session, "{a}");
     assert!(a["last_reply"].to_string().contains("CODEX-TWO"), "{a}");
@@ -170,8 +157,8 @@ fn codex_permission_prompt_blocks_and_refuses_tells() {
     ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
     assert!(!made.exists(), "ran without approval");
 
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "blocked:permission", "{a}");
     assert_eq!(
         a["evidence"]["notification_type"], "permission_prompt",
@@ -192,11 +179,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
     ce.mock.push(Reply::text("first task done, CODEX-R1"));
     ce.ask("r", "first task, remember it");
 
-    let o = ce.run("orch-spawn", &["--stop", "r"]);
-    assert_code(&o, 0);
-    let s = json_or_null(&o);
-    assert_eq!(s["state"], "exited", "{s}");
-    assert_eq!(s["how"], "exit-command", "{s}");
+    ce.stop_by_exit_command("r");
     let end = ce.events_of(&pane, "session_end");
     assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
     assert_eq!(end[0]["session_id"], session.as_str());
@@ -210,7 +193,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
         ce.codex_processes().is_empty().then_some(())
     });
     // Stopped: its record is marked gone, and survey lists it no more.
-    let sv = survey(&ce);
+    let sv = ce.survey(&[]);
     let listed = sv["agents"]
         .as_array()
         .unwrap()
@@ -277,12 +260,7 @@ fn codex_untrusted_folder_dialog_is_reported() {
         "{v}"
     );
     let pane = v["pane"].as_str().unwrap().to_string();
-    let sv = survey(&ce);
-    assert_eq!(agent(&sv, &pane)["state"], "blocked:dialog", "{sv}");
-    let (o, _) = ce.tell(&pane, "1", &[]);
-    assert_code(&o, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG), "answered");
+    ce.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
 }
 
 /// Codex has no StopFailure hook: a turn that ends in an API error fires
@@ -328,8 +306,8 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
         1,
         "only the recovered turn stopped: {kinds:?}"
     );
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "not working forever: {a}");
     assert!(
         a["error"]

@@ -49,12 +49,6 @@ fn argv(ge: &GeminiEnv, pane: &str) -> Vec<String> {
     serde_json::from_value(rec["command"].clone()).unwrap_or_default()
 }
 
-fn survey(ge: &GeminiEnv, args: &[&str]) -> Value {
-    let o = ge.cmd("orch-survey").args(args).output().unwrap();
-    assert_code(&o, 0);
-    json_or_null(&o)
-}
-
 fn agent<'a>(s: &'a Value, pane: &str) -> Option<&'a Value> {
     s["agents"].as_array()?.iter().find(|a| a["pane"] == pane)
 }
@@ -119,7 +113,7 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     let prompts = ge.texts(&pane, "prompt", "prompt");
     assert_eq!(prompts.len(), 3, "each prompt once: {prompts:?}");
 
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     let a = agent(&sv, &pane).unwrap_or_else(|| panic!("{sv}"));
     assert_eq!(a["state"], "idle", "{a}");
     assert_eq!(a["harness"], "gemini");
@@ -148,7 +142,7 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
     assert!(err.contains("dialog"), "{err}");
     assert!(!made.exists());
 
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     let a = agent(&sv, &pane).unwrap_or_else(|| panic!("{sv}"));
     assert_eq!(a["state"], "blocked:permission", "{a}");
     assert_eq!(sv["counts"]["blocked:permission"], 1, "{sv}");
@@ -160,7 +154,7 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
         (ge.events_of(&pane, "stop").len() > stops).then_some(())
     });
     assert!(made.exists(), "the approved command did not run");
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle", "{sv}");
 }
 
@@ -178,14 +172,9 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     let v = ge.ask("g", "first task, remember it");
     assert_eq!(v["reply"], "first task done");
 
-    let o = ge.run("orch-spawn", &["--stop", "g"]);
-    assert_code(&o, 0);
-    let v = json_or_null(&o);
-    eprintln!("e2e gemini: stop: {v}");
-    assert_eq!(v["state"], "exited", "{v}");
     // `/quit` was submitted (its Enter not taken for a newline) and ended
     // the session; what it left running was ended too.
-    assert_eq!(v["how"], "exit-command", "{v}");
+    let v = ge.stop_by_exit_command("g");
     // Gemini does not wait for its SessionEnd hook before exiting, so it
     // may not be recorded; when it is, it says why.
     for end in ge.events_of(&pane, "session_end") {
@@ -199,7 +188,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     );
     assert!(ge.try_capture(&pane).is_none(), "the pane is still there");
     assert_eq!(gemini_processes(&ge), Vec::<i32>::new(), "{v}");
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     assert_eq!(
         agent(&sv, &pane).map(|a| a["state"].clone()),
         Some("gone".into()),
@@ -233,9 +222,9 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
     // the survey must say gone, and the stop has nothing left to end).
     std::thread::sleep(Duration::from_secs(1));
     let left = gemini_processes(&ge);
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     let gone = agent(&sv, &pane).is_some();
-    let sv_all = survey(&ge, &[]);
+    let sv_all = ge.survey(&[]);
     eprintln!(
         "e2e gemini: after kill-pane, {} gemini processes left",
         left.len()
@@ -262,7 +251,7 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
         "{v}"
     );
     assert_eq!(gemini_processes(&ge), Vec::<i32>::new(), "{v}");
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     assert!(agent(&sv, &pane).is_some(), "{sv}");
 }
 
@@ -308,17 +297,5 @@ fn gemini_trust_dialog_is_reported_as_blocked() {
     );
     let pane = v["pane"].as_str().unwrap().to_string();
     assert!(ge.capture(&pane).contains(screen::TRUST_DIALOG));
-    let sv = survey(&ge, &[]);
-    assert_eq!(
-        agent(&sv, &pane).unwrap()["state"],
-        "blocked:dialog",
-        "{sv}"
-    );
-    let (o, _) = ge.tell(&pane, "1", &[]);
-    assert_code(&o, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        ge.capture(&pane).contains(screen::TRUST_DIALOG),
-        "the dialog was answered"
-    );
+    ge.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
 }

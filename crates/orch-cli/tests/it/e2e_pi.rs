@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::pi::PiEnv;
-use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip, stdout};
+use orch_testkit::{Agent, assert_code, big_prompt, eventually, or_skip, stdout};
 
 use super::e2e_agents::{agent_processes, survey_entry};
 
@@ -90,11 +90,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
 
     // stop → exited through /quit, session_end, gone, no process left.
     let pid = pe.pane_format(&pane, "#{pane_pid}");
-    let o = pe.run("orch-spawn", &["--stop", "pi1"]);
-    assert_code(&o, 0);
-    let v = json_or_null(&o);
-    assert_eq!(v["state"], "exited", "{v}");
-    assert_eq!(v["how"], "exit-command", "{v}");
+    pe.stop_by_exit_command("pi1");
     assert_eq!(pe.events_of(&pane, "session_end").len(), 1);
     assert!(!pe.panes().contains(&pane));
     eventually(T, "pi's processes to end", || {
