@@ -11,17 +11,18 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow};
+use orch_testkit::AgentWorld;
 use orch_testkit::opencode::OpencodeEnv;
-use orch_testkit::output::output_with_stdin;
 use orch_testkit::pi::PiEnv;
 use serde_json::Value;
 
-use crate::stats::{Stats, numbers};
+use crate::harness_timing::{
+    self, Harness, Receipt, Receipts, first_tells, report_ms, steady_tells, tell_wait,
+};
+use crate::stats::numbers;
 
 /// The world of one CLI.
 enum World {
@@ -30,36 +31,9 @@ enum World {
 }
 
 impl World {
-    fn cmd(&self, name: &str) -> Command {
-        match self {
-            World::Pi(w) => w.cmd(name),
-            World::Opencode(w) => w.cmd(name),
-        }
-    }
-    fn project(&self) -> &Path {
-        match self {
-            World::Pi(w) => &w.project,
-            World::Opencode(w) => &w.project,
-        }
-    }
-    fn model(&self) -> &'static str {
-        match self {
-            World::Pi(_) => orch_testkit::pi::MODEL,
-            World::Opencode(_) => orch_testkit::opencode::MODEL,
-        }
-    }
-    fn env(&self) -> &orch_testkit::TestEnv {
-        match self {
-            World::Pi(w) => &w.env,
-            World::Opencode(w) => &w.env,
-        }
-    }
-    fn kill(&self, pane: &str) {
-        let _ = self.env().try_tmux(&["kill-pane", "-t", pane]);
-    }
     /// What the pane logged and shows, to say why a tell failed.
     fn describe(&self, pane: &str) -> String {
-        let env = self.env();
+        let env = self.world();
         let events: Vec<String> = env
             .events(pane)
             .iter()
@@ -72,64 +46,47 @@ impl World {
     }
 }
 
-/// `orch-spawn NAME`; (pane, ready_ms).
-fn spawn(w: &World, harness: &str) -> Result<(String, f64)> {
-    let out = w
-        .cmd("orch-spawn")
-        .args([
-            harness,
-            "--window",
-            "--timeout",
-            "240",
-            "--model",
-            w.model(),
-            "--cwd",
-        ])
-        .arg(w.project())
-        .output()?;
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() || v["state"] != "idle" {
-        bail!(
-            "orch-spawn {harness} failed: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+impl Harness for World {
+    fn name(&self) -> &'static str {
+        match self {
+            World::Pi(_) => "pi",
+            World::Opencode(_) => "opencode",
+        }
     }
-    Ok((
-        v["pane"].as_str().context("no pane")?.to_string(),
-        v["ready_ms"].as_f64().context("no ready_ms")?,
-    ))
-}
-
-/// `orch-tell --wait`; receipt_ms.
-fn tell(w: &World, pane: &str, text: &str) -> Result<f64> {
-    let mut c = w.cmd("orch-tell");
-    c.args([pane, "-", "--wait", "--timeout", "120"]);
-    let out = output_with_stdin(&mut c, text.as_bytes());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() || v["status"] != "delivered" {
-        bail!(
-            "orch-tell to {pane}: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    fn world(&self) -> &AgentWorld {
+        match self {
+            World::Pi(w) => &w.world,
+            World::Opencode(w) => &w.world,
+        }
     }
-    v["receipt_ms"].as_f64().context("no receipt_ms")
-}
-
-fn line(what: &str, ms: &[f64]) {
-    let stats = Stats::new(
-        ms.iter()
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-            .collect(),
-    );
-    println!("{what:<28} {}  (n={})", stats.line(), ms.len());
+    fn spawn_flags(&self) -> Vec<&str> {
+        let model = match self {
+            World::Pi(_) => orch_testkit::pi::MODEL,
+            World::Opencode(_) => orch_testkit::opencode::MODEL,
+        };
+        vec!["--timeout", "240", "--model", model]
+    }
+    /// The agent waits for its first prompt.
+    fn spawned(&self, report: &Value) -> bool {
+        report["state"] == "idle"
+    }
+    fn tell_timeout(&self) -> u32 {
+        120
+    }
+    fn tell(&self, pane: &str, text: &str) -> Result<Receipt> {
+        tell_wait(self, pane, text).map_err(|e| {
+            // Look again once the agent had time to catch up.
+            std::thread::sleep(Duration::from_secs(15));
+            anyhow!("{e:#}\n{}", self.describe(pane))
+        })
+    }
 }
 
 pub fn run(harness: &str, args: &[String]) -> Result<()> {
     let usage = format!("orch-bench {harness} [--spawns K (3)] [--tells N (20)]");
     let n = numbers(args, &["--spawns", "--tells"], &usage)?;
     let (spawns, tells) = (n[0].unwrap_or(3), n[1].unwrap_or(20));
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     let w = match harness {
         "pi" => PiEnv::new().map(World::Pi),
         _ => OpencodeEnv::new().map(World::Opencode),
@@ -139,39 +96,18 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
         return Ok(());
     };
     let started = Instant::now();
-    let (mut ready, mut first) = (Vec::new(), Vec::new());
-    for i in 0..spawns {
-        let (pane, ms) = spawn(&w, harness)?;
-        ready.push(ms);
-        match tell(&w, &pane, &format!("first prompt to agent {i}")) {
-            Ok(ms) => first.push(ms),
-            Err(e) => {
-                // Look again once the agent had time to catch up.
-                std::thread::sleep(Duration::from_secs(15));
-                bail!("{e:#}\n{}", w.describe(&pane));
-            }
-        }
-        w.kill(&pane);
-    }
-    let mut steady = Vec::new();
+    let (mut ready, first) = first_tells(&w, spawns)?;
+    let mut steady = Receipts::default();
     if tells > 0 {
-        let (pane, ms) = spawn(&w, harness)?;
+        let (pane, ms) = w.spawn()?;
         ready.push(ms);
-        for i in 0..tells {
-            steady.push(tell(
-                &w,
-                &pane,
-                &format!("prompt number {i} of the steady run"),
-            )?);
-        }
-        w.kill(&pane);
+        steady = steady_tells(&w, &pane, tells)?;
+        w.stop(&pane)?;
     }
-    line("spawn -> ready", &ready);
-    line("tell -> receipt, first", &first);
-    line("tell -> receipt, steady", &steady);
-    let mut all = first;
-    all.extend(&steady);
-    line("tell -> receipt, all", &all);
+    report_ms("spawn -> ready", &ready);
+    first.report("tell -> receipt, first");
+    steady.report("tell -> receipt, steady");
+    first.and(&steady).report("tell -> receipt, all");
     println!("({:.1} s in all)", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -21,124 +21,52 @@
 //!
 //! Nothing here asserts a timing.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use orch_testkit::AgentWorld;
 use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, ClaudeVersion, find_installed};
-use orch_testkit::output::output_with_stdin;
-use serde_json::Value;
 
-use crate::stats::Stats;
+use crate::harness_timing::{self, Harness, Receipts, Runs, first_tells, report_ms, steady_tells};
+use crate::stats::flags;
 
 struct Opts {
-    spawns: usize,
-    tells: usize,
-    claude: Option<PathBuf>,
+    runs: Runs,
     versions: Vec<ClaudeVersion>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
-    let mut o = Opts {
-        spawns: 5,
-        tells: 30,
-        claude: None,
-        versions: vec![ClaudeVersion::Pinned, ClaudeVersion::Newest],
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = |name: &str| -> Result<String> {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--spawns" => o.spawns = val("--spawns")?.parse()?,
-            "--tells" => o.tells = val("--tells")?.parse()?,
-            "--claude" => o.claude = Some(val("--claude")?.into()),
-            "--cli" => {
-                o.versions = match val("--cli")?.as_str() {
-                    "pinned" => vec![ClaudeVersion::Pinned],
-                    "newest" => vec![ClaudeVersion::Newest],
-                    "both" => vec![ClaudeVersion::Pinned, ClaudeVersion::Newest],
-                    other => bail!("--cli takes pinned, newest or both, not {other:?}"),
-                }
-            }
-            "-h" | "--help" => {
-                println!(
-                    "orch-bench claude [--spawns K (5)] [--tells N (30)] [--cli pinned|newest|both (both)] [--claude PATH]"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown option {other:?} (see orch-bench claude --help)"),
-        }
+    let f = flags(
+        args,
+        &["--spawns", "--tells", "--cli", "--claude"],
+        "orch-bench claude [--spawns K (5)] [--tells N (30)] [--cli pinned|newest|both (both)] [--claude PATH]",
+    )?;
+    Ok(Opts {
+        runs: Runs::read(&f, "--claude")?,
+        versions: match f.value("--cli").unwrap_or("both") {
+            "pinned" => vec![ClaudeVersion::Pinned],
+            "newest" => vec![ClaudeVersion::Newest],
+            "both" => vec![ClaudeVersion::Pinned, ClaudeVersion::Newest],
+            other => bail!("--cli takes pinned, newest or both, not {other:?}"),
+        },
+    })
+}
+
+impl Harness for ClaudeEnv {
+    fn name(&self) -> &'static str {
+        "claude"
     }
-    Ok(o)
-}
-
-/// `orch-spawn claude`; the pane id and `ready_ms`.
-fn spawn(w: &ClaudeEnv) -> Result<(String, f64)> {
-    let out = w
-        .cmd("orch-spawn")
-        .args(["claude", "--window", "--timeout", "60", "--cwd"])
-        .arg(&w.project)
-        .output()?;
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() {
-        bail!(
-            "orch-spawn claude failed: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    fn world(&self) -> &AgentWorld {
+        &self.world
     }
-    Ok((
-        v["pane"]
-            .as_str()
-            .context("no pane in spawn's output")?
-            .to_string(),
-        v["ready_ms"].as_f64().context("no ready_ms")?,
-    ))
-}
-
-/// `orch-tell --wait`; (receipt_ms, Enter presses).
-fn tell(w: &ClaudeEnv, pane: &str, text: &str) -> Result<(f64, u64)> {
-    let mut c = w.cmd("orch-tell");
-    c.args([pane, "-", "--wait", "--timeout", "60"]);
-    let out = output_with_stdin(&mut c, text.as_bytes());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() || v["status"] != "delivered" {
-        bail!(
-            "orch-tell to {pane}: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    fn spawn_flags(&self) -> Vec<&str> {
+        vec!["--timeout", "60"]
     }
-    Ok((
-        v["receipt_ms"].as_f64().context("no receipt_ms")?,
-        v["attempts"].as_u64().unwrap_or(0),
-    ))
-}
-
-fn stats(ms: &[f64]) -> Stats {
-    Stats::new(
-        ms.iter()
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-            .collect(),
-    )
-}
-
-fn report(what: &str, receipts: &[f64], presses: &[u64]) {
-    let stats = stats(receipts);
-    let retried = presses.iter().filter(|&&n| n > 1).count();
-    println!(
-        "{what:<34} {}  (Enter retried in {retried} of {})",
-        stats.line(),
-        presses.len()
-    );
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     for v in o.versions.clone() {
         run_one(&o, v)?;
     }
@@ -146,7 +74,7 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 fn run_one(o: &Opts, v: ClaudeVersion) -> Result<()> {
-    let Some(claude) = o.claude.clone().or_else(|| find_installed(v)) else {
+    let Some(claude) = o.runs.cli.clone().or_else(|| find_installed(v)) else {
         println!(
             "SKIPPED: no {} Claude Code CLI in the e2e cache; run .ci/install-agent.sh {} (or pass --claude PATH)",
             v.agent(),
@@ -166,42 +94,21 @@ fn run_one(o: &Opts, v: ClaudeVersion) -> Result<()> {
     );
     let started = Instant::now();
 
-    let mut ready = Vec::new();
-    let (mut first, mut first_presses) = (Vec::new(), Vec::new());
-    for i in 0..o.spawns {
-        let (pane, ready_ms) = spawn(&w)?;
-        ready.push(ready_ms);
-        let (ms, n) = tell(&w, &pane, &format!("first prompt to agent {i}"))?;
-        first.push(ms);
-        first_presses.push(n);
-        w.tmux(&["kill-pane", "-t", &pane]);
-    }
+    let (mut ready, first) = first_tells(&w, o.runs.spawns)?;
     if !first.is_empty() {
-        report("first tell after spawn", &first, &first_presses);
+        first.report("first tell after spawn");
     }
 
-    let (mut steady, mut presses) = (Vec::new(), Vec::new());
-    if o.tells > 0 {
-        let (pane, ready_ms) = spawn(&w)?;
+    let mut steady = Receipts::default();
+    if o.runs.tells > 0 {
+        let (pane, ready_ms) = w.spawn()?;
         ready.push(ready_ms);
-        for i in 0..o.tells {
-            let (ms, n) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
-            steady.push(ms);
-            presses.push(n);
-        }
-        report("steady, one agent", &steady, &presses);
+        steady = steady_tells(&w, &pane, o.runs.tells)?;
+        steady.report("steady, one agent");
     }
-    let mut all = first.clone();
-    all.extend(&steady);
-    let mut all_presses = first_presses.clone();
-    all_presses.extend(&presses);
-    report("all tells", &all, &all_presses);
+    first.and(&steady).report("all tells");
     if !ready.is_empty() {
-        println!(
-            "{:<34} {}",
-            "spawn -> ready (ready_ms)",
-            stats(&ready).line()
-        );
+        report_ms("spawn -> ready (ready_ms)", &ready);
     }
     println!(
         "({} main turns at the mock; {:.1} s in all)",

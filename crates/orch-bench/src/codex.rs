@@ -17,124 +17,63 @@
 //! `receipt_ms` is paste → Codex's own `UserPromptSubmit` event seen.
 //! Nothing here asserts a timing.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use orch_testkit::AgentWorld;
 use orch_testkit::codex::CodexEnv;
-use orch_testkit::output::{big_prompt, output_with_stdin};
+use orch_testkit::output::big_prompt;
 use serde_json::Value;
 
-use crate::stats::Stats;
+use crate::harness_timing::{self, Harness, Receipts, Runs, first_tells, report_ms, steady_tells};
+use crate::stats::flags;
 
 struct Opts {
-    spawns: usize,
-    tells: usize,
+    runs: Runs,
+    /// 4 KiB multi-line pastes after the steady tells.
     pastes: usize,
-    codex: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
-    let mut o = Opts {
-        spawns: 5,
-        tells: 30,
-        pastes: 5,
-        codex: None,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = |name: &str| -> Result<String> {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--spawns" => o.spawns = val("--spawns")?.parse()?,
-            "--tells" => o.tells = val("--tells")?.parse()?,
-            "--pastes" => o.pastes = val("--pastes")?.parse()?,
-            "--codex" => o.codex = Some(val("--codex")?.into()),
-            "-h" | "--help" => {
-                println!(
-                    "orch-bench codex [--spawns K (5)] [--tells N (30)] [--pastes M (5)] [--codex PATH]"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown option {other:?} (see orch-bench codex --help)"),
-        }
+    let f = flags(
+        args,
+        &["--spawns", "--tells", "--pastes", "--codex"],
+        "orch-bench codex [--spawns K (5)] [--tells N (30)] [--pastes M (5)] [--codex PATH]",
+    )?;
+    Ok(Opts {
+        runs: Runs::read(&f, "--codex")?,
+        pastes: f.number("--pastes")?.unwrap_or(5),
+    })
+}
+
+impl Harness for CodexEnv {
+    fn name(&self) -> &'static str {
+        "codex"
     }
-    Ok(o)
-}
-
-/// `orch-spawn codex`; (pane id, ready_ms).
-fn spawn(w: &CodexEnv) -> Result<(String, f64)> {
-    let out = w
-        .cmd("orch-spawn")
-        .args(["codex", "--window", "--timeout", "60", "--cwd"])
-        .arg(&w.project)
-        .output()?;
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() || v["session_id"].is_null() {
-        bail!(
-            "orch-spawn codex failed: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    fn world(&self) -> &AgentWorld {
+        &self.world
     }
-    Ok((
-        v["pane"]
-            .as_str()
-            .context("no pane in spawn's output")?
-            .to_string(),
-        v["ready_ms"].as_f64().context("no ready_ms")?,
-    ))
-}
-
-/// `orch-tell --wait`; (receipt_ms, Enter presses).
-fn tell(w: &CodexEnv, pane: &str, text: &str) -> Result<(f64, u64)> {
-    let mut c = w.cmd("orch-tell");
-    c.args([pane, "-", "--wait", "--timeout", "60"]);
-    let out = output_with_stdin(&mut c, text.as_bytes());
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if !out.status.success() || v["status"] != "delivered" {
-        bail!(
-            "orch-tell to {pane}: {v} {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    fn spawn_flags(&self) -> Vec<&str> {
+        vec!["--timeout", "60"]
     }
-    Ok((
-        v["receipt_ms"].as_f64().context("no receipt_ms")?,
-        v["attempts"].as_u64().unwrap_or(0),
-    ))
-}
-
-fn stats(ms: &[f64]) -> Stats {
-    Stats::new(
-        ms.iter()
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-            .collect(),
-    )
-}
-
-fn report(what: &str, receipts: &[f64], presses: &[u64]) {
-    let retried = presses.iter().filter(|&&n| n > 1).count();
-    println!(
-        "{what:<34} {}  (Enter retried in {retried} of {})",
-        stats(receipts).line(),
-        presses.len()
-    );
+    /// Codex's thread is its session: a spawn without one is not ready.
+    fn spawned(&self, report: &Value) -> bool {
+        !report["session_id"].is_null()
+    }
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
     let Some(codex) = o
-        .codex
+        .runs
+        .cli
         .clone()
         .or_else(|| orch_testkit::agents::agent_bin("codex"))
     else {
         println!("SKIPPED: no Codex CLI (npm missing?); pass --codex PATH");
         return Ok(());
     };
-    orch_testkit::bins::require(&["orch-spawn", "orch-tell", "orch-hook"])
-        .map_err(anyhow::Error::msg)?;
+    harness_timing::require_orch()?;
     let w = CodexEnv::start(codex, "orch-bench-codex").map_err(anyhow::Error::msg)?;
     let version = w.command(&w.codex).arg("--version").output()?;
     println!(
@@ -144,47 +83,29 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let started = Instant::now();
 
-    let (mut ready, mut first, mut first_presses) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..o.spawns {
-        let (pane, ready_ms) = spawn(&w)?;
-        ready.push(ready_ms);
-        let (ms, n) = tell(&w, &pane, &format!("first prompt to agent {i}"))?;
-        first.push(ms);
-        first_presses.push(n);
-        w.tmux(&["kill-pane", "-t", &pane]);
-    }
+    let (ready, first) = first_tells(&w, o.runs.spawns)?;
     if !ready.is_empty() {
-        println!("{:<34} {}", "spawn → ready", stats(&ready).line());
-        report("first tell after spawn", &first, &first_presses);
+        report_ms("spawn → ready", &ready);
+        first.report("first tell after spawn");
     }
 
-    let (mut steady, mut presses) = (Vec::new(), Vec::new());
-    let (mut big, mut big_presses) = (Vec::new(), Vec::new());
-    if o.tells + o.pastes > 0 {
-        let (pane, _) = spawn(&w)?;
-        for i in 0..o.tells {
-            let (ms, n) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
-            steady.push(ms);
-            presses.push(n);
-        }
+    let mut steady = Receipts::default();
+    if o.runs.tells + o.pastes > 0 {
+        let (pane, _) = w.spawn()?;
+        steady = steady_tells(&w, &pane, o.runs.tells)?;
         if !steady.is_empty() {
-            report("steady, one agent", &steady, &presses);
+            steady.report("steady, one agent");
         }
+        let mut big = Receipts::default();
         for i in 0..o.pastes {
             let text = big_prompt(&format!("4 KiB paste number {i}"), 4096, "END");
-            let (ms, n) = tell(&w, &pane, &text)?;
-            big.push(ms);
-            big_presses.push(n);
+            big.push(w.tell(&pane, &text)?);
         }
         if !big.is_empty() {
-            report("4 KiB multi-line paste", &big, &big_presses);
+            big.report("4 KiB multi-line paste");
         }
     }
-    let mut all = first.clone();
-    all.extend(&steady);
-    let mut all_presses = first_presses.clone();
-    all_presses.extend(&presses);
-    report("all short tells", &all, &all_presses);
+    first.and(&steady).report("all short tells");
     println!(
         "({} main turns at the mock; {:.1} s in all)",
         w.mock.main_turns().len(),

@@ -17,6 +17,7 @@ mod claude;
 mod codex;
 mod fleet;
 mod gemini;
+mod harness_timing;
 mod hook;
 mod listen;
 mod remote;

@@ -33,21 +33,7 @@ pub fn run(args: &[String]) -> Result<()> {
     )?;
     let hosts = SshHosts::start(&local).context("no sshd here (apt-get install openssh-server)")?;
     let mine = local.start_echo("--turn-ms 20");
-    let out = hosts
-        .cmd(&local, "orch")
-        .args([
-            "--host",
-            "box",
-            "spawn",
-            "echo",
-            "--headless",
-            "--name",
-            "rev",
-            "--",
-            "--turn-ms",
-            "20",
-        ])
-        .output()?;
+    let out = hosts.spawn_echo(&local, "rev");
     if !out.status.success() {
         bail!(
             "remote spawn failed: {}",

@@ -49,16 +49,56 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// The value of `--NAME N` options, in order: `args` may hold only these.
-pub fn numbers(args: &[String], names: &[&str], usage: &str) -> anyhow::Result<Vec<Option<usize>>> {
-    let mut out = vec![None; names.len()];
+/// A bench's command line: `--NAME VALUE` options of the names it takes.
+pub struct Flags<'a> {
+    given: Vec<(&'a str, &'a str)>,
+    usage: &'a str,
+}
+
+/// Reads `args`, which may hold only options named in `names`, or
+/// `-h`/`--help` (which prints `usage` and exits).
+pub fn flags<'a>(args: &'a [String], names: &[&str], usage: &'a str) -> anyhow::Result<Flags<'a>> {
+    let mut given = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let Some(i) = names.iter().position(|n| a == n) else {
+        if a == "-h" || a == "--help" {
+            println!("{usage}");
+            std::process::exit(0);
+        }
+        if !names.contains(&a.as_str()) {
             anyhow::bail!("unknown option {a:?} ({usage})");
-        };
-        let v = it.next().and_then(|v| v.parse().ok());
-        out[i] = Some(v.ok_or_else(|| anyhow::anyhow!("{a} needs a number ({usage})"))?);
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{a} needs a value ({usage})"))?;
+        given.push((a.as_str(), v.as_str()));
     }
-    Ok(out)
+    Ok(Flags { given, usage })
+}
+
+impl Flags<'_> {
+    /// The value given last for `name`.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.given
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// `name`'s value as a number, if given.
+    pub fn number(&self, name: &str) -> anyhow::Result<Option<usize>> {
+        self.value(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| anyhow::anyhow!("{name} needs a number ({})", self.usage))
+            })
+            .transpose()
+    }
+}
+
+/// The value of `--NAME N` options, in order: `args` may hold only these.
+pub fn numbers(args: &[String], names: &[&str], usage: &str) -> anyhow::Result<Vec<Option<usize>>> {
+    let f = flags(args, names, usage)?;
+    names.iter().map(|n| f.number(n)).collect()
 }

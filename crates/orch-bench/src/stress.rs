@@ -114,19 +114,6 @@ fn rand_below(n: u64) -> u64 {
     orch::paths::random_u64() % n.max(1)
 }
 
-/// One `orch-hook stop` in `pane` with `id` in its reply; `kill_after`:
-/// SIGKILL it after that long. Returns whether it ran to completion.
-fn one_hook(
-    env: &TestEnv,
-    hook: &Path,
-    pane: &str,
-    id: &str,
-    kill_after: Option<Duration>,
-    extra: &[(&str, String)],
-) -> Result<bool> {
-    EnvOnly(env.vars()).hook(hook, pane, id, kill_after, extra)
-}
-
 /// Every complete, parseable record of `pane` in file order (rotated
 /// generation first): what a careful reader could see.
 fn raw_records(store: &Store, pane: PaneId) -> Vec<Value> {
@@ -324,6 +311,8 @@ fn kill_storm(o: &Opts, round: usize, t: &mut Totals) -> Result<()> {
 struct EnvOnly(Vec<(&'static str, String)>);
 
 impl EnvOnly {
+    /// One `orch-hook stop` in `pane` with `id` in its reply; `kill_after`:
+    /// SIGKILL it after that long. Returns whether it ran to completion.
     fn hook(
         &self,
         hook: &Path,
@@ -417,6 +406,7 @@ fn full_disk(t: &mut Totals) -> Result<()> {
     };
     let state = mnt.join("state");
     let extra = vec![("ORCH_STATE_DIR", state.display().to_string())];
+    let hooks = EnvOnly(env.vars());
     let server = world::server(&env);
     let store = Store::open_in(&state, &server)?;
     let panes: Vec<PaneId> = (1..=3).map(PaneId).collect();
@@ -426,7 +416,7 @@ fn full_disk(t: &mut Totals) -> Result<()> {
         // With room: every one of these must be there at the end.
         for (k, &p) in panes.iter().enumerate() {
             let id = format!("d{round}p{k}ok");
-            if one_hook(&env, &hook, &p.to_string(), &id, None, &extra)? {
+            if hooks.hook(&hook, &p.to_string(), &id, None, &extra)? {
                 must_have.push((p, id));
             }
         }
@@ -434,8 +424,7 @@ fn full_disk(t: &mut Totals) -> Result<()> {
         // Full: these may be cut anywhere (torn records) or missing.
         for i in 0..6 {
             let p = panes[i % panes.len()];
-            one_hook(
-                &env,
+            hooks.hook(
                 &hook,
                 &p.to_string(),
                 &format!("d{round}full{i}"),

@@ -1,6 +1,6 @@
 //! The real Claude Code CLI, offline, in a private world: [`ClaudeEnv`].
 //!
-//! A `ClaudeEnv` is a [`TestEnv`] with a private tmux server, a running
+//! A `ClaudeEnv` is an [`AgentWorld`] (a private tmux server, a project dir) with a running
 //! [`AnthropicMock`], a scratch `HOME`/`CLAUDE_CONFIG_DIR` whose start-up
 //! questions are answered in advance (onboarding done, project folder
 //! trusted, API key approved) and a project directory. Two CLI versions are
@@ -12,20 +12,19 @@
 //! Claude's environment (mock URL, key, quiet flags, `claude` on `PATH`) is
 //! put in the tmux server's global environment, so anything that opens a
 //! pane on this server (`orch-spawn`, a hand-typed `claude`) gets it; orch
-//! commands built with [`ClaudeEnv::cmd`] get it too.
+//! commands built with [`AgentWorld::cmd`] get it too.
 //!
 //! Facts and screen strings: `docs/claude-code-e2e.md`.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::bins::{bin, bin_dir};
-use crate::env::{Options, TestEnv, Tmux};
+use crate::bins::bin;
 use crate::mock::AnthropicMock;
+use crate::world::AgentWorld;
 
 /// Which Claude Code a test drives: the rows `claude` and `claude-newest`
 /// of `.ci/agent-versions` (`ORCH_AGENT_VERSION_CLAUDE_NEWEST=latest` makes
@@ -123,7 +122,7 @@ impl Default for ClaudeOpts {
 }
 
 pub struct ClaudeEnv {
-    pub env: TestEnv,
+    pub world: AgentWorld,
     pub mock: AnthropicMock,
     /// Which of the tested versions this is.
     pub version: ClaudeVersion,
@@ -131,16 +130,12 @@ pub struct ClaudeEnv {
     pub cli_version: String,
     /// The installed `claude` binary.
     pub claude: PathBuf,
-    /// A directory holding only a `claude` symlink, first on `PATH`.
-    pub claude_dir: PathBuf,
-    /// The agent's working directory (canonical path).
-    pub project: PathBuf,
 }
 
 impl Deref for ClaudeEnv {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
+    type Target = AgentWorld;
+    fn deref(&self) -> &AgentWorld {
+        &self.world
     }
 }
 
@@ -250,11 +245,9 @@ impl ClaudeEnv {
     }
 
     pub fn with(v: ClaudeVersion, opts: ClaudeOpts) -> Option<ClaudeEnv> {
-        let claude = claude_bin(v)?;
-        if !crate::have_tmux() {
-            return None;
-        }
-        Some(ClaudeEnv::start(v, claude, opts, "orch-it").unwrap_or_else(|e| panic!("{e}")))
+        crate::world::open(claude_bin(v), |claude| {
+            ClaudeEnv::start(v, claude, opts, "orch-it")
+        })
     }
 
     /// A world for the CLI at `claude` (temp dir named `prefix…`).
@@ -264,20 +257,10 @@ impl ClaudeEnv {
         opts: ClaudeOpts,
         prefix: &'static str,
     ) -> Result<ClaudeEnv, String> {
-        let env = TestEnv::start(&Options {
-            prefix,
-            tmux: Tmux::Private,
-            ..Options::default()
-        })?;
+        let mut world = AgentWorld::start(prefix, "claude", &claude)?;
         let mock = AnthropicMock::start();
         let io = |e: std::io::Error| format!("preparing Claude's world: {e}");
-        let project = env.dir.path().join("project");
-        std::fs::create_dir_all(&project).map_err(io)?;
-        let project = project.canonicalize().map_err(io)?;
-        let claude_dir = env.dir.path().join("claude-bin");
-        std::fs::create_dir_all(&claude_dir).map_err(io)?;
-        std::os::unix::fs::symlink(&claude, claude_dir.join("claude")).map_err(io)?;
-
+        let (env, project) = (&world.env, &world.project);
         std::fs::create_dir_all(&env.claude_config).map_err(io)?;
         let mut state = json!({});
         if opts.onboarded {
@@ -320,21 +303,25 @@ impl ClaudeEnv {
                     .to_string()
             }
         };
-        let ce = ClaudeEnv {
-            env,
+        world.give(&[
+            ("ANTHROPIC_BASE_URL", &mock.url()),
+            ("ANTHROPIC_API_KEY", API_KEY),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("DISABLE_AUTOUPDATER", "1"),
+        ])?;
+        let extra: Vec<(&str, &str)> = opts
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        world.give(&extra)?;
+        Ok(ClaudeEnv {
+            world,
             mock,
             version,
             cli_version,
             claude,
-            claude_dir,
-            project,
-        };
-        let mut vars = ce.claude_env();
-        vars.extend(opts.env);
-        for (k, v) in &vars {
-            ce.try_tmux(&["set-environment", "-g", k, v])?;
-        }
-        Ok(ce)
+        })
     }
 
     /// Is this the newest tested CLI (the one that wraps pastes, names its
@@ -379,52 +366,9 @@ impl ClaudeEnv {
         }
     }
 
-    /// Kill the tmux server and start a new one on the same socket (a
-    /// reboot, as far as orch can tell), with Claude's environment set on
-    /// it again.
-    pub fn restart_tmux(&mut self) {
-        self.env.restart_tmux();
-        for (k, v) in self.claude_env() {
-            self.try_tmux(&["set-environment", "-g", &k, &v])
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-
-    /// The environment Claude runs with (besides what [`TestEnv`] sets).
-    pub fn claude_env(&self) -> Vec<(String, String)> {
-        let path = format!(
-            "{}:{}:{}",
-            self.claude_dir.display(),
-            bin_dir().display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-        );
-        [
-            ("PATH", path.as_str()),
-            ("ANTHROPIC_BASE_URL", &self.mock.url()),
-            ("ANTHROPIC_API_KEY", API_KEY),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
-            ("DISABLE_AUTOUPDATER", "1"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
     /// `$CLAUDE_CONFIG_DIR/settings.json`.
     pub fn user_settings(&self) -> PathBuf {
         self.claude_config.join("settings.json")
-    }
-
-    /// An orch binary run in this world, with Claude's environment too.
-    pub fn cmd(&self, name: &str) -> Command {
-        let mut c = self.env.cmd(name);
-        c.envs(self.claude_env());
-        c
-    }
-
-    /// Run an orch binary with `args` to the end, with Claude's environment.
-    pub fn run(&self, name: &str, args: &[&str]) -> std::process::Output {
-        self.cmd(name).args(args).output().unwrap()
     }
 
     /// `claude --settings '<orch hooks>' [--permission-mode default] EXTRA…`

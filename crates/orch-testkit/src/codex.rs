@@ -1,6 +1,6 @@
 //! The real Codex CLI, offline, in a private world: [`CodexEnv`].
 //!
-//! A `CodexEnv` is a [`TestEnv`] with a private tmux server, a running
+//! A `CodexEnv` is an [`AgentWorld`] (a private tmux server, a project dir) with a running
 //! [`ResponsesMock`], a private `CODEX_HOME` whose `config.toml` points
 //! Codex at the mock (a custom provider: no login, no onboarding) and
 //! answers its start-up questions in advance (project trusted, no update
@@ -10,18 +10,16 @@
 //!
 //! Codex's environment (`CODEX_HOME`, the mock's key, `codex` on `PATH`)
 //! goes into the tmux server's global environment, so `orch-spawn codex`
-//! panes get it; orch commands built with [`CodexEnv::cmd`] get it too.
+//! panes get it; orch commands built with [`AgentWorld::cmd`] get it too.
 //! orch's own per-spawn flags (`--no-daemon`, hooks, paste burst off) are
 //! not in the config: spawn must pass them.
 
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::agents::agent_bin;
-use crate::bins::bin_dir;
-use crate::env::{Options, TestEnv, Tmux};
 use crate::mock::ResponsesMock;
+use crate::world::AgentWorld;
 
 /// The key Codex sends the mock (`Authorization: Bearer …`).
 pub const API_KEY: &str = "sk-mock-orch-codex-e2e";
@@ -41,22 +39,18 @@ pub mod screen {
 }
 
 pub struct CodexEnv {
-    pub env: TestEnv,
+    pub world: AgentWorld,
     pub mock: ResponsesMock,
     /// The installed `codex` launcher.
     pub codex: PathBuf,
-    /// A directory holding only a `codex` symlink, first on `PATH`.
-    pub codex_dir: PathBuf,
     /// `CODEX_HOME`.
     pub codex_home: PathBuf,
-    /// The agent's working directory (canonical path).
-    pub project: PathBuf,
 }
 
 impl Deref for CodexEnv {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
+    type Target = AgentWorld;
+    fn deref(&self) -> &AgentWorld {
+        &self.world
     }
 }
 
@@ -64,30 +58,17 @@ impl CodexEnv {
     /// A ready world, or `None` (after `SKIPPED: …`) without npm or tmux;
     /// in CI a missing CLI fails instead.
     pub fn new() -> Option<CodexEnv> {
-        let codex = agent_bin("codex")?;
-        if !crate::have_tmux() {
-            eprintln!("SKIPPED: real codex test: tmux is not installed");
-            return None;
-        }
-        Some(CodexEnv::start(codex, "orch-it").unwrap_or_else(|e| panic!("{e}")))
+        crate::world::open(agent_bin("codex"), |codex| {
+            CodexEnv::start(codex, "orch-it")
+        })
     }
 
     /// A world for the CLI at `codex` (temp dir named `prefix…`).
     pub fn start(codex: PathBuf, prefix: &'static str) -> Result<CodexEnv, String> {
-        let env = TestEnv::start(&Options {
-            prefix,
-            tmux: Tmux::Private,
-            ..Options::default()
-        })?;
+        let mut world = AgentWorld::start(prefix, "codex", &codex)?;
         let mock = ResponsesMock::start();
         let io = |e: std::io::Error| format!("preparing Codex's world: {e}");
-        let project = env.dir.path().join("project");
-        std::fs::create_dir_all(&project).map_err(io)?;
-        let project = project.canonicalize().map_err(io)?;
-        let codex_dir = env.dir.path().join("codex-bin");
-        std::fs::create_dir_all(&codex_dir).map_err(io)?;
-        std::os::unix::fs::symlink(&codex, codex_dir.join("codex")).map_err(io)?;
-        let codex_home = env.home.join(".codex");
+        let codex_home = world.home.join(".codex");
         std::fs::create_dir_all(&codex_home).map_err(io)?;
         let q = |s: &str| serde_json::to_string(s).unwrap();
         let config = format!(
@@ -107,51 +88,19 @@ impl CodexEnv {
              [analytics]\n\
              enabled = false\n",
             q(&format!("{}/v1", mock.url())),
-            q(&project.display().to_string()),
+            q(&world.project.display().to_string()),
         );
         std::fs::write(codex_home.join("config.toml"), config).map_err(io)?;
-        let ce = CodexEnv {
-            env,
+        world.give(&[
+            ("CODEX_HOME", &codex_home.display().to_string()),
+            ("MOCK_API_KEY", API_KEY),
+        ])?;
+        Ok(CodexEnv {
+            world,
             mock,
             codex,
-            codex_dir,
             codex_home,
-            project,
-        };
-        for (k, v) in ce.codex_env() {
-            ce.try_tmux(&["set-environment", "-g", &k, &v])?;
-        }
-        Ok(ce)
-    }
-
-    /// The environment Codex runs with (besides what [`TestEnv`] sets).
-    pub fn codex_env(&self) -> Vec<(String, String)> {
-        let path = format!(
-            "{}:{}:{}",
-            self.codex_dir.display(),
-            bin_dir().display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-        );
-        [
-            ("PATH", path.as_str()),
-            ("CODEX_HOME", &self.codex_home.display().to_string()),
-            ("MOCK_API_KEY", API_KEY),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    /// An orch binary run in this world, with Codex's environment too.
-    pub fn cmd(&self, name: &str) -> Command {
-        let mut c = self.env.cmd(name);
-        c.envs(self.codex_env());
-        c
-    }
-
-    /// Run an orch binary with `args` to the end, with Codex's environment.
-    pub fn run(&self, name: &str, args: &[&str]) -> std::process::Output {
-        self.cmd(name).args(args).output().unwrap()
+        })
     }
 
     /// `config.toml` as Codex left it (it adds keys of its own, and writes

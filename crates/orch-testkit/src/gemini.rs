@@ -1,6 +1,6 @@
 //! The real Gemini CLI, offline, in a private world: [`GeminiEnv`].
 //!
-//! A `GeminiEnv` is a [`TestEnv`] with a private tmux server, a running
+//! A `GeminiEnv` is an [`AgentWorld`] (a private tmux server, a project dir) with a running
 //! [`GeminiMock`], a scratch `HOME` whose `~/.gemini` answers the start-up
 //! questions in advance (API-key auth selected, the project folder trusted,
 //! no update check, no usage statistics) and a project directory. The CLI is
@@ -22,7 +22,6 @@
 use std::ops::Deref;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -30,6 +29,7 @@ use serde_json::{Value, json};
 use crate::bins::{bin, bin_dir};
 use crate::env::{Options, TestEnv, Tmux};
 use crate::mock::{Gemini, GeminiMock};
+use crate::world::AgentWorld;
 
 /// The API key the CLI is given (sent as `x-goog-api-key`).
 pub const API_KEY: &str = "gemini-e2e-test-key";
@@ -67,24 +67,20 @@ pub enum GeminiHooks {
 }
 
 pub struct GeminiEnv {
-    pub env: TestEnv,
+    pub world: AgentWorld,
     pub mock: GeminiMock,
     /// The installed `gemini` binary.
     pub gemini: PathBuf,
-    /// A directory holding only a `gemini` symlink, first on `PATH`.
-    pub gemini_dir: PathBuf,
-    /// The agent's working directory (canonical path).
-    pub project: PathBuf,
     pub hooks: GeminiHooks,
     /// The relocated state dir's parent, removed after the world ends
-    /// (declared after `env`: dropped once its processes are gone).
+    /// (declared after `world`: dropped once its processes are gone).
     _state: Option<tempfile::TempDir>,
 }
 
 impl Deref for GeminiEnv {
-    type Target = TestEnv;
-    fn deref(&self) -> &TestEnv {
-        &self.env
+    type Target = AgentWorld;
+    fn deref(&self) -> &AgentWorld {
+        &self.world
     }
 }
 
@@ -109,11 +105,9 @@ impl GeminiEnv {
     /// A world whose hooks come from `want` where that can work here
     /// ([`GeminiHooks::PerSpawn`] needs root), else from `orch up`'s.
     pub fn with(want: GeminiHooks) -> Option<GeminiEnv> {
-        let gemini = gemini_bin()?;
-        if !crate::have_tmux() {
-            return None;
-        }
-        Some(GeminiEnv::start_with(gemini, "orch-it", want).unwrap_or_else(|e| panic!("{e}")))
+        crate::world::open(gemini_bin(), |gemini| {
+            GeminiEnv::start_with(gemini, "orch-it", want)
+        })
     }
 
     /// A world for the CLI at `gemini` (temp dir named `prefix…`), per-spawn
@@ -133,7 +127,7 @@ impl GeminiEnv {
             ..Options::default()
         })?;
         let io = |e: std::io::Error| format!("preparing Gemini's world: {e}");
-        let mut state = None;
+        let mut state_dir = None;
         let worlds = bin_dir().parent().unwrap().join("gemini-worlds");
         let is_root = nix::unistd::geteuid().is_root();
         if want == GeminiHooks::PerSpawn
@@ -147,23 +141,17 @@ impl GeminiEnv {
                 .tempdir_in(&worlds)
                 .map_err(io)?;
             env.state = d.path().join("state");
-            state = Some(d);
+            state_dir = Some(d);
         }
-        let hooks = if state.is_some() {
+        let hooks = if state_dir.is_some() {
             GeminiHooks::PerSpawn
         } else {
             GeminiHooks::Global
         };
         // Chunked like the real API: the reply must come from the transcript.
         let mock = GeminiMock::start_with(Gemini::chunked(16));
-        let project = env.dir.path().join("project");
-        std::fs::create_dir_all(&project).map_err(io)?;
-        let project = project.canonicalize().map_err(io)?;
-        let gemini_dir = env.dir.path().join("gemini-bin");
-        std::fs::create_dir_all(&gemini_dir).map_err(io)?;
-        std::os::unix::fs::symlink(&gemini, gemini_dir.join("gemini")).map_err(io)?;
-
-        let dot = env.home.join(".gemini");
+        let mut world = AgentWorld::new(env, "gemini", &gemini)?;
+        let dot = world.home.join(".gemini");
         std::fs::create_dir_all(&dot).map_err(io)?;
         let mut settings = json!({
             "security": {"auth": {"selectedType": "gemini-api-key"}},
@@ -176,62 +164,30 @@ impl GeminiEnv {
         std::fs::write(dot.join("settings.json"), settings.to_string()).map_err(io)?;
         std::fs::write(
             dot.join("trustedFolders.json"),
-            json!({ project.display().to_string(): "TRUST_FOLDER" }).to_string(),
+            json!({ world.project.display().to_string(): "TRUST_FOLDER" }).to_string(),
         )
         .map_err(io)?;
 
-        let ge = GeminiEnv {
-            env,
-            mock,
-            gemini,
-            gemini_dir,
-            project,
-            hooks,
-            _state: state,
-        };
-        for (k, v) in ge.gemini_env() {
-            ge.try_tmux(&["set-environment", "-g", &k, &v])?;
-        }
-        Ok(ge)
-    }
-
-    /// The environment Gemini runs with (besides what [`TestEnv`] sets).
-    pub fn gemini_env(&self) -> Vec<(String, String)> {
-        let path = format!(
-            "{}:{}:{}",
-            self.gemini_dir.display(),
-            bin_dir().display(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
-        );
-        let state = self.state.display().to_string();
-        [
-            ("PATH", path.as_str()),
-            ("GOOGLE_GEMINI_BASE_URL", &self.mock.url()),
+        let state = world.state.display().to_string();
+        world.give(&[
+            ("GOOGLE_GEMINI_BASE_URL", &mock.url()),
             ("GEMINI_API_KEY", API_KEY),
             // Moved (see the module doc): the server started with the old one.
             ("ORCH_STATE_DIR", &state),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    /// An orch binary run in this world, with Gemini's environment too.
-    pub fn cmd(&self, name: &str) -> Command {
-        let mut c = self.env.cmd(name);
-        c.envs(self.gemini_env());
-        c
-    }
-
-    /// Run an orch binary with `args` to the end, with Gemini's environment.
-    pub fn run(&self, name: &str, args: &[&str]) -> std::process::Output {
-        self.cmd(name).args(args).output().unwrap()
+        ])?;
+        Ok(GeminiEnv {
+            world,
+            mock,
+            gemini,
+            hooks,
+            _state: state_dir,
+        })
     }
 
     /// Wait for the pane's first event of `kind` with `seq > after` (the
     /// mock's request log in the message when it times out).
     pub fn wait_event(&self, pane: &str, kind: &str, after: u64, timeout: Duration) -> Value {
-        self.env.wait_event_or(pane, kind, after, timeout, &|| {
+        self.world.wait_event_or(pane, kind, after, timeout, &|| {
             format!("mock requests:\n{}", self.mock.describe())
         })
     }

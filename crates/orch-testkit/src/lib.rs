@@ -21,6 +21,10 @@
 //! - [`pi`]: [`pi::PiEnv`], a world with the real pi coding agent and its mock.
 //! - [`mock`]: scriptable mocks of the model APIs the agent CLIs speak
 //!   (Anthropic Messages, OpenAI Responses and Chat Completions, Gemini).
+//! - [`harness`]: [`Agent`], `orch-spawn`/`orch-tell` as the tests run them
+//!   in those worlds, written once with what differs per CLI.
+//! - [`world`]: [`AgentWorld`], what those five worlds share (a private
+//!   tmux server, a project dir, the CLI first on `PATH`, its environment).
 //! - [`ssh`]: other hosts for the remote tests — real sshds on 127.0.0.1,
 //!   each host a private world of its own.
 //! - [`output`]: reading what a command printed, and waiting on side effects.
@@ -36,6 +40,7 @@ pub mod claude;
 pub mod codex;
 mod env;
 pub mod gemini;
+pub mod harness;
 pub mod lines;
 pub mod mock;
 pub mod opencode;
@@ -44,16 +49,19 @@ pub mod pi;
 pub mod skip;
 pub mod ssh;
 mod tmux;
+pub mod world;
 
 pub use bins::{bin, bin_dir};
 pub use env::{Options, TestEnv, Tmux};
+pub use harness::Agent;
 pub use lines::Lines;
 pub use output::{
     assert_code, assert_one_line_error, big_prompt, entry, eventually, field, json_lines, json_of,
-    mentions, output_with_stdin, put, show, spawn_with_stdin, stderr, stdout,
+    json_or_null, mentions, output_with_stdin, put, show, spawn_with_stdin, stderr, stdout,
 };
 pub use serde_json::Value;
 pub use tmux::{TmuxServer, have_tmux, processes_in_sessions};
+pub use world::AgentWorld;
 
 /// The value of an `Option` from a constructor that skips (`TestEnv::
 /// with_tmux`, `ClaudeEnv::new`), or return from the test: the constructor

@@ -57,6 +57,12 @@ pub fn json_of(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", show(o)))
 }
 
+/// stdout as one JSON document, `Null` when it is none (a refused command
+/// prints only its error): for tests that check the exit code themselves.
+pub fn json_or_null(o: &Output) -> Value {
+    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
+}
+
 /// The element of JSON array `list` whose `key` is `value` (panics,
 /// showing the list, when there is none): a survey's agent by pane, a
 /// report's hook by event.

@@ -219,6 +219,25 @@ impl SshHosts {
         c
     }
 
+    /// `orch --host box spawn echo --headless --name NAME -- --turn-ms 20`
+    /// from `local`: an echo agent on `box` (a tmux server started there
+    /// if it has none), answering each prompt after 20 ms.
+    pub fn spawn_echo(&self, local: &TestEnv, name: &str) -> std::process::Output {
+        self.cmd(local, "orch")
+            .args([
+                "--host",
+                "box",
+                "spawn",
+                "echo",
+                "--headless",
+                "--name",
+                name,
+            ])
+            .args(["--", "--turn-ms", "20"])
+            .output()
+            .expect("orch")
+    }
+
     /// tmux on host `box`'s own default server.
     pub fn remote_tmux(&self, args: &[&str]) -> std::process::Output {
         self.remote

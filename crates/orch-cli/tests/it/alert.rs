@@ -85,16 +85,23 @@ fn escalation_reaches_the_notify_command_once() {
     assert_eq!(alerts(&out).len(), 1, "{:?}", alerts(&out));
 }
 
+/// An echo agent told `prompt`, which leaves it blocked; (its pane, the
+/// alerts that reached the command: exactly one, of kind `blocked`).
+fn blocked_by(env: &TestEnv, out: &Path, prompt: &str) -> (String, Vec<Value>) {
+    let pane = env.start_echo("");
+    let o = env.run("orch-tell", &[&pane, prompt]);
+    assert_code(&o, 0);
+    let a = wait_alerts(out, 1);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["kind"], "blocked");
+    (pane, a)
+}
+
 /// An agent parked on a permission prompt reaches the command once.
 #[test]
 fn blocked_agent_reaches_the_notify_command_once() {
     let (env, out) = or_skip!(world(&["blocked"]));
-    let pane = env.start_echo("");
-    let o = env.run("orch-tell", &[&pane, "[[permission]] touch a file"]);
-    assert_code(&o, 0);
-    let a = wait_alerts(&out, 1);
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0]["kind"], "blocked");
+    let (pane, a) = blocked_by(&env, &out, "[[permission]] touch a file");
     assert_eq!(a[0]["state"], "blocked:permission");
     assert_eq!(a[0]["pane"], pane.as_str());
     // The tmux side: the status-line option holds the alert's text.
@@ -116,12 +123,7 @@ fn blocked_agent_reaches_the_notify_command_once() {
 #[test]
 fn rate_limited_agent_reaches_the_notify_command_once() {
     let (env, out) = or_skip!(world(&["blocked"]));
-    let pane = env.start_echo("");
-    let o = env.run("orch-tell", &[&pane, "[[fail]] go"]);
-    assert_code(&o, 0);
-    let a = wait_alerts(&out, 1);
-    assert_eq!(a.len(), 1, "{a:?}");
-    assert_eq!(a[0]["kind"], "blocked");
+    let (_, a) = blocked_by(&env, &out, "[[fail]] go");
     assert_eq!(a[0]["state"], "blocked:rate-limit");
     assert!(
         a[0]["detail"].as_str().unwrap().contains("rate_limit"),

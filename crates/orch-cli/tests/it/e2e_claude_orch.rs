@@ -9,7 +9,6 @@
 //! ([`ClaudeEnv`]); they skip loudly without npm (and fail in CI). Facts:
 //! docs/claude-code-e2e.md (the scenario list is there too).
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,33 +16,17 @@ use serde_json::Value;
 use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, as_pasted, dialogs_on, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{
-    assert_code, big_prompt, claude_e2e, eventually, json_lines, or_skip, output_with_stdin, show,
-    spawn_with_stdin, stderr, stdout,
+    Agent, assert_code, big_prompt, claude_e2e, eventually, json_lines, json_or_null, or_skip,
+    show, spawn_with_stdin, stderr,
 };
+
+use super::e2e_agents::assert_prompt_event;
 
 const T: Duration = Duration::from_secs(30);
 
-/// The one JSON object an orch command printed (Null when it printed none).
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-/// `orch-spawn claude --window --cwd <project> ARGS…`; (output, JSON).
-fn spawn_claude(ce: &ClaudeEnv, args: &[&str]) -> (Output, Value) {
-    let o = ce
-        .cmd("orch-spawn")
-        .args(["claude", "--window", "--timeout", "60", "--cwd"])
-        .arg(&ce.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 /// Spawn, insist it is ready with no dialog left on screen; the pane id.
 fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
-    let (o, v) = spawn_claude(ce, args);
+    let (o, v) = ce.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
@@ -66,33 +49,11 @@ fn busy_on(ce: &ClaudeEnv, prompt: &str, then: &[&str]) -> String {
     for r in then {
         ce.mock.push(Reply::text(*r));
     }
-    let (o, v) = tell(ce, &pane, prompt, &[]);
+    let (o, v) = ce.tell(&pane, prompt, &[]);
     assert_code(&o, 0);
     assert_eq!(v["status"], "delivered", "{v}");
     ce.mock.wait_main_turns(1, T);
     pane
-}
-
-/// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
-fn tell_cmd(ce: &ClaudeEnv, pane: &str, args: &[&str]) -> Command {
-    let mut c = ce.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    c
-}
-
-fn tell(ce: &ClaudeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = output_with_stdin(&mut tell_cmd(ce, pane, args), text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `orch-tell --wait` that must end in a `stop`; its JSON.
-fn ask(ce: &ClaudeEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(ce, pane, text, &["--wait"]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
 }
 
 /// `orch-survey` (JSON), with extra environment.
@@ -104,7 +65,7 @@ fn survey(ce: &ClaudeEnv, args: &[&str], env: &[(&str, &str)]) -> Value {
         .output()
         .unwrap();
     assert_code(&o, 0);
-    json_out(&o)
+    json_or_null(&o)
 }
 
 /// The survey's entry for `pane`.
@@ -134,7 +95,7 @@ claude_e2e! {
     /// started after the reply still returns it.
     fn spawn_tell_wait_and_listen(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
-        let (o, v) = spawn_claude(&ce, &["--name", "e2e"]);
+        let (o, v) = ce.spawn(&["--name", "e2e"]);
         assert_code(&o, 0);
         assert_eq!(v["state"], "idle", "{v}");
         assert_eq!(v["harness"], "claude");
@@ -154,7 +115,7 @@ claude_e2e! {
         // One prompt, by name, right after start-up.
         ce.mock.push(Reply::text("The answer is 42. E2E-ORCH-ONE"));
         let text = "what is the answer?";
-        let (o, v) = tell(&ce, "e2e", text, &["--wait"]);
+        let (o, v) = ce.tell("e2e", text, &["--wait"]);
         assert_code(&o, 0);
         assert_eq!(v["status"], "delivered", "{v}");
         assert_eq!(v["pane"], pane.as_str());
@@ -177,7 +138,7 @@ claude_e2e! {
         // A second prompt at once: Claude may still be finishing the first
         // turn's Stop hooks; tell still delivers it once.
         ce.mock.push(Reply::text("second reply, E2E-ORCH-TWO"));
-        let v2 = ask(&ce, &pane, "and a second question");
+        let v2 = ce.ask(&pane, "and a second question");
         assert_eq!(v2["reply"], "second reply, E2E-ORCH-TWO");
         assert_eq!(turns_with(&ce, "and a second question"), 1);
         assert_eq!(ce.events_of(&pane, "prompt").len(), 2);
@@ -213,19 +174,10 @@ claude_e2e! {
         let one_line_unicode = "Ünïcødé only: 日本語のテキスト, emoji 🎉🚀, RTL שלום, combining é";
         let big = big_prompt("START of a 20 KiB prompt", 20 * 1024, "END-OF-BIG-PROMPT");
         for text in [multi, one_line_unicode, big.as_str()] {
-            let v = ask(&ce, &pane, text);
+            let v = ce.ask(&pane, text);
             assert_eq!(v["bytes"], text.len(), "{v}");
             ce.assert_api_got(v["reply"].as_str().unwrap(), text);
-            let prompt = ce
-                .events(&pane)
-                .into_iter()
-                .find(|e| e["seq"] == v["prompt_seq"])
-                .unwrap();
-            assert_eq!(prompt["prompt_len"], text.len());
-            assert_eq!(
-                prompt["prompt_hash"],
-                orch::event::prompt_hash(text).as_str()
-            );
+            assert_prompt_event(&ce, &pane, &v, text);
             assert_eq!(turns_with(&ce, text), 1, "sent once");
         }
 
@@ -233,7 +185,7 @@ claude_e2e! {
         // (the hash of the normalized text ignores whitespace width) and what
         // arrives is the expanded text.
         let tabbed = "column\tseparated\tvalues";
-        let v = ask(&ce, &pane, tabbed);
+        let v = ce.ask(&pane, tabbed);
         let prompt = ce.events_of(&pane, "prompt").pop().unwrap();
         assert_eq!(prompt["prompt"], tabbed.replace('\t', "    "));
         assert_eq!(v["prompt_seq"], prompt["seq"]);
@@ -260,7 +212,7 @@ claude_e2e! {
         ce.wait_for_screen(&pane, screen::BUSY, T);
 
         // --queue: typed at once, reported as queued.
-        let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
+        let (o, v) = ce.tell(&pane, "prompt B, queued", &["--queue"]);
         assert_code(&o, 0);
         assert_eq!(v["status"], "queued", "{v}");
         let sent_b = ce.events_of(&pane, "sent").pop().unwrap();
@@ -268,7 +220,7 @@ claude_e2e! {
         assert_eq!(sent_b["data"]["queued"], true);
 
         // Default: waits for the turn to end; nothing typed meanwhile.
-        let mut c = tell_cmd(&ce, &pane, &["--wait"]);
+        let mut c = ce.tell_cmd(&pane, &["--wait"]);
         let waiting = spawn_with_stdin(&mut c, b"prompt C, waits for idle");
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(
@@ -281,7 +233,7 @@ claude_e2e! {
         ce.mock.release();
         let o = waiting.wait_with_output().unwrap();
         assert_code(&o, 0);
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         assert_eq!(v["status"], "delivered", "{v}");
         assert_eq!(v["reply"], "reply to C", "{v}");
         assert!(v["waited_ms"].as_f64().unwrap() > 1000.0, "{v}");
@@ -315,15 +267,7 @@ claude_e2e! {
     fn permission_prompt_blocks_and_refuses_tells(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = spawn_ready(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-tool");
-        ce.mock
-            .push(Reply::bash(format!("touch {}", made.display())));
-
-        let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(v["status"], "delivered", "{v}");
-        assert_eq!(v["stop_kind"], "notify", "{v}");
-        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let (made, v) = ce.ask_into_permission(&pane, "made-by-tool");
         let notify = ce.events_of(&pane, "notify").pop().unwrap();
         assert_eq!(notify["notification_type"], "permission_prompt");
         assert_eq!(v["stop_seq"], notify["seq"]);
@@ -333,21 +277,8 @@ claude_e2e! {
             ce.capture(&pane)
         );
 
-        let turns = ce.mock.main_turns().len();
-        let sent = ce.events_of(&pane, "sent").len();
-        let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
-        assert_code(&o, 4);
-        assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
-        let err = stderr(&o);
-        assert!(err.starts_with("orch-tell: "), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        let err = ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(err.contains("dialog"), "{err}");
-        std::thread::sleep(Duration::from_millis(500));
-        assert_eq!(ce.events_of(&pane, "sent").len(), sent);
-        assert_eq!(ce.mock.main_turns().len(), turns, "no new turn");
-        let s = ce.capture(&pane);
-        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-        assert!(s.contains(screen::PERMISSION_PROMPT), "still asking:\n{s}");
         assert!(!made.exists());
 
         let sv = survey(&ce, &[], &[]);
@@ -363,7 +294,8 @@ claude_e2e! {
         // person approves (a digit) and the turn ends, it delivers.
         ce.mock.push(Reply::text("file made, as asked"));
         ce.mock.push(Reply::text("and the follow-up is done"));
-        let mut c = tell_cmd(&ce, &pane, &["--wait-idle", "--wait"]);
+        let sent = ce.events_of(&pane, "sent").len();
+        let mut c = ce.tell_cmd(&pane, &["--wait-idle", "--wait"]);
         let waiting = spawn_with_stdin(&mut c, b"a follow-up, after approval");
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(
@@ -374,7 +306,7 @@ claude_e2e! {
         ce.tmux(&["send-keys", "-t", &pane, "1"]);
         let o = waiting.wait_with_output().unwrap();
         assert_code(&o, 0);
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         assert_eq!(v["status"], "delivered", "{v}");
         assert_eq!(v["reply"], "and the follow-up is done", "{v}");
         assert!(made.exists(), "the approved command did not run");
@@ -398,7 +330,7 @@ claude_e2e! {
         let pane = spawn_ready(&ce, &[]);
 
         ce.mock.push(Reply::server_error());
-        let (o, v) = tell(&ce, &pane, "this will fail", &["--wait"]);
+        let (o, v) = ce.tell(&pane, "this will fail", &["--wait"]);
         assert_code(&o, 6);
         assert_eq!(v["stop_kind"], "stop_failure", "{v}");
         assert_eq!(v["error"], "server_error", "{v}");
@@ -423,7 +355,7 @@ claude_e2e! {
         );
 
         ce.mock.push(Reply::rate_limited());
-        let (o, v) = tell(&ce, &pane, "and this hits a rate limit", &["--wait"]);
+        let (o, v) = ce.tell(&pane, "and this hits a rate limit", &["--wait"]);
         assert_code(&o, 6);
         assert_eq!(v["error"], "rate_limit", "{v}");
         let sv = survey(&ce, &[], &[]);
@@ -431,7 +363,7 @@ claude_e2e! {
         assert_eq!(a["state"], "blocked:rate-limit", "{a}");
 
         // The agent takes prompts again afterwards.
-        let v = ask(&ce, &pane, "and now? say hi");
+        let v = ce.ask(&pane, "and now? say hi");
         assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
         let sv = survey(&ce, &[], &[]);
         assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle");
@@ -447,7 +379,7 @@ claude_e2e! {
         let quitter = spawn_ready(&ce, &["--name", "quitter"]);
         let victim = spawn_ready(&ce, &["--name", "victim"]);
 
-        let (o, v) = tell(&ce, &quitter, "/exit", &[]);
+        let (o, v) = ce.tell(&quitter, "/exit", &[]);
         assert_code(&o, 7);
         assert_eq!(v["status"], "exited", "{v}");
         let end = ce.events_of(&quitter, "session_end");
@@ -563,7 +495,7 @@ claude_e2e! {
         let start = ce.wait_ready(&pane);
         assert_eq!(start["harness"], "claude");
         ce.mock.push(Reply::text("enrolled by orch up"));
-        let v = ask(&ce, &pane, "do you report?");
+        let v = ce.ask(&pane, "do you report?");
         assert_eq!(v["reply"], "enrolled by orch up");
 
         let o = ce.run("orch-down", &["--yes", "--keep-state"]);
@@ -617,7 +549,7 @@ claude_e2e! {
         };
         let ce = or_skip!(ClaudeEnv::with(v, opts));
         let started = Instant::now();
-        let (o, v) = spawn_claude(&ce, &[]);
+        let (o, v) = ce.spawn(&[]);
         assert_code(&o, 6);
         assert!(
             started.elapsed() < Duration::from_secs(55),
@@ -632,19 +564,7 @@ claude_e2e! {
         assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG));
         assert!(ce.events_of(&pane, "session_start").is_empty());
 
-        let sv = survey(&ce, &[], &[]);
-        assert_eq!(
-            agent(&sv, &pane).unwrap()["state"],
-            "blocked:dialog",
-            "{sv}"
-        );
-        let (o, _) = tell(&ce, &pane, "1", &[]);
-        assert_code(&o, 4);
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            ce.capture(&pane).contains(screen::TRUST_DIALOG),
-            "the dialog was answered"
-        );
+        ce.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
     }
 }
 
@@ -655,7 +575,7 @@ claude_e2e! {
     fn spawn_prompt_stop_and_restart_resume_the_session(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         ce.mock.push(Reply::text("first task done"));
-        let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+        let (o, v) = ce.spawn(&["--name", "p", "--prompt", "first task, from spawn"]);
         assert_code(&o, 0);
         assert_eq!(v["prompt"]["status"], "delivered", "{v}");
         let pane = v["pane"].as_str().unwrap().to_string();
@@ -668,18 +588,14 @@ claude_e2e! {
         assert_eq!(prompts[0]["prompt"], "first task, from spawn");
         assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
 
-        let o = ce.run("orch-spawn", &["--stop", "p"]);
-        assert_code(&o, 0);
-        let v = json_out(&o);
-        assert_eq!(v["state"], "exited", "{v}");
-        assert_eq!(v["how"], "exit-command", "{v}");
+        ce.stop_by_exit_command("p");
         let end = ce.events_of(&pane, "session_end");
         assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
         assert_eq!(end[0]["reason"], "prompt_input_exit");
 
         let o = ce.run("orch-spawn", &["--restart", "p", "--timeout", "60"]);
         assert_code(&o, 0);
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         let again = v["pane"].as_str().unwrap().to_string();
         assert_ne!(again, pane);
         assert_eq!(v["restart_of"], pane.as_str());
@@ -689,16 +605,7 @@ claude_e2e! {
         assert_eq!(start[0]["source"], "resume");
         assert_eq!(start[0]["session_id"], session.as_str());
 
-        ce.mock.push(Reply::text("resumed and answering"));
-        let v = ask(&ce, "p", "do you remember?");
-        assert_eq!(v["pane"], again.as_str());
-        assert_eq!(v["reply"], "resumed and answering");
-        let last = ce.mock.main_turns().pop().unwrap();
-        let history = last.body.unwrap()["messages"].to_string();
-        assert!(
-            history.contains("first task, from spawn") && history.contains("first task done"),
-            "the resumed session lost its history: {history}"
-        );
+        ce.ask_resumed("p", &again, &["first task, from spawn", "first task done"]);
     }
 }
 
@@ -712,11 +619,11 @@ claude_e2e! {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = busy_on(&ce, "prompt A", &["one reply to B and C"]);
 
-        let (o, v) = tell(&ce, &pane, "prompt B, queued", &["--queue"]);
+        let (o, v) = ce.tell(&pane, "prompt B, queued", &["--queue"]);
         assert_code(&o, 0);
         assert_eq!(v["status"], "queued", "{v}");
         // --queue --wait: typed now, acknowledged when A's turn ends.
-        let mut c = tell_cmd(&ce, &pane, &["--queue", "--wait"]);
+        let mut c = ce.tell_cmd(&pane, &["--queue", "--wait"]);
         let waiting = spawn_with_stdin(&mut c, b"prompt C, queued too");
         // Release A only once C sits in Claude's queue, not merely pasted:
         // 2.1.197 lists it under the spinner, indented; the newest
@@ -748,7 +655,7 @@ claude_e2e! {
         ce.mock.release();
         let o = waiting.wait_with_output().unwrap();
         assert_code(&o, 0);
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         if ce.newest() {
             // Acknowledged at once into A's turn: queued, from that evidence.
             let a = &ce.events_of(&pane, "prompt")[0];
@@ -789,7 +696,7 @@ claude_e2e! {
     fn restore_after_the_server_dies_resumes_the_conversation(v) {
         let mut ce = or_skip!(ClaudeEnv::new(v));
         ce.mock.push(Reply::text("first task done"));
-        let (o, v) = spawn_claude(&ce, &["--name", "p", "--prompt", "first task, from spawn"]);
+        let (o, v) = ce.spawn(&["--name", "p", "--prompt", "first task, from spawn"]);
         assert_code(&o, 0);
         let session = v["session_id"].as_str().unwrap().to_string();
         let o = ce.run("orch-listen", &["p", "--timeout", "20"]);
@@ -812,7 +719,7 @@ claude_e2e! {
             },
         );
 
-        ce.restart_tmux();
+        ce.world.restart_tmux();
         let op = ce.new_pane("sh");
         let o = ce
             .cmd("orch-restore")
@@ -830,16 +737,7 @@ claude_e2e! {
         let start = ce.events_of(&again, "session_start");
         assert_eq!(start[0]["source"], "resume", "{start:?}");
 
-        ce.mock.push(Reply::text("resumed and answering"));
-        let v = ask(&ce, "p", "do you remember?");
-        assert_eq!(v["pane"], again.as_str());
-        assert_eq!(v["reply"], "resumed and answering");
-        let last = ce.mock.main_turns().pop().unwrap();
-        let history = last.body.unwrap()["messages"].to_string();
-        assert!(
-            history.contains("first task, from spawn") && history.contains("first task done"),
-            "the restored session lost its history: {history}"
-        );
+        ce.ask_resumed("p", &again, &["first task, from spawn", "first task done"]);
     }
 }
 
@@ -901,17 +799,12 @@ claude_e2e! {
     fn answer_allows_a_claude_permission_prompt_by_label(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = spawn_ready(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-answer");
-        ce.mock
-            .push(Reply::bash(format!("touch {}", made.display())));
-        let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let (made, v) = ce.ask_into_permission(&pane, "made-by-answer");
         let notify_seq = v["stop_seq"].as_u64().unwrap();
         ce.mock.push(Reply::text("file made"));
         let o = ce.run("orch-answer", &[pane.as_str(), "allow"]);
         assert_code(&o, 0);
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         assert_eq!(v["tool"], "Bash", "{v}");
         assert!(v["option"].as_str().unwrap().ends_with("Yes"), "{v}");
         let since = notify_seq.to_string();

@@ -13,52 +13,29 @@
 //! | resume by session id | `scenario_6_resume_by_session_id` |
 //! | tokens/context in survey | `scenario_7_survey_reports_tokens` |
 
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use orch_testkit::claude::{ClaudeEnv, screen};
 use orch_testkit::mock::Reply;
-use orch_testkit::{
-    assert_code, big_prompt, claude_e2e, eventually, or_skip, output_with_stdin, stderr, stdout,
-};
+use orch_testkit::{Agent, assert_code, big_prompt, claude_e2e, eventually, json_or_null, or_skip};
 
 const T: Duration = Duration::from_secs(30);
 
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
 /// `orch-spawn claude --window --cwd <project> ARGS…`, ready; (pane, JSON).
 fn spawn(ce: &ClaudeEnv, args: &[&str]) -> (String, Value) {
-    let o = ce
-        .cmd("orch-spawn")
-        .args(["claude", "--window", "--timeout", "60", "--cwd"])
-        .arg(&ce.project)
-        .args(args)
-        .output()
-        .unwrap();
+    let (o, v) = ce.spawn(args);
     assert_code(&o, 0);
-    let v = json_out(&o);
     assert_eq!(v["state"], "idle", "{v}");
     (v["pane"].as_str().unwrap().to_string(), v)
-}
-
-/// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
-fn tell(ce: &ClaudeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let mut c = ce.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    let o = output_with_stdin(&mut c, text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
 }
 
 /// `orch-survey PANE` (named, so it is listed even once gone): its entry.
 fn survey_of(ce: &ClaudeEnv, pane: &str) -> Value {
     let o = ce.run("orch-survey", &[pane]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     v["agents"]
         .as_array()
         .and_then(|a| a.iter().find(|a| a["pane"] == pane).cloned())
@@ -131,7 +108,7 @@ claude_e2e! {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &[]);
         ce.mock.push(Reply::text("first reply, S2-A"));
-        let (o, r) = tell(&ce, &pane, "a prompt with a receipt", &[]);
+        let (o, r) = ce.tell(&pane, "a prompt with a receipt", &[]);
         assert_code(&o, 0);
         assert_eq!(r["status"], "delivered", "{r}");
         let prompt = ce.events_of(&pane, "prompt").pop().unwrap();
@@ -140,7 +117,7 @@ claude_e2e! {
         ce.wait_event(&pane, "stop", prompt["seq"].as_u64().unwrap(), T);
 
         ce.mock.push(Reply::text("second reply, S2-B"));
-        let (o, r) = tell(&ce, &pane, "and now wait for my reply", &["--wait"]);
+        let (o, r) = ce.tell(&pane, "and now wait for my reply", &["--wait"]);
         assert_code(&o, 0);
         assert_eq!(r["status"], "delivered", "{r}");
         assert_eq!(r["stop_kind"], "stop", "{r}");
@@ -157,7 +134,7 @@ claude_e2e! {
         ce.mock.push(Reply::Echo);
         let text = big_prompt("START of a 4 KB prompt", 4096, "END-OF-4K");
         assert!(text.lines().count() > 10 && text.len() >= 4096);
-        let (o, r) = tell(&ce, &pane, &text, &["--wait"]);
+        let (o, r) = ce.tell(&pane, &text, &["--wait"]);
         assert_code(&o, 0);
         assert_eq!(r["status"], "delivered", "{r}");
         let prompt = ce.events_of(&pane, "prompt").pop().unwrap();
@@ -174,28 +151,13 @@ claude_e2e! {
     fn scenario_4_permission_blocks_refuses_and_survey_agrees(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &["--no-bypass"]);
-        let made = ce.project.join("made-by-tool");
-        ce.mock.push(Reply::bash(format!("touch {}", made.display())));
-        let (o, r) = tell(&ce, &pane, "make a file", &["--wait"]);
-        assert_code(&o, 6);
-        assert_eq!(r["stop_kind"], "notify", "{r}");
-        assert_eq!(r["notification_type"], "permission_prompt", "{r}");
+        let (made, _) = ce.ask_into_permission(&pane, "made-by-tool");
         let s = ce.capture(&pane);
         assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
         assert!(orch::screen::dialog(&s).is_some(), "{s}");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
 
-        let sent = ce.events_of(&pane, "sent").len();
-        let turns = ce.mock.main_turns().len();
-        let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
-        assert_code(&o, 4);
-        assert_eq!(stdout(&o), "");
-        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-        assert_eq!(ce.events_of(&pane, "sent").len(), sent, "nothing typed");
-        assert_eq!(ce.mock.main_turns().len(), turns);
-        let s = ce.capture(&pane);
-        assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-        assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
+        ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(!made.exists(), "the command ran without approval");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
 
@@ -214,7 +176,7 @@ claude_e2e! {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &["--name", "s5"]);
         ce.mock.push(Reply::text("done"));
-        let (o, _) = tell(&ce, &pane, "one turn first", &["--wait"]);
+        let (o, _) = ce.tell(&pane, "one turn first", &["--wait"]);
         assert_code(&o, 0);
         // (Short-lived children, such as a hook, may come and go.)
         let procs: Vec<u32> = process_tree(&ce, &pane)
@@ -222,10 +184,7 @@ claude_e2e! {
             .filter(|p| running(*p))
             .collect();
         assert!(!procs.is_empty());
-        let o = ce.run("orch-spawn", &["--stop", "s5"]);
-        assert_code(&o, 0);
-        let r = json_out(&o);
-        assert_eq!(r["how"], "exit-command", "{r}");
+        ce.stop_by_exit_command("s5");
         assert_eq!(ce.events_of(&pane, "session_end").len(), 1);
         eventually(T, "every process of the agent to end", || {
             procs.iter().all(|p| !running(*p)).then_some(())
@@ -242,7 +201,7 @@ claude_e2e! {
         let (pane, sp) = spawn(&ce, &["--name", "s6"]);
         let session = sp["session_id"].as_str().unwrap().to_string();
         ce.mock.push(Reply::text("remembered: S6-FIRST"));
-        let (o, _) = tell(&ce, &pane, "remember S6-FIRST", &["--wait"]);
+        let (o, _) = ce.tell(&pane, "remember S6-FIRST", &["--wait"]);
         assert_code(&o, 0);
         assert_code(&ce.run("orch-spawn", &["--stop", "s6"]), 0);
 
@@ -253,7 +212,7 @@ claude_e2e! {
         assert_eq!(start[0]["source"], "resume");
         assert_eq!(start[0]["session_id"], session.as_str());
         ce.mock.push(Reply::text("still here"));
-        let (o, r) = tell(&ce, &again, "what did I ask you to remember?", &["--wait"]);
+        let (o, r) = ce.tell(&again, "what did I ask you to remember?", &["--wait"]);
         assert_code(&o, 0);
         assert_eq!(r["reply"], "still here", "{r}");
         let history = ce.mock.main_turns().pop().unwrap().body_text();
@@ -270,7 +229,7 @@ claude_e2e! {
         let (pane, _) = spawn(&ce, &[]);
         for n in 1..=2 {
             ce.mock.push(Reply::text(format!("reply {n}")));
-            let (o, _) = tell(&ce, &pane, &format!("turn {n}"), &["--wait"]);
+            let (o, _) = ce.tell(&pane, &format!("turn {n}"), &["--wait"]);
             assert_code(&o, 0);
         }
         let tokens = eventually(T, "tokens in survey", || {

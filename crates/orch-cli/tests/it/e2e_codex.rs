@@ -12,40 +12,21 @@
 //! they skip loudly without npm (and fail in CI). Nothing but orch types
 //! into Codex's panes.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use orch_testkit::codex::{CodexEnv, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{
-    assert_code, big_prompt, eventually, or_skip, output_with_stdin, stderr, stdout,
-};
+use orch_testkit::{Agent, assert_code, big_prompt, entry, eventually, json_or_null, or_skip};
+
+use super::e2e_agents::assert_prompt_event;
 
 const T: Duration = Duration::from_secs(30);
 
-/// The one JSON object an orch command printed (Null when it printed none).
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-/// `orch-spawn codex --window --cwd <project> ARGS…`; (output, JSON).
-fn spawn_codex(ce: &CodexEnv, args: &[&str]) -> (Output, Value) {
-    let o = ce
-        .cmd("orch-spawn")
-        .args(["codex", "--window", "--timeout", "60", "--cwd"])
-        .arg(&ce.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 /// Spawn, insist it is ready with no dialog on screen; (pane, report).
 fn spawn_ready(ce: &CodexEnv, args: &[&str]) -> (String, Value) {
-    let (o, v) = spawn_codex(ce, args);
+    let (o, v) = ce.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
@@ -54,50 +35,6 @@ fn spawn_ready(ce: &CodexEnv, args: &[&str]) -> (String, Value) {
     assert!(!s.contains(screen::HOOKS_REVIEW), "{s}");
     assert_eq!(orch::screen::dialog(&s), None, "{s}");
     (pane, v)
-}
-
-fn tell_cmd(ce: &CodexEnv, pane: &str, args: &[&str]) -> Command {
-    let mut c = ce.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    c
-}
-
-/// `orch-tell PANE - --timeout 60 ARGS…` with `text` on stdin.
-fn tell(ce: &CodexEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = output_with_stdin(&mut tell_cmd(ce, pane, args), text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `orch-tell --wait` that must end in a `stop`; its JSON.
-fn ask(ce: &CodexEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(ce, pane, text, &["--wait"]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
-
-fn survey(ce: &CodexEnv) -> Value {
-    let o = ce.run("orch-survey", &[]);
-    assert_code(&o, 0);
-    json_out(&o)
-}
-
-fn agent<'a>(s: &'a Value, pane: &str) -> &'a Value {
-    s["agents"]
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["pane"] == pane))
-        .unwrap_or_else(|| panic!("{pane} not in the survey: {s}"))
-}
-
-/// The main turns the mock saw whose user text is exactly `text`.
-fn turns_with(ce: &CodexEnv, text: &str) -> usize {
-    ce.mock
-        .main_turns()
-        .iter()
-        .filter(|r| r.last_user_text().as_deref() == Some(text))
-        .count()
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -122,8 +59,8 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
     let session = v["session_id"].as_str().unwrap_or_else(|| panic!("{v}"));
     assert!(is_uuid(session), "{v}");
     assert!(ce.events_of(&pane, "session_start").is_empty());
-    let a = survey(&ce);
-    let a = agent(&a, &pane);
+    let a = ce.survey(&[]);
+    let a = entry(&a["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "{a}");
     assert!(
         a["evidence"]["detail"]
@@ -136,7 +73,7 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
     // Receipt only (no --wait): delivered, matched to the hook's event.
     ce.mock.push(Reply::text("The answer is 42. CODEX-ONE"));
     let text = "what is the answer?";
-    let (o, r) = tell(&ce, "cx", text, &[]);
+    let (o, r) = ce.tell("cx", text, &[]);
     assert_code(&o, 0);
     assert_eq!(r["status"], "delivered", "{r}");
     assert!(r["receipt_ms"].as_f64().is_some(), "{r}");
@@ -155,13 +92,13 @@ fn codex_spawn_ready_tell_receipt_and_wait_reply() {
 
     // --wait: the reply comes back in the tell report.
     ce.mock.push(Reply::text("second reply, CODEX-TWO"));
-    let w = ask(&ce, &pane, "and a second question");
+    let w = ce.ask(&pane, "and a second question");
     assert_eq!(w["reply"], "second reply, CODEX-TWO");
-    assert_eq!(turns_with(&ce, "and a second question"), 1);
-    assert_eq!(turns_with(&ce, text), 1);
+    assert_eq!(ce.mock.main_turns_with("and a second question"), 1);
+    assert_eq!(ce.mock.main_turns_with(text), 1);
 
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "{a}");
     assert_eq!(a["session_id"], session, "{a}");
     assert!(a["last_reply"].to_string().contains("CODEX-TWO"), "{a}");
@@ -187,22 +124,13 @@ fn codex_big_multiline_paste_arrives_intact() {
     ce.mock.set_default(Reply::Echo);
     let text = big_prompt("START of a 4 KiB prompt — ünïcødé", 4096, "END-OF-4K");
     assert!(text.lines().count() > 20, "multi-line");
-    let v = ask(&ce, &pane, &text);
+    let v = ce.ask(&pane, &text);
     assert_eq!(v["bytes"], text.len(), "{v}");
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap())
         .unwrap_or_else(|| panic!("not an echo reply: {v}"));
     assert_eq!(echoed, EchoSummary::of(&text), "the API saw different text");
-    let prompt = ce
-        .events(&pane)
-        .into_iter()
-        .find(|e| e["seq"] == v["prompt_seq"])
-        .unwrap();
-    assert_eq!(prompt["prompt_len"], text.len());
-    assert_eq!(
-        prompt["prompt_hash"],
-        orch::event::prompt_hash(&text).as_str()
-    );
-    assert_eq!(turns_with(&ce, &text), 1, "sent once");
+    assert_prompt_event(&ce, &pane, &v, &text);
+    assert_eq!(ce.mock.main_turns_with(&text), 1, "sent once");
 }
 
 /// `--no-bypass` keeps Codex's approvals: a shell call asking for
@@ -214,15 +142,7 @@ fn codex_big_multiline_paste_arrives_intact() {
 fn codex_permission_prompt_blocks_and_refuses_tells() {
     let ce = or_skip!(CodexEnv::new());
     let (pane, _) = spawn_ready(&ce, &["--no-bypass"]);
-    let made = ce.project.join("made-by-tool");
-    ce.mock
-        .push(Reply::bash(format!("touch {}", made.display())));
-
-    let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
-    assert_code(&o, 6);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "notify", "{v}");
-    assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+    let (made, _) = ce.ask_into_permission(&pane, "made-by-tool");
     let notify = ce.events_of(&pane, "notify").pop().unwrap();
     assert_eq!(notify["harness"], "codex");
     assert!(
@@ -234,24 +154,11 @@ fn codex_permission_prompt_blocks_and_refuses_tells() {
     let s = ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
     assert!(s.contains(&format!("touch {}", made.display())), "{s}");
 
-    let turns = ce.mock.main_turns().len();
-    let sent = ce.events_of(&pane, "sent").len();
-    let (o, _) = tell(&ce, &pane, "TYPED-INTO-A-DIALOG", &[]);
-    assert_code(&o, 4);
-    assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
-    let err = stderr(&o);
-    assert!(err.starts_with("orch-tell: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(ce.events_of(&pane, "sent").len(), sent);
-    assert_eq!(ce.mock.main_turns().len(), turns, "no new turn");
-    let s = ce.capture(&pane);
-    assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-    assert!(s.contains(screen::PERMISSION_PROMPT), "still asking:\n{s}");
+    ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
     assert!(!made.exists(), "ran without approval");
 
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "blocked:permission", "{a}");
     assert_eq!(
         a["evidence"]["notification_type"], "permission_prompt",
@@ -270,13 +177,9 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
     let (pane, v) = spawn_ready(&ce, &["--name", "r"]);
     let session = v["session_id"].as_str().unwrap().to_string();
     ce.mock.push(Reply::text("first task done, CODEX-R1"));
-    ask(&ce, "r", "first task, remember it");
+    ce.ask("r", "first task, remember it");
 
-    let o = ce.run("orch-spawn", &["--stop", "r"]);
-    assert_code(&o, 0);
-    let s = json_out(&o);
-    assert_eq!(s["state"], "exited", "{s}");
-    assert_eq!(s["how"], "exit-command", "{s}");
+    ce.stop_by_exit_command("r");
     let end = ce.events_of(&pane, "session_end");
     assert_eq!(end.len(), 1, "{:#?}", ce.events(&pane));
     assert_eq!(end[0]["session_id"], session.as_str());
@@ -290,7 +193,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
         ce.codex_processes().is_empty().then_some(())
     });
     // Stopped: its record is marked gone, and survey lists it no more.
-    let sv = survey(&ce);
+    let sv = ce.survey(&[]);
     let listed = sv["agents"]
         .as_array()
         .unwrap()
@@ -303,7 +206,7 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
 
     let o = ce.run("orch-spawn", &["--restart", "r", "--timeout", "60"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["session_id"], session.as_str(), "{v}");
@@ -314,20 +217,11 @@ fn codex_stop_leaves_nothing_and_restart_resumes_the_session() {
                 .contains(&format!("\"resume\",\"{session}\""))),
         "not resumed by id: {v}"
     );
-    ce.mock.push(Reply::text("resumed and answering"));
-    let w = ask(&ce, "r", "do you remember?");
-    assert_eq!(w["pane"], again.as_str());
-    assert_eq!(w["reply"], "resumed and answering");
+    ce.ask_resumed("r", &again, &["first task, remember it", "CODEX-R1"]);
     let resumed = ce.events_of(&again, "session_start");
     assert_eq!(resumed.len(), 1, "{:#?}", ce.events(&again));
     assert_eq!(resumed[0]["source"], "resume");
     assert_eq!(resumed[0]["session_id"], session.as_str());
-    let last = ce.mock.main_turns().pop().unwrap();
-    let history = last.body.unwrap()["input"].to_string();
-    assert!(
-        history.contains("first task, remember it") && history.contains("CODEX-R1"),
-        "the resumed session lost its history: {history}"
-    );
 }
 
 /// A start-up dialog nobody answered in advance (the cwd is a git repo
@@ -352,7 +246,7 @@ fn codex_untrusted_folder_dialog_is_reported() {
         .output()
         .unwrap();
     assert_code(&o, 6);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     assert_eq!(v["state"], "blocked:dialog", "{v}");
     assert_eq!(v["dialog"], "trust", "{v}");
     assert!(
@@ -366,12 +260,7 @@ fn codex_untrusted_folder_dialog_is_reported() {
         "{v}"
     );
     let pane = v["pane"].as_str().unwrap().to_string();
-    let sv = survey(&ce);
-    assert_eq!(agent(&sv, &pane)["state"], "blocked:dialog", "{sv}");
-    let (o, _) = tell(&ce, &pane, "1", &[]);
-    assert_code(&o, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(ce.capture(&pane).contains(screen::TRUST_DIALOG), "answered");
+    ce.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
 }
 
 /// Codex has no StopFailure hook: a turn that ends in an API error fires
@@ -397,11 +286,11 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
     );
     ce.mock.push(Reply::server_error());
     ce.mock.push(Reply::text("recovered after a retry"));
-    let v = ask(&ce, &pane, "first: fails once, then works");
+    let v = ce.ask(&pane, "first: fails once, then works");
     assert_eq!(v["reply"], "recovered after a retry");
 
     ce.mock.set_default(Reply::server_error());
-    let (o, v) = tell(&ce, &pane, "second: always fails", &["--wait"]);
+    let (o, v) = ce.tell(&pane, "second: always fails", &["--wait"]);
     assert_code(&o, 6);
     assert_eq!(v["stop_kind"], "stop_failure", "{v}");
     assert_eq!(v["error"], "internal_server_error", "{v}");
@@ -417,8 +306,8 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
         1,
         "only the recovered turn stopped: {kinds:?}"
     );
-    let sv = survey(&ce);
-    let a = agent(&sv, &pane);
+    let sv = ce.survey(&[]);
+    let a = entry(&sv["agents"], "pane", &pane);
     assert_eq!(a["state"], "idle", "not working forever: {a}");
     assert!(
         a["error"]
@@ -429,6 +318,6 @@ fn codex_api_error_ends_the_turn_in_stop_failure() {
 
     // The agent takes prompts again afterwards.
     ce.mock.set_default(Reply::Script);
-    let v = ask(&ce, &pane, "and now? say hi");
+    let v = ce.ask(&pane, "and now? say hi");
     assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
 }

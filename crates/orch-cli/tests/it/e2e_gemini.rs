@@ -13,39 +13,19 @@
 //! that arrives intact was read from the transcript, not from `AfterAgent`'s
 //! garbled `prompt_response`.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use orch_testkit::gemini::{GeminiEnv, GeminiHooks, screen};
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::{
-    assert_code, big_prompt, eventually, or_skip, output_with_stdin, stderr, stdout,
-};
+use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip};
 
 const T: Duration = Duration::from_secs(60);
 
-fn json_out(o: &Output) -> Value {
-    serde_json::from_str(stdout(o).trim()).unwrap_or(Value::Null)
-}
-
-/// `orch-spawn gemini --window --cwd <project> ARGS…`; (output, JSON).
-fn spawn_gemini(ge: &GeminiEnv, args: &[&str]) -> (Output, Value) {
-    let o = ge
-        .cmd("orch-spawn")
-        .args(["gemini", "--window", "--timeout", "120", "--cwd"])
-        .arg(&ge.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 /// Spawn; insist it is ready, from its own `session_start`, with no dialog.
 fn spawn_ready(ge: &GeminiEnv, args: &[&str]) -> (String, Value) {
-    let (o, v) = spawn_gemini(ge, args);
+    let (o, v) = ge.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let pane = v["pane"].as_str().unwrap().to_string();
@@ -67,40 +47,6 @@ fn spawn_ready(ge: &GeminiEnv, args: &[&str]) -> (String, Value) {
 fn argv(ge: &GeminiEnv, pane: &str) -> Vec<String> {
     let rec = ge.registry(pane).unwrap_or_default();
     serde_json::from_value(rec["command"].clone()).unwrap_or_default()
-}
-
-fn tell_cmd(ge: &GeminiEnv, pane: &str, args: &[&str]) -> Command {
-    let mut c = ge.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    c
-}
-
-fn tell(ge: &GeminiEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let o = output_with_stdin(&mut tell_cmd(ge, pane, args), text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `orch-tell --wait` that must end in a `stop`; its JSON.
-fn ask(ge: &GeminiEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(ge, pane, text, &["--wait"]);
-    if !o.status.success() {
-        eprintln!(
-            "screen of {pane}:\n{}\nevents: {:#?}",
-            ge.try_capture(pane).unwrap_or_default(),
-            ge.events(pane)
-        );
-    }
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
-
-fn survey(ge: &GeminiEnv, args: &[&str]) -> Value {
-    let o = ge.cmd("orch-survey").args(args).output().unwrap();
-    assert_code(&o, 0);
-    json_out(&o)
 }
 
 fn agent<'a>(s: &'a Value, pane: &str) -> Option<&'a Value> {
@@ -130,7 +76,7 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     assert_ne!(v["inferred"], true, "ready from session_start: {v}");
     assert!(argv(&ge, &pane).contains(&"--approval-mode=yolo".to_string()));
 
-    let (o, t) = tell(&ge, &pane, "say hi", &[]);
+    let (o, t) = ge.tell(&pane, "say hi", &[]);
     assert_code(&o, 0);
     assert_eq!(t["status"], "delivered", "{t}");
     let prompt = ge.wait_event(&pane, "prompt", 0, T);
@@ -143,13 +89,13 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     // A reply longer than one chunk, pushed: what --wait returns is it.
     let answer = "The answer is 42, streamed in several pieces. GEM-ONE";
     ge.mock.push(Reply::text(answer));
-    let v = ask(&ge, &pane, "what is the answer?");
+    let v = ge.ask(&pane, "what is the answer?");
     assert_eq!(v["reply"], answer, "{v}");
 
     // 4 KB, ~50 lines: Gemini collapses it into a [Pasted Text] chip and
     // expands it on submit; the mock echoes what it got.
     let big = big_prompt("GEM-BIG-START", 4096, "GEM-BIG-END");
-    let v = ask(&ge, &pane, &big);
+    let v = ge.ask(&pane, &big);
     let reply = v["reply"].as_str().unwrap_or_default();
     assert_eq!(
         EchoSummary::parse(reply),
@@ -167,7 +113,7 @@ fn gemini_spawn_tell_wait_and_big_paste() {
     let prompts = ge.texts(&pane, "prompt", "prompt");
     assert_eq!(prompts.len(), 3, "each prompt once: {prompts:?}");
 
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     let a = agent(&sv, &pane).unwrap_or_else(|| panic!("{sv}"));
     assert_eq!(a["state"], "idle", "{a}");
     assert_eq!(a["harness"], "gemini");
@@ -185,38 +131,18 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
     let (pane, v) = spawn_ready(&ge, &["--no-bypass"]);
     assert_ne!(v["inferred"], true, "{v}");
     assert!(argv(&ge, &pane).contains(&"--approval-mode=default".to_string()));
-    let made = ge.project.join("made-by-tool");
-    ge.mock
-        .push(Reply::bash(format!("touch {}", made.display())));
-    let (o, v) = tell(&ge, &pane, "make a file, please", &["--wait"]);
-    assert_code(&o, 6);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "notify", "{v}");
-    assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+    let (made, _) = ge.ask_into_permission(&pane, "made-by-tool");
     eventually(Duration::from_secs(10), "the permission dialog", || {
         ge.capture(&pane)
             .contains(screen::PERMISSION_PROMPT)
             .then_some(())
     });
 
-    let turns = ge.mock.main_turns().len();
-    let sent = ge.events_of(&pane, "sent").len();
-    let (o, _) = tell(&ge, &pane, "TYPED-INTO-A-DIALOG", &[]);
-    assert_code(&o, 4);
-    assert_eq!(stdout(&o), "", "refused: nothing printed");
-    let err = stderr(&o);
-    assert!(err.starts_with("orch-tell: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let err = ge.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
     assert!(err.contains("dialog"), "{err}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(ge.events_of(&pane, "sent").len(), sent, "nothing sent");
-    assert_eq!(ge.mock.main_turns().len(), turns, "no new turn");
-    let s = ge.capture(&pane);
-    assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
-    assert!(s.contains(screen::PERMISSION_PROMPT), "still asking:\n{s}");
     assert!(!made.exists());
 
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     let a = agent(&sv, &pane).unwrap_or_else(|| panic!("{sv}"));
     assert_eq!(a["state"], "blocked:permission", "{a}");
     assert_eq!(sv["counts"]["blocked:permission"], 1, "{sv}");
@@ -228,7 +154,7 @@ fn gemini_permission_prompt_blocks_and_refuses_tells() {
         (ge.events_of(&pane, "stop").len() > stops).then_some(())
     });
     assert!(made.exists(), "the approved command did not run");
-    let sv = survey(&ge, &[]);
+    let sv = ge.survey(&[]);
     assert_eq!(agent(&sv, &pane).unwrap()["state"], "idle", "{sv}");
 }
 
@@ -243,17 +169,12 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     assert_eq!(session.len(), 36, "{v}");
     assert!(gemini_processes(&ge).len() >= 2, "gemini relaunches itself");
     ge.mock.push(Reply::text("first task done"));
-    let v = ask(&ge, "g", "first task, remember it");
+    let v = ge.ask("g", "first task, remember it");
     assert_eq!(v["reply"], "first task done");
 
-    let o = ge.run("orch-spawn", &["--stop", "g"]);
-    assert_code(&o, 0);
-    let v = json_out(&o);
-    eprintln!("e2e gemini: stop: {v}");
-    assert_eq!(v["state"], "exited", "{v}");
     // `/quit` was submitted (its Enter not taken for a newline) and ended
     // the session; what it left running was ended too.
-    assert_eq!(v["how"], "exit-command", "{v}");
+    let v = ge.stop_by_exit_command("g");
     // Gemini does not wait for its SessionEnd hook before exiting, so it
     // may not be recorded; when it is, it says why.
     for end in ge.events_of(&pane, "session_end") {
@@ -267,7 +188,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     );
     assert!(ge.try_capture(&pane).is_none(), "the pane is still there");
     assert_eq!(gemini_processes(&ge), Vec::<i32>::new(), "{v}");
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     assert_eq!(
         agent(&sv, &pane).map(|a| a["state"].clone()),
         Some("gone".into()),
@@ -276,7 +197,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
 
     let o = ge.run("orch-spawn", &["--restart", "g", "--timeout", "120"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     let again = v["pane"].as_str().unwrap().to_string();
     assert_ne!(again, pane);
     assert_eq!(v["session_id"], session.as_str(), "{v}");
@@ -286,16 +207,7 @@ fn gemini_stop_leaves_no_process_and_restart_resumes_the_session() {
     assert_eq!(start["source"], "resume", "{start}");
     assert_eq!(start["session_id"], session.as_str());
 
-    ge.mock.push(Reply::text("resumed and answering"));
-    let v = ask(&ge, "g", "do you remember?");
-    assert_eq!(v["pane"], again.as_str());
-    assert_eq!(v["reply"], "resumed and answering");
-    let last = ge.mock.main_turns().pop().unwrap();
-    let history = last.body.unwrap()["contents"].to_string();
-    assert!(
-        history.contains("first task, remember it") && history.contains("first task done"),
-        "the resumed session lost its history: {history}"
-    );
+    ge.ask_resumed("g", &again, &["first task, remember it", "first task done"]);
 }
 
 /// Killing the pane by hand leaves Gemini's relaunched child running:
@@ -310,9 +222,9 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
     // the survey must say gone, and the stop has nothing left to end).
     std::thread::sleep(Duration::from_secs(1));
     let left = gemini_processes(&ge);
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     let gone = agent(&sv, &pane).is_some();
-    let sv_all = survey(&ge, &[]);
+    let sv_all = ge.survey(&[]);
     eprintln!(
         "e2e gemini: after kill-pane, {} gemini processes left",
         left.len()
@@ -332,14 +244,14 @@ fn gemini_killed_pane_is_not_gone_while_its_agent_runs() {
     );
     let o = ge.run("orch-spawn", &["--stop", &pane]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     assert_eq!(v["how"], "already-gone", "{v}");
     assert!(
         !v["processes"]["terminated"].as_array().unwrap().is_empty(),
         "{v}"
     );
     assert_eq!(gemini_processes(&ge), Vec::<i32>::new(), "{v}");
-    let sv = survey(&ge, &["--state", "gone"]);
+    let sv = ge.survey(&["--state", "gone"]);
     assert!(agent(&sv, &pane).is_some(), "{sv}");
 }
 
@@ -359,7 +271,7 @@ fn gemini_without_per_spawn_hooks_uses_orch_ups() {
     let rec = ge.registry(&pane).unwrap();
     assert!(!argv(&ge, &pane).is_empty(), "{rec}");
     ge.mock.push(Reply::text("through the global hooks"));
-    let v = ask(&ge, &pane, "are you there?");
+    let v = ge.ask(&pane, "are you there?");
     assert_eq!(v["reply"], "through the global hooks", "{v}");
     assert_eq!(ge.events_of(&pane, "prompt").len(), 1, "recorded once");
 }
@@ -372,7 +284,7 @@ fn gemini_without_per_spawn_hooks_uses_orch_ups() {
 fn gemini_trust_dialog_is_reported_as_blocked() {
     let ge = or_skip!(GeminiEnv::new());
     std::fs::remove_file(ge.home.join(".gemini/trustedFolders.json")).unwrap();
-    let (o, v) = spawn_gemini(&ge, &[]);
+    let (o, v) = ge.spawn(&[]);
     assert_code(&o, 6);
     assert_eq!(v["state"], "blocked:dialog", "{v}");
     assert_eq!(v["dialog"], "trust", "{v}");
@@ -385,17 +297,5 @@ fn gemini_trust_dialog_is_reported_as_blocked() {
     );
     let pane = v["pane"].as_str().unwrap().to_string();
     assert!(ge.capture(&pane).contains(screen::TRUST_DIALOG));
-    let sv = survey(&ge, &[]);
-    assert_eq!(
-        agent(&sv, &pane).unwrap()["state"],
-        "blocked:dialog",
-        "{sv}"
-    );
-    let (o, _) = tell(&ge, &pane, "1", &[]);
-    assert_code(&o, 4);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        ge.capture(&pane).contains(screen::TRUST_DIALOG),
-        "the dialog was answered"
-    );
+    ge.assert_dialog_holds(&pane, screen::TRUST_DIALOG);
 }

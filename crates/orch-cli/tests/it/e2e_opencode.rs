@@ -9,44 +9,18 @@
 //! without npm (fails in CI). opencode is slow to start on a loaded
 //! machine (its TUI took 60 s of wall time here with 8 builds running).
 
-use std::process::Output;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::opencode::{MODEL, OpencodeEnv, screen};
-use orch_testkit::{
-    assert_code, big_prompt, eventually, or_skip, output_with_stdin, stderr, stdout,
-};
+use orch_testkit::opencode::{OpencodeEnv, screen};
+use orch_testkit::{Agent, assert_code, big_prompt, eventually, json_or_null, or_skip};
 
-use super::e2e_agents::{agent_processes, json_out, survey_entry};
+use super::e2e_agents::{agent_processes, survey_entry};
 
 const T: Duration = Duration::from_secs(120);
 
-/// `orch-spawn opencode --window --cwd <project> --model mock/m ARGS…`.
-fn spawn(oe: &OpencodeEnv, args: &[&str]) -> (Output, Value) {
-    let o = oe
-        .cmd("orch-spawn")
-        .args([
-            "opencode",
-            "--window",
-            "--timeout",
-            "180",
-            "--model",
-            MODEL,
-            "--cwd",
-        ])
-        .arg(&oe.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
 fn spawn_ready(oe: &OpencodeEnv, args: &[&str]) -> String {
-    let (o, v) = spawn(oe, args);
+    let (o, v) = oe.spawn(args);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     assert_eq!(v["harness"], "opencode");
@@ -59,32 +33,6 @@ fn spawn_ready(oe: &OpencodeEnv, args: &[&str]) -> String {
     pane
 }
 
-fn tell(oe: &OpencodeEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let mut c = oe.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "120"]).args(args);
-    let o = output_with_stdin(&mut c, text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `tell --wait` that must end in a `stop`; its JSON.
-fn ask(oe: &OpencodeEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(oe, pane, text, &["--wait"]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
-
-/// The main turns the mock saw whose user text is exactly `text`.
-fn turns_with(oe: &OpencodeEnv, text: &str) -> usize {
-    oe.mock
-        .main_turns()
-        .iter()
-        .filter(|r| r.last_user_text().as_deref() == Some(text))
-        .count()
-}
-
 /// The scenario set on opencode (bypass on), then the session resumed.
 #[test]
 fn opencode_spawn_tell_paste_survey_stop_resume() {
@@ -95,7 +43,7 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
     assert_eq!(starts[0]["harness"], "opencode");
 
     // tell → receipt from the plugin's chat.message, typed once.
-    let (o, t) = tell(&oe, "oc1", "say hi", &[]);
+    let (o, t) = oe.tell("oc1", "say hi", &[]);
     assert_code(&o, 0);
     assert_eq!(t["status"], "delivered", "{t}");
     let prompts = oe.events_of(&pane, "prompt");
@@ -118,16 +66,16 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
 
     // tell --wait → the reply text from session.idle.
     oe.mock.push(Reply::text("The answer is 42. OC-E2E"));
-    let v = ask(&oe, &pane, "what is the answer?");
+    let v = oe.ask(&pane, "what is the answer?");
     assert_eq!(v["reply"], "The answer is 42. OC-E2E");
-    assert_eq!(turns_with(&oe, "what is the answer?"), 1);
+    assert_eq!(oe.mock.main_turns_with("what is the answer?"), 1);
 
     // A 4 KB multi-line paste arrives intact. opencode shows it collapsed
     // (`[Pasted ~48 lines]`) and, expanding it, adds one space after it:
     // the receipt still matches (trailing whitespace is not compared).
     let text = big_prompt("START of a pasted prompt", 4 * 1024, "END-OF-PASTE");
     oe.mock.push(Reply::Echo);
-    let v = ask(&oe, &pane, &text);
+    let v = oe.ask(&pane, &text);
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap()).expect("an echo reply");
     assert_eq!(
         echoed,
@@ -140,7 +88,7 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
     let made = oe.project.join("made-by-opencode");
     oe.mock
         .push(Reply::bash(format!("touch {}", made.display())));
-    let v = ask(&oe, &pane, "make a file");
+    let v = oe.ask(&pane, "make a file");
     assert!(made.exists(), "the tool did not run: {v}");
     assert!(
         oe.events_of(&pane, "notify").is_empty(),
@@ -159,7 +107,7 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
     let pid = oe.pane_format(&pane, "#{pane_pid}");
     let o = oe.run("orch-spawn", &["--stop", "oc1"]);
     assert_code(&o, 0);
-    let v = json_out(&o);
+    let v = json_or_null(&o);
     assert_eq!(v["state"], "exited", "{v}");
     assert!(!oe.panes().contains(&pane));
     eventually(T, "opencode's processes to end", || {
@@ -169,16 +117,13 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
 
     // resume by session id: the new request carries the first turns.
     let again = spawn_ready(&oe, &["--name", "oc2", "--resume", &session]);
-    oe.mock.push(Reply::text("resumed and answering"));
-    let v = ask(&oe, &again, "do you remember?");
-    assert_eq!(v["reply"], "resumed and answering");
+    oe.ask_resumed(
+        &again,
+        &again,
+        &["what is the answer?", "The answer is 42. OC-E2E"],
+    );
     let prompt = oe.events_of(&again, "prompt").pop().unwrap();
     assert_eq!(prompt["session_id"], session.as_str());
-    let history = oe.mock.main_turns().pop().unwrap().body_text();
-    assert!(
-        history.contains("what is the answer?") && history.contains("The answer is 42. OC-E2E"),
-        "the resumed session lost its history: {history}"
-    );
 }
 
 /// Without bypass (the user's config says `"bash": "ask"`): a tool call
@@ -189,26 +134,10 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
 fn opencode_permission_prompt_blocks_and_refuses_tells() {
     let oe = or_skip!(OpencodeEnv::new());
     let pane = spawn_ready(&oe, &["--no-bypass"]);
-    let made = oe.project.join("made-after-asking");
-    oe.mock
-        .push(Reply::bash(format!("touch {}", made.display())));
-    let (o, v) = tell(&oe, &pane, "make a file, please", &["--wait"]);
-    assert_code(&o, 6);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "notify", "{v}");
-    assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+    let (made, _) = oe.ask_into_permission(&pane, "made-after-asking");
     oe.wait_for_screen(&pane, screen::PERMISSION, T);
 
-    let turns = oe.mock.main_turns().len();
-    let sent = oe.events_of(&pane, "sent").len();
-    let (o, _) = tell(&oe, &pane, "TYPED-INTO-A-DIALOG", &[]);
-    assert_code(&o, 4);
-    assert_eq!(stdout(&o), "", "refused: nothing typed, nothing printed");
-    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-    assert_eq!(oe.events_of(&pane, "sent").len(), sent);
-    assert_eq!(oe.mock.main_turns().len(), turns, "no new turn");
-    let s = oe.capture(&pane);
-    assert!(!s.contains("TYPED-INTO-A-DIALOG"), "{s}");
+    oe.tell_is_refused(&pane, screen::PERMISSION);
     assert!(!made.exists());
 
     let a = survey_entry(&oe, &pane);

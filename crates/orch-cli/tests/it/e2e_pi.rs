@@ -8,63 +8,22 @@
 //! process left → resume by session id. Skips loudly without npm (fails in
 //! CI).
 
-use std::process::Output;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use orch_testkit::mock::{EchoSummary, Reply};
-use orch_testkit::pi::{MODEL, PiEnv};
-use orch_testkit::{assert_code, big_prompt, eventually, or_skip, output_with_stdin, stdout};
+use orch_testkit::pi::PiEnv;
+use orch_testkit::{Agent, assert_code, big_prompt, eventually, or_skip, stdout};
 
-use super::e2e_agents::{agent_processes, json_out, survey_entry};
+use super::e2e_agents::{agent_processes, survey_entry};
 
 const T: Duration = Duration::from_secs(60);
-
-/// `orch-spawn pi --window --cwd <project> --model mock/m ARGS…`.
-fn spawn(pe: &PiEnv, args: &[&str]) -> (Output, Value) {
-    let o = pe
-        .cmd("orch-spawn")
-        .args([
-            "pi",
-            "--window",
-            "--timeout",
-            "60",
-            "--model",
-            MODEL,
-            "--cwd",
-        ])
-        .arg(&pe.project)
-        .args(args)
-        .output()
-        .unwrap();
-    let v = json_out(&o);
-    (o, v)
-}
-
-fn tell(pe: &PiEnv, pane: &str, text: &str, args: &[&str]) -> (Output, Value) {
-    let mut c = pe.cmd("orch-tell");
-    c.args([pane, "-", "--timeout", "60"]).args(args);
-    let o = output_with_stdin(&mut c, text.as_bytes());
-    let v = json_out(&o);
-    (o, v)
-}
-
-/// `tell --wait` that must end in a `stop`; its JSON.
-fn ask(pe: &PiEnv, pane: &str, text: &str) -> Value {
-    let (o, v) = tell(pe, pane, text, &["--wait"]);
-    assert_code(&o, 0);
-    assert_eq!(v["status"], "delivered", "{v}");
-    assert_eq!(v["stop_kind"], "stop", "{v}");
-    v
-}
 
 /// The whole scenario set on pi, in one session and its resumption.
 #[test]
 fn pi_spawn_tell_paste_survey_stop_resume() {
     let pe = or_skip!(PiEnv::new());
     // spawn → ready from pi's own session_start (the extension spawn passed).
-    let (o, v) = spawn(&pe, &["--name", "pi1"]);
+    let (o, v) = pe.spawn(&["--name", "pi1"]);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     assert_eq!(v["harness"], "pi");
@@ -77,7 +36,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     assert!(!session.is_empty());
 
     // tell → receipt from pi's `input` event, nothing typed twice.
-    let (o, t) = tell(&pe, "pi1", "say hi", &[]);
+    let (o, t) = pe.tell("pi1", "say hi", &[]);
     assert_code(&o, 0);
     assert_eq!(t["status"], "delivered", "{t}");
     let prompts = pe.events_of(&pane, "prompt");
@@ -92,7 +51,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
 
     // tell --wait → the reply text from agent_end.
     pe.mock.push(Reply::text("The answer is 42. PI-E2E"));
-    let v = ask(&pe, &pane, "what is the answer?");
+    let v = pe.ask(&pane, "what is the answer?");
     assert_eq!(v["reply"], "The answer is 42. PI-E2E");
 
     // A 4 KB multi-line paste arrives intact (pi shows it collapsed as
@@ -100,7 +59,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     let text = big_prompt("START of a pasted prompt", 4 * 1024, "END-OF-PASTE");
     assert!(text.lines().count() > 10);
     pe.mock.push(Reply::Echo);
-    let v = ask(&pe, &pane, &text);
+    let v = pe.ask(&pane, &text);
     let echoed = EchoSummary::parse(v["reply"].as_str().unwrap()).expect("an echo reply");
     assert_eq!(echoed, EchoSummary::of(&text), "the API saw different text");
     let last = pe.events_of(&pane, "prompt").pop().unwrap();
@@ -111,7 +70,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     let made = pe.project.join("made-by-pi");
     pe.mock
         .push(Reply::bash(format!("touch {}", made.display())));
-    let v = ask(&pe, &pane, "make a file");
+    let v = pe.ask(&pane, "make a file");
     assert!(made.exists(), "the tool did not run");
     assert!(
         v["reply"].as_str().unwrap().starts_with("Tool finished:"),
@@ -131,11 +90,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
 
     // stop → exited through /quit, session_end, gone, no process left.
     let pid = pe.pane_format(&pane, "#{pane_pid}");
-    let o = pe.run("orch-spawn", &["--stop", "pi1"]);
-    assert_code(&o, 0);
-    let v = json_out(&o);
-    assert_eq!(v["state"], "exited", "{v}");
-    assert_eq!(v["how"], "exit-command", "{v}");
+    pe.stop_by_exit_command("pi1");
     assert_eq!(pe.events_of(&pane, "session_end").len(), 1);
     assert!(!pe.panes().contains(&pane));
     eventually(T, "pi's processes to end", || {
@@ -145,19 +100,16 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
     assert_eq!(a["state"], "gone", "{a}");
 
     // resume by session id: the new request carries the first turns.
-    let (o, v) = spawn(&pe, &["--name", "pi2", "--resume", &session]);
+    let (o, v) = pe.spawn(&["--name", "pi2", "--resume", &session]);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let again = v["pane"].as_str().unwrap().to_string();
     let start = pe.events_of(&again, "session_start").pop().unwrap();
     assert_eq!(start["session_id"], session.as_str(), "{start}");
-    pe.mock.push(Reply::text("resumed and answering"));
-    let v = ask(&pe, &again, "do you remember?");
-    assert_eq!(v["reply"], "resumed and answering");
-    let history = pe.mock.main_turns().pop().unwrap().body_text();
-    assert!(
-        history.contains("what is the answer?") && history.contains("The answer is 42. PI-E2E"),
-        "the resumed session lost its history: {history}"
+    pe.ask_resumed(
+        &again,
+        &again,
+        &["what is the answer?", "The answer is 42. PI-E2E"],
     );
 }
 
@@ -166,7 +118,7 @@ fn pi_spawn_tell_paste_survey_stop_resume() {
 #[test]
 fn pi_no_bypass_is_a_clear_note() {
     let pe = or_skip!(PiEnv::new());
-    let (o, v) = spawn(&pe, &["--no-bypass"]);
+    let (o, v) = pe.spawn(&["--no-bypass"]);
     assert_code(&o, 0);
     assert_eq!(v["state"], "idle", "{v}");
     let warnings = v["warnings"].to_string();
@@ -176,6 +128,6 @@ fn pi_no_bypass_is_a_clear_note() {
         stdout(&o)
     );
     let pane = v["pane"].as_str().unwrap();
-    let v = ask(&pe, pane, "say hi");
+    let v = pe.ask(pane, "say hi");
     assert_eq!(v["reply"], "Hi from the mock API! MOCK-OK");
 }

@@ -189,7 +189,7 @@ fn doctor_proves_plugin_hooks_fire_and_warns_about_both_routes() {
 /// `claude …` (the real CLI) in the world's Claude config.
 fn claude(ce: &ClaudeEnv, args: &[&str]) -> Output {
     let mut c: Command = ce.env.command(&ce.claude);
-    c.envs(ce.claude_env()).args(args);
+    c.envs(ce.agent_env()).args(args);
     c.output().unwrap()
 }
 

@@ -21,22 +21,7 @@ fn orch(local: &TestEnv, hosts: &ssh::SshHosts, args: &[&str]) -> Output {
 
 /// `orch --host box spawn echo --headless --name NAME`, checked.
 fn spawn_remote(local: &TestEnv, hosts: &ssh::SshHosts, name: &str) -> Value {
-    let out = orch(
-        local,
-        hosts,
-        &[
-            "--host",
-            "box",
-            "spawn",
-            "echo",
-            "--headless",
-            "--name",
-            name,
-            "--",
-            "--turn-ms",
-            "20",
-        ],
-    );
+    let out = hosts.spawn_echo(local, name);
     assert_code(&out, 0);
     let v = json_of(&out);
     assert_eq!(v["host"], "box", "{v}");

@@ -135,17 +135,21 @@ fn launch_file_another_user_could_write_is_not_run() {
     let marker = env.dir.path().join("pwned");
     let data = planted_launch(&marker);
 
+    // A launch file in `dir` holding `data`, with `mode`.
+    let planted = |name: &str, mode: u32| {
+        let f = dir.join(name);
+        fs::write(&f, &data).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+        f
+    };
+    // `orch-spawn --exec-launch FILE` must exit with `code`.
+    let exec_launch = |f: &Path, code: i32| {
+        let o = env.run("orch-spawn", &["--exec-launch", f.to_str().unwrap()]);
+        assert_code(&o, code);
+    };
+
     // Group/other-writable.
-    let f = dir.join("1.launch.json");
-    fs::write(&f, &data).unwrap();
-    fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).unwrap();
-    let o = env.run("orch-spawn", &["--exec-launch", f.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exec_launch(&planted("1.launch.json", 0o666), 4);
     assert!(!marker.exists(), "a 0666 launch file was run");
 
     // A link to a file elsewhere.
@@ -154,43 +158,20 @@ fn launch_file_another_user_could_write_is_not_run() {
     fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o600)).unwrap();
     let f = dir.join("2.launch.json");
     std::os::unix::fs::symlink(&elsewhere, &f).unwrap();
-    let o = env.run("orch-spawn", &["--exec-launch", f.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exec_launch(&f, 4);
     assert!(!marker.exists(), "a symlinked launch file was run");
 
     // Owned by another user.
-    let f = dir.join("3.launch.json");
-    fs::write(&f, &data).unwrap();
-    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    let f = planted("3.launch.json", 0o600);
     if chown_other(&f) {
-        let o = env.run("orch-spawn", &["--exec-launch", f.to_str().unwrap()]);
-        assert_eq!(
-            o.status.code(),
-            Some(4),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        exec_launch(&f, 4);
         assert!(!marker.exists(), "another user's launch file was run");
     } else {
         eprintln!("SKIPPED (owner half): not root, cannot chown to another uid");
     }
 
     // Ours and private: it runs (the check refuses only what it must).
-    let f = dir.join("4.launch.json");
-    fs::write(&f, &data).unwrap();
-    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
-    let o = env.run("orch-spawn", &["--exec-launch", f.to_str().unwrap()]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    exec_launch(&planted("4.launch.json", 0o600), 0);
     assert!(marker.exists());
 }
 

@@ -556,18 +556,24 @@ fn invalid_outfit_is_refused_naming_the_field() {
     assert_eq!(env.panes(), before);
 }
 
+/// A ready echo agent named `name` that has had one turn (a conversation
+/// to resume); (pane, session id).
+fn echo_after_one_turn(env: &TestEnv, me: &str, name: &str) -> (String, String) {
+    let args = ["echo", "--name", name, "--", "--turn-ms", "20"];
+    let (pane, v) = ready(env, me, &args);
+    let sid = v["session_id"].as_str().unwrap().to_string();
+    env.tmux(&["send-keys", "-t", &pane, "-l", "remember me"]);
+    env.tmux(&["send-keys", "-t", &pane, "Enter"]);
+    eventually(Duration::from_secs(10), "the turn", || {
+        env.events(&pane).into_iter().find(|e| e["kind"] == "stop")
+    });
+    (pane, sid)
+}
+
 #[test]
 fn stop_and_restart_are_recorded_and_resume_the_session() {
     let (env, me) = or_skip!(world());
-    let args = ["echo", "--name", "phoenix", "--", "--turn-ms", "20"];
-    let (old, v) = ready(&env, &me, &args);
-    let sid = v["session_id"].as_str().unwrap().to_string();
-    // One turn, so there is a conversation to resume.
-    env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
-    env.tmux(&["send-keys", "-t", &old, "Enter"]);
-    eventually(Duration::from_secs(10), "the turn", || {
-        env.events(&old).into_iter().find(|e| e["kind"] == "stop")
-    });
+    let (old, sid) = echo_after_one_turn(&env, &me, "phoenix");
 
     let o = env.run_in("orch-spawn", &me, &["--restart", "phoenix"]);
     assert_eq!(
@@ -621,14 +627,7 @@ fn stop_and_restart_are_recorded_and_resume_the_session() {
 #[test]
 fn restart_dry_run_does_not_restart() {
     let (env, me) = or_skip!(world());
-    let args = ["echo", "--name", "lazarus", "--", "--turn-ms", "20"];
-    let (old, v) = ready(&env, &me, &args);
-    let sid = v["session_id"].as_str().unwrap().to_string();
-    env.tmux(&["send-keys", "-t", &old, "-l", "remember me"]);
-    env.tmux(&["send-keys", "-t", &old, "Enter"]);
-    eventually(Duration::from_secs(10), "the turn", || {
-        env.events(&old).into_iter().find(|e| e["kind"] == "stop")
-    });
+    let (old, sid) = echo_after_one_turn(&env, &me, "lazarus");
     let o = env.run_in("orch-spawn", &me, &["--stop", "lazarus"]);
     assert_code(&o, 0);
     let panes = env.panes();

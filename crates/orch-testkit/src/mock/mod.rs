@@ -398,6 +398,15 @@ impl<P: Protocol> Mock<P> {
             .collect()
     }
 
+    /// How many main turns' user text was exactly `text`: a prompt typed
+    /// twice shows as two.
+    pub fn main_turns_with(&self, text: &str) -> usize {
+        self.main_turns()
+            .iter()
+            .filter(|r| r.last_user_text().as_deref() == Some(text))
+            .count()
+    }
+
     /// Block until at least `n` main turns arrived (panics after
     /// `timeout`, showing the request log).
     pub fn wait_main_turns(&self, n: usize, timeout: Duration) -> Vec<Request> {
