@@ -15,8 +15,17 @@
 //!
 //! The payload comes on stdin, or as the argument after the event (the
 //! legacy codex `notify` program, from an older `orch up`, gets its JSON
-//! that way). Codex's `PermissionRequest` hook becomes a `notify`
-//! `permission_prompt` event ([`codex_permission_request`]).
+//! that way).
+//!
+//! **Permission prompts.** Claude Code's and Codex's `PermissionRequest`
+//! hook (fired as the permission dialog is drawn) becomes a `notify`
+//! `permission_prompt` event with `source: "PermissionRequest"` and the
+//! tool and its command in `message` ([`permission_request`]). Claude Code
+//! also fires a `permission_prompt` `Notification` for the same dialog
+//! once nobody has answered for 6 s; that one is not recorded
+//! ([`is_duplicate_permission_notification`]), so the dialog is one state
+//! change, one notice and one alert. A `PermissionRequest` hook that
+//! printed JSON could answer the dialog: orch-hook never prints.
 
 use std::io::{self, IsTerminal, Read};
 use std::time::{Duration, Instant};
@@ -90,6 +99,9 @@ pub fn run(args: HookRequest) {
     // The store appends the event, then notice fans it out to the pane's
     // subscribers (docs/subscribe.md).
     let result = Store::open(&server).and_then(|store| {
+        if is_duplicate_permission_notification(&store, pane, &ev) {
+            return Ok(());
+        }
         let appended = store.record(pane, ev)?;
         crate::notice::fan_out(&store, pane, &appended);
         // Only a permission prompt or a rate limit raises one: other events
@@ -104,6 +116,32 @@ pub fn run(args: HookRequest) {
     {
         log_error(&root, &format!("orch-hook {pane}: {e:#}"));
     }
+}
+
+/// Is `ev` Claude Code's `permission_prompt` Notification for a dialog
+/// whose `PermissionRequest` is already recorded? It is when the pane's last
+/// hook event (orch's `sent` aside) is that request's `notify`, of the same
+/// session and turn: nothing happened in between, so it is the same dialog,
+/// 6 s on. Only such a Notification reads the log.
+fn is_duplicate_permission_notification(store: &Store, pane: PaneId, ev: &Event) -> bool {
+    if ev.kind != Some(Kind::Notify)
+        || ev.notification_type.as_deref() != Some("permission_prompt")
+        || ev.source.is_some()
+    {
+        return false;
+    }
+    let last = store.last_event_where(pane, |e| {
+        !matches!(e.kind, Some(Kind::Sent) | Some(Kind::Error))
+    });
+    let Ok(Some(last)) = last else {
+        return false;
+    };
+    let same = |a: &Option<String>, b: &Option<String>| a.is_none() || b.is_none() || a == b;
+    last.kind == Some(Kind::Notify)
+        && last.notification_type.as_deref() == Some("permission_prompt")
+        && last.source.as_deref() == Some(PERMISSION_REQUEST)
+        && same(&last.session_id, &ev.session_id)
+        && same(&last.prompt_id, &ev.prompt_id)
 }
 
 /// How long the hook waits for more of a payload that is not yet a whole
@@ -128,6 +166,9 @@ fn reply_from_transcript(ev: &mut Event) {
         ev.reply = Some(r);
     }
 }
+
+/// The `source` of a `notify` raised by a `PermissionRequest` hook.
+pub const PERMISSION_REQUEST: &str = "PermissionRequest";
 
 /// Harness notification types that mean what orch calls
 /// `permission_prompt` (Gemini CLI: `ToolPermission`).
@@ -297,16 +338,11 @@ pub fn build_event(
         .map(str::to_string)
         .or_else(|| str_field(&v, "hook_event_name", 64))
         .or_else(|| str_field(&v, "type", 64));
-    let codex_permission = harness == Some("codex")
-        && matches!(
-            name.as_deref(),
-            Some("permission_request" | "PermissionRequest")
-        );
-    let kind = if codex_permission {
-        Some(Kind::Notify)
-    } else {
-        name.as_deref().and_then(Kind::from_hook_name)
-    };
+    let is_permission_request = matches!(
+        name.as_deref(),
+        Some("permission_request" | "PermissionRequest")
+    );
+    let kind = name.as_deref().and_then(Kind::from_hook_name);
     let mut ev = Event::new(kind.unwrap_or(Kind::Error));
     ev.truncated = truncated;
     ev.harness = harness
@@ -370,7 +406,7 @@ pub fn build_event(
                 }
             }
         }
-        Some(Kind::Notify) if codex_permission => codex_permission_request(&mut ev, &v),
+        Some(Kind::Notify) if is_permission_request => permission_request(&mut ev, &v),
         Some(Kind::Notify) => {
             ev.notification_type = str_field(&v, "notification_type", 64).map(|t| {
                 if PERMISSION_NOTIFICATIONS.contains(&t.as_str()) {
@@ -397,19 +433,36 @@ pub fn build_event(
     ev
 }
 
-/// Codex's `PermissionRequest` hook (it has no Notification event): Codex
-/// is showing "Would you like to run the following command?", which is
-/// Claude's `permission_prompt` notification in all but name. The message
-/// says what it asks about (`tool_input.description`, else the command).
-fn codex_permission_request(ev: &mut Event, v: &Value) {
+/// A `PermissionRequest` hook: the harness is showing its permission
+/// dialog, which is a `permission_prompt` notification in all but name.
+/// The message says what it asks about. Codex (it has no Notification
+/// event): `tool_input.description`, else the command. Claude Code: the
+/// tool and its command (or file, URL, description) — "permission for",
+/// not "permission to use", so `orch answer` does not require the tool's
+/// name on a dialog that words it otherwise ("Create file" for Write).
+fn permission_request(ev: &mut Event, v: &Value) {
     ev.notification_type = Some("permission_prompt".into());
+    ev.source = Some(PERMISSION_REQUEST.into());
     let input = v.get("tool_input").unwrap_or(&Value::Null);
-    let what = str_field(input, "description", MESSAGE_KEEP_BYTES)
-        .or_else(|| str_field(input, "command", MESSAGE_KEEP_BYTES))
-        .or_else(|| str_field(v, "tool_name", 200));
-    let mut m = match what {
-        Some(w) => format!("Codex needs your permission: {w}"),
-        None => "Codex needs your permission".into(),
+    let tool = str_field(v, "tool_name", 200);
+    let mut m = if ev.harness.as_deref() == Some("codex") {
+        let what = str_field(input, "description", MESSAGE_KEEP_BYTES)
+            .or_else(|| str_field(input, "command", MESSAGE_KEEP_BYTES))
+            .or(tool);
+        match what {
+            Some(w) => format!("Codex needs your permission: {w}"),
+            None => "Codex needs your permission".into(),
+        }
+    } else {
+        let what = ["command", "file_path", "url", "description"]
+            .iter()
+            .find_map(|k| str_field(input, k, MESSAGE_KEEP_BYTES));
+        match (tool, what) {
+            (Some(t), Some(w)) => format!("Claude needs your permission for {t}: {w}"),
+            (Some(t), None) => format!("Claude needs your permission for {t}"),
+            (None, Some(w)) => format!("Claude needs your permission: {w}"),
+            (None, None) => "Claude needs your permission".into(),
+        }
     };
     truncate_utf8(&mut m, MESSAGE_KEEP_BYTES);
     ev.message = Some(m);
@@ -510,9 +563,7 @@ mod payload_tests {
             Some("01a23723-315d-7951-9e2f-cd674a22867c")
         );
         assert!(ev.error.is_none());
-        // Only codex's hook means this: elsewhere the name is unknown.
-        let other = build_event(Some("permission_request"), Some("claude"), perm, false);
-        assert_eq!(other.kind, Some(Kind::Error));
+        assert_eq!(ev.source.as_deref(), Some("PermissionRequest"));
 
         let stop = br#"{"session_id":"s-1","turn_id":"t-1","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"Stop","model":"mock-model","permission_mode":"default","stop_hook_active":false,"last_assistant_message":"Hi from the mock API! MOCK-OK"}"#;
         let ev = build_event(Some("stop"), Some("codex"), stop, false);
