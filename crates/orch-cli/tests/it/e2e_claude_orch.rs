@@ -327,11 +327,17 @@ claude_e2e! {
         let notify = ce.events_of(&pane, "notify").pop().unwrap();
         assert_eq!(notify["notification_type"], "permission_prompt");
         assert_eq!(v["stop_seq"], notify["seq"]);
+        // From the PermissionRequest hook, fired with the dialog (the
+        // Notification 6 s later is its duplicate and not recorded).
+        assert_eq!(notify["source"], "PermissionRequest", "{notify}");
         assert!(
-            ce.capture(&pane).contains(screen::PERMISSION_PROMPT),
-            "{}",
-            ce.capture(&pane)
+            notify["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Bash") && m.contains(&made.display().to_string())),
+            "{notify}"
         );
+        // The hook runs just before Claude draws the dialog.
+        ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
 
         let turns = ce.mock.main_turns().len();
         let sent = ce.events_of(&pane, "sent").len();
@@ -922,5 +928,38 @@ claude_e2e! {
         assert_code(&l, 0);
         assert_eq!(json_lines(&l)[0]["reply"], "file made");
         assert!(made.exists(), "the allowed command did not run");
+    }
+
+    /// Regression: `blocked:permission` now comes from `PermissionRequest`,
+    /// just before the dialog is drawn, so an answer can arrive before the
+    /// dialog or while it is drawn again; arrows sent then can be dropped,
+    /// and an Enter behind them would accept "Yes". `orch answer deny`
+    /// right after `tell --wait` waits for a steady dialog and presses
+    /// Enter only with the cursor seen on "No": the command never runs.
+    fn answer_denies_a_freshly_drawn_claude_permission_prompt(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &["--no-bypass"]);
+        let made = ce.project.join("made-despite-deny");
+        ce.mock
+            .push(Reply::bash(format!("touch {}", made.display())));
+        let (o, v) = tell(&ce, &pane, "make a file, please", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let notify_seq = v["stop_seq"].as_u64().unwrap();
+        ce.mock.push(Reply::text("not made, as you wish"));
+        let o = ce.run("orch-answer", &[pane.as_str(), "deny"]);
+        assert_code(&o, 0);
+        let v = json_out(&o);
+        assert!(v["option"].as_str().unwrap().contains(". No"), "{v}");
+        // Denied: Claude stops the turn (2.1.197 waits at "What should
+        // Claude do instead?"; either way the tool never runs).
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(!made.exists(), "the denied command ran");
+        let after: Vec<Value> = ce
+            .events(&pane)
+            .into_iter()
+            .filter(|e| e["seq"].as_u64() > Some(notify_seq) && e["kind"] == "notify")
+            .collect();
+        assert_eq!(after, Vec::<Value>::new(), "asked again");
     }
 }

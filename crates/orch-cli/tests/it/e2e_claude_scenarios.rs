@@ -175,15 +175,29 @@ claude_e2e! {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &["--no-bypass"]);
         let made = ce.project.join("made-by-tool");
-        ce.mock.push(Reply::bash(format!("touch {}", made.display())));
+        let touch = format!("touch {}", made.display());
+        ce.mock.push(Reply::bash(&touch));
         let (o, r) = tell(&ce, &pane, "make a file", &["--wait"]);
         assert_code(&o, 6);
         assert_eq!(r["stop_kind"], "notify", "{r}");
         assert_eq!(r["notification_type"], "permission_prompt", "{r}");
-        let s = ce.capture(&pane);
-        assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
+        // Blocked by the PermissionRequest hook (fired with the dialog),
+        // which names the tool and command; not by the Notification Claude
+        // sends 6 s later (that one is not recorded again).
+        let blocked = ce.events_of(&pane, "notify").pop().unwrap();
+        assert_eq!(blocked["seq"], r["stop_seq"], "{blocked}");
+        assert_eq!(blocked["source"], "PermissionRequest", "{blocked}");
+        // The hook runs just before Claude draws the dialog.
+        let s = ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
         assert!(orch::screen::dialog(&s).is_some(), "{s}");
-        assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
+        let a = survey_of(&ce, &pane);
+        assert_eq!(a["state"], "blocked:permission", "{a}");
+        assert_eq!(a["evidence"]["kind"], "notify", "{a}");
+        assert_eq!(
+            a["evidence"]["detail"],
+            format!("Claude needs your permission for Bash: {touch}"),
+            "{a}"
+        );
 
         let sent = ce.events_of(&pane, "sent").len();
         let turns = ce.mock.main_turns().len();
@@ -198,6 +212,12 @@ claude_e2e! {
         assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
         assert!(!made.exists(), "the command ran without approval");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
+        assert_eq!(
+            ce.events_of(&pane, "notify").len(),
+            1,
+            "one notify per dialog: {:#?}",
+            ce.events_of(&pane, "notify")
+        );
 
         // Regression: stop used to type /exit + Enter into the prompt,
         // whose cursor is on "Yes" — approving the command it was asked
