@@ -729,6 +729,78 @@ fn measure_claude_latencies_newest() {
     measure_claude_latencies(ClaudeVersion::Newest)
 }
 
+/// Dialog drawn → `blocked:permission` (the `notify` event survey reads),
+/// before (orch's hooks without `PermissionRequest`: the Notification) and
+/// after (with it), for docs/performance.md:
+/// `cargo test --test it e2e_claude::measure_claude_permission -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; prints figures"]
+fn measure_claude_permission_delay_pinned() {
+    measure_claude_permission_delay(ClaudeVersion::Pinned)
+}
+
+#[test]
+#[ignore = "measurement; prints figures"]
+fn measure_claude_permission_delay_newest() {
+    measure_claude_permission_delay(ClaudeVersion::Newest)
+}
+
+fn measure_claude_permission_delay(v: ClaudeVersion) {
+    let ce = or_skip!(ClaudeEnv::new(v));
+    for with_request in [false, true] {
+        let mut settings = orch_testkit::claude::orch_hook_settings();
+        settings["tui"] = json!("default");
+        if !with_request {
+            settings["hooks"]
+                .as_object_mut()
+                .unwrap()
+                .remove("PermissionRequest");
+        }
+        let argv: Vec<String> = [
+            ce.claude.display().to_string(),
+            "--settings".into(),
+            settings.to_string(),
+            "--permission-mode".into(),
+            "default".into(),
+        ]
+        .into();
+        let pane = ce.start_argv(&argv, &[]);
+        ce.wait_ready(&pane);
+        let mut ms = Vec::new();
+        for i in 0..5 {
+            ce.mock
+                .push(Reply::bash(format!("touch {}/m{i}", ce.project.display())));
+            let prompt = ce.submit(&pane, &format!("make file {i}"));
+            let after = prompt["seq"].as_u64().unwrap();
+            let t_dialog = eventually(T, "the dialog", || {
+                ce.capture(&pane)
+                    .contains(screen::PERMISSION_PROMPT)
+                    .then(now_ns)
+            });
+            let notify = ce.wait_event(&pane, "notify", after, T);
+            ms.push(ms_between(t_dialog, notify["ts"].as_u64().unwrap()));
+            ce.tmux(&["send-keys", "-t", &pane, "Escape"]);
+            ce.wait_for_screen(&pane, "Interrupted", T);
+            // A paste right behind the Esc can be lost (2.1.197, observed).
+            ce.wait_for_screen(&pane, screen::READY, T);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        ce.tmux(&["kill-pane", "-t", &pane]);
+        let mut sorted = ms.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        eprintln!(
+            "{} {}: dialog on screen -> notify (blocked:permission): median {:.0} ms {ms:.0?}",
+            ce.cli_version,
+            if with_request {
+                "with PermissionRequest"
+            } else {
+                "Notification only"
+            },
+            sorted[sorted.len() / 2]
+        );
+    }
+}
+
 fn measure_claude_latencies(v: ClaudeVersion) {
     fn median(mut v: Vec<f64>) -> f64 {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
