@@ -530,6 +530,53 @@ mod payload_tests {
         assert_eq!(ev.prompt.as_deref(), Some("say hi"));
     }
 
+    /// Claude Code's `PermissionRequest` (payload shape of 2.1.197 and
+    /// 2.1.332): a `permission_prompt` notify naming the tool and what it
+    /// touches, never "permission to use" (which `orch answer` would then
+    /// look for on a screen that may word the tool otherwise).
+    #[test]
+    fn claude_permission_request_names_the_tool_and_what_it_touches() {
+        let cases = [
+            (
+                r#"{"tool_name":"Bash","tool_input":{"command":"touch x","description":"Make x"}}"#,
+                "Claude needs your permission for Bash: touch x",
+            ),
+            (
+                r#"{"tool_name":"Write","tool_input":{"file_path":"/p/a.txt","content":"hi"}}"#,
+                "Claude needs your permission for Write: /p/a.txt",
+            ),
+            (
+                r#"{"tool_name":"mcp__x__y","tool_input":{}}"#,
+                "Claude needs your permission for mcp__x__y",
+            ),
+            (
+                r#"{"tool_input":{"url":"https://e"}}"#,
+                "Claude needs your permission: https://e",
+            ),
+            (r#"{}"#, "Claude needs your permission"),
+        ];
+        for (extra, message) in cases {
+            let mut v: Value = serde_json::from_str(extra).unwrap();
+            v["hook_event_name"] = "PermissionRequest".into();
+            v["session_id"] = "s".into();
+            v["prompt_id"] = "p".into();
+            let payload = v.to_string();
+            let ev = build_event(Some("permission_request"), None, payload.as_bytes(), false);
+            assert_eq!(ev.kind, Some(Kind::Notify), "{payload}");
+            assert_eq!(ev.harness.as_deref(), Some("claude"));
+            assert_eq!(ev.notification_type.as_deref(), Some("permission_prompt"));
+            assert_eq!(ev.source.as_deref(), Some(PERMISSION_REQUEST));
+            assert_eq!(ev.prompt_id.as_deref(), Some("p"));
+            assert_eq!(ev.message.as_deref(), Some(message));
+            assert!(!message.contains("permission to use"));
+            assert!(ev.error.is_none());
+        }
+        // A Notification is not a PermissionRequest: no source.
+        let n = br#"{"hook_event_name":"Notification","notification_type":"permission_prompt","message":"Claude needs your permission"}"#;
+        let ev = build_event(Some("notify"), None, n, false);
+        assert_eq!(ev.source, None);
+    }
+
     #[test]
     fn codex_notify_payload() {
         let p = br#"{"type":"agent-turn-complete","thread-id":"t-9","turn-id":"u-1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"done"}"#;

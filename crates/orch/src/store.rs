@@ -568,3 +568,43 @@ pub fn log_error(root: &Path, msg: &str) {
         let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Kind;
+
+    fn store(dir: &Path) -> Store {
+        Store::open_in(dir, &Server::new(dir.join("sock"), 1)).unwrap()
+    }
+
+    /// The newest event `want` accepts, also when it sits behind a record
+    /// larger than the first window read from the end of the log.
+    #[test]
+    fn last_event_where_searches_back_past_big_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let pane: PaneId = "%4".parse().unwrap();
+        assert_eq!(s.last_event_where(pane, |_| true).unwrap(), None);
+        let mut n = Event::new(Kind::Notify);
+        n.source = Some("PermissionRequest".into());
+        s.append(pane, n).unwrap();
+        let mut big = Event::new(Kind::Sent);
+        big.prompt = Some("x".repeat(200 * 1024));
+        s.append(pane, big).unwrap();
+        s.append(pane, Event::new(Kind::Sent)).unwrap();
+        let found = s
+            .last_event_where(pane, |e| e.kind != Some(Kind::Sent))
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.seq, found.kind), (1, Some(Kind::Notify)));
+        assert_eq!(found.source.as_deref(), Some("PermissionRequest"));
+        let last = s.last_event_where(pane, |_| true).unwrap().unwrap();
+        assert_eq!(last.seq, 3);
+        assert_eq!(
+            s.last_event_where(pane, |e| e.kind == Some(Kind::Stop))
+                .unwrap(),
+            None
+        );
+    }
+}
