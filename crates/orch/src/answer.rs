@@ -272,6 +272,13 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
     if harness == "echo" {
         // The echo agent takes the option's digit.
         tmux.run(["send-keys", "-t", &p, "-l", &opts[want].number.to_string()])?;
+    } else if harness == "claude" && choice == Choice::Deny {
+        // Claude Code's "No" is its Esc ("No, and tell Claude what to do
+        // differently (esc)"): one key that cannot approve anything. Arrows
+        // and Enter could: once under load (2.1.197, right after the
+        // PermissionRequest event) the screen showed the cursor on "No",
+        // the Enter went in, and the command ran.
+        tmux.run(["send-keys", "-t", &p, "Escape"])?;
     } else {
         // Claude Code and the others: digits only move the cursor in newer
         // versions, so move it there by arrows, see it there, then Enter —

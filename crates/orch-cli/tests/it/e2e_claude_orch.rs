@@ -933,9 +933,10 @@ claude_e2e! {
     /// Regression: `blocked:permission` now comes from `PermissionRequest`,
     /// just before the dialog is drawn, so an answer can arrive before the
     /// dialog or while it is drawn again; arrows sent then can be dropped,
-    /// and an Enter behind them would accept "Yes". `orch answer deny`
-    /// right after `tell --wait` waits for a steady dialog and presses
-    /// Enter only with the cursor seen on "No": the command never runs.
+    /// and an Enter behind them would accept "Yes" (seen once under load on
+    /// 2.1.197: the denied command ran). `orch answer deny` right after
+    /// `tell --wait` answers Claude's "No" with its Esc, a key that cannot
+    /// approve: the command never runs.
     fn answer_denies_a_freshly_drawn_claude_permission_prompt(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let pane = spawn_ready(&ce, &["--no-bypass"]);
