@@ -71,7 +71,8 @@ pub mod screen {
 /// the contract `orch up` must meet, stated by the tests on their own
 /// rather than read back from the library.
 const HOOKS: &str = "SessionStart:session_start UserPromptSubmit:prompt Stop:stop \
-                     StopFailure:stop_failure Notification:notify SessionEnd:session_end";
+                     StopFailure:stop_failure Notification:notify \
+                     PermissionRequest:permission_request SessionEnd:session_end";
 
 /// [`HOOKS`] as (Claude Code event, `orch-hook` argument).
 pub fn hook_events() -> impl Iterator<Item = (&'static str, &'static str)> {

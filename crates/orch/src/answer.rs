@@ -74,8 +74,19 @@ pub struct AnswerReport {
     pub answer_ms: f64,
 }
 
+/// A `PermissionRequest` hook runs just before its harness draws the
+/// dialog, so an answer can come before there is anything on screen: up to
+/// this long after such an event, orch waits for the dialog to be drawn.
+const DIALOG_DRAW_WAIT: Duration = Duration::from_secs(3);
+/// A freshly drawn dialog may be drawn again with the cursor back on its
+/// default, and keys sent meanwhile can be dropped (Claude Code 2.1.3xx):
+/// the options must look the same for this long before a key is sent.
+const DIALOG_STEADY: Duration = Duration::from_millis(200);
+/// How long moving the cursor to the chosen option may take.
+const CURSOR_WAIT: Duration = Duration::from_secs(3);
+
 /// One numbered option of the dialog at the bottom of the screen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Opt {
     number: u32,
     label: String,
@@ -200,8 +211,14 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
     // when the event names a tool, the screen must be about that tool.
     let named_tool = tool_of(&message);
     // The screen: a dialog, about that tool, with the option asked for.
-    let screen = tmux.capture(pane)?;
-    let Some((opts, above)) = options(&screen) else {
+    let age = Duration::from_nanos(now_ns().saturating_sub(ev.ts));
+    let from_request = ev.source.as_deref() == Some(crate::hook::PERMISSION_REQUEST);
+    let draw_wait = if from_request {
+        DIALOG_DRAW_WAIT.saturating_sub(age)
+    } else {
+        Duration::ZERO
+    };
+    let Some((opts, above)) = steady_options(&tmux, pane, draw_wait)? else {
         return Err(refuse(
             &mut audit,
             format!(
@@ -255,13 +272,48 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
     if harness == "echo" {
         // The echo agent takes the option's digit.
         tmux.run(["send-keys", "-t", &p, "-l", &opts[want].number.to_string()])?;
+    } else if harness == "claude" && choice == Choice::Deny {
+        // Claude Code's "No" is its Esc ("No, and tell Claude what to do
+        // differently (esc)"): one key that cannot approve anything. Arrows
+        // and Enter could: once under load (2.1.197, right after the
+        // PermissionRequest event) the screen showed the cursor on "No",
+        // the Enter went in, and the command ran.
+        tmux.run(["send-keys", "-t", &p, "Escape"])?;
     } else {
         // Claude Code and the others: digits only move the cursor in newer
-        // versions, so move it there by arrows, then Enter.
-        let at = opts.iter().position(|o| o.cursor).unwrap_or(0);
-        let key = if want > at { "Down" } else { "Up" };
-        for _ in 0..want.abs_diff(at) {
-            tmux.run(["send-keys", "-t", &p, key])?;
+        // versions, so move it there by arrows, see it there, then Enter —
+        // never Enter on an option that was not read off the screen.
+        let deadline = Instant::now() + CURSOR_WAIT;
+        loop {
+            let now = tmux.capture(pane).unwrap_or_default();
+            let here = options(&now).filter(|(o, a)| *a == above && o.len() == opts.len());
+            let Some((o, _)) = here else {
+                return Err(refuse(
+                    &mut audit,
+                    format!(
+                        "the dialog on {pane} went away while the cursor was moved to {:?}; Enter was not pressed",
+                        opts[want].label
+                    ),
+                ));
+            };
+            let at = o.iter().position(|o| o.cursor).unwrap_or(0);
+            if at == want {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(refuse(
+                    &mut audit,
+                    format!(
+                        "the cursor on {pane} did not reach {:?} within {CURSOR_WAIT:?}; Enter was not pressed",
+                        opts[want].label
+                    ),
+                ));
+            }
+            let key = if want > at { "Down" } else { "Up" };
+            for _ in 0..want.abs_diff(at) {
+                tmux.run(["send-keys", "-t", &p, key])?;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
         tmux.run(["send-keys", "-t", &p, "Enter"])?;
     }
@@ -300,6 +352,37 @@ pub fn answer(target: &str, choice: Choice) -> Result<AnswerReport> {
         tool,
         answer_ms: (start.elapsed().as_secs_f64() * 10_000.0).round() / 10.0,
     })
+}
+
+/// The dialog on `pane` once it looks the same for [`DIALOG_STEADY`],
+/// waiting up to `draw_wait` for one to be drawn at all. `None`: no dialog.
+#[allow(clippy::type_complexity)]
+fn steady_options(
+    tmux: &Tmux,
+    pane: PaneId,
+    draw_wait: Duration,
+) -> Result<Option<(Vec<Opt>, Vec<String>)>> {
+    let start = Instant::now();
+    let limit = draw_wait + Duration::from_secs(2);
+    let mut seen: Option<((Vec<Opt>, Vec<String>), Instant)> = None;
+    loop {
+        let now = options(&tmux.capture(pane)?);
+        if start.elapsed() >= limit {
+            // Still changing: what it shows now (checked again below).
+            return Ok(now);
+        }
+        match (now, &seen) {
+            (None, _) if start.elapsed() >= draw_wait => return Ok(None),
+            (None, _) => seen = None,
+            (Some(o), Some((prev, since))) if *prev == o => {
+                if since.elapsed() >= DIALOG_STEADY {
+                    return Ok(Some(o));
+                }
+            }
+            (Some(o), _) => seen = Some((o, Instant::now())),
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 #[cfg(test)]

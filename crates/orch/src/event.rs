@@ -92,7 +92,9 @@ impl Kind {
             "prompt" | "UserPromptSubmit" | "BeforeAgent" => Kind::Prompt,
             "stop" | "Stop" | "AfterAgent" | "agent-turn-complete" => Kind::Stop,
             "stop_failure" | "StopFailure" => Kind::StopFailure,
-            "notify" | "Notification" => Kind::Notify,
+            // Claude Code's and Codex's `PermissionRequest` (the dialog is
+            // up) is a `permission_prompt` notification (`hook.rs`).
+            "notify" | "Notification" | "permission_request" | "PermissionRequest" => Kind::Notify,
             "session_end" | "SessionEnd" => Kind::SessionEnd,
             _ => return None,
         })
@@ -138,7 +140,9 @@ pub struct Event {
     pub cwd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_path: Option<String>,
-    /// session_start: `startup`, `resume`, `clear`, `compact`.
+    /// session_start: `startup`, `resume`, `clear`, `compact`. notify: the
+    /// harness hook that raised it when that was not a notification
+    /// (`PermissionRequest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

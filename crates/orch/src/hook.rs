@@ -15,8 +15,17 @@
 //!
 //! The payload comes on stdin, or as the argument after the event (the
 //! legacy codex `notify` program, from an older `orch up`, gets its JSON
-//! that way). Codex's `PermissionRequest` hook becomes a `notify`
-//! `permission_prompt` event ([`codex_permission_request`]).
+//! that way).
+//!
+//! **Permission prompts.** Claude Code's and Codex's `PermissionRequest`
+//! hook (fired as the permission dialog is drawn) becomes a `notify`
+//! `permission_prompt` event with `source: "PermissionRequest"` and the
+//! tool and its command in `message` ([`permission_request`]). Claude Code
+//! also fires a `permission_prompt` `Notification` for the same dialog
+//! once nobody has answered for 6 s; that one is not recorded
+//! ([`is_duplicate_permission_notification`]), so the dialog is one state
+//! change, one notice and one alert. A `PermissionRequest` hook that
+//! printed JSON could answer the dialog: orch-hook never prints.
 
 use std::io::{self, IsTerminal, Read};
 use std::time::{Duration, Instant};
@@ -90,6 +99,9 @@ pub fn run(args: HookRequest) {
     // The store appends the event, then notice fans it out to the pane's
     // subscribers (docs/subscribe.md).
     let result = Store::open(&server).and_then(|store| {
+        if is_duplicate_permission_notification(&store, pane, &ev) {
+            return Ok(());
+        }
         crate::deliver::confirm::annotate_injected(&store, pane, &mut ev);
         let appended = store.record(pane, ev)?;
         crate::deliver::confirm::audit_confirmed(&store, pane, &appended);
@@ -107,6 +119,32 @@ pub fn run(args: HookRequest) {
     {
         log_error(&root, &format!("orch-hook {pane}: {e:#}"));
     }
+}
+
+/// Is `ev` Claude Code's `permission_prompt` Notification for a dialog
+/// whose `PermissionRequest` is already recorded? It is when the pane's last
+/// hook event (orch's `sent` aside) is that request's `notify`, of the same
+/// session and turn: nothing happened in between, so it is the same dialog,
+/// 6 s on. Only such a Notification reads the log.
+fn is_duplicate_permission_notification(store: &Store, pane: PaneId, ev: &Event) -> bool {
+    if ev.kind != Some(Kind::Notify)
+        || ev.notification_type.as_deref() != Some("permission_prompt")
+        || ev.source.is_some()
+    {
+        return false;
+    }
+    let last = store.last_event_where(pane, |e| {
+        !matches!(e.kind, Some(Kind::Sent) | Some(Kind::Error))
+    });
+    let Ok(Some(last)) = last else {
+        return false;
+    };
+    let same = |a: &Option<String>, b: &Option<String>| a.is_none() || b.is_none() || a == b;
+    last.kind == Some(Kind::Notify)
+        && last.notification_type.as_deref() == Some("permission_prompt")
+        && last.source.as_deref() == Some(PERMISSION_REQUEST)
+        && same(&last.session_id, &ev.session_id)
+        && same(&last.prompt_id, &ev.prompt_id)
 }
 
 /// How long the hook waits for more of a payload that is not yet a whole
@@ -131,6 +169,9 @@ fn reply_from_transcript(ev: &mut Event) {
         ev.reply = Some(r);
     }
 }
+
+/// The `source` of a `notify` raised by a `PermissionRequest` hook.
+pub const PERMISSION_REQUEST: &str = "PermissionRequest";
 
 /// Harness notification types that mean what orch calls
 /// `permission_prompt` (Gemini CLI: `ToolPermission`).
@@ -300,16 +341,11 @@ pub fn build_event(
         .map(str::to_string)
         .or_else(|| str_field(&v, "hook_event_name", 64))
         .or_else(|| str_field(&v, "type", 64));
-    let codex_permission = harness == Some("codex")
-        && matches!(
-            name.as_deref(),
-            Some("permission_request" | "PermissionRequest")
-        );
-    let kind = if codex_permission {
-        Some(Kind::Notify)
-    } else {
-        name.as_deref().and_then(Kind::from_hook_name)
-    };
+    let is_permission_request = matches!(
+        name.as_deref(),
+        Some("permission_request" | "PermissionRequest")
+    );
+    let kind = name.as_deref().and_then(Kind::from_hook_name);
     let mut ev = Event::new(kind.unwrap_or(Kind::Error));
     ev.truncated = truncated;
     ev.harness = harness
@@ -373,7 +409,7 @@ pub fn build_event(
                 }
             }
         }
-        Some(Kind::Notify) if codex_permission => codex_permission_request(&mut ev, &v),
+        Some(Kind::Notify) if is_permission_request => permission_request(&mut ev, &v),
         Some(Kind::Notify) => {
             ev.notification_type = str_field(&v, "notification_type", 64).map(|t| {
                 if PERMISSION_NOTIFICATIONS.contains(&t.as_str()) {
@@ -400,19 +436,36 @@ pub fn build_event(
     ev
 }
 
-/// Codex's `PermissionRequest` hook (it has no Notification event): Codex
-/// is showing "Would you like to run the following command?", which is
-/// Claude's `permission_prompt` notification in all but name. The message
-/// says what it asks about (`tool_input.description`, else the command).
-fn codex_permission_request(ev: &mut Event, v: &Value) {
+/// A `PermissionRequest` hook: the harness is showing its permission
+/// dialog, which is a `permission_prompt` notification in all but name.
+/// The message says what it asks about. Codex (it has no Notification
+/// event): `tool_input.description`, else the command. Claude Code: the
+/// tool and its command (or file, URL, description) — "permission for",
+/// not "permission to use", so `orch answer` does not require the tool's
+/// name on a dialog that words it otherwise ("Create file" for Write).
+fn permission_request(ev: &mut Event, v: &Value) {
     ev.notification_type = Some("permission_prompt".into());
+    ev.source = Some(PERMISSION_REQUEST.into());
     let input = v.get("tool_input").unwrap_or(&Value::Null);
-    let what = str_field(input, "description", MESSAGE_KEEP_BYTES)
-        .or_else(|| str_field(input, "command", MESSAGE_KEEP_BYTES))
-        .or_else(|| str_field(v, "tool_name", 200));
-    let mut m = match what {
-        Some(w) => format!("Codex needs your permission: {w}"),
-        None => "Codex needs your permission".into(),
+    let tool = str_field(v, "tool_name", 200);
+    let mut m = if ev.harness.as_deref() == Some("codex") {
+        let what = str_field(input, "description", MESSAGE_KEEP_BYTES)
+            .or_else(|| str_field(input, "command", MESSAGE_KEEP_BYTES))
+            .or(tool);
+        match what {
+            Some(w) => format!("Codex needs your permission: {w}"),
+            None => "Codex needs your permission".into(),
+        }
+    } else {
+        let what = ["command", "file_path", "url", "description"]
+            .iter()
+            .find_map(|k| str_field(input, k, MESSAGE_KEEP_BYTES));
+        match (tool, what) {
+            (Some(t), Some(w)) => format!("Claude needs your permission for {t}: {w}"),
+            (Some(t), None) => format!("Claude needs your permission for {t}"),
+            (None, Some(w)) => format!("Claude needs your permission: {w}"),
+            (None, None) => "Claude needs your permission".into(),
+        }
     };
     truncate_utf8(&mut m, MESSAGE_KEEP_BYTES);
     ev.message = Some(m);
@@ -480,6 +533,53 @@ mod payload_tests {
         assert_eq!(ev.prompt.as_deref(), Some("say hi"));
     }
 
+    /// Claude Code's `PermissionRequest` (payload shape of 2.1.197 and
+    /// 2.1.332): a `permission_prompt` notify naming the tool and what it
+    /// touches, never "permission to use" (which `orch answer` would then
+    /// look for on a screen that may word the tool otherwise).
+    #[test]
+    fn claude_permission_request_names_the_tool_and_what_it_touches() {
+        let cases = [
+            (
+                r#"{"tool_name":"Bash","tool_input":{"command":"touch x","description":"Make x"}}"#,
+                "Claude needs your permission for Bash: touch x",
+            ),
+            (
+                r#"{"tool_name":"Write","tool_input":{"file_path":"/p/a.txt","content":"hi"}}"#,
+                "Claude needs your permission for Write: /p/a.txt",
+            ),
+            (
+                r#"{"tool_name":"mcp__x__y","tool_input":{}}"#,
+                "Claude needs your permission for mcp__x__y",
+            ),
+            (
+                r#"{"tool_input":{"url":"https://e"}}"#,
+                "Claude needs your permission: https://e",
+            ),
+            (r#"{}"#, "Claude needs your permission"),
+        ];
+        for (extra, message) in cases {
+            let mut v: Value = serde_json::from_str(extra).unwrap();
+            v["hook_event_name"] = "PermissionRequest".into();
+            v["session_id"] = "s".into();
+            v["prompt_id"] = "p".into();
+            let payload = v.to_string();
+            let ev = build_event(Some("permission_request"), None, payload.as_bytes(), false);
+            assert_eq!(ev.kind, Some(Kind::Notify), "{payload}");
+            assert_eq!(ev.harness.as_deref(), Some("claude"));
+            assert_eq!(ev.notification_type.as_deref(), Some("permission_prompt"));
+            assert_eq!(ev.source.as_deref(), Some(PERMISSION_REQUEST));
+            assert_eq!(ev.prompt_id.as_deref(), Some("p"));
+            assert_eq!(ev.message.as_deref(), Some(message));
+            assert!(!message.contains("permission to use"));
+            assert!(ev.error.is_none());
+        }
+        // A Notification is not a PermissionRequest: no source.
+        let n = br#"{"hook_event_name":"Notification","notification_type":"permission_prompt","message":"Claude needs your permission"}"#;
+        let ev = build_event(Some("notify"), None, n, false);
+        assert_eq!(ev.source, None);
+    }
+
     #[test]
     fn codex_notify_payload() {
         let p = br#"{"type":"agent-turn-complete","thread-id":"t-9","turn-id":"u-1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"done"}"#;
@@ -513,9 +613,7 @@ mod payload_tests {
             Some("01a23723-315d-7951-9e2f-cd674a22867c")
         );
         assert!(ev.error.is_none());
-        // Only codex's hook means this: elsewhere the name is unknown.
-        let other = build_event(Some("permission_request"), Some("claude"), perm, false);
-        assert_eq!(other.kind, Some(Kind::Error));
+        assert_eq!(ev.source.as_deref(), Some("PermissionRequest"));
 
         let stop = br#"{"session_id":"s-1","turn_id":"t-1","transcript_path":"/t.jsonl","cwd":"/w","hook_event_name":"Stop","model":"mock-model","permission_mode":"default","stop_hook_active":false,"last_assistant_message":"Hi from the mock API! MOCK-OK"}"#;
         let ev = build_event(Some("stop"), Some("codex"), stop, false);

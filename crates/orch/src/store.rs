@@ -330,6 +330,44 @@ impl Store {
         Ok(0)
     }
 
+    /// The newest event of `pane` that `want` accepts, searching back from
+    /// the end of the current log (not the rotated one): cheap for "what
+    /// was the last hook event", which is near the end.
+    pub fn last_event_where(
+        &self,
+        pane: PaneId,
+        want: impl Fn(&Event) -> bool,
+    ) -> Result<Option<Event>> {
+        let path = self.layout.log(pane);
+        let f = match paths::open_read(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let size = f.metadata()?.len();
+        let mut window = size.min(64 * 1024);
+        while window > 0 {
+            let start = size - window;
+            let mut buf = vec![0u8; window as usize];
+            f.read_exact_at(&mut buf, start)?;
+            let mut lines: Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
+            lines.pop(); // after the last newline: empty, or a torn record
+            // The first piece may start mid-line unless the window reaches 0.
+            let skip = usize::from(start > 0);
+            let found = lines
+                .iter()
+                .skip(skip)
+                .rev()
+                .filter_map(|l| serde_json::from_slice::<Event>(l).ok())
+                .find(|e| want(e));
+            if found.is_some() || start == 0 {
+                return Ok(found);
+            }
+            window = (window * 4).min(size);
+        }
+        Ok(None)
+    }
+
     /// Delete everything orch keeps for `pane`, including its subscription
     /// file and inbox (other panes' subscriptions to it are GC's job:
     /// [`crate::subs::collect_garbage`]).
@@ -528,5 +566,45 @@ pub fn log_error(root: &Path, msg: &str) {
     if let Ok(mut f) = paths::open_append(&path) {
         let line = serde_json::json!({"ts": now_ns(), "pid": std::process::id(), "error": msg});
         let _ = f.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Kind;
+
+    fn store(dir: &Path) -> Store {
+        Store::open_in(dir, &Server::new(dir.join("sock"), 1)).unwrap()
+    }
+
+    /// The newest event `want` accepts, also when it sits behind a record
+    /// larger than the first window read from the end of the log.
+    #[test]
+    fn last_event_where_searches_back_past_big_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let pane: PaneId = "%4".parse().unwrap();
+        assert_eq!(s.last_event_where(pane, |_| true).unwrap(), None);
+        let mut n = Event::new(Kind::Notify);
+        n.source = Some("PermissionRequest".into());
+        s.append(pane, n).unwrap();
+        let mut big = Event::new(Kind::Sent);
+        big.prompt = Some("x".repeat(200 * 1024));
+        s.append(pane, big).unwrap();
+        s.append(pane, Event::new(Kind::Sent)).unwrap();
+        let found = s
+            .last_event_where(pane, |e| e.kind != Some(Kind::Sent))
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.seq, found.kind), (1, Some(Kind::Notify)));
+        assert_eq!(found.source.as_deref(), Some("PermissionRequest"));
+        let last = s.last_event_where(pane, |_| true).unwrap().unwrap();
+        assert_eq!(last.seq, 3);
+        assert_eq!(
+            s.last_event_where(pane, |e| e.kind == Some(Kind::Stop))
+                .unwrap(),
+            None
+        );
     }
 }

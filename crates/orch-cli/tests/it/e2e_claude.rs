@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use orch_testkit::claude::{
-    ClaudeEnv, ClaudeOpts, ClaudeVersion, dialogs_on, screen, settings_with_hooks,
+    ClaudeEnv, ClaudeOpts, ClaudeVersion, dialogs_on, screen, settings_with_hooks, sh_quote,
 };
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{big_prompt, bin, claude_e2e, eventually, json_lines, or_skip, stderr};
@@ -281,9 +281,16 @@ claude_e2e! {
         let dialog = ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
         assert!(dialog.contains(&touch), "{dialog}");
         assert!(dialog.contains("❯ 1. Yes"), "{dialog}");
+        // The first notify is PermissionRequest's (fired with the dialog);
+        // the Notification ~6 s later is its duplicate and not recorded
+        // (`claude_permission_request_fires_with_the_dialog`).
         let notify = ce.wait_event(&pane, "notify", prompt["seq"].as_u64().unwrap(), T);
         assert_eq!(notify["notification_type"], "permission_prompt");
-        assert_eq!(notify["message"], "Claude needs your permission");
+        assert_eq!(notify["source"], "PermissionRequest", "{notify}");
+        assert_eq!(
+            notify["message"],
+            format!("Claude needs your permission for Bash: {touch}")
+        );
         assert_eq!(notify["prompt_id"], prompt["prompt_id"]);
 
         // Esc cancels: the turn ends with no Stop/StopFailure hook at all.
@@ -333,6 +340,91 @@ claude_e2e! {
         // The tool result went back to the API as the next main turn.
         let turns = ce.mock.main_turns();
         assert_eq!(turns.len(), 3, "{}", ce.mock.describe());
+    }
+}
+
+claude_e2e! {
+    /// `PermissionRequest` (both versions know it) fires when the permission
+    /// dialog is drawn, with the tool and its input; a hook that prints
+    /// nothing leaves the dialog up. The `permission_prompt` Notification
+    /// still fires ~6 s later, and orch-hook records it only once: one
+    /// `notify` (from PermissionRequest) per dialog. The raw payloads are
+    /// printed (the fixture `claude-code-permission-request-payloads.jsonl`
+    /// holds them).
+    fn claude_permission_request_fires_with_the_dialog(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let raw_request = ce.dir.path().join("permission-request.json");
+        let raw_notification = ce.dir.path().join("notification.json");
+        let mut settings = orch_testkit::claude::orch_hook_settings();
+        settings["tui"] = json!("default");
+        for (event, file) in [("PermissionRequest", &raw_request), ("Notification", &raw_notification)] {
+            let cmd = format!("cat > {}", sh_quote(&file.display().to_string()));
+            settings["hooks"][event][0]["hooks"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "command", "command": cmd, "timeout": 10}));
+        }
+        let argv: Vec<String> = [
+            ce.claude.display().to_string(),
+            "--settings".into(),
+            settings.to_string(),
+            "--permission-mode".into(),
+            "default".into(),
+        ]
+        .into();
+        let pane = ce.start_argv(&argv, &[]);
+        ce.wait_ready(&pane);
+        let made = ce.project.join("made-by-tool");
+        let touch = format!("touch {}", made.display());
+        ce.mock.push(Reply::bash(&touch));
+        let prompt = ce.submit(&pane, "make a file");
+        let after = prompt["seq"].as_u64().unwrap();
+        ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
+        let read_json = |p: &std::path::Path| {
+            std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        };
+        let request = eventually(T, "the PermissionRequest hook", || read_json(&raw_request));
+        eprintln!("{} PermissionRequest payload: {request}", ce.cli_version);
+        assert_eq!(request["hook_event_name"], "PermissionRequest");
+        assert_eq!(request["tool_name"], "Bash");
+        assert_eq!(request["tool_input"]["command"], touch.as_str());
+        assert_eq!(request["session_id"], prompt["session_id"]);
+        assert_eq!(request["permission_mode"], "default");
+        let notify = ce.wait_event(&pane, "notify", after, T);
+        assert_eq!(notify["source"], "PermissionRequest", "{notify}");
+        assert_eq!(notify["notification_type"], "permission_prompt");
+        assert_eq!(notify["harness"], "claude");
+        assert_eq!(notify["session_id"], request["session_id"]);
+        assert!(
+            notify["message"].as_str().unwrap().contains(&touch),
+            "{notify}"
+        );
+        // Nothing answered the dialog.
+        let s = ce.capture(&pane);
+        assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
+        assert!(!made.exists());
+
+        let notification =
+            eventually(T, "the Notification hook", || read_json(&raw_notification));
+        eprintln!("{} Notification payload: {notification}", ce.cli_version);
+        assert_eq!(notification["notification_type"], "permission_prompt");
+        // By the next event (the Esc'ed turn's next prompt), the
+        // Notification's orch-hook has long finished: still one notify.
+        ce.tmux(&["send-keys", "-t", &pane, "Escape"]);
+        ce.wait_for_screen(&pane, "Interrupted", T);
+        ce.mock.push(Reply::text("ok"));
+        let next = ce.submit(&pane, "never mind");
+        ce.wait_event(&pane, "stop", next["seq"].as_u64().unwrap(), T);
+        let notifies: Vec<Value> = ce
+            .events_of(&pane, "notify")
+            .into_iter()
+            .filter(|e| e["seq"].as_u64() > Some(after))
+            .collect();
+        assert_eq!(notifies.len(), 1, "{notifies:#?}");
+        let errors = ce.events_of(&pane, "error");
+        assert_eq!(errors, Vec::<Value>::new());
     }
 }
 
@@ -635,6 +727,78 @@ fn measure_claude_latencies_pinned() {
 #[ignore = "measurement; prints figures"]
 fn measure_claude_latencies_newest() {
     measure_claude_latencies(ClaudeVersion::Newest)
+}
+
+/// Dialog drawn → `blocked:permission` (the `notify` event survey reads),
+/// before (orch's hooks without `PermissionRequest`: the Notification) and
+/// after (with it), for docs/performance.md:
+/// `cargo test --test it e2e_claude::measure_claude_permission -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement; prints figures"]
+fn measure_claude_permission_delay_pinned() {
+    measure_claude_permission_delay(ClaudeVersion::Pinned)
+}
+
+#[test]
+#[ignore = "measurement; prints figures"]
+fn measure_claude_permission_delay_newest() {
+    measure_claude_permission_delay(ClaudeVersion::Newest)
+}
+
+fn measure_claude_permission_delay(v: ClaudeVersion) {
+    let ce = or_skip!(ClaudeEnv::new(v));
+    for with_request in [false, true] {
+        let mut settings = orch_testkit::claude::orch_hook_settings();
+        settings["tui"] = json!("default");
+        if !with_request {
+            settings["hooks"]
+                .as_object_mut()
+                .unwrap()
+                .remove("PermissionRequest");
+        }
+        let argv: Vec<String> = [
+            ce.claude.display().to_string(),
+            "--settings".into(),
+            settings.to_string(),
+            "--permission-mode".into(),
+            "default".into(),
+        ]
+        .into();
+        let pane = ce.start_argv(&argv, &[]);
+        ce.wait_ready(&pane);
+        let mut ms = Vec::new();
+        for i in 0..5 {
+            ce.mock
+                .push(Reply::bash(format!("touch {}/m{i}", ce.project.display())));
+            let prompt = ce.submit(&pane, &format!("make file {i}"));
+            let after = prompt["seq"].as_u64().unwrap();
+            let t_dialog = eventually(T, "the dialog", || {
+                ce.capture(&pane)
+                    .contains(screen::PERMISSION_PROMPT)
+                    .then(now_ns)
+            });
+            let notify = ce.wait_event(&pane, "notify", after, T);
+            ms.push(ms_between(t_dialog, notify["ts"].as_u64().unwrap()));
+            ce.tmux(&["send-keys", "-t", &pane, "Escape"]);
+            ce.wait_for_screen(&pane, "Interrupted", T);
+            // A paste right behind the Esc can be lost (2.1.197, observed).
+            ce.wait_for_screen(&pane, screen::READY, T);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        ce.tmux(&["kill-pane", "-t", &pane]);
+        let mut sorted = ms.clone();
+        sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        eprintln!(
+            "{} {}: dialog on screen -> notify (blocked:permission): median {:.0} ms {ms:.0?}",
+            ce.cli_version,
+            if with_request {
+                "with PermissionRequest"
+            } else {
+                "Notification only"
+            },
+            sorted[sorted.len() / 2]
+        );
+    }
 }
 
 fn measure_claude_latencies(v: ClaudeVersion) {

@@ -17,7 +17,7 @@ use orch_testkit::claude::{ClaudeEnv, ClaudeOpts, as_pasted, dialogs_on, screen}
 use orch_testkit::mock::{EchoSummary, Reply};
 use orch_testkit::{
     Agent, assert_code, big_prompt, claude_e2e, eventually, json_lines, json_or_null, or_skip,
-    show, spawn_with_stdin, stderr,
+    output_with_stdin, show, spawn_with_stdin, stderr,
 };
 
 use super::e2e_agents::assert_prompt_event;
@@ -271,11 +271,17 @@ claude_e2e! {
         let notify = ce.events_of(&pane, "notify").pop().unwrap();
         assert_eq!(notify["notification_type"], "permission_prompt");
         assert_eq!(v["stop_seq"], notify["seq"]);
+        // From the PermissionRequest hook, fired with the dialog (the
+        // Notification 6 s later is its duplicate and not recorded).
+        assert_eq!(notify["source"], "PermissionRequest", "{notify}");
         assert!(
-            ce.capture(&pane).contains(screen::PERMISSION_PROMPT),
-            "{}",
-            ce.capture(&pane)
+            notify["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Bash") && m.contains(&made.display().to_string())),
+            "{notify}"
         );
+        // The hook runs just before Claude draws the dialog.
+        ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
 
         let err = ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(err.contains("dialog"), "{err}");
@@ -816,6 +822,40 @@ claude_e2e! {
         assert_eq!(json_lines(&l)[0]["reply"], "file made");
         assert!(made.exists(), "the allowed command did not run");
     }
+
+    /// Regression: `blocked:permission` now comes from `PermissionRequest`,
+    /// just before the dialog is drawn, so an answer can arrive before the
+    /// dialog or while it is drawn again; arrows sent then can be dropped,
+    /// and an Enter behind them would accept "Yes" (seen once under load on
+    /// 2.1.197: the denied command ran). `orch answer deny` right after
+    /// `tell --wait` answers Claude's "No" with its Esc, a key that cannot
+    /// approve: the command never runs.
+    fn answer_denies_a_freshly_drawn_claude_permission_prompt(v) {
+        let ce = or_skip!(ClaudeEnv::new(v));
+        let pane = spawn_ready(&ce, &["--no-bypass"]);
+        let made = ce.project.join("made-despite-deny");
+        ce.mock
+            .push(Reply::bash(format!("touch {}", made.display())));
+        let (o, v) = ce.tell(&pane, "make a file, please", &["--wait"]);
+        assert_code(&o, 6);
+        assert_eq!(v["notification_type"], "permission_prompt", "{v}");
+        let notify_seq = v["stop_seq"].as_u64().unwrap();
+        ce.mock.push(Reply::text("not made, as you wish"));
+        let o = ce.run("orch-answer", &[pane.as_str(), "deny"]);
+        assert_code(&o, 0);
+        let v = json_or_null(&o);
+        assert!(v["option"].as_str().unwrap().contains(". No"), "{v}");
+        // Denied: Claude stops the turn (2.1.197 waits at "What should
+        // Claude do instead?"; either way the tool never runs).
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(!made.exists(), "the denied command ran");
+        let after: Vec<Value> = ce
+            .events(&pane)
+            .into_iter()
+            .filter(|e| e["seq"].as_u64() > Some(notify_seq) && e["kind"] == "notify")
+            .collect();
+        assert_eq!(after, Vec::<Value>::new(), "asked again");
+    }
 }
 
 /// Block until `path` exists (the mock's tool call has started).
@@ -857,12 +897,12 @@ claude_e2e! {
         ce.mock
             .push(Reply::bash(format!("touch {} && sleep 8", flag.display())));
         ce.mock.push(Reply::text("reply after the tool"));
-        let (o, _) = tell(&ce, &pane, "prompt A runs a tool", &[]);
+        let (o, _) = ce.tell(&pane, "prompt A runs a tool", &[]);
         assert_code(&o, 0);
         wait_file(&flag);
 
         let b = "MESSAGE B, typed mid tool";
-        let (o, v) = tell(&ce, &pane, b, &["--queue", "--wait"]);
+        let (o, v) = ce.tell(&pane, b, &["--queue", "--wait"]);
         assert_code(&o, 0);
         assert_eq!(v["status"], "queued", "{v}");
         assert_eq!(v["reply"], "reply after the tool", "{v}");
@@ -916,7 +956,7 @@ claude_e2e! {
         ce.mock
             .push(Reply::bash(format!("touch {} && sleep 12", flag2.display())));
         ce.mock.push(Reply::text("reply after the second tool"));
-        let (o, _) = tell(&ce, &pane, "prompt D runs a long tool", &[]);
+        let (o, _) = ce.tell(&pane, "prompt D runs a long tool", &[]);
         assert_code(&o, 0);
         wait_file(&flag2);
         let after = ce.last_seq(&pane);
@@ -924,7 +964,7 @@ claude_e2e! {
         let mut cmd = ce.cmd("orch-tell");
         cmd.args([&pane, "-", "--timeout", "3", "--queue", "--wait"]);
         let o = output_with_stdin(&mut cmd, c.as_bytes());
-        let v = json_out(&o);
+        let v = json_or_null(&o);
         let c_seq = v["sent_seq"].as_u64().unwrap();
         if ce.newest() {
             // Acknowledged by its prompt event at once; the turn goes on.
@@ -989,7 +1029,7 @@ claude_e2e! {
         assert_eq!(ce.pane_format(&op, "#{pane_current_command}"), "bash");
 
         ce.mock.push(Reply::text("the operator heard you"));
-        let v = ask(&ce, &op, "hello, operator");
+        let v = ce.ask(&op, "hello, operator");
         assert_eq!(v["reply"], "the operator heard you", "{v}");
 
         let worker = ce.start_echo("--turn-ms 20");

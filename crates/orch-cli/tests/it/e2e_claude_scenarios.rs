@@ -151,15 +151,35 @@ claude_e2e! {
     fn scenario_4_permission_blocks_refuses_and_survey_agrees(v) {
         let ce = or_skip!(ClaudeEnv::new(v));
         let (pane, _) = spawn(&ce, &["--no-bypass"]);
-        let (made, _) = ce.ask_into_permission(&pane, "made-by-tool");
-        let s = ce.capture(&pane);
-        assert!(s.contains(screen::PERMISSION_PROMPT), "{s}");
+        let (made, r) = ce.ask_into_permission(&pane, "made-by-tool");
+        let touch = format!("touch {}", made.display());
+        // Blocked by the PermissionRequest hook (fired with the dialog),
+        // which names the tool and command; not by the Notification Claude
+        // sends 6 s later (that one is not recorded again).
+        let blocked = ce.events_of(&pane, "notify").pop().unwrap();
+        assert_eq!(blocked["seq"], r["stop_seq"], "{blocked}");
+        assert_eq!(blocked["source"], "PermissionRequest", "{blocked}");
+        // The hook runs just before Claude draws the dialog.
+        let s = ce.wait_for_screen(&pane, screen::PERMISSION_PROMPT, T);
         assert!(orch::screen::dialog(&s).is_some(), "{s}");
-        assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
+        let a = survey_of(&ce, &pane);
+        assert_eq!(a["state"], "blocked:permission", "{a}");
+        assert_eq!(a["evidence"]["kind"], "notify", "{a}");
+        assert_eq!(
+            a["evidence"]["detail"],
+            format!("Claude needs your permission for Bash: {touch}"),
+            "{a}"
+        );
 
         ce.tell_is_refused(&pane, screen::PERMISSION_PROMPT);
         assert!(!made.exists(), "the command ran without approval");
         assert_eq!(survey_of(&ce, &pane)["state"], "blocked:permission");
+        assert_eq!(
+            ce.events_of(&pane, "notify").len(),
+            1,
+            "one notify per dialog: {:#?}",
+            ce.events_of(&pane, "notify")
+        );
 
         // Regression: stop used to type /exit + Enter into the prompt,
         // whose cursor is on "Yes" — approving the command it was asked

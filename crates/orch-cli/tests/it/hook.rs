@@ -112,6 +112,84 @@ fn every_fixture_payload_becomes_the_expected_record() {
     assert_eq!(reg["turns"], stops as u64);
 }
 
+/// `PermissionRequest` and the `Notification` that follows for the same
+/// dialog, captured from Claude Code 2.1.197 and 2.1.332.
+const PERMISSION_FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/claude-code-permission-request-payloads.jsonl"
+);
+
+/// A `PermissionRequest` hook's stdout answers Claude Code's dialog (JSON
+/// there can allow or deny the tool): orch-hook must print nothing, exit 0,
+/// and record the dialog once — the `permission_prompt` Notification that
+/// Claude fires 6 s later for the same dialog is not a second `notify`.
+#[test]
+fn permission_request_prints_nothing_and_its_later_notification_is_not_a_second_event() {
+    let text = std::fs::read_to_string(PERMISSION_FIXTURES).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let versions: Vec<&str> = lines.iter().filter_map(|l| l["version"].as_str()).collect();
+    assert!(versions.contains(&"2.1.197") && versions.contains(&"2.1.332"));
+    for pair in lines.chunks(2) {
+        let [request, notification] = pair else {
+            panic!("fixtures come in pairs: {pair:?}")
+        };
+        assert_eq!(request["event"], "PermissionRequest");
+        assert_eq!(notification["event"], "Notification");
+        let env = TestEnv::with_fake_server();
+        let payload = &request["payload"];
+        let arg = orch_event_name("PermissionRequest");
+        let out = run_hook(&env, "%3", &[arg], payload.to_string().as_bytes());
+        assert_code(&out, 0);
+        assert!(out.stdout.is_empty(), "stdout: {:?}", stdout(&out));
+        assert!(out.stderr.is_empty(), "stderr: {:?}", stderr(&out));
+        let events = env.events("%3");
+        assert_eq!(events.len(), 1, "{events:#?}");
+        let ev = &events[0];
+        assert_eq!(ev["kind"], "notify");
+        assert_eq!(ev["notification_type"], "permission_prompt");
+        assert_eq!(ev["source"], "PermissionRequest");
+        assert_eq!(ev["harness"], "claude");
+        assert_eq!(ev["session_id"], payload["session_id"]);
+        assert_eq!(ev["prompt_id"], payload["prompt_id"]);
+        assert_eq!(
+            ev["message"],
+            format!(
+                "Claude needs your permission for Bash: {}",
+                payload["tool_input"]["command"].as_str().unwrap()
+            )
+        );
+        assert!(ev.get("error").is_none(), "{ev}");
+        let reg = env.registry("%3").unwrap();
+        assert_eq!(reg["last_event"]["notification_type"], "permission_prompt");
+
+        // The same dialog's Notification, 6 s on: nothing new.
+        let later = notification["payload"].to_string();
+        let out = run_hook(&env, "%3", &["notify"], later.as_bytes());
+        assert_code(&out, 0);
+        assert!(out.stdout.is_empty());
+        assert_eq!(env.events("%3").len(), 1, "{:#?}", env.events("%3"));
+
+        // A Notification with no PermissionRequest before it (an older
+        // Claude, or another turn) is recorded as before.
+        run_hook(
+            &env,
+            "%3",
+            &["prompt"],
+            br#"{"hook_event_name":"UserPromptSubmit","session_id":"s2","prompt_id":"p2","prompt":"again"}"#,
+        );
+        let other = later.replace(payload["prompt_id"].as_str().unwrap(), "p2");
+        run_hook(&env, "%3", &["notify"], other.as_bytes());
+        let events = env.events("%3");
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[2]["kind"], "notify");
+        assert_eq!(events[2]["message"], "Claude needs your permission");
+        assert!(events[2].get("source").is_none(), "{}", events[2]);
+    }
+}
+
 #[test]
 fn event_name_from_payload_when_not_given() {
     let env = TestEnv::with_fake_server();

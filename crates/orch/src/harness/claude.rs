@@ -30,13 +30,26 @@ pub const HARNESS: Harness = Harness {
     ..Harness::BASE
 };
 
-/// Claude Code hook event → orch-hook event argument.
+/// Claude Code hook event → orch-hook event argument: the one table spawn's
+/// `--settings`, `orch up` (`hooks/claude/settings.json`) and the plugin
+/// (`hooks/hooks.json`) follow (tests check both files). Only events every
+/// supported version knows: an unknown name stops Claude Code at a
+/// "Settings Warning" dialog, and for a plugin drops all its hooks (the
+/// e2e test `claude_knows_every_hook_event_orch_registers` reads the valid
+/// list off that dialog on the pinned and the newest version).
+///
+/// `PermissionRequest` fires as the permission dialog is drawn, with the
+/// tool and its input; the `permission_prompt` `Notification` comes only
+/// after 6 s without input, so orch-hook records the first and drops the
+/// second as its duplicate (`hook.rs`). Its hook must print nothing: stdout
+/// JSON from a `PermissionRequest` hook answers the dialog.
 pub const HOOK_EVENTS: &[(&str, &str)] = &[
     ("SessionStart", "session_start"),
     ("UserPromptSubmit", "prompt"),
     ("Stop", "stop"),
     ("StopFailure", "stop_failure"),
     ("Notification", "notify"),
+    ("PermissionRequest", "permission_request"),
     ("SessionEnd", "session_end"),
 ];
 

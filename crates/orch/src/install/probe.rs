@@ -163,6 +163,12 @@ fn synthetic_payload(event: &str, session: &str, cwd: &Path) -> Value {
         "Notification" => {
             json!({"notification_type": "idle_prompt", "message": "orch doctor probe"})
         }
+        "PermissionRequest" => json!({
+            "prompt_id": session,
+            "permission_mode": "default",
+            "tool_name": "Bash",
+            "tool_input": {"command": "true", "description": "orch doctor probe"},
+        }),
         "SessionEnd" => json!({"reason": "other"}),
         _ => json!({}),
     };
@@ -300,6 +306,15 @@ fn run_probe(
 /// outcomes to `<dir>/result.json`.
 pub fn probe_run(dir: &Path) -> Result<()> {
     let steps: Vec<ProbeStep> = serde_json::from_slice(&fs::read(dir.join("plan.json"))?)?;
+    // A probe's PermissionRequest is a permission prompt to orch-hook,
+    // which would alert the person: the hooks get a config that alerts on
+    // nothing.
+    let config = dir.join("config");
+    fs::DirBuilder::new().mode(0o700).create(&config)?;
+    write_json(
+        &crate::layout::user_config(&config),
+        &json!({"notify": {"on": []}}),
+    )?;
     let mut outcomes = Vec::new();
     for s in steps {
         let start = Instant::now();
@@ -307,6 +322,7 @@ pub fn probe_run(dir: &Path) -> Result<()> {
         let child = Command::new("sh")
             .arg("-c")
             .arg(&s.command)
+            .env(crate::layout::CONFIG_ENV, &config)
             .envs(s.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
