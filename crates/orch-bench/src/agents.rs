@@ -100,8 +100,8 @@ fn spawn(w: &World, harness: &str) -> Result<(String, f64)> {
     ))
 }
 
-/// `orch-tell --wait`; receipt_ms.
-fn tell(w: &World, pane: &str, text: &str) -> Result<f64> {
+/// `orch-tell --wait`; (receipt_ms, enter_ms).
+fn tell(w: &World, pane: &str, text: &str) -> Result<(f64, f64)> {
     let mut c = w.cmd("orch-tell");
     c.args([pane, "-", "--wait", "--timeout", "120"]);
     let out = output_with_stdin(&mut c, text.as_bytes());
@@ -112,7 +112,10 @@ fn tell(w: &World, pane: &str, text: &str) -> Result<f64> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    v["receipt_ms"].as_f64().context("no receipt_ms")
+    Ok((
+        v["receipt_ms"].as_f64().context("no receipt_ms")?,
+        v["enter_ms"].as_f64().unwrap_or(f64::NAN),
+    ))
 }
 
 fn line(what: &str, ms: &[f64]) {
@@ -139,12 +142,15 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
         return Ok(());
     };
     let started = Instant::now();
-    let (mut ready, mut first) = (Vec::new(), Vec::new());
+    let (mut ready, mut first, mut enters) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..spawns {
         let (pane, ms) = spawn(&w, harness)?;
         ready.push(ms);
         match tell(&w, &pane, &format!("first prompt to agent {i}")) {
-            Ok(ms) => first.push(ms),
+            Ok((ms, enter)) => {
+                first.push(ms);
+                enters.push(enter);
+            }
             Err(e) => {
                 // Look again once the agent had time to catch up.
                 std::thread::sleep(Duration::from_secs(15));
@@ -158,11 +164,9 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
         let (pane, ms) = spawn(&w, harness)?;
         ready.push(ms);
         for i in 0..tells {
-            steady.push(tell(
-                &w,
-                &pane,
-                &format!("prompt number {i} of the steady run"),
-            )?);
+            let (ms, enter) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
+            steady.push(ms);
+            enters.push(enter);
         }
         w.kill(&pane);
     }
@@ -172,6 +176,9 @@ pub fn run(harness: &str, args: &[String]) -> Result<()> {
     let mut all = first;
     all.extend(&steady);
     line("tell -> receipt, all", &all);
+    // orch's part of each receipt: paste → the first Enter.
+    enters.retain(|e| e.is_finite());
+    line("paste -> Enter, all", &enters);
     println!("({:.1} s in all)", started.elapsed().as_secs_f64());
     Ok(())
 }

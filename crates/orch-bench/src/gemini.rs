@@ -82,8 +82,8 @@ fn spawn(w: &GeminiEnv) -> Result<(String, f64)> {
     ))
 }
 
-/// `orch-tell --wait`; (receipt_ms, Enter presses).
-fn tell(w: &GeminiEnv, pane: &str, text: &str) -> Result<(f64, u64)> {
+/// `orch-tell --wait`; (receipt_ms, Enter presses, enter_ms).
+fn tell(w: &GeminiEnv, pane: &str, text: &str) -> Result<(f64, u64, f64)> {
     let mut c = w.cmd("orch-tell");
     c.args([pane, "-", "--wait", "--timeout", "60"]);
     let out = output_with_stdin(&mut c, text.as_bytes());
@@ -97,6 +97,7 @@ fn tell(w: &GeminiEnv, pane: &str, text: &str) -> Result<(f64, u64)> {
     Ok((
         v["receipt_ms"].as_f64().context("no receipt_ms")?,
         v["attempts"].as_u64().unwrap_or(0),
+        v["enter_ms"].as_f64().unwrap_or(f64::NAN),
     ))
 }
 
@@ -159,11 +160,13 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
 
     let (mut ready, mut first, mut first_presses) = (Vec::new(), Vec::new(), Vec::new());
+    let mut enters = Vec::new();
     for i in 0..o.spawns {
         let (pane, ready_ms) = spawn(&w)?;
         ready.push(ready_ms);
-        let (ms, n) = tell(&w, &pane, &format!("first prompt to agent {i}"))?;
+        let (ms, n, enter) = tell(&w, &pane, &format!("first prompt to agent {i}"))?;
         first.push(ms);
+        enters.push(enter);
         first_presses.push(n);
         stop(&w, &pane)?;
     }
@@ -176,8 +179,9 @@ pub fn run(args: &[String]) -> Result<()> {
     if o.tells > 0 {
         let (pane, _) = spawn(&w)?;
         for i in 0..o.tells {
-            let (ms, n) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
+            let (ms, n, enter) = tell(&w, &pane, &format!("prompt number {i} of the steady run"))?;
             steady.push(ms);
+            enters.push(enter);
             presses.push(n);
         }
         report("steady, one agent", &steady, &presses);
@@ -188,6 +192,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut all_presses = first_presses.clone();
     all_presses.extend(&presses);
     report("all tells", &all, &all_presses);
+    // orch's part of each receipt: paste → the first Enter.
+    enters.retain(|e| e.is_finite());
+    if !enters.is_empty() {
+        println!("{:<34} {}", "paste → first Enter", stats(&enters).line());
+    }
     println!(
         "({} main turns at the mock; {:.1} s in all)",
         w.mock.main_turns().len(),

@@ -197,6 +197,10 @@ pub struct Receipt {
     pub pane: PaneId,
     /// Paste → matching `prompt` event seen, in ms.
     pub receipt_ms: Option<f64>,
+    /// Paste → the first Enter sent, in ms: orch's part of `receipt_ms`
+    /// (waiting for the paste to show, the harness's Enter floor); the rest
+    /// is the agent's.
+    pub enter_ms: Option<f64>,
     /// Bytes of the text typed into the pane.
     pub bytes: usize,
     /// `prompt_hash` of the text typed (what the `prompt` event carries).
@@ -612,6 +616,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         status: Status::Failed,
         pane,
         receipt_ms: None,
+        enter_ms: None,
         bytes: typed.len(),
         hash: hash.clone(),
         attempts: 0,
@@ -667,6 +672,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         return Ok(receipt);
     }
     receipt.attempts = 1;
+    receipt.enter_ms = Some(ms(pasted_at.elapsed()));
     receipt.status = Status::Unconfirmed;
     // Off the critical path: the agent is taking the prompt meanwhile.
     remove_stale_buffers(&tmux);

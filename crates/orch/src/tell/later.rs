@@ -70,6 +70,7 @@ pub(super) fn queue(
         status: Status::Queued,
         pane: target,
         receipt_ms: None,
+        enter_ms: None,
         bytes: text.len(),
         hash: prompt_hash(text),
         attempts: 0,

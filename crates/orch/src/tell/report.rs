@@ -17,6 +17,9 @@ pub struct TellReport {
     pub pane: PaneId,
     pub name: Option<String>,
     pub receipt_ms: Option<f64>,
+    /// Paste → first Enter (orch's part of `receipt_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enter_ms: Option<f64>,
     pub bytes: usize,
     pub hash: String,
     pub attempts: u32,
@@ -87,6 +90,7 @@ impl TellReport {
             pane: r.pane,
             name: rec.target_name.clone(),
             receipt_ms: r.receipt_ms,
+            enter_ms: r.enter_ms,
             bytes: r.bytes,
             hash: r.hash.clone(),
             attempts: r.attempts,
