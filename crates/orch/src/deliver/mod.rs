@@ -57,7 +57,7 @@ use crate::store::{LogCursor, Store};
 use crate::time::now_ns;
 use crate::tmux::Tmux;
 use crate::watch::Waiter;
-pub use receipt::await_receipt;
+pub use receipt::{NewlineWatch, await_receipt};
 pub use sanitize::{INPUT_MAX, sanitize, text_from_bytes};
 pub use turn::{EndKind, TurnEnd, wait_turn_end};
 
@@ -72,6 +72,9 @@ pub const PASTE_MAX_ENV: &str = "ORCH_TELL_PASTE_MAX";
 /// few hundred (target ≤ 300 ms), so 1 s is well past a normal receipt.
 pub const DEFAULT_ENTER_WINDOW_MS: u64 = 1000;
 pub const ENTER_WINDOW_ENV: &str = "ORCH_TELL_ENTER_RETRY_MS";
+/// Overrides the harness's Enter floor ([`crate::harness::EnterDelay`]),
+/// in ms, for a harness that has one.
+pub const ENTER_FLOOR_ENV: &str = "ORCH_TELL_ENTER_FLOOR_MS";
 /// Enter is pressed at most 1 + this many times.
 pub const MAX_ENTER_RETRIES: u32 = 3;
 /// After the paste, give up on a receipt after this long.
@@ -207,6 +210,9 @@ pub struct Receipt {
     pub hash: String,
     /// How many times Enter was pressed.
     pub attempts: u32,
+    /// Of those, how many re-pressed an Enter the agent had visibly taken
+    /// as a newline ([`NewlineWatch`]).
+    pub newline_retries: u32,
     /// Seq of the `sent` event in the target's log.
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
@@ -620,6 +626,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         bytes: typed.len(),
         hash: hash.clone(),
         attempts: 0,
+        newline_retries: 0,
         sent_seq: sent.seq,
         prompt_seq: None,
         joined_turn: None,
@@ -661,6 +668,17 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         .and_then(|r| r.harness.as_deref().and_then(crate::harness::find))
         .map(|h| h.enter_delay.for_text(&typed))
         .unwrap_or_default();
+    // Only for a harness that has a floor at all: tests make its Enter
+    // come early, to see a newline retried.
+    let floor = match crate::env::positive(ENTER_FLOOR_ENV, 0) {
+        0 => floor,
+        n if !floor.is_zero() => Duration::from_millis(n),
+        _ => floor,
+    };
+    let newline_watch = (!floor.is_zero()).then(|| NewlineWatch {
+        screen: screen.clone(),
+        floor,
+    });
     let since = if shown { shown_at } else { pasted_at };
     if let Some(rest) = floor.checked_sub(since.elapsed()) {
         std::thread::sleep(rest);
@@ -734,6 +752,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         !busy,
         running.as_deref(),
         opts,
+        newline_watch,
         receipt,
     )
 }

@@ -74,6 +74,7 @@ pub(super) fn queue(
         bytes: text.len(),
         hash: prompt_hash(text),
         attempts: 0,
+        newline_retries: 0,
         sent_seq: 0,
         prompt_seq: None,
         joined_turn: None,

@@ -23,6 +23,10 @@ pub struct TellReport {
     pub bytes: usize,
     pub hash: String,
     pub attempts: u32,
+    /// Enter presses that re-pressed an Enter the agent had visibly taken
+    /// as a newline (only when some did).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub newline_retries: u32,
     pub sent_seq: u64,
     pub prompt_seq: Option<u64>,
     /// `queued` with a receipt: the `prompt_id` of the running turn the
@@ -51,6 +55,10 @@ pub struct TellReport {
     /// Lines for people on stderr (what went wrong or is pending).
     #[serde(skip)]
     pub notes: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How the awaited turn ended (`--wait`).
@@ -94,6 +102,7 @@ impl TellReport {
             bytes: r.bytes,
             hash: r.hash.clone(),
             attempts: r.attempts,
+            newline_retries: r.newline_retries,
             sent_seq: r.sent_seq,
             prompt_seq: r.prompt_seq,
             joined_turn: r.joined_turn.clone(),
