@@ -19,6 +19,9 @@
 // carries them as `usage` (orch's `usage::from_opencode`): the latest call's
 // and the session's output total.
 import { spawn } from "node:child_process";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const ORCH_HOOK = @ORCH_HOOK_JSON@;
 const SPAWNED = @ORCH_SPAWNED@;
@@ -26,17 +29,48 @@ const SPAWNED = @ORCH_SPAWNED@;
 // Hook runs are chained so events reach orch in the order they came.
 let queue = Promise.resolve();
 
+// The payload reaches orch-hook as its stdin from a file written before the
+// spawn, not through a pipe: a pipe is fed by opencode's event loop, which
+// is busy running the very prompt the event reports (1.18.33 under load:
+// orch-hook waited 0.7–4.7 s for its stdin). The file is created
+// exclusively (no symlink followed), 0600, and unlinked before the spawn:
+// only the open descriptor the child inherits keeps it.
+function payloadFd(text) {
+  const rand = Math.random().toString(36).slice(2);
+  const file = join(tmpdir(), `orch-opencode-${process.pid}-${Date.now()}-${rand}`);
+  const fd = openSync(file, "wx", 0o600);
+  try {
+    writeSync(fd, text);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  const rd = openSync(file, "r");
+  rmSync(file, { force: true });
+  return rd;
+}
+
 function run(event, payload) {
   return new Promise((resolve) => {
+    let fd;
     try {
       const args = [event, "--harness", "opencode"];
       if (SPAWNED) args.unshift("--spawned");
-      const child = spawn(ORCH_HOOK, args, { stdio: ["pipe", "ignore", "ignore"] });
+      fd = payloadFd(JSON.stringify({ cwd: process.cwd(), ...payload }));
+      const child = spawn(ORCH_HOOK, args, { stdio: [fd, "ignore", "ignore"] });
+      // The child has its own copy of the descriptor once spawned.
+      closeSync(fd);
+      fd = undefined;
       child.on("error", () => resolve());
       child.on("close", () => resolve());
-      child.stdin?.on("error", () => {});
-      child.stdin?.end(JSON.stringify({ cwd: process.cwd(), ...payload }));
     } catch {
+      if (fd !== undefined) {
+        try {
+          closeSync(fd);
+        } catch {}
+      }
       resolve(); // a broken hook must never break the agent
     }
   });

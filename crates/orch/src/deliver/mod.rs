@@ -642,13 +642,21 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-    let (shown, screen) = receipt::wait_paste_shown(
-        &tmux,
-        pane,
-        &typed,
-        &screen_before,
-        pasted_at + PASTE_SHOW_WAIT,
-    );
+    let harness = store
+        .read_registry(pane)
+        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find));
+    let (shown, screen) = if !busy && harness.is_some_and(|h| h.enter_delay.enter_unseen) {
+        // Idle, so no dialog can be coming up (see `EnterDelay::enter_unseen`).
+        (true, screen_before.clone())
+    } else {
+        receipt::wait_paste_shown(
+            &tmux,
+            pane,
+            &typed,
+            &screen_before,
+            pasted_at + PASTE_SHOW_WAIT,
+        )
+    };
     if let Some(dialog) = receipt::enter_would_answer_dialog(shown, &screen) {
         receipt.status = Status::Unconfirmed;
         receipt.reason = Some(format!(
@@ -663,9 +671,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     // from the send would then land right behind it (Gemini CLI under load
     // 20: the first Enter became a newline in 18 of 35 tells).
     let shown_at = Instant::now();
-    let floor = store
-        .read_registry(pane)
-        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find))
+    let floor = harness
         .map(|h| h.enter_delay.for_text(&typed))
         .unwrap_or_default();
     // Only for a harness that has a floor at all: tests make its Enter

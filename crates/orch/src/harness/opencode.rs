@@ -56,7 +56,10 @@ pub const HARNESS: Harness = Harness {
         allowed_tools: false,
         disallowed_tools: false,
     },
-    enter_delay: super::EnterDelay::NONE,
+    enter_delay: super::EnterDelay {
+        enter_unseen: true,
+        ..super::EnterDelay::NONE
+    },
     ready_screen: Some(ReadyScreen {
         marker: READY_SCREEN,
         quiet_ms: 0,
