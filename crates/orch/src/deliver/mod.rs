@@ -91,6 +91,11 @@ pub(crate) const RECHECK: Duration = Duration::from_millis(1000);
 /// this bound Enter is pressed anyway (a harness that never shows typed
 /// text must not stall every tell).
 pub(crate) const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
+/// The same for a harness with an Enter floor ([`crate::harness::EnterDelay`]):
+/// Gemini CLI right after start-up drew a paste only ~650 ms after it was
+/// sent (load 13), and the Enter pressed at 500 ms became a newline, found
+/// only by the 1 s check.
+pub(crate) const PASTE_SHOW_WAIT_FLOOR: Duration = Duration::from_millis(2000);
 pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 /// How often a target that only its screen shows busy is looked at again.
 const SCREEN_BUSY_RECHECK: Duration = Duration::from_millis(100);
@@ -645,17 +650,28 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     let harness = store
         .read_registry(pane)
         .and_then(|r| r.harness.as_deref().and_then(crate::harness::find));
+    let floor = harness
+        .map(|h| h.enter_delay.for_text(&typed))
+        .unwrap_or_default();
+    // Only for a harness that has a floor at all: tests make its Enter
+    // come early, to see a newline retried.
+    let floor = match crate::env::positive(ENTER_FLOOR_ENV, 0) {
+        0 => floor,
+        n if !floor.is_zero() => Duration::from_millis(n),
+        _ => floor,
+    };
+    // A harness with a floor reads an Enter that comes before it has drawn
+    // the paste as a newline, nearly always: wait longer for the paste.
+    let show_wait = if floor.is_zero() {
+        PASTE_SHOW_WAIT
+    } else {
+        PASTE_SHOW_WAIT_FLOOR
+    };
     let (shown, screen) = if !busy && harness.is_some_and(|h| h.enter_delay.enter_unseen) {
         // Idle, so no dialog can be coming up (see `EnterDelay::enter_unseen`).
         (true, screen_before.clone())
     } else {
-        receipt::wait_paste_shown(
-            &tmux,
-            pane,
-            &typed,
-            &screen_before,
-            pasted_at + PASTE_SHOW_WAIT,
-        )
+        receipt::wait_paste_shown(&tmux, pane, &typed, &screen_before, pasted_at + show_wait)
     };
     if let Some(dialog) = receipt::enter_would_answer_dialog(shown, &screen) {
         receipt.status = Status::Unconfirmed;
@@ -671,16 +687,6 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     // from the send would then land right behind it (Gemini CLI under load
     // 20: the first Enter became a newline in 18 of 35 tells).
     let shown_at = Instant::now();
-    let floor = harness
-        .map(|h| h.enter_delay.for_text(&typed))
-        .unwrap_or_default();
-    // Only for a harness that has a floor at all: tests make its Enter
-    // come early, to see a newline retried.
-    let floor = match crate::env::positive(ENTER_FLOOR_ENV, 0) {
-        0 => floor,
-        n if !floor.is_zero() => Duration::from_millis(n),
-        _ => floor,
-    };
     let newline_watch = (!floor.is_zero()).then(|| NewlineWatch {
         screen: screen.clone(),
         floor,
