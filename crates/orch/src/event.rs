@@ -161,6 +161,10 @@ pub struct Event {
     /// stop: the agent's last message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// stop/stop_failure: token use the harness reported with the turn end
+    /// (opencode, whose usage is in its events, not in a transcript file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<crate::usage::Tokens>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

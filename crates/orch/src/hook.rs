@@ -393,6 +393,7 @@ pub fn build_event(
                 }
                 ev.reply = Some(r);
             }
+            ev.tokens = v.get("usage").and_then(crate::usage::from_opencode);
             if kind == Some(Kind::StopFailure) {
                 ev.error = match v.get("error") {
                     Some(Value::String(s)) => Some(s.clone()),

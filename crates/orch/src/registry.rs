@@ -147,6 +147,10 @@ pub struct PaneRecord {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_path: Option<String>,
+    /// Token use from the latest turn end that carried it (harnesses
+    /// without a transcript orch can read: opencode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<crate::usage::Tokens>,
     /// When orch first saw this pane (ns).
     #[serde(default)]
     pub created_ts: u64,
@@ -285,6 +289,9 @@ impl PaneRecord {
         }
         if ev.transcript_path.is_some() {
             self.transcript_path.clone_from(&ev.transcript_path);
+        }
+        if ev.tokens.is_some() {
+            self.tokens.clone_from(&ev.tokens);
         }
         match ev.kind {
             Some(Kind::Prompt) | Some(Kind::Sent) => {

@@ -212,9 +212,91 @@ pub fn text_in_input(screen: &str, text: &str) -> bool {
     !tail.is_empty() && bottom.contains(&tail)
 }
 
+/// Did an Enter pressed on `before` (the screen showing the pasted `text`)
+/// become a newline in the input box instead of a submit? Gemini CLI 0.61
+/// takes an Enter that it reads within 40 ms of a paste as a newline: the
+/// text stays in the input box and one more empty line opens under it.
+/// True only for that exact picture on `after` — the line holding the
+/// text's end followed by more blank lines than on `before`, and everything
+/// from that line down otherwise the same — which the agent draws only
+/// once it has handled the Enter; so pressing Enter again then can never
+/// land on top of an Enter still waiting to be read (which, read with the
+/// same input, could submit the text twice).
+pub fn enter_became_newline(before: &str, after: &str, text: &str) -> bool {
+    let (Some(b), Some(a)) = (input_bottom(before, text), input_bottom(after, text)) else {
+        return false;
+    };
+    a.blank_after > b.blank_after && a.rest == b.rest
+}
+
+/// The input box's part of a screen: the last line (among the bottom 8
+/// that say something) holding the end of `text` or a collapsed-paste chip,
+/// the blank lines right under it, and what follows (volatile parts off).
+struct InputBottom {
+    blank_after: usize,
+    rest: Vec<String>,
+}
+
+fn input_bottom(screen: &str, text: &str) -> Option<InputBottom> {
+    let trimmed = |l: &str| {
+        l.trim_matches(|c: char| c.is_whitespace() || ('\u{2500}'..='\u{257f}').contains(&c))
+            .to_string()
+    };
+    let squeezed = |l: &str| -> String { l.chars().filter(|c| !c.is_whitespace()).collect() };
+    let last = text.lines().rev().map(squeezed).find(|l| !l.is_empty())?;
+    let n = last.chars().count();
+    let tail: String = last.chars().skip(n.saturating_sub(24)).collect();
+    let lines: Vec<String> = screen.lines().map(trimmed).collect();
+    let said: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].is_empty()).collect();
+    let bottom = &said[said.len().saturating_sub(8)..];
+    let at = *bottom.iter().rev().find(|&&i| {
+        let l = squeezed(&lines[i]);
+        l.contains(&tail) || l.to_ascii_lowercase().contains("[pastedtext")
+    })?;
+    let blank_after = lines[at + 1..].iter().take_while(|l| l.is_empty()).count();
+    let rest = lines[at..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| strip_volatile(l))
+        .collect();
+    Some(InputBottom { blank_after, rest })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Gemini CLI 0.61.0 in tmux (e2e capture): the paste showing, then the
+    /// same Enter read as a newline (one more empty line under the text),
+    /// and a submit (the text moved up into the history, spinner below).
+    #[test]
+    fn an_enter_that_became_a_newline_is_seen_on_screen() {
+        let rule = "─".repeat(40);
+        let shown = format!(
+            "4. Be specific for the best results\n\n\n  Executing Hook: orch-session_start\n{rule}\n YOLO Ctrl+Y\n   \n * fast enter probe   \n   \n workspace (/directory)     sandbox   /model\n /tmp/p    no sandbox   Auto\n\n\n"
+        );
+        let newline = format!(
+            "4. Be specific for the best results\n\n\n  Executing Hook: orch-session_start\n{rule}\n YOLO Ctrl+Y\n   \n * fast enter probe   \n   \n   \n workspace (/directory)     sandbox   /model\n /tmp/p    no sandbox   Auto\n\n"
+        );
+        let submitted = format!(
+            "4. Be specific for the best results\n > fast enter probe\n ⠋ Executing Hooks: orch-prompt (esc to cancel, 0s)   ? for shortcuts\n{rule}\n YOLO Ctrl+Y\n   \n *   Type your message or @path/to/file\n   \n workspace (/directory)     sandbox   /model\n /tmp/p    no sandbox   Auto\n\n\n"
+        );
+        let text = "fast enter probe";
+        assert!(enter_became_newline(&shown, &newline, text));
+        assert!(!enter_became_newline(&shown, &submitted, text));
+        assert!(
+            !enter_became_newline(&shown, &shown, text),
+            "nothing happened yet"
+        );
+        // A second newline after the first is seen too.
+        let twice = newline.replacen("   \n workspace", "   \n   \n workspace", 1);
+        assert!(enter_became_newline(&newline, &twice, text));
+        // Another text in the box is not ours.
+        assert!(!enter_became_newline(&shown, &newline, "something else"));
+        // The footer changing under it is not a newline.
+        let other_footer = newline.replace("no sandbox", "sandboxed");
+        assert!(!enter_became_newline(&shown, &other_footer, text));
+    }
 
     #[test]
     fn timers_and_spinners_do_not_count_as_change() {

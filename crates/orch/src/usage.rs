@@ -1,6 +1,7 @@
 //! Token use of an agent, from its transcript (JSONL): Claude Code's, pi's,
-//! Codex's rollout file (see [`codex_line`]) and Gemini CLI's.
-//!
+//! Codex's rollout file (see [`codex_line`]) and Gemini CLI's; opencode
+//! keeps its sessions in SQLite, so its plugin reports usage with each turn
+//! end instead ([`from_opencode`]).
 //!
 //! Gemini CLI writes one `{"type":"gemini", "tokens": {input, output,
 //! cached, …}}` line per model message; `input` includes `cached`.
@@ -372,6 +373,52 @@ fn codex_line(line: &[u8], cache: &mut Cache) -> bool {
     }
 }
 
+/// The `usage` orch's opencode plugin (`hooks/opencode/orch.js`) puts in a
+/// turn end: `{"last": <the latest assistant message's "tokens">,
+/// "output_total", "complete", "model"}`. opencode's own `tokens` object
+/// (1.18) is `{input, output, reasoning, cache: {read, write}}`, where
+/// `input` excludes the cached part and `output` the reasoning; the plugin
+/// sums `output + reasoning` over the session's assistant messages it saw
+/// (`complete` is false for a session it did not see from the start: a
+/// resumed one). `None` when the payload has no usage or no model call
+/// read anything yet.
+pub fn from_opencode(usage: &serde_json::Value) -> Option<Tokens> {
+    #[derive(Deserialize, Default)]
+    struct Cache {
+        #[serde(default)]
+        read: u64,
+        #[serde(default)]
+        write: u64,
+    }
+    #[derive(Deserialize)]
+    struct Last {
+        #[serde(default)]
+        input: u64,
+        #[serde(default)]
+        cache: Cache,
+    }
+    #[derive(Deserialize)]
+    struct Usage {
+        last: Last,
+        #[serde(default)]
+        output_total: u64,
+        #[serde(default)]
+        complete: bool,
+        model: Option<String>,
+    }
+    let u: Usage = serde_json::from_value(usage.clone()).ok()?;
+    let context = u.last.input + u.last.cache.read + u.last.cache.write;
+    (context > 0).then(|| Tokens {
+        context,
+        input: u.last.input,
+        cache_creation: u.last.cache.write,
+        cache_read: u.last.cache.read,
+        output_total: u.output_total,
+        output_total_complete: u.complete,
+        model: u.model.filter(|m| !m.is_empty()),
+    })
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -509,6 +556,27 @@ mod tests {
         assert_eq!(t.input, 10);
         assert_eq!(t.output_total, 16, "running total, not a sum of totals");
         assert_eq!(t.model.as_deref(), Some("mock-model"));
+    }
+
+    /// The plugin's usage for a turn end on opencode 1.18.33 (mock API: 12
+    /// prompt tokens, 8 completion tokens, two calls).
+    #[test]
+    fn opencode_usage_from_the_plugin() {
+        let u = serde_json::json!({"last": {"input": 9, "output": 8, "reasoning": 2,
+            "cache": {"read": 3, "write": 1}}, "output_total": 20, "complete": true,
+            "model": "mock/m"});
+        let t = from_opencode(&u).unwrap();
+        assert_eq!(
+            (t.context, t.input, t.cache_read, t.cache_creation),
+            (13, 9, 3, 1)
+        );
+        assert_eq!(t.output_total, 20);
+        assert!(t.output_total_complete);
+        assert_eq!(t.model.as_deref(), Some("mock/m"));
+        // A turn that made no model call, or no usage at all.
+        let none = serde_json::json!({"last": {"input": 0, "cache": {"read": 0, "write": 0}}});
+        assert_eq!(from_opencode(&none), None);
+        assert_eq!(from_opencode(&serde_json::json!("x")), None);
     }
 
     #[test]

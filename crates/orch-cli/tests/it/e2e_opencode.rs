@@ -102,6 +102,17 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
     assert_eq!(a["harness"], "opencode", "{a}");
     assert_eq!(a["session_id"], session.as_str(), "{a}");
     assert_eq!(a["evidence"]["source"], "event", "{a}");
+    // Tokens from the plugin's turn ends (opencode's `message.updated`):
+    // the mock reports 12 prompt and 8 completion tokens per call, and
+    // every main call so far was this session's.
+    let calls = oe.mock.main_turns().len() as u64;
+    let tokens = &a["tokens"];
+    assert_eq!(tokens["context"], 12, "{a}");
+    assert_eq!(tokens["input"], 12, "{a}");
+    assert_eq!(tokens["cache_read"], 0, "{a}");
+    assert_eq!(tokens["output_total"], 8 * calls, "{a}");
+    assert_eq!(tokens["output_total_complete"], true, "{a}");
+    assert_eq!(tokens["model"], orch_testkit::opencode::MODEL, "{a}");
 
     // stop → exited, gone, no process left.
     let pid = oe.pane_format(&pane, "#{pane_pid}");
@@ -124,6 +135,12 @@ fn opencode_spawn_tell_paste_survey_stop_resume() {
     );
     let prompt = oe.events_of(&again, "prompt").pop().unwrap();
     assert_eq!(prompt["session_id"], session.as_str());
+    // The resumed instance counts only the output it saw (one call) and
+    // says its total is incomplete.
+    let a = survey_entry(&oe, &again);
+    assert_eq!(a["tokens"]["output_total"], 8, "{a}");
+    assert_eq!(a["tokens"]["output_total_complete"], false, "{a}");
+    assert_eq!(a["tokens"]["context"], 12, "{a}");
 }
 
 /// Without bypass (the user's config says `"bash": "ask"`): a tool call

@@ -66,7 +66,7 @@ pub use ready::{
     readiness,
 };
 use ready::{running_prompt_id, wait_ready};
-pub use receipt::await_receipt;
+pub use receipt::{NewlineWatch, await_receipt};
 pub use sanitize::{INPUT_MAX, sanitize, text_from_bytes};
 pub use turn::{EndKind, TurnEnd, wait_turn_end};
 
@@ -81,6 +81,9 @@ pub const PASTE_MAX_ENV: &str = "ORCH_TELL_PASTE_MAX";
 /// few hundred (target ≤ 300 ms), so 1 s is well past a normal receipt.
 pub const DEFAULT_ENTER_WINDOW_MS: u64 = 1000;
 pub const ENTER_WINDOW_ENV: &str = "ORCH_TELL_ENTER_RETRY_MS";
+/// Overrides the harness's Enter floor ([`crate::harness::EnterDelay`]),
+/// in ms, for a harness that has one.
+pub const ENTER_FLOOR_ENV: &str = "ORCH_TELL_ENTER_FLOOR_MS";
 /// Enter is pressed at most 1 + this many times.
 pub const MAX_ENTER_RETRIES: u32 = 3;
 /// After the paste, give up on a receipt after this long.
@@ -95,6 +98,11 @@ pub(crate) const RECHECK: Duration = Duration::from_millis(1000);
 /// this bound Enter is pressed anyway (a harness that never shows typed
 /// text must not stall every tell).
 pub(crate) const PASTE_SHOW_WAIT: Duration = Duration::from_millis(500);
+/// The same for a harness with an Enter floor ([`crate::harness::EnterDelay`]):
+/// Gemini CLI right after start-up drew a paste only ~650 ms after it was
+/// sent (load 13), and the Enter pressed at 500 ms became a newline, found
+/// only by the 1 s check.
+pub(crate) const PASTE_SHOW_WAIT_FLOOR: Duration = Duration::from_millis(2000);
 pub(crate) const PASTE_SHOW_POLL: Duration = Duration::from_millis(5);
 
 /// Notification types that mean a dialog is waiting for a keypress.
@@ -196,12 +204,21 @@ impl Status {
 pub struct Typed {
     /// Paste → matching `prompt` event seen, in ms.
     pub receipt_ms: Option<f64>,
+    /// Paste → the first Enter sent, in ms: orch's part of `receipt_ms`
+    /// (waiting for the paste to show, the harness's Enter floor); the rest
+    /// is the agent's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enter_ms: Option<f64>,
     /// Bytes of the text typed into the pane.
     pub bytes: usize,
     /// `prompt_hash` of the text typed (what the `prompt` event carries).
     pub hash: String,
     /// How many times Enter was pressed.
     pub attempts: u32,
+    /// Of those, how many re-pressed an Enter the agent had visibly taken
+    /// as a newline ([`NewlineWatch`]); only shown when some did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub newline_retries: u32,
     /// Seq of the `sent` event in the target's log.
     pub sent_seq: u64,
     /// Seq of the matching `prompt` event.
@@ -353,13 +370,32 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         ));
         return Ok(receipt);
     }
-    let (shown, screen) = receipt::wait_paste_shown(
-        &tmux,
-        pane,
-        &typed,
-        &screen_before,
-        pasted_at + PASTE_SHOW_WAIT,
-    );
+    let harness = store
+        .read_registry(pane)
+        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find));
+    let floor = harness
+        .map(|h| h.enter_delay.for_text(&typed))
+        .unwrap_or_default();
+    // Only for a harness that has a floor at all: tests make its Enter
+    // come early, to see a newline retried.
+    let floor = match crate::env::positive(ENTER_FLOOR_ENV, 0) {
+        0 => floor,
+        n if !floor.is_zero() => Duration::from_millis(n),
+        _ => floor,
+    };
+    // A harness with a floor reads an Enter that comes before it has drawn
+    // the paste as a newline, nearly always: wait longer for the paste.
+    let show_wait = if floor.is_zero() {
+        PASTE_SHOW_WAIT
+    } else {
+        PASTE_SHOW_WAIT_FLOOR
+    };
+    let (shown, screen) = if !busy && harness.is_some_and(|h| h.enter_delay.enter_unseen) {
+        // Idle, so no dialog can be coming up (see `EnterDelay::enter_unseen`).
+        (true, screen_before.clone())
+    } else {
+        receipt::wait_paste_shown(&tmux, pane, &typed, &screen_before, pasted_at + show_wait)
+    };
     if let Some(dialog) = receipt::enter_would_answer_dialog(shown, &screen) {
         receipt.status = Status::Unconfirmed;
         receipt.reason = Some(format!(
@@ -374,11 +410,10 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
     // from the send would then land right behind it (Gemini CLI under load
     // 20: the first Enter became a newline in 18 of 35 tells).
     let shown_at = Instant::now();
-    let floor = store
-        .read_registry(pane)
-        .and_then(|r| r.harness.as_deref().and_then(crate::harness::find))
-        .map(|h| h.enter_delay.for_text(&typed))
-        .unwrap_or_default();
+    let newline_watch = (!floor.is_zero()).then(|| NewlineWatch {
+        screen: screen.clone(),
+        floor,
+    });
     let since = if shown { shown_at } else { pasted_at };
     if let Some(rest) = floor.checked_sub(since.elapsed()) {
         std::thread::sleep(rest);
@@ -390,6 +425,7 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         return Ok(receipt);
     }
     receipt.typed.attempts = 1;
+    receipt.typed.enter_ms = Some(ms(pasted_at.elapsed()));
     receipt.status = Status::Unconfirmed;
     // Off the critical path: the agent is taking the prompt meanwhile.
     remove_stale_buffers(&tmux);
@@ -451,8 +487,13 @@ pub fn deliver(store: &Store, pane: PaneId, text: &str, opts: &DeliverOpts) -> R
         !busy,
         running.as_deref(),
         opts,
+        newline_watch,
         receipt,
     )
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

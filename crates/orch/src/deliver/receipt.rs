@@ -2,7 +2,7 @@
 //! agent's own `prompt` event — with Enter (never the paste) retried while
 //! the text visibly still sits in the input box.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -87,6 +87,23 @@ pub(super) fn enter_would_answer_dialog(shown: bool, screen: &str) -> Option<Str
     screen::dialog(screen)
 }
 
+/// For a harness that can take an Enter as a newline (one with an Enter
+/// floor, [`crate::harness::EnterDelay`]): the screen Enter was pressed on,
+/// watched until the slow check for an Enter that became a newline
+/// ([`screen::enter_became_newline`]), so that Enter is pressed again at
+/// once instead of after [`super::enter_window`] (Gemini CLI under load:
+/// one Enter in five, each costing the full second).
+pub struct NewlineWatch {
+    pub screen: String,
+    /// Wait this long after seeing the newline before pressing Enter again
+    /// (the harness's floor: the new Enter must not land in the same
+    /// just-after-a-paste window).
+    pub floor: Duration,
+}
+
+/// How often the screen is looked at while a [`NewlineWatch`] is on.
+const NEWLINE_POLL: Duration = Duration::from_millis(20);
+
 /// Wait for the `prompt` event matching `typed`, pressing Enter again (only
 /// Enter) when the text visibly still sits in the input box.
 #[allow(clippy::too_many_arguments)]
@@ -101,6 +118,7 @@ pub fn await_receipt(
     may_retry: bool,
     running: Option<&str>,
     opts: &DeliverOpts,
+    mut newline_watch: Option<NewlineWatch>,
     mut receipt: Receipt,
 ) -> Result<Receipt> {
     let pane = receipt.pane;
@@ -218,6 +236,28 @@ pub fn await_receipt(
             ));
             return Ok(receipt);
         }
+        let may_press =
+            may_retry && !foreign_prompt && receipt.typed.attempts <= opts.max_enter_retries;
+        if let Some(watch) = newline_watch
+            .as_mut()
+            .filter(|_| may_press && now < next_check)
+        {
+            let screen = tmux.capture(pane).unwrap_or_default();
+            if screen::dialog(&screen).is_none()
+                && screen::enter_became_newline(&watch.screen, &screen, typed)
+            {
+                std::thread::sleep(watch.floor);
+                // The screen this Enter is pressed on: the next newline
+                // would show as yet another empty line under it.
+                watch.screen = tmux.capture(pane).unwrap_or(screen);
+                if tmux.send_enter(pane).is_ok() {
+                    receipt.typed.attempts += 1;
+                    receipt.typed.newline_retries += 1;
+                    next_check = Instant::now() + opts.enter_window;
+                }
+                continue;
+            }
+        }
         if now >= next_check {
             if !tmux
                 .pane_status(pane)
@@ -229,7 +269,7 @@ pub fn await_receipt(
                 ));
                 return Ok(receipt);
             }
-            if may_retry && !foreign_prompt && receipt.typed.attempts <= opts.max_enter_retries {
+            if may_press {
                 let screen = tmux.capture(pane).unwrap_or_default();
                 not_retried = if let Some(d) = screen::dialog(&screen) {
                     Some(format!("a dialog is showing ({d})"))
@@ -246,12 +286,15 @@ pub fn await_receipt(
             }
             next_check = now + opts.enter_window;
         }
+        let mut until = next_check.min(deadline);
+        if newline_watch.is_some() && may_press {
+            until = until.min(Instant::now() + NEWLINE_POLL);
+        }
         // The transcript is not watched: look at it again soon.
-        let wake = match unnamed_end {
-            Some(_) => next_check.min(Instant::now() + TRANSCRIPT_POLL),
-            None => next_check,
-        };
-        waiter.wait(Some(wake.min(deadline)));
+        if unnamed_end.is_some() {
+            until = until.min(Instant::now() + TRANSCRIPT_POLL);
+        }
+        waiter.wait(Some(until));
     }
 }
 

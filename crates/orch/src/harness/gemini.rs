@@ -73,6 +73,7 @@ pub const HARNESS: Harness = Harness {
         big_ms: 200,
         big_from: 500,
         big_lines: 5,
+        enter_unseen: false,
     },
     ready_screen: Some(ReadyScreen {
         marker: "Type your message or @path/to/file",

@@ -180,6 +180,13 @@ pub struct EnterDelay {
     /// [`EnterDelay::big_lines`] lines.
     pub big_from: usize,
     pub big_lines: usize,
+    /// Enter may follow the paste at once, without waiting to see it on
+    /// screen, into an idle agent: its TUI reads the paste and the Enter in
+    /// order (opencode 1.18.33; under load it drew a paste only ~350 ms
+    /// later). Not Claude Code, which drops an Enter before it has drawn
+    /// the paste; and never for a busy agent, where a dialog may come up
+    /// meanwhile that the Enter would answer.
+    pub enter_unseen: bool,
 }
 
 impl EnterDelay {
@@ -189,6 +196,7 @@ impl EnterDelay {
         big_ms: 0,
         big_from: usize::MAX,
         big_lines: usize::MAX,
+        enter_unseen: false,
     };
 
     /// The floor for pasting `text`.

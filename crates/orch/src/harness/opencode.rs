@@ -6,7 +6,10 @@
 //! opencode loads plugins before its TUI has drawn, so readiness is the
 //! plugin's `session_start` and then the TUI's footer ([`READY_SCREEN`]).
 //! The receipt is `chat.message`, the turn end `session.idle` with the reply
-//! text, a permission prompt `permission.asked` (→ `blocked:permission`).
+//! text and the token use (`usage`, from `message.updated`: opencode keeps
+//! its sessions in SQLite, not a transcript orch reads), a permission prompt
+//! `permission.asked` (→ `blocked:permission`). Its TUI reads a paste and
+//! the Enter after it in order, so Enter goes at once (`enter_unseen`).
 //!
 //! Bypass is `"permission"` rules in the same inline config (`--auto` would
 //! still raise `permission.asked` for every tool, read as a prompt). Without
@@ -56,12 +59,15 @@ pub const HARNESS: Harness = Harness {
         allowed_tools: false,
         disallowed_tools: false,
     },
+    enter_delay: super::EnterDelay {
+        enter_unseen: true,
+        ..super::EnterDelay::NONE
+    },
     ready_screen: Some(ReadyScreen {
         marker: READY_SCREEN,
         quiet_ms: 0,
     }),
     build,
-    ..Harness::BASE
 };
 
 /// The plugin spawn names in the inline config.

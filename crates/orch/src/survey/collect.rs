@@ -200,9 +200,10 @@ pub fn collect(store: &Store, tmux: &Tmux, filters: &Filters, gc_mode: GcMode) -
             continue;
         }
         let tokens = match (&rec.transcript_path, &mut usage_cache) {
-            (Some(tp), Some(cache)) if derived.state != State::Gone => {
-                cache.tokens(pane, Path::new(tp))
-            }
+            _ if derived.state == State::Gone => None,
+            (Some(tp), Some(cache)) => cache.tokens(pane, Path::new(tp)),
+            // No transcript to read: what the latest turn end reported.
+            (None, _) => rec.tokens.clone(),
             _ => None,
         };
         agents.push(agent(&rec, pane, info, derived, now, &subs, tokens));

@@ -163,9 +163,11 @@ mod tests {
             pane: PaneId(3),
             typed: Typed {
                 receipt_ms: Some(1.5),
+                enter_ms: None,
                 bytes: 2,
                 hash: "h".into(),
                 attempts: 1,
+                newline_retries: 0,
                 sent_seq: 4,
                 prompt_seq: Some(5),
             },
