@@ -199,7 +199,7 @@ _orch() {
             return 0
             ;;
         orch__subcmd__hook)
-            opts="-h -V --harness --spawned --alert --watch-codex-turn --help --version"
+            opts="-h -V --harness --spawned --alert --watch-codex-turn --confirm-queued --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,6 +214,10 @@ _orch() {
                     return 0
                     ;;
                 --watch-codex-turn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confirm-queued)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

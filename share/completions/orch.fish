@@ -73,6 +73,7 @@ complete -c orch -n "__fish_orch_using_subcommand listen" -s V -l version -d 'Pr
 complete -c orch -n "__fish_orch_using_subcommand hook" -l harness -d 'Which agent harness fired the hook (claude, codex, gemini, pi, echo…)' -r
 complete -c orch -n "__fish_orch_using_subcommand hook" -l alert -d 'Internal: deliver this alert to the person (run detached by orch)' -r
 complete -c orch -n "__fish_orch_using_subcommand hook" -l watch-codex-turn -d 'Internal: watch a Codex rollout for the end of a turn whose model request failed (started by orch-hook itself, detached)' -r
+complete -c orch -n "__fish_orch_using_subcommand hook" -l confirm-queued -d 'Internal: confirm queued prompts from a Claude Code transcript that lags the turn end at this seq (started by orch-hook itself, detached)' -r
 complete -c orch -n "__fish_orch_using_subcommand hook" -l spawned -d 'The hook was passed by orch-spawn on the agent\'s command line; in such a pane only these record, so each event is recorded once (docs/protocol.md, "Hooks")'
 complete -c orch -n "__fish_orch_using_subcommand hook" -s h -l help -d 'Print help'
 complete -c orch -n "__fish_orch_using_subcommand hook" -s V -l version -d 'Print version'

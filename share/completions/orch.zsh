@@ -77,6 +77,7 @@ _arguments "${_arguments_options[@]}" : \
 '--harness=[Which agent harness fired the hook (claude, codex, gemini, pi, echo…)]:HARNESS:_default' \
 '--alert=[Internal\: deliver this alert to the person (run detached by orch)]:JSON:_default' \
 '*--watch-codex-turn=[Internal\: watch a Codex rollout for the end of a turn whose model request failed (started by orch-hook itself, detached)]:TRANSCRIPT:_default:TRANSCRIPT:_default:TRANSCRIPT:_default' \
+'--confirm-queued=[Internal\: confirm queued prompts from a Claude Code transcript that lags the turn end at this seq (started by orch-hook itself, detached)]:STOP_SEQ:_default' \
 '--spawned[The hook was passed by orch-spawn on the agent'\''s command line; in such a pane only these record, so each event is recorded once (docs/protocol.md, "Hooks")]' \
 '-h[Print help]' \
 '--help[Print help]' \
