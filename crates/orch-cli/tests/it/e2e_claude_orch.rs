@@ -593,6 +593,23 @@ claude_e2e! {
         assert_eq!(prompts.len(), 1);
         assert_eq!(prompts[0]["prompt"], "first task, from spawn");
         assert_eq!(v["prompt"]["prompt_seq"], prompts[0]["seq"]);
+        // Claude Code writes its transcript behind the turn, and 2.1.197's
+        // /exit the instant a turn ends can leave that turn out of it (seen
+        // in .ci/run: the resumed request had no history). docs/harnesses.md
+        // states the limit; this test is about stop and resume.
+        let transcript = ce.registry(&pane).unwrap()["transcript_path"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        eventually(
+            Duration::from_secs(20),
+            "the transcript holds the reply",
+            || {
+                std::fs::read_to_string(&transcript)
+                    .ok()
+                    .filter(|t| t.contains("first task done"))
+            },
+        );
 
         ce.stop_by_exit_command("p");
         let end = ce.events_of(&pane, "session_end");
