@@ -102,10 +102,12 @@ pub fn run(args: HookRequest) {
         if is_duplicate_permission_notification(&store, pane, &ev) {
             return Ok(());
         }
-        crate::deliver::confirm::annotate_injected(&store, pane, &mut ev);
+        let lagging = crate::deliver::confirm::annotate_injected(&store, pane, &mut ev);
         let appended = store.record(pane, ev)?;
         crate::deliver::confirm::audit_confirmed(&store, pane, &appended);
-        crate::deliver::confirm::watch_if_pending(&store, pane, &appended);
+        if lagging {
+            crate::deliver::confirm::watch_lagging(&store, pane, &appended.event);
+        }
         crate::notice::fan_out(&store, pane, &appended);
         // Only a permission prompt or a rate limit raises one: other events
         // cost a match.

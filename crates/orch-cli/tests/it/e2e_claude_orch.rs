@@ -24,6 +24,25 @@ use super::e2e_agents::assert_prompt_event;
 
 const T: Duration = Duration::from_secs(30);
 
+/// Wait until `pane`'s Claude Code transcript holds `text`: Claude writes
+/// it behind the turn, so a stop or a killed server right after a turn end
+/// can leave that turn out of what `--resume` reads.
+fn wait_transcript_holds(ce: &ClaudeEnv, pane: &str, text: &str) {
+    let transcript = ce.registry(pane).unwrap()["transcript_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually(
+        Duration::from_secs(20),
+        "the transcript holds the reply",
+        || {
+            std::fs::read_to_string(&transcript)
+                .ok()
+                .filter(|t| t.contains(text))
+        },
+    );
+}
+
 /// Spawn, insist it is ready with no dialog left on screen; the pane id.
 fn spawn_ready(ce: &ClaudeEnv, args: &[&str]) -> String {
     let (o, v) = ce.spawn(args);
@@ -597,19 +616,7 @@ claude_e2e! {
         // /exit the instant a turn ends can leave that turn out of it (seen
         // in .ci/run: the resumed request had no history). docs/harnesses.md
         // states the limit; this test is about stop and resume.
-        let transcript = ce.registry(&pane).unwrap()["transcript_path"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        eventually(
-            Duration::from_secs(20),
-            "the transcript holds the reply",
-            || {
-                std::fs::read_to_string(&transcript)
-                    .ok()
-                    .filter(|t| t.contains("first task done"))
-            },
-        );
+        wait_transcript_holds(&ce, &pane, "first task done");
 
         ce.stop_by_exit_command("p");
         let end = ce.events_of(&pane, "session_end");
@@ -728,19 +735,7 @@ claude_e2e! {
         // Claude Code writes its transcript behind the turn: a server killed
         // the instant a turn ends can take that turn with it (then `claude
         // --resume` says "No conversation found"). A person's reboot comes later.
-        let transcript = ce.registry(&pane_of(&ce, "p")).unwrap()["transcript_path"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        eventually(
-            Duration::from_secs(20),
-            "the transcript holds the reply",
-            || {
-                std::fs::read_to_string(&transcript)
-                    .ok()
-                    .filter(|t| t.contains("first task done"))
-            },
-        );
+        wait_transcript_holds(&ce, &pane_of(&ce, "p"), "first task done");
 
         ce.world.restart_tmux();
         let op = ce.new_pane("sh");

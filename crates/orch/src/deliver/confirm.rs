@@ -26,26 +26,29 @@ use crate::time::now_ns;
 /// queued prompts its transcript shows taken into a turn, as
 /// `data.injected: [{"sent_seq", "hash"}]` on the event. Each transcript
 /// record confirms one send (the oldest pending with its hash), so a text
-/// queued twice and taken once confirms one of them.
-pub fn annotate_injected(store: &Store, pane: PaneId, ev: &mut Event) {
+/// queued twice and taken once confirms one of them. True when pending
+/// sends are left that the transcript does not show (yet): the caller then
+/// starts [`watch_lagging_transcript`] once the event is recorded.
+pub fn annotate_injected(store: &Store, pane: PaneId, ev: &mut Event) -> bool {
     if !matches!(ev.kind, Some(Kind::Stop | Kind::StopFailure))
         || ev.harness.as_deref() != Some("claude")
     {
-        return;
+        return false;
     }
     let Some(path) = ev.transcript_path.clone() else {
-        return;
+        return false;
     };
     let pending = match store.read_registry(pane) {
         Some(r) if !r.pending_queued.is_empty() => r.pending_queued,
-        _ => return,
+        _ => return false,
     };
     let found = matched(
         &pending,
         &injected_hashes(Path::new(&path), scan_start(&pending)),
     );
+    let left = found.len() < pending.len();
     if found.is_empty() {
-        return;
+        return left;
     }
     let list: Vec<_> = found
         .iter()
@@ -57,6 +60,7 @@ pub fn annotate_injected(store: &Store, pane: PaneId, ev: &mut Event) {
     };
     data.insert("injected".into(), list.into());
     ev.data = Some(data.into());
+    left
 }
 
 /// Where to start reading: the earliest offset a pending send recorded
@@ -142,24 +146,18 @@ pub fn confirm_after_turn_end(store: &Store, pane: PaneId, q: &QueuedSend, stop:
 /// How long the detached watcher looks for a lagging transcript line.
 const LAG_WATCH: Duration = Duration::from_secs(20);
 
-/// After a Claude Code turn end that left queued sends pending: start
-/// `orch-hook --confirm-queued SEQ` detached (the hook itself must return at
-/// once), which looks at the transcript until it catches up.
-pub fn watch_if_pending(store: &Store, pane: PaneId, appended: &Appended) {
-    let ev = &appended.event;
-    if !matches!(ev.kind, Some(Kind::Stop | Kind::StopFailure))
-        || ev.harness.as_deref() != Some("claude")
-        || ev.transcript_path.is_none()
-        || store
-            .read_registry(pane)
-            .is_none_or(|r| r.pending_queued.is_empty())
-    {
-        return;
-    }
+/// After a Claude Code turn end that left queued sends pending
+/// ([`annotate_injected`] said so): start `orch-hook --confirm-queued SEQ`
+/// detached (the hook itself must return at once), which looks at the
+/// transcript until it catches up.
+pub fn watch_lagging(store: &Store, pane: PaneId, stop: &Event) {
     let started = crate::exe::sibling("hook")
         .ok_or_else(|| anyhow::anyhow!("orch-hook not found"))
         .and_then(|exe| {
-            crate::exe::spawn_detached(&exe, &["--confirm-queued".to_string(), ev.seq.to_string()])
+            crate::exe::spawn_detached(
+                &exe,
+                &["--confirm-queued".to_string(), stop.seq.to_string()],
+            )
         });
     if let Err(e) = started {
         crate::store::log_error(
@@ -169,7 +167,7 @@ pub fn watch_if_pending(store: &Store, pane: PaneId, appended: &Appended) {
     }
 }
 
-/// The detached half of [`watch_if_pending`], in the agent's pane
+/// The detached half of [`watch_lagging`], in the agent's pane
 /// environment: confirm each send still pending that the transcript shows
 /// taken into the turn that ended at `stop_seq`, until none is left or
 /// [`LAG_WATCH`] has passed.

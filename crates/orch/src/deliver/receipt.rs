@@ -184,15 +184,7 @@ pub fn await_receipt(
                 Some(Kind::Stop | Kind::StopFailure)
                     if injected_seqs(ev).contains(&receipt.typed.sent_seq) =>
                 {
-                    receipt.status = Status::Queued;
-                    receipt.confirmed_by = Some(ConfirmedBy::Transcript);
-                    receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
-                    receipt.injected_seq = Some(ev.seq);
-                    receipt.joined_turn.clone_from(&ev.prompt_id);
-                    receipt.reason = Some(format!(
-                        "{pane} took the prompt into its running turn at a tool result (no prompt event; its transcript shows it), and that turn ended at seq {}",
-                        ev.seq
-                    ));
+                    taken_into_turn(&mut receipt, ev, pasted_at, "");
                     return Ok(receipt);
                 }
                 Some(Kind::Stop | Kind::StopFailure)
@@ -213,15 +205,12 @@ pub fn await_receipt(
         if let (Some(end), Some(q)) = (&unnamed_end, &pending)
             && super::confirm::confirm_after_turn_end(store, pane, q, end)
         {
-            receipt.status = Status::Queued;
-            receipt.confirmed_by = Some(ConfirmedBy::Transcript);
-            receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
-            receipt.injected_seq = Some(end.seq);
-            receipt.joined_turn.clone_from(&end.prompt_id);
-            receipt.reason = Some(format!(
-                "{pane} took the prompt into its running turn at a tool result (no prompt event; its transcript, written after that turn ended at seq {}, shows it)",
-                end.seq
-            ));
+            taken_into_turn(
+                &mut receipt,
+                end,
+                pasted_at,
+                ", written after that turn ended",
+            );
             return Ok(receipt);
         }
         let now = Instant::now();
@@ -296,6 +285,21 @@ pub fn await_receipt(
         }
         waiter.wait(Some(until));
     }
+}
+
+/// The transcript shows the queued prompt taken into the turn that ended
+/// with `end` (no prompt event fired for it): `queued`, confirmed by the
+/// transcript, answered by that turn. `lag` says when the transcript caught up.
+fn taken_into_turn(receipt: &mut Receipt, end: &Event, pasted_at: Instant, lag: &str) {
+    receipt.status = Status::Queued;
+    receipt.confirmed_by = Some(ConfirmedBy::Transcript);
+    receipt.typed.receipt_ms = Some(ms(pasted_at.elapsed()));
+    receipt.injected_seq = Some(end.seq);
+    receipt.joined_turn.clone_from(&end.prompt_id);
+    receipt.reason = Some(format!(
+        "{} took the prompt into its running turn at a tool result (no prompt event; its transcript{lag} shows it), and that turn ended at seq {}",
+        receipt.pane, end.seq
+    ));
 }
 
 /// How often a waiting tell looks at a transcript that lags its turn end.
